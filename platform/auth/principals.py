@@ -1,0 +1,38 @@
+"""Who is making a request: a signed-in staff member or an API key.
+
+Both expose `tenant_id` (None on the platform surface) and `scopes`, so that guards
+check one thing whatever the credential.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kiunga.platform.models import StaffRole
+
+
+@dataclass(frozen=True, slots=True)
+class StaffPrincipal:
+    staff_id: int
+    email: str
+    name: str
+    tenant_id: int | None
+    role: StaffRole | None
+    is_platform_admin: bool
+    scopes: frozenset[str]
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.email
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyPrincipal:
+    key_id: int
+    prefix: str
+    tenant_id: int | None
+    reseller_id: int | None
+    scopes: frozenset[str]
+
+
+Principal = StaffPrincipal | ApiKeyPrincipal

@@ -1,0 +1,123 @@
+"""Staff sign-in: checking a password against a tenant (or the platform), and what a
+console session cookie holds.
+
+The cookie holds ids only (staff, tenant, when signed in); the role is looked up again
+(through a short cache) on each request, so a removed membership ends access quickly.
+"""
+
+from __future__ import annotations
+
+import time
+from functools import lru_cache
+
+import anyio
+from kiunga.platform.auth.passwords import hash_password, needs_rehash, verify_password
+from kiunga.platform.auth.principals import StaffPrincipal
+from kiunga.platform.auth.scopes import PLATFORM_SCOPES, ROLE_SCOPES
+from kiunga.platform.db.base import utcnow
+from kiunga.platform.models import StaffAccount, TenantMembership
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+SESSION_STAFF = "staff_id"
+SESSION_TENANT = "tenant_id"
+SESSION_SIGNED_IN_AT = "signed_in_at"
+# The cookie's own expiry slides with use (12 hours idle); this bounds a session however
+# busy it is, so a copied cookie does not live for ever.
+MAX_SESSION_AGE_SECONDS = 7 * 24 * 3600
+MAX_PASSWORD_LENGTH = 1024  # argon2 would hash anything; refuse to spend CPU on megabytes
+
+
+@lru_cache(maxsize=1)
+def _decoy_hash() -> str:
+    # Checked when the email is unknown, so that the answer takes as long either way.
+    return hash_password("decoy password that no account has")
+
+
+def normalise_email(email: str) -> str:
+    return (email or "").strip().lower()
+
+
+async def load_staff_principal(
+    session: AsyncSession, staff_id: int, tenant_id: int | None
+) -> StaffPrincipal | None:
+    """The principal for a staff member at a tenant, or on the platform when tenant_id is
+    None (platform admins only). None when the account cannot work there."""
+    staff = await session.get(StaffAccount, staff_id)
+    if staff is None or not staff.is_active:
+        return None
+    if tenant_id is None:
+        if not staff.is_platform_admin:
+            return None
+        return _principal(staff, None, None, PLATFORM_SCOPES)
+    role = await session.scalar(
+        select(TenantMembership.role).where(
+            TenantMembership.staff_id == staff_id, TenantMembership.tenant_id == tenant_id
+        )
+    )
+    if role is None:
+        return None
+    return _principal(staff, tenant_id, role, ROLE_SCOPES[role])
+
+
+def _principal(staff: StaffAccount, tenant_id, role, scopes) -> StaffPrincipal:
+    return StaffPrincipal(
+        staff_id=staff.id,
+        email=staff.email,
+        name=staff.name,
+        tenant_id=tenant_id,
+        role=role,
+        is_platform_admin=staff.is_platform_admin,
+        scopes=frozenset(scopes),
+    )
+
+
+async def authenticate_staff(
+    session: AsyncSession, *, email: str, password: str, tenant_id: int | None
+) -> StaffPrincipal | None:
+    """Check the password and that the account may work at `tenant_id` (None: platform).
+
+    Returns None for every kind of failure alike, so callers cannot tell an unknown email
+    from a wrong password. Commits the last-login stamp on success.
+    """
+    email = normalise_email(email)
+    if not email or not password or len(password) > MAX_PASSWORD_LENGTH:
+        return None
+    staff = await session.scalar(select(StaffAccount).where(StaffAccount.email == email))
+    stored = staff.password_hash if staff is not None else _decoy_hash()
+    # argon2 is deliberately slow: keep it off the event loop.
+    password_ok = await anyio.to_thread.run_sync(verify_password, stored, password)
+    if staff is None or not password_ok:
+        return None
+    principal = await load_staff_principal(session, staff.id, tenant_id)
+    if principal is None:
+        return None
+    staff.last_login_at = utcnow()
+    if needs_rehash(staff.password_hash):
+        staff.password_hash = await anyio.to_thread.run_sync(hash_password, password)
+    await session.commit()
+    return principal
+
+
+def session_data(principal: StaffPrincipal) -> dict[str, int | None]:
+    return {
+        SESSION_STAFF: principal.staff_id,
+        SESSION_TENANT: principal.tenant_id,
+        SESSION_SIGNED_IN_AT: int(time.time()),
+    }
+
+
+def session_identity(data: dict | None, now: float | None = None) -> tuple[int, int | None] | None:
+    """(staff_id, tenant_id) from a session cookie's content, if it has a current one."""
+    if not data:
+        return None
+    staff_id = data.get(SESSION_STAFF)
+    tenant_id = data.get(SESSION_TENANT)
+    signed_in_at = data.get(SESSION_SIGNED_IN_AT)
+    if not isinstance(staff_id, int) or not (tenant_id is None or isinstance(tenant_id, int)):
+        return None
+    if not isinstance(signed_in_at, int):
+        return None
+    if (now if now is not None else time.time()) - signed_in_at > MAX_SESSION_AGE_SECONDS:
+        return None
+    return staff_id, tenant_id

@@ -1,0 +1,300 @@
+"""`kiunga up`: the whole system for development, in one command.
+
+Services (embedded PostgreSQL and Valkey unless URLs are configured), migrations, a demo
+ISP, then the API (`kiunga serve`) and the worker (`kiunga worker`) as child processes until
+Ctrl-C or SIGTERM, after which the children are stopped and the embedded services released.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import typer
+from kiunga.platform.cli.common import console, load_settings_or_exit, services_or_exit
+from kiunga.platform.devservices import release_services
+from kiunga.platform.settings import Settings
+from rich.console import Console
+
+DEMO_SLUG = "demo"
+DEMO_NAME = "Demo Wireless"
+DEMO_OWNER_EMAIL = "owner@demo.example"
+# Development only, and printed on every start: the point is that anyone can log in.
+DEMO_OWNER_PASSWORD = "demo-owner-pass"
+DEMO_ADMIN_EMAIL = "admin@platform.example"
+DEMO_ADMIN_PASSWORD = "demo-admin-pass"
+
+CHILD_COMMANDS = {"api": "serve", "worker": "worker"}
+READY_TIMEOUT_SECONDS = 60
+STOP_TIMEOUT_SECONDS = 15
+PR_SET_PDEATHSIG = 1
+
+output = Console(soft_wrap=True)
+
+
+class Shutdown(Exception):
+    """SIGTERM or SIGHUP arrived: stop like Ctrl-C does."""
+
+
+def register(app: typer.Typer) -> None:
+    app.command("up")(up_command)
+
+
+def up_command() -> None:
+    """Start everything for development: services, migrations, a demo ISP, API and worker."""
+    settings = load_settings_or_exit()
+    if settings.is_production:
+        console.print("[red]error:[/red] `kiunga up` is for development; use serve and worker")
+        raise typer.Exit(2)
+    if not _port_free(settings.host, settings.port):
+        console.print(
+            f"[red]error:[/red] {settings.host}:{settings.port} is in use "
+            "(another `kiunga up`?); set KIUNGA_PORT to use another port"
+        )
+        raise typer.Exit(2)
+
+    _raise_on_termination_signals()
+    children: dict[str, subprocess.Popen] = {}
+    exit_code = 0
+    try:
+        urls = services_or_exit(settings)
+        _migrate_everything(urls.database_url, settings)
+        demo = seed_demo(urls.database_url, settings.base_domain)
+        children = {name: _start_child(command) for name, command in CHILD_COMMANDS.items()}
+        if _wait_until_listening(settings, children["api"]):
+            _print_banner(settings, demo)
+        exit_code = _supervise(children)
+    except (KeyboardInterrupt, Shutdown):
+        console.print("Stopping…")
+    finally:
+        _ignore_termination_signals()  # a second Ctrl-C must not cut the cleanup short
+        if children:
+            console.print("Stopping the API and the worker…")
+        _stop_children(children)
+        console.print("Releasing the embedded services…")
+        release_services()
+        console.print("Stopped.")
+    raise typer.Exit(exit_code)
+
+
+# ------------------------------------------------------------------------ startup steps
+
+
+def _migrate_everything(database_url: str, settings: Settings) -> None:
+    from kiunga.platform.migrate import migrate
+
+    console.print("Migrating the platform schema and every tenant…")
+    report = migrate(database_url, concurrency=settings.migrate_concurrency)
+    console.print(
+        f"{report.total} tenant(s): {len(report.upgraded)} migrated, "
+        f"{report.skipped} already at head, {len(report.failed)} failed"
+    )
+    if not report.ok:
+        for failure in report.failed:
+            console.print(f"[red]failed:[/red] {failure.slug}: {failure.error}")
+        console.print("Fix the migration (or run `kiunga migrate -v` for details) and retry.")
+        raise typer.Exit(1)
+
+
+@dataclass(frozen=True)
+class Demo:
+    host: str
+    owner_email: str
+    # None when the owner changed the password since the demo was seeded.
+    owner_password: str | None
+    created_now: bool
+    admin_email: str = DEMO_ADMIN_EMAIL
+    admin_password: str | None = None
+
+
+def seed_demo(database_url: str, base_domain: str) -> Demo:
+    """The demo ISP and its owner; a second run finds them and changes nothing."""
+    from kiunga.platform.auth.passwords import verify_password
+    from kiunga.platform.db.engine import sync_engine
+    from kiunga.platform.models import StaffAccount, Tenant, TenantDomain
+    from kiunga.platform.staff_admin import ensure_platform_admin
+    from kiunga.platform.tenant_admin import TenantExists, create_tenant
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    engine = sync_engine(database_url, pool_size=1, max_overflow=0)
+    try:
+        created_now = False
+        with Session(engine) as session:
+            exists = session.scalar(select(Tenant.id).where(Tenant.slug == DEMO_SLUG))
+        if exists is None:
+            try:
+                create_tenant(
+                    engine,
+                    slug=DEMO_SLUG,
+                    name=DEMO_NAME,
+                    owner_email=DEMO_OWNER_EMAIL,
+                    owner_password=DEMO_OWNER_PASSWORD,
+                    base_domain=base_domain,
+                )
+                created_now = True
+            except TenantExists:
+                pass  # another `kiunga up` on the same database seeded it a moment ago
+        ensure_platform_admin(engine, DEMO_ADMIN_EMAIL, password=DEMO_ADMIN_PASSWORD)
+        with Session(engine) as session:
+            host = session.scalar(
+                select(TenantDomain.host)
+                .join(Tenant)
+                .where(Tenant.slug == DEMO_SLUG)
+                .order_by(TenantDomain.is_primary.desc(), TenantDomain.id)
+            )
+            password_hash = session.scalar(
+                select(StaffAccount.password_hash).where(StaffAccount.email == DEMO_OWNER_EMAIL)
+            )
+            admin_hash = session.scalar(
+                select(StaffAccount.password_hash).where(StaffAccount.email == DEMO_ADMIN_EMAIL)
+            )
+    finally:
+        engine.dispose()
+    still_default = password_hash is not None and verify_password(
+        password_hash, DEMO_OWNER_PASSWORD
+    )
+    return Demo(
+        host=host or f"{DEMO_SLUG}.{base_domain}",
+        owner_email=DEMO_OWNER_EMAIL,
+        owner_password=DEMO_OWNER_PASSWORD if still_default else None,
+        created_now=created_now,
+        admin_password=DEMO_ADMIN_PASSWORD
+        if admin_hash and verify_password(admin_hash, DEMO_ADMIN_PASSWORD)
+        else None,
+    )
+
+
+# ------------------------------------------------------------------------ child processes
+
+
+def _kiunga_command(subcommand: str) -> list[str]:
+    """The same installation's `kiunga`, whichever way this one was started."""
+    script = Path(sys.executable).with_name("kiunga")
+    if script.exists():
+        return [str(script), subcommand]
+    return [sys.executable, "-c", "from kiunga.platform.cli import main; main()", subcommand]
+
+
+def _die_with_parent():
+    """A pre-exec hook asking Linux to SIGTERM the child when we die, even by SIGKILL, so
+    that no API or worker is left running without its supervisor."""
+    if not sys.platform.startswith("linux"):
+        return None
+    libc = ctypes.CDLL(None, use_errno=True)  # loaded before the fork, not in the child
+    parent = os.getpid()
+
+    def hook() -> None:
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the request took effect
+            os._exit(1)
+
+    return hook
+
+
+def _start_child(subcommand: str) -> subprocess.Popen:
+    # A process group of its own: Ctrl-C reaches only us, and we stop the children in
+    # order, instead of every process receiving SIGINT at once.
+    return subprocess.Popen(
+        _kiunga_command(subcommand),
+        stdin=subprocess.DEVNULL,
+        process_group=0,
+        preexec_fn=_die_with_parent(),
+    )
+
+
+def _supervise(children: dict[str, subprocess.Popen]) -> int:
+    """Wait until a child exits by itself; then the others are stopped too."""
+    while True:
+        for name, child in children.items():
+            code = child.poll()
+            if code is not None:
+                console.print(f"[red]the {name} stopped (exit code {code}); stopping[/red]")
+                return code or 1
+        time.sleep(0.2)
+
+
+def _stop_children(children: dict[str, subprocess.Popen]) -> None:
+    running = [child for child in children.values() if child.poll() is None]
+    for child in running:
+        _signal_group(child, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+    for child in running:
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            console.print(f"[yellow]pid {child.pid} ignored SIGTERM; killing it[/yellow]")
+            _signal_group(child, signal.SIGKILL)
+            child.wait()
+
+
+def _signal_group(child: subprocess.Popen, signum: int) -> None:
+    try:
+        os.killpg(child.pid, signum)  # the group: anything the child started goes too
+    except ProcessLookupError:
+        pass
+
+
+def _raise_on_termination_signals() -> None:
+    def stop(signum, frame):
+        raise Shutdown(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGHUP, stop)
+
+
+def _ignore_termination_signals() -> None:
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_IGN)
+
+
+# ------------------------------------------------------------------------ readiness, banner
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _wait_until_listening(settings: Settings, api: subprocess.Popen) -> bool:
+    host = "127.0.0.1" if settings.host in {"0.0.0.0", "::", ""} else settings.host
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    while time.monotonic() < deadline and api.poll() is None:
+        try:
+            with socket.create_connection((host, settings.port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
+def _print_banner(settings: Settings, demo: Demo) -> None:
+    address = "127.0.0.1" if settings.host in {"0.0.0.0", "::", ""} else settings.host
+    url = f"http://{demo.host}:{settings.port}"
+    password = demo.owner_password or "(changed since it was seeded; not shown)"
+    seeded = "created" if demo.created_now else "already there"
+    admin_password = demo.admin_password or "(changed since it was seeded; not shown)"
+    output.print(
+        f"\nKiunga is up. Demo ISP {DEMO_NAME!r} ({seeded}):\n"
+        f"  console  {url}/\n"
+        f"  login    {demo.owner_email} / {password}\n"
+        f"  curl     curl -H 'Host: {demo.host}' http://{address}:{settings.port}/login\n"
+        f"Platform console (all ISPs): http://{settings.base_domain}:{settings.port}/\n"
+        f"  login    {demo.admin_email} / {admin_password}\n"
+        "Browsers resolve *.localhost to this machine; for other base domains use the Host\n"
+        "header as above. Ctrl-C stops the API, the worker and the embedded services.\n",
+        highlight=False,
+        markup=False,
+    )

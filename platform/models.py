@@ -1,0 +1,148 @@
+"""Tables of the shared `platform` schema: tenants, their hosts, staff, roles and API keys."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from kiunga.platform.db.base import PlatformBase
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Enum,
+    ForeignKey,
+    Identity,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+
+class TenantStatus(enum.StrEnum):
+    ACTIVE = "active"
+    DISABLED = "disabled"
+
+
+class StaffRole(enum.StrEnum):
+    OWNER = "owner"
+    ADMIN = "admin"
+    FINANCE = "finance"
+    SUPPORT = "support"
+    TECHNICIAN = "technician"
+
+
+class DomainKind(enum.StrEnum):
+    SUBDOMAIN = "subdomain"
+    CUSTOM = "custom"
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    # Stored as text with a check constraint: adding a value later is a plain migration.
+    return Enum(cls, name=name, native_enum=False, length=20, values_callable=_values)
+
+
+def _values(cls: type[enum.Enum]) -> list[str]:
+    return [member.value for member in cls]
+
+
+class Tenant(PlatformBase):
+    __tablename__ = "tenants"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    slug: Mapped[str] = mapped_column(String(31), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    schema_name: Mapped[str] = mapped_column("schema", String(40), unique=True)
+    status: Mapped[TenantStatus] = mapped_column(
+        _enum(TenantStatus, "tenant_status"), default=TenantStatus.ACTIVE
+    )
+    timezone: Mapped[str] = mapped_column(String(64), default="Africa/Nairobi")
+    currency: Mapped[str] = mapped_column(String(3), default="KES")
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    disabled_at: Mapped[datetime | None]
+
+    domains: Mapped[list[TenantDomain]] = relationship(
+        back_populates="tenant", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+
+class TenantDomain(PlatformBase):
+    __tablename__ = "tenant_domains"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    host: Mapped[str] = mapped_column(String(253), unique=True)
+    kind: Mapped[DomainKind] = mapped_column(_enum(DomainKind, "domain_kind"))
+    is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+    tenant: Mapped[Tenant] = relationship(back_populates="domains")
+
+    __table_args__ = (CheckConstraint("host = lower(host)", name="host_lowercase"),)
+
+
+class StaffAccount(PlatformBase):
+    """A person who signs in to a console. One account may work for several ISPs."""
+
+    __tablename__ = "staff_accounts"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(Text)
+    is_platform_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    last_login_at: Mapped[datetime | None]
+
+    memberships: Mapped[list[TenantMembership]] = relationship(
+        back_populates="staff", cascade="all, delete-orphan"
+    )
+
+    __table_args__ = (CheckConstraint("email = lower(email)", name="email_lowercase"),)
+
+
+class TenantMembership(PlatformBase):
+    """A staff account's role at one ISP."""
+
+    __tablename__ = "tenant_memberships"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_accounts.id", ondelete="CASCADE"))
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    role: Mapped[StaffRole] = mapped_column(_enum(StaffRole, "staff_role"))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+    staff: Mapped[StaffAccount] = relationship(back_populates="memberships")
+    tenant: Mapped[Tenant] = relationship()
+
+    __table_args__ = (UniqueConstraint("staff_id", "tenant_id"),)
+
+
+class ApiKey(PlatformBase):
+    """A bearer credential. Only a hash of the secret is stored; the prefix is shown to
+    people so they can tell keys apart. A key without a tenant is a platform key."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    scopes: Mapped[list[str]] = mapped_column(ARRAY(String(64)), default=list)
+    tenant_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), index=True
+    )
+    # A reseller or agent record in the tenant's own schema; not a foreign key because it
+    # lives in another schema.
+    reseller_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_by_staff_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_accounts.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]

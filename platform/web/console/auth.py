@@ -1,0 +1,83 @@
+"""Console sign-in and sign-out, on an ISP's host (its staff) or the base domain
+(platform admins). Every failure reads the same, so nobody learns which emails exist."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kiunga.platform.auth.principals import StaffPrincipal
+from kiunga.platform.auth.sessions import authenticate_staff, normalise_email, session_data
+from kiunga.platform.auth.throttle import throttle_keys
+from kiunga.platform.web.console.rendering import page, safe_next
+from kiunga.platform.web.dependencies import Services
+from kiunga.platform.web.metrics import LOGINS
+from kiunga.platform.web.request_state import request_principal, request_tenant
+from litestar import Controller, Request, Response, get, post
+from litestar.params import FromQuery, URLEncodedBody
+from litestar.response import Redirect
+from litestar.status_codes import HTTP_401_UNAUTHORIZED, HTTP_429_TOO_MANY_REQUESTS
+
+GENERIC_FAILURE = "Email or password is incorrect."
+THROTTLED = "Too many failed sign-ins. Wait a few minutes and try again."
+
+
+@dataclass
+class LoginForm:
+    email: str = ""
+    password: str = ""
+    next: str = "/"
+
+
+FormBody = URLEncodedBody[LoginForm]
+
+
+class LoginController(Controller):
+    include_in_schema = False
+
+    @get("/login")
+    async def login_page(self, request: Request, next: FromQuery[str] = "/") -> Response:
+        if isinstance(request_principal(request), StaffPrincipal):
+            return Redirect(safe_next(next), status_code=303)
+        return page(request, "login.html", next=safe_next(next), email="", error=None)
+
+    @post("/login")
+    async def login(self, request: Request, services: Services, data: FormBody) -> Response:
+        email = normalise_email(data.email)
+        client = request.client.host if request.client else "unknown"
+        keys = throttle_keys(client, email)
+        throttle = services.login_throttle
+        if throttle.is_blocked(keys):
+            LOGINS.labels(outcome="throttled").inc()
+            return self._failed(request, data, THROTTLED, HTTP_429_TOO_MANY_REQUESTS)
+        tenant = request_tenant(request)
+        async with services.database.platform_session() as session:
+            principal = await authenticate_staff(
+                session,
+                email=email,
+                password=data.password,
+                tenant_id=tenant.id if tenant else None,
+            )
+        if principal is None:
+            throttle.record_failure(keys)
+            LOGINS.labels(outcome="failed").inc()
+            return self._failed(request, data, GENERIC_FAILURE, HTTP_401_UNAUTHORIZED)
+        throttle.reset(keys)
+        LOGINS.labels(outcome="ok").inc()
+        request.set_session(session_data(principal))
+        return Redirect(safe_next(data.next), status_code=303)
+
+    @staticmethod
+    def _failed(request: Request, data: LoginForm, error: str, status_code: int):
+        return page(
+            request,
+            "login.html",
+            status_code=status_code,
+            next=safe_next(data.next),
+            email=data.email,
+            error=error,
+        )
+
+    @post("/logout")
+    async def logout(self, request: Request) -> Redirect:
+        request.clear_session()
+        return Redirect("/login", status_code=303)

@@ -1,0 +1,56 @@
+"""Route guards: which surface a route lives on, and what a caller must hold to use it."""
+
+from __future__ import annotations
+
+from kiunga.platform.auth.principals import StaffPrincipal
+from kiunga.platform.web.errors import LoginRequired
+from kiunga.platform.web.request_state import (
+    request_principal,
+    request_surface,
+    request_tenant,
+)
+from kiunga.platform.web.tenancy import Surface
+from litestar.connection import ASGIConnection
+from litestar.exceptions import (
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+)
+from litestar.handlers.base import BaseRouteHandler
+from litestar.types import Guard
+
+
+def tenant_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """The route serves one ISP; without a tenant there is nothing here."""
+    if request_tenant(connection) is None:
+        raise NotFoundException("Not found")
+
+
+def platform_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """The route is the platform's own, on the bare base domain, never an ISP's host."""
+    if request_surface(connection) is not Surface.PLATFORM or request_tenant(connection):
+        raise NotFoundException("Not found")
+
+
+def staff_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """A console page: a signed-in staff member, else off to /login."""
+    if not isinstance(request_principal(connection), StaffPrincipal):
+        raise LoginRequired("Sign in to continue")
+
+
+def requires_scopes(*scopes: str) -> Guard:
+    needed = frozenset(scopes)
+
+    def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+        principal = request_principal(connection)
+        if principal is None:
+            raise NotAuthorizedException(
+                "Send an API key (Authorization: Bearer …) or sign in",
+                headers={"WWW-Authenticate": 'Bearer realm="kiunga"'},
+            )
+        missing = needed - principal.scopes
+        if missing:
+            raise PermissionDeniedException(f"Missing scope: {', '.join(sorted(missing))}")
+
+    guard.__name__ = f"requires_scopes({', '.join(sorted(needed))})"
+    return guard

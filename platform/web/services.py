@@ -1,0 +1,82 @@
+"""The web process's wiring: one object holding the database, Redis, caches and throttles.
+
+Built once by the app factory and kept in `app.state.services`, so that tests (and the
+benchmarks) can build an app against any database and Redis without globals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from kiunga.platform.auth.throttle import LoginThrottle
+from kiunga.platform.db.engine import Database, sync_engine
+from kiunga.platform.settings import Settings
+from kiunga.platform.web.authentication import ApiKeyAuthenticator, StaffSessionLoader
+from kiunga.platform.web.tenancy import TenantResolver
+from litestar.connection import ASGIConnection
+from redis.asyncio import Redis
+from sqlalchemy import Engine
+
+REDIS_TIMEOUT_SECONDS = 2.0
+
+
+@dataclass
+class WebServices:
+    settings: Settings
+    database: Database
+    redis_url: str
+    tenants: TenantResolver
+    api_keys: ApiKeyAuthenticator
+    staff_sessions: StaffSessionLoader
+    login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    _sync_engine: Engine | None = None
+    _redis: Redis | None = None
+
+    @classmethod
+    def build(cls, settings: Settings, database_url: str, redis_url: str) -> WebServices:
+        database = Database(database_url, pool_size=settings.db_pool_size)
+        ttl = settings.tenant_cache_seconds
+        return cls(
+            settings=settings,
+            database=database,
+            redis_url=redis_url,
+            tenants=TenantResolver(database, settings.base_domain, ttl),
+            api_keys=ApiKeyAuthenticator(database, settings.secret_key, ttl),
+            staff_sessions=StaffSessionLoader(database, ttl),
+        )
+
+    @property
+    def sync_engine(self) -> Engine:
+        """A small synchronous pool for the tenant administration code (run in threads)."""
+        if self._sync_engine is None:
+            self._sync_engine = sync_engine(self.database.url, pool_size=2, max_overflow=2)
+        return self._sync_engine
+
+    @property
+    def redis(self) -> Redis:
+        if self._redis is None:
+            self._redis = Redis.from_url(
+                self.redis_url,
+                socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+                socket_timeout=REDIS_TIMEOUT_SECONDS,
+            )
+        return self._redis
+
+    def forget_tenants(self) -> None:
+        """Drop every cached answer about tenants, keys and memberships."""
+        self.tenants.invalidate()
+        self.api_keys.invalidate()
+        self.staff_sessions.invalidate()
+
+    async def close(self) -> None:
+        if self._redis is not None:
+            await self._redis.aclose()
+            self._redis = None
+        await self.database.dispose()
+        if self._sync_engine is not None:
+            self._sync_engine.dispose()
+            self._sync_engine = None
+
+
+def services_of(connection: ASGIConnection) -> WebServices:
+    return connection.app.state.services

@@ -1,0 +1,1 @@
+"""The billing REST API under /api/v1."""

@@ -1,0 +1,53 @@
+"""What every billing endpoint shares: who acted, errors as 4xx, a reseller's fence."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from kiunga.platform.auth.principals import ApiKeyPrincipal, Principal, StaffPrincipal
+from kiunga.platform.web.errors import FieldError
+from kiunga.tenants.actors import SYSTEM, Actor
+from kiunga.tenants.billing.errors import BillingError, NotFound
+from kiunga.tenants.subscribers.models import Subscriber
+from litestar.params import QueryParameter
+from litestar.status_codes import HTTP_404_NOT_FOUND
+from sqlalchemy.ext.asyncio import AsyncSession
+
+MAX_PAGE_SIZE = 200
+Limit = Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)]
+Offset = Annotated[int, QueryParameter(ge=0)]
+BILLING_ERRORS = (BillingError, NotFound)
+
+
+def actor_of(principal: Principal | None) -> Actor:
+    if isinstance(principal, StaffPrincipal):
+        return Actor.staff(principal.staff_id, principal.email)
+    if isinstance(principal, ApiKeyPrincipal):
+        return Actor.api_key(principal.prefix)
+    return SYSTEM
+
+
+def reseller_of(principal: Principal | None) -> int | None:
+    return principal.reseller_id if isinstance(principal, ApiKeyPrincipal) else None
+
+
+def http_error(exc: Exception) -> Exception:
+    if isinstance(exc, NotFound):
+        return FieldError(exc.field, exc.message, status_code=HTTP_404_NOT_FOUND)
+    if isinstance(exc, BillingError):
+        return FieldError(exc.field, exc.message)
+    return exc
+
+
+async def ensure_visible(
+    session: AsyncSession, principal: Principal | None, subscriber_id: int, *, field: str
+) -> None:
+    """A reseller's key sees only its own subscribers; anything else answers as missing."""
+    reseller_id = reseller_of(principal)
+    if reseller_id is None:
+        return
+    subscriber = await session.get(Subscriber, subscriber_id)
+    if subscriber is None or subscriber.reseller_id != reseller_id:
+        raise FieldError(
+            field, f"no subscriber with id {subscriber_id}", status_code=HTTP_404_NOT_FOUND
+        )

@@ -1,0 +1,134 @@
+"""Accounts and the ledger: the only place money moves.
+
+Every balance is the sum of an account's entries. Operations on one subscriber's money take
+the account row's lock first (`account_for(..., lock=True)`), so two payments or a payment
+and an invoice of the same subscriber are applied one after the other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from kiunga.platform.db.engine import TENANT_SCHEMA_KEY
+from kiunga.platform.models import Tenant
+from kiunga.tenants.actors import Actor
+from kiunga.tenants.billing.errors import NotFound
+from kiunga.tenants.billing.models import Account, EntryKind, LedgerEntry
+from kiunga.tenants.subscribers.models import Subscriber
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+DEFAULT_CURRENCY = "KES"
+_CURRENCY_KEY = "billing_currency"
+
+
+def actor_columns(actor: Actor) -> dict:
+    return {
+        "actor_kind": actor.kind,
+        "actor_label": actor.label[:120],
+        "actor_staff_id": actor.staff_id,
+    }
+
+
+async def tenant_currency(session: AsyncSession) -> str:
+    """The tenant's currency (platform.tenants), read once per session."""
+    if _CURRENCY_KEY not in session.info:
+        schema = session.info.get(TENANT_SCHEMA_KEY)
+        currency = await session.scalar(select(Tenant.currency).where(Tenant.schema_name == schema))
+        session.info[_CURRENCY_KEY] = currency or DEFAULT_CURRENCY
+    return session.info[_CURRENCY_KEY]
+
+
+async def account_for(session: AsyncSession, subscriber_id: int, *, lock: bool = False) -> Account:
+    """The subscriber's account, created on first use; `lock` holds its row until commit."""
+    query = select(Account).where(Account.subscriber_id == subscriber_id)
+    if lock:
+        query = query.with_for_update()
+    account = await session.scalar(query)
+    if account is not None:
+        return account
+    if await session.get(Subscriber, subscriber_id) is None:
+        raise NotFound("subscriber_id", f"no subscriber with id {subscriber_id}")
+    # Two first uses at once: the loser's insert does nothing and it reads the winner's row.
+    await session.execute(
+        insert(Account)
+        .values(subscriber_id=subscriber_id, currency=await tenant_currency(session))
+        .on_conflict_do_nothing(index_elements=[Account.subscriber_id])
+    )
+    return (await session.scalars(query.execution_options(populate_existing=True))).one()
+
+
+async def balance(session: AsyncSession, subscriber_id: int) -> int:
+    """The sum of the subscriber's entries: >= 0 nothing owed, > 0 prepaid credit."""
+    total = await session.scalar(
+        select(func.coalesce(func.sum(LedgerEntry.amount), 0))
+        .join(Account, Account.id == LedgerEntry.account_id)
+        .where(Account.subscriber_id == subscriber_id)
+    )
+    return int(total or 0)
+
+
+async def post_entry(
+    session: AsyncSession,
+    account: Account,
+    kind: EntryKind,
+    amount: int,
+    *,
+    description: str,
+    actor: Actor,
+    **document_ids: int,
+) -> LedgerEntry:
+    entry = LedgerEntry(
+        account_id=account.id,
+        kind=kind,
+        amount=amount,
+        description=description[:300],
+        **document_ids,
+        **actor_columns(actor),
+    )
+    session.add(entry)
+    await session.flush()
+    return entry
+
+
+@dataclass(frozen=True, slots=True)
+class StatementLine:
+    entry: LedgerEntry
+    running_balance: int
+
+
+async def statement(
+    session: AsyncSession,
+    subscriber_id: int,
+    *,
+    since: datetime | None = None,
+    limit: int = 500,
+) -> list[StatementLine]:
+    """The subscriber's latest `limit` entries, oldest first, each with the balance after it
+    (computed over every entry, so a shortened statement still shows true balances)."""
+    running = func.sum(LedgerEntry.amount).over(order_by=LedgerEntry.id)
+    inner = (
+        select(LedgerEntry.id.label("entry_id"), running.label("running_balance"))
+        .join(Account, Account.id == LedgerEntry.account_id)
+        .where(Account.subscriber_id == subscriber_id)
+        .subquery()
+    )
+    query = select(LedgerEntry, inner.c.running_balance).join(
+        inner, inner.c.entry_id == LedgerEntry.id
+    )
+    if since is not None:
+        query = query.where(LedgerEntry.posted_at >= since)
+    rows = (await session.execute(query.order_by(LedgerEntry.id.desc()).limit(limit))).all()
+    return [StatementLine(entry, int(running_balance)) for entry, running_balance in reversed(rows)]
+
+
+async def currency_of(session: AsyncSession, subscriber_id: int) -> str:
+    """The subscriber's account currency, without creating an account (reads stay reads)."""
+    if await session.get(Subscriber, subscriber_id) is None:
+        raise NotFound("subscriber_id", f"no subscriber with id {subscriber_id}")
+    currency = await session.scalar(
+        select(Account.currency).where(Account.subscriber_id == subscriber_id)
+    )
+    return currency or await tenant_currency(session)

@@ -1,0 +1,144 @@
+"""Recording payments: once per provider reference, credited, allocated, receipted.
+
+A provider repeats callbacks; the reference is a unique key and a repeat returns the
+payment already recorded (`created=False`) without changing anything, even when two
+deliveries race in two transactions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from kiunga.platform.jobs.outbox import emit
+from kiunga.tenants.actors import Actor
+from kiunga.tenants.billing.allocation import allocate_credit
+from kiunga.tenants.billing.errors import BillingError, NotFound, money
+from kiunga.tenants.billing.hooks import run_payment_hooks
+from kiunga.tenants.billing.ledger import account_for, actor_columns, post_entry
+from kiunga.tenants.billing.models import EntryKind, Payment, PaymentMethod
+from kiunga.tenants.billing.numbering import next_number
+from kiunga.tenants.subscribers.models import Subscriber, SubscriberStatus
+from kiunga.tenants.subscribers.phones import InvalidPhone, normalise_phone
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+MAX_REFERENCE_LENGTH = 100
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentOutcome:
+    payment: Payment
+    created: bool
+
+
+def _clean_method(method: PaymentMethod | str) -> PaymentMethod:
+    try:
+        return PaymentMethod(method)
+    except ValueError:
+        choices = ", ".join(m.value for m in PaymentMethod)
+        raise BillingError("method", f"method must be one of {choices}") from None
+
+
+def _clean_reference(reference: str | None) -> str | None:
+    reference = (reference or "").strip()
+    if len(reference) > MAX_REFERENCE_LENGTH:
+        raise BillingError(
+            "reference", f"reference must be at most {MAX_REFERENCE_LENGTH} characters"
+        )
+    return reference or None
+
+
+def _clean_phone(phone: str | None) -> str | None:
+    if not (phone or "").strip():
+        return None
+    try:
+        return normalise_phone(phone)
+    except InvalidPhone as exc:
+        raise BillingError("payer_phone", str(exc)) from None
+
+
+async def payment_by_reference(session: AsyncSession, reference: str) -> Payment | None:
+    return await session.scalar(select(Payment).where(Payment.reference == reference))
+
+
+async def record_payment(
+    session: AsyncSession,
+    subscriber_id: int,
+    amount: int,
+    *,
+    method: PaymentMethod | str,
+    reference: str | None,
+    received_at: datetime,
+    actor: Actor,
+    payer_phone: str | None = None,
+    raw: dict[str, Any] | None = None,
+) -> PaymentOutcome:
+    amount = money(amount, "amount")
+    method = _clean_method(method)
+    reference = _clean_reference(reference)
+    payer_phone = _clean_phone(payer_phone)
+    if reference is not None and (existing := await payment_by_reference(session, reference)):
+        return PaymentOutcome(existing, created=False)
+
+    subscriber = await session.get(Subscriber, subscriber_id)
+    if subscriber is None:
+        raise NotFound("subscriber_id", f"no subscriber with id {subscriber_id}")
+    if subscriber.status == SubscriberStatus.TERMINATED:
+        raise BillingError("subscriber_id", "the subscriber's account is terminated")
+    account = await account_for(session, subscriber_id, lock=True)
+
+    # ON CONFLICT DO NOTHING waits for a concurrent insert of the same reference and then
+    # inserts nothing: the loser of a race finds the winner's payment instead of an error
+    # that would abort its whole transaction.
+    payment_id = await session.scalar(
+        insert(Payment)
+        .values(
+            subscriber_id=subscriber_id,
+            account_id=account.id,
+            method=method,
+            amount=amount,
+            currency=account.currency,
+            reference=reference,
+            received_at=received_at,
+            payer_phone=payer_phone,
+            raw=raw,
+            **actor_columns(actor),
+        )
+        .on_conflict_do_nothing(index_elements=[Payment.reference])
+        .returning(Payment.id)
+    )
+    if payment_id is None:
+        existing = await payment_by_reference(session, reference)
+        return PaymentOutcome(existing, created=False)
+
+    payment = await session.get(Payment, payment_id)
+    # Numbered only once the payment is known to be new, so a repeat does not use up a number.
+    payment.receipt_number = await next_number(session, "receipt")
+    await session.flush()
+    await post_entry(
+        session,
+        account,
+        EntryKind.PAYMENT,
+        amount,
+        description=f"Payment {payment.receipt_number} ({method.value})",
+        actor=actor,
+        payment_id=payment.id,
+    )
+    await allocate_credit(session, account, now=received_at)
+    await emit(
+        session,
+        "payment.received",
+        {"payment_id": payment.id, "subscriber_id": subscriber_id, "amount": amount},
+    )
+    await run_payment_hooks(session, payment)
+    return PaymentOutcome(payment, created=True)
+
+
+async def get_payment(session: AsyncSession, payment_id: int) -> Payment:
+    payment = await session.get(Payment, payment_id)
+    if payment is None:
+        raise NotFound("payment_id", f"no payment with id {payment_id}")
+    return payment

@@ -1,0 +1,112 @@
+"""/api/v1/packages: the tenant's catalog, for API keys and console sessions."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from kiunga.platform.auth.scopes import PACKAGES_READ, PACKAGES_WRITE
+from kiunga.platform.web.dependencies import CurrentTenant, TenantSession
+from kiunga.platform.web.errors import Conflict, FieldError
+from kiunga.platform.web.guards import requires_scopes, tenant_only
+from kiunga.tenants.catalog import service
+from kiunga.tenants.catalog.schemas import PackageCreate, PackageRead, PackageUpdate
+from litestar import Controller, get, patch, post
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.status_codes import HTTP_200_OK
+
+
+def http_error(exc: Exception) -> Exception:
+    if isinstance(exc, service.DuplicatePackageName):
+        return Conflict(exc.field, exc.message)
+    if isinstance(exc, service.PackageError):
+        return FieldError(exc.field, exc.message)
+    if isinstance(exc, service.PackageNotFound):
+        return NotFoundException(str(exc))
+    return exc
+
+
+_ARCHIVED = {"active": False, "archived": True, "all": None}
+
+
+class PackageController(Controller):
+    path = "/api/v1/packages"
+    tags = ["packages"]
+    guards = [tenant_only]
+    security = [{"BearerAuth": []}]
+
+    @get(guards=[requires_scopes(PACKAGES_READ)], summary="List packages")
+    async def list_packages(
+        self,
+        tenant_session: TenantSession,
+        shown: Annotated[
+            Literal["active", "archived", "all"],
+            QueryParameter(name="state", description="active (on sale), archived, or all"),
+        ] = "active",
+    ) -> list[PackageRead]:
+        packages = await service.list_packages(tenant_session, archived=_ARCHIVED[shown])
+        return [PackageRead.of(package) for package in packages]
+
+    @post(guards=[requires_scopes(PACKAGES_WRITE)], summary="Create a package")
+    async def create_package(
+        self, tenant_session: TenantSession, tenant: CurrentTenant, data: JSONBody[PackageCreate]
+    ) -> PackageRead:
+        currency = await service.tenant_currency(tenant_session, tenant.id)
+        try:
+            package = await service.create_package(tenant_session, data.fields(), currency=currency)
+        except service.PackageError as exc:
+            raise http_error(exc) from exc
+        return PackageRead.of(package)
+
+    @get("/{package_id:int}", guards=[requires_scopes(PACKAGES_READ)], summary="Get a package")
+    async def get_package(
+        self, tenant_session: TenantSession, package_id: FromPath[int]
+    ) -> PackageRead:
+        try:
+            return PackageRead.of(await service.get_package(tenant_session, package_id))
+        except service.PackageNotFound as exc:
+            raise http_error(exc) from exc
+
+    @patch(
+        "/{package_id:int}", guards=[requires_scopes(PACKAGES_WRITE)], summary="Change a package"
+    )
+    async def update_package(
+        self,
+        tenant_session: TenantSession,
+        package_id: FromPath[int],
+        data: JSONBody[PackageUpdate],
+    ) -> PackageRead:
+        try:
+            package = await service.update_package(tenant_session, package_id, data.fields())
+        except (service.PackageError, service.PackageNotFound) as exc:
+            raise http_error(exc) from exc
+        return PackageRead.of(package)
+
+    @post(
+        "/{package_id:int}/archive",
+        guards=[requires_scopes(PACKAGES_WRITE)],
+        status_code=HTTP_200_OK,
+        summary="Stop selling a package",
+    )
+    async def archive(
+        self, tenant_session: TenantSession, package_id: FromPath[int]
+    ) -> PackageRead:
+        return await _set_archived(tenant_session, package_id, True)
+
+    @post(
+        "/{package_id:int}/unarchive",
+        guards=[requires_scopes(PACKAGES_WRITE)],
+        status_code=HTTP_200_OK,
+        summary="Sell an archived package again",
+    )
+    async def unarchive(
+        self, tenant_session: TenantSession, package_id: FromPath[int]
+    ) -> PackageRead:
+        return await _set_archived(tenant_session, package_id, False)
+
+
+async def _set_archived(session, package_id: int, archived: bool) -> PackageRead:
+    try:
+        return PackageRead.of(await service.set_archived(session, package_id, archived))
+    except service.PackageNotFound as exc:
+        raise http_error(exc) from exc

@@ -1,0 +1,137 @@
+"""The console's packages page: the catalog, a form to add a package, archive and restore.
+
+Prices are typed in the currency's main unit (1500 or 1500.50 shillings) and kept in
+minor units, like every amount.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from kiunga.platform.auth.principals import StaffPrincipal
+from kiunga.platform.auth.scopes import PACKAGES_READ, PACKAGES_WRITE
+from kiunga.platform.web.console.rendering import page
+from kiunga.platform.web.dependencies import CurrentTenant, TenantSession
+from kiunga.platform.web.guards import requires_scopes, staff_only, tenant_only
+from kiunga.tenants.catalog import service
+from kiunga.tenants.catalog.models import BillingType, ServiceType, ValidityUnit
+from kiunga.tenants.sites.service import list_sites
+from litestar import Controller, Request, Response, get, post
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
+from litestar.response import Redirect
+from litestar.status_codes import HTTP_400_BAD_REQUEST, HTTP_409_CONFLICT
+
+GIGABYTE = 1_000_000_000
+FORM_FIELDS = (
+    "name", "price", "billing_type", "validity_count", "validity_unit", "service_type",
+    "rate_limit", "data_cap_gb", "fup_rate_limit", "description",
+)  # fmt: skip
+
+
+def price_to_minor(text: str) -> int:
+    try:
+        amount = Decimal(text.strip().replace(",", ""))
+    except InvalidOperation as exc:
+        raise service.PackageError("price", "price must be an amount such as 1500") from exc
+    minor = amount * 100
+    if minor != minor.to_integral_value():
+        raise service.PackageError("price", "price has at most two decimal places")
+    return int(minor)
+
+
+def _whole(field: str, text: str) -> int:
+    try:
+        return int(text.strip())
+    except ValueError as exc:
+        raise service.PackageError(field, f"{field} must be a whole number") from exc
+
+
+def fields_from_form(form) -> service.PackageFields:
+    cap_text = (form.get("data_cap_gb") or "").strip()
+    cap = None
+    if cap_text:
+        try:
+            cap = int(Decimal(cap_text) * GIGABYTE)
+        except InvalidOperation as exc:
+            raise service.PackageError("data_cap_gb", "data cap must be a number of GB") from exc
+    return service.PackageFields(
+        name=form.get("name", ""),
+        description=form.get("description", ""),
+        price=price_to_minor(form.get("price", "")),
+        billing_type=form.get("billing_type") or "prepaid",
+        validity_count=_whole("validity_count", form.get("validity_count", "")),
+        validity_unit=form.get("validity_unit") or "month",
+        service_type=form.get("service_type") or "pppoe",
+        rate_limit=form.get("rate_limit", ""),
+        data_cap_bytes=cap,
+        fup_rate_limit=(form.get("fup_rate_limit") or "").strip() or None,
+        site_ids=[_whole("site_ids", value) for value in form.getall("site_ids", [])],
+    )
+
+
+async def _render(request, session, *, form=None, errors=None, status_code=200) -> Response:
+    principal = request.user
+    can_write = isinstance(principal, StaffPrincipal) and PACKAGES_WRITE in principal.scopes
+    return page(
+        request,
+        "catalog/index.html",
+        status_code=status_code,
+        packages=await service.list_packages(session, archived=None),
+        sites=await list_sites(session),
+        form=form or {"validity_count": "1", "validity_unit": "month"},
+        errors=errors or {},
+        can_write=can_write,
+        billing_types=[m.value for m in BillingType],
+        validity_units=[m.value for m in ValidityUnit],
+        service_types=[m.value for m in ServiceType],
+        describe_validity=service.describe_validity,
+    )
+
+
+class PackagesPageController(Controller):
+    path = "/packages"
+    include_in_schema = False
+    guards = [tenant_only, staff_only, requires_scopes(PACKAGES_READ)]
+
+    @get()
+    async def packages_page(self, request: Request, tenant_session: TenantSession) -> Response:
+        return await _render(request, tenant_session)
+
+    @post(guards=[requires_scopes(PACKAGES_WRITE)])
+    async def add_package(
+        self, request: Request, tenant_session: TenantSession, tenant: CurrentTenant
+    ) -> Response:
+        form = await request.form()
+        currency = await service.tenant_currency(tenant_session, tenant.id)
+        try:
+            await service.create_package(tenant_session, fields_from_form(form), currency=currency)
+        except service.PackageError as exc:
+            status = (
+                HTTP_409_CONFLICT
+                if isinstance(exc, service.DuplicatePackageName)
+                else HTTP_400_BAD_REQUEST
+            )
+            values = {key: form.get(key, "") for key in FORM_FIELDS}
+            values["site_ids"] = form.getall("site_ids", [])
+            return await _render(
+                request, tenant_session, form=values, errors={exc.field: exc.message},
+                status_code=status,
+            )  # fmt: skip
+        return Redirect("/packages", status_code=303)
+
+    @post("/{package_id:int}/archive", guards=[requires_scopes(PACKAGES_WRITE)])
+    async def archive(self, tenant_session: TenantSession, package_id: FromPath[int]) -> Response:
+        return await _toggle(tenant_session, package_id, True)
+
+    @post("/{package_id:int}/unarchive", guards=[requires_scopes(PACKAGES_WRITE)])
+    async def unarchive(self, tenant_session: TenantSession, package_id: FromPath[int]) -> Response:
+        return await _toggle(tenant_session, package_id, False)
+
+
+async def _toggle(session, package_id: int, archived: bool) -> Response:
+    try:
+        await service.set_archived(session, package_id, archived)
+    except service.PackageNotFound as exc:
+        raise NotFoundException(str(exc)) from exc
+    return Redirect("/packages", status_code=303)

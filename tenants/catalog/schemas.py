@@ -1,0 +1,112 @@
+"""What the packages API reads and writes. Money is integer minor units: a JSON float
+such as 10.5 is refused, never rounded."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import msgspec
+from kiunga.tenants.catalog.models import Package
+from kiunga.tenants.catalog.service import PackageFields
+
+UNSET = msgspec.UNSET
+# The web layer decodes leniently ("100" or 10.0 would become 100). Taking the raw JSON
+# type lets the service refuse anything but a JSON integer, naming the field.
+Whole = int | float | str
+
+
+class PackageCreate(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    price: Whole
+    validity_count: Whole
+    validity_unit: str
+    rate_limit: str
+    description: str = ""
+    billing_type: str = "prepaid"
+    service_type: str = "pppoe"
+    data_cap_bytes: Whole | None = None
+    fup_rate_limit: str | None = None
+    site_ids: list[int] = []
+
+    def fields(self) -> PackageFields:
+        return PackageFields(
+            name=self.name,
+            description=self.description,
+            price=self.price,
+            billing_type=self.billing_type,
+            validity_count=self.validity_count,
+            validity_unit=self.validity_unit,
+            service_type=self.service_type,
+            rate_limit=self.rate_limit,
+            data_cap_bytes=self.data_cap_bytes,
+            fup_rate_limit=self.fup_rate_limit,
+            site_ids=self.site_ids,
+        )
+
+
+class PackageUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    """Absent fields stay as they are; null removes the data cap or the FUP rate."""
+
+    name: str | msgspec.UnsetType = UNSET
+    description: str | msgspec.UnsetType = UNSET
+    price: Whole | msgspec.UnsetType = UNSET
+    billing_type: str | msgspec.UnsetType = UNSET
+    validity_count: Whole | msgspec.UnsetType = UNSET
+    validity_unit: str | msgspec.UnsetType = UNSET
+    service_type: str | msgspec.UnsetType = UNSET
+    rate_limit: str | msgspec.UnsetType = UNSET
+    data_cap_bytes: Whole | None | msgspec.UnsetType = UNSET
+    fup_rate_limit: str | None | msgspec.UnsetType = UNSET
+    site_ids: list[int] | msgspec.UnsetType = UNSET
+
+    def fields(self) -> PackageFields:
+        given = {
+            field: value
+            for field in self.__struct_fields__
+            if (value := getattr(self, field)) is not UNSET
+        }
+        return PackageFields(
+            **given,
+            clear_data_cap="data_cap_bytes" in given and given["data_cap_bytes"] is None,
+            clear_fup_rate_limit="fup_rate_limit" in given and given["fup_rate_limit"] is None,
+        )
+
+
+class PackageRead(msgspec.Struct):
+    id: int
+    name: str
+    description: str
+    price: int
+    currency: str
+    billing_type: str
+    validity_count: int
+    validity_unit: str
+    service_type: str
+    rate_limit: str
+    data_cap_bytes: int | None
+    fup_rate_limit: str | None
+    site_ids: list[int]
+    active: bool
+    created_at: datetime
+    archived_at: datetime | None
+
+    @classmethod
+    def of(cls, package: Package) -> PackageRead:
+        return cls(
+            id=package.id,
+            name=package.name,
+            description=package.description,
+            price=package.price,
+            currency=package.currency,
+            billing_type=package.billing_type.value,
+            validity_count=package.validity_count,
+            validity_unit=package.validity_unit.value,
+            service_type=package.service_type.value,
+            rate_limit=package.rate_limit,
+            data_cap_bytes=package.data_cap_bytes,
+            fup_rate_limit=package.fup_rate_limit,
+            site_ids=sorted(site.id for site in package.sites),
+            active=package.is_active,
+            created_at=package.created_at,
+            archived_at=package.archived_at,
+        )

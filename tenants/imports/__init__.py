@@ -1,0 +1,1 @@
+"""Imports: bringing an ISP's subscribers over from a spreadsheet (CSV)."""

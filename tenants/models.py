@@ -1,0 +1,16 @@
+"""Imports every tenant area's models, so that TenantBase.metadata is complete.
+
+Alembic's tenant track and the schema-equality tests import this module; add each new
+area's models here.
+"""
+
+from kiunga.platform.db.base import TenantBase
+from kiunga.platform.jobs import outbox as _outbox  # noqa: F401
+from kiunga.tenants.billing import models as _billing  # noqa: F401
+from kiunga.tenants.catalog import models as _catalog  # noqa: F401
+from kiunga.tenants.services import models as _services  # noqa: F401
+from kiunga.tenants.sites import models as _sites  # noqa: F401
+from kiunga.tenants.subscribers import models as _subscribers  # noqa: F401
+from kiunga.tenants.tickets import models as _tickets  # noqa: F401
+
+metadata = TenantBase.metadata

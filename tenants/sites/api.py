@@ -1,0 +1,76 @@
+"""/api/v1/sites: the sites of the request's tenant, for API keys and console sessions."""
+
+from __future__ import annotations
+
+import structlog
+from kiunga.platform.auth.scopes import SITES_READ, SITES_WRITE
+from kiunga.platform.web.dependencies import TenantSession
+from kiunga.platform.web.errors import Conflict, FieldError
+from kiunga.platform.web.guards import requires_scopes, tenant_only
+from kiunga.tenants.sites import service
+from kiunga.tenants.sites.schemas import SiteCreate, SiteRead, SiteUpdate
+from litestar import Controller, delete, get, patch, post
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, JSONBody
+
+log = structlog.get_logger("kiunga.sites")
+
+
+def _http_error(exc: Exception) -> Exception:
+    if isinstance(exc, service.DuplicateSiteName):
+        return Conflict(exc.field, exc.message)
+    if isinstance(exc, service.SiteError):
+        return FieldError(exc.field, exc.message)
+    if isinstance(exc, service.SiteNotFound):
+        return NotFoundException(str(exc))
+    return exc
+
+
+class SiteController(Controller):
+    path = "/api/v1/sites"
+    tags = ["sites"]
+    guards = [tenant_only]
+    security = [{"BearerAuth": []}]
+
+    @get(guards=[requires_scopes(SITES_READ)], summary="List sites")
+    async def list_sites(self, tenant_session: TenantSession) -> list[SiteRead]:
+        return [SiteRead.of(site) for site in await service.list_sites(tenant_session)]
+
+    @post(guards=[requires_scopes(SITES_WRITE)], summary="Create a site")
+    async def create_site(
+        self, tenant_session: TenantSession, data: JSONBody[SiteCreate]
+    ) -> SiteRead:
+        try:
+            site = await service.create_site(tenant_session, name=data.name, region=data.region)
+        except (service.SiteError, service.SiteNotFound) as exc:
+            raise _http_error(exc) from exc
+        log.info("site created", site_id=site.id)
+        return SiteRead.of(site)
+
+    @get("/{site_id:int}", guards=[requires_scopes(SITES_READ)], summary="Get a site")
+    async def get_site(self, tenant_session: TenantSession, site_id: FromPath[int]) -> SiteRead:
+        try:
+            return SiteRead.of(await service.get_site(tenant_session, site_id))
+        except service.SiteNotFound as exc:
+            raise _http_error(exc) from exc
+
+    @patch("/{site_id:int}", guards=[requires_scopes(SITES_WRITE)], summary="Change a site")
+    async def update_site(
+        self,
+        tenant_session: TenantSession,
+        site_id: FromPath[int],
+        data: JSONBody[SiteUpdate],
+    ) -> SiteRead:
+        changes = service.SiteChanges(name=data.name, region=data.region)
+        try:
+            site = await service.update_site(tenant_session, site_id, changes)
+        except (service.SiteError, service.SiteNotFound) as exc:
+            raise _http_error(exc) from exc
+        return SiteRead.of(site)
+
+    @delete("/{site_id:int}", guards=[requires_scopes(SITES_WRITE)], summary="Delete a site")
+    async def delete_site(self, tenant_session: TenantSession, site_id: FromPath[int]) -> None:
+        try:
+            await service.delete_site(tenant_session, site_id)
+        except service.SiteNotFound as exc:
+            raise _http_error(exc) from exc

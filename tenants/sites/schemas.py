@@ -1,0 +1,29 @@
+"""What the sites API reads and writes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import msgspec
+from kiunga.tenants.sites.models import Site
+
+
+class SiteCreate(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    region: str = ""
+
+
+class SiteUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    name: str | None = None
+    region: str | None = None
+
+
+class SiteRead(msgspec.Struct):
+    id: int
+    name: str
+    region: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, site: Site) -> SiteRead:
+        return cls(id=site.id, name=site.name, region=site.region, created_at=site.created_at)

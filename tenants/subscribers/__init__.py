@@ -1,0 +1,1 @@
+"""Subscribers: the ISP's customers, their contact details and their status history."""

@@ -1,0 +1,196 @@
+"""/api/v1/subscribers: list, search, create, change and move through the lifecycle.
+
+A reseller's API key (one with a reseller id) sees and creates only that reseller's
+subscribers; anyone else's answers 404, as if it did not exist.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from kiunga.platform.auth.principals import ApiKeyPrincipal, Principal, StaffPrincipal
+from kiunga.platform.auth.scopes import SUBSCRIBERS_READ, SUBSCRIBERS_WRITE
+from kiunga.platform.web.dependencies import CurrentPrincipal, TenantSession
+from kiunga.platform.web.errors import Conflict, FieldError
+from kiunga.platform.web.guards import requires_scopes, tenant_only
+from kiunga.tenants.actors import Actor
+from kiunga.tenants.subscribers import service
+from kiunga.tenants.subscribers.listing import SORTS, SubscriberFilters, list_subscribers
+from kiunga.tenants.subscribers.models import SubscriberStatus
+from kiunga.tenants.subscribers.schemas import (
+    StatusChange,
+    StatusChangeRead,
+    SubscriberCreate,
+    SubscriberPage,
+    SubscriberRead,
+    SubscriberUpdate,
+)
+from kiunga.tenants.subscribers.status import InvalidTransition
+from litestar import Controller, get, patch, post
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.status_codes import HTTP_200_OK
+
+SortKey = Literal[tuple(SORTS)]  # type: ignore[valid-type]
+
+
+def actor_for(principal: Principal) -> Actor:
+    if isinstance(principal, StaffPrincipal):
+        return Actor.staff(principal.staff_id, principal.email)
+    return Actor.api_key(principal.prefix)
+
+
+def reseller_of(principal: Principal) -> int | None:
+    return principal.reseller_id if isinstance(principal, ApiKeyPrincipal) else None
+
+
+def http_error(exc: Exception) -> Exception:
+    if isinstance(exc, service.DuplicateAccountNumber | InvalidTransition):
+        return Conflict(exc.field, exc.message)
+    if isinstance(exc, service.SubscriberError):
+        return FieldError(exc.field, exc.message)
+    if isinstance(exc, service.SubscriberNotFound):
+        return NotFoundException(str(exc))
+    return exc
+
+
+class SubscriberController(Controller):
+    path = "/api/v1/subscribers"
+    tags = ["subscribers"]
+    guards = [tenant_only]
+    security = [{"BearerAuth": []}]
+
+    @get(guards=[requires_scopes(SUBSCRIBERS_READ)], summary="List and search subscribers")
+    async def list_subscribers(
+        self,
+        tenant_session: TenantSession,
+        principal: CurrentPrincipal,
+        status: FromQuery[SubscriberStatus | None] = None,
+        region: FromQuery[str | None] = None,
+        branch: FromQuery[str | None] = None,
+        site_id: FromQuery[int | None] = None,
+        reseller_id: FromQuery[int | None] = None,
+        q: FromQuery[str | None] = None,
+        sort: FromQuery[SortKey] = "name",
+        page: FromQuery[int] = 1,
+        per_page: FromQuery[int] = 50,
+    ) -> SubscriberPage:
+        own = reseller_of(principal)
+        filters = SubscriberFilters(
+            status=status,
+            region=region,
+            branch=branch,
+            site_id=site_id,
+            reseller_id=own if own is not None else reseller_id,
+            q=q,
+        )
+        found = await list_subscribers(
+            tenant_session, filters, sort=sort, page=page, per_page=per_page
+        )
+        return SubscriberPage(
+            items=[SubscriberRead.of(s) for s in found.items],
+            total=found.total,
+            page=found.page,
+            per_page=found.per_page,
+            pages=found.pages,
+        )
+
+    @post(guards=[requires_scopes(SUBSCRIBERS_WRITE)], summary="Add a subscriber")
+    async def create_subscriber(
+        self,
+        tenant_session: TenantSession,
+        principal: CurrentPrincipal,
+        data: JSONBody[SubscriberCreate],
+    ) -> SubscriberRead:
+        try:
+            subscriber = await service.create_subscriber(
+                tenant_session,
+                data.fields(),
+                actor=actor_for(principal),
+                status=data.status,
+                reseller_id=reseller_of(principal),
+            )
+        except service.SubscriberError as exc:
+            raise http_error(exc) from exc
+        return SubscriberRead.of(subscriber)
+
+    @get("/{subscriber_id:int}", guards=[requires_scopes(SUBSCRIBERS_READ)], summary="Get one")
+    async def get_subscriber(
+        self,
+        tenant_session: TenantSession,
+        principal: CurrentPrincipal,
+        subscriber_id: FromPath[int],
+    ) -> SubscriberRead:
+        try:
+            subscriber = await service.get_subscriber(
+                tenant_session, subscriber_id, reseller_id=reseller_of(principal)
+            )
+        except service.SubscriberNotFound as exc:
+            raise http_error(exc) from exc
+        return SubscriberRead.of(subscriber)
+
+    @patch("/{subscriber_id:int}", guards=[requires_scopes(SUBSCRIBERS_WRITE)], summary="Change")
+    async def update_subscriber(
+        self,
+        tenant_session: TenantSession,
+        principal: CurrentPrincipal,
+        subscriber_id: FromPath[int],
+        data: JSONBody[SubscriberUpdate],
+    ) -> SubscriberRead:
+        try:
+            subscriber = await service.update_subscriber(
+                tenant_session, subscriber_id, data.fields(), reseller_id=reseller_of(principal)
+            )
+        except (service.SubscriberError, service.SubscriberNotFound) as exc:
+            raise http_error(exc) from exc
+        return SubscriberRead.of(subscriber)
+
+    @post(
+        "/{subscriber_id:int}/status",
+        guards=[requires_scopes(SUBSCRIBERS_WRITE)],
+        status_code=HTTP_200_OK,
+        summary="Move a subscriber through the lifecycle (recorded with who and why)",
+    )
+    async def change_status(
+        self,
+        tenant_session: TenantSession,
+        principal: CurrentPrincipal,
+        subscriber_id: FromPath[int],
+        data: JSONBody[StatusChange],
+    ) -> SubscriberRead:
+        try:
+            await service.get_subscriber(
+                tenant_session, subscriber_id, reseller_id=reseller_of(principal)
+            )
+            target = service.check.status(data.status)
+            subscriber = await service.set_status(
+                tenant_session,
+                subscriber_id,
+                target,
+                reason=data.reason,
+                actor=actor_for(principal),
+            )
+            await tenant_session.refresh(subscriber)
+        except (service.SubscriberError, service.SubscriberNotFound) as exc:
+            raise http_error(exc) from exc
+        return SubscriberRead.of(subscriber)
+
+    @get(
+        "/{subscriber_id:int}/history",
+        guards=[requires_scopes(SUBSCRIBERS_READ)],
+        summary="Every status change: who, when and why",
+    )
+    async def history(
+        self,
+        tenant_session: TenantSession,
+        principal: CurrentPrincipal,
+        subscriber_id: FromPath[int],
+    ) -> list[StatusChangeRead]:
+        try:
+            await service.get_subscriber(
+                tenant_session, subscriber_id, reseller_id=reseller_of(principal)
+            )
+        except service.SubscriberNotFound as exc:
+            raise http_error(exc) from exc
+        changes = await service.status_history(tenant_session, subscriber_id)
+        return [StatusChangeRead.of(change) for change in changes]

@@ -1,0 +1,239 @@
+"""The console's subscriber pages: a searchable list, a sign-up form, and each subscriber
+with their phones, status history and a status-change form.
+
+Owners, admins and support change subscribers; technicians and finance only look.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from kiunga.platform.auth.principals import StaffPrincipal
+from kiunga.platform.auth.scopes import SUBSCRIBERS_READ, SUBSCRIBERS_WRITE
+from kiunga.platform.web.console.rendering import page
+from kiunga.platform.web.dependencies import TenantSession
+from kiunga.platform.web.guards import requires_scopes, staff_only, tenant_only
+from kiunga.tenants.actors import Actor
+from kiunga.tenants.sites.service import list_sites
+from kiunga.tenants.subscribers import service
+from kiunga.tenants.subscribers.listing import SubscriberFilters, distinct_values, list_subscribers
+from kiunga.tenants.subscribers.models import Subscriber, SubscriberStatus
+from kiunga.tenants.subscribers.status import ALLOWED
+from litestar import Controller, Request, Response, get, post
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
+from litestar.response import Redirect
+from litestar.status_codes import HTTP_400_BAD_REQUEST, HTTP_409_CONFLICT
+
+FORM_FIELDS = ("name", "account_number", "phone", "email", "region", "branch", "address",
+               "unit", "language", "notes", "site_id")  # fmt: skip
+PER_PAGE = 25
+
+
+def _can_write(request: Request) -> bool:
+    principal = request.user
+    return isinstance(principal, StaffPrincipal) and SUBSCRIBERS_WRITE in principal.scopes
+
+
+def _actor(request: Request) -> Actor:
+    principal: StaffPrincipal = request.user
+    return Actor.staff(principal.staff_id, principal.email)
+
+
+def _filters(request: Request) -> tuple[SubscriberFilters, dict[str, str]]:
+    params = request.query_params
+    chosen = {key: (params.get(key) or "").strip() for key in ("q", "status", "region")}
+    status = chosen["status"] if chosen["status"] in set(SubscriberStatus) else ""
+    chosen["status"] = status
+    filters = SubscriberFilters(
+        status=SubscriberStatus(status) if status else None,
+        region=chosen["region"] or None,
+        q=chosen["q"] or None,
+    )
+    return filters, chosen
+
+
+def _page_number(request: Request) -> int:
+    text = request.query_params.get("page") or "1"
+    return int(text) if text.isdigit() and int(text) > 0 else 1
+
+
+def _fields_from_form(form) -> service.SubscriberFields:
+    phone = (form.get("phone") or "").strip()
+    site = (form.get("site_id") or "").strip()
+    if site and not site.isdigit():
+        raise service.SubscriberError("site_id", "choose a site from the list")
+    return service.SubscriberFields(
+        name=form.get("name", ""),
+        account_number=(form.get("account_number") or "").strip() or None,
+        phones=[phone] if phone else [],
+        email=form.get("email") or None,
+        region=form.get("region", ""),
+        branch=form.get("branch", ""),
+        address=form.get("address", ""),
+        unit=form.get("unit", ""),
+        language=form.get("language") or "en",
+        notes=form.get("notes", ""),
+        site_id=int(site) if site else None,
+    )
+
+
+async def _load(session, subscriber_id: int) -> Subscriber:
+    try:
+        return await service.get_subscriber(session, subscriber_id)
+    except service.SubscriberNotFound as exc:
+        raise NotFoundException(str(exc)) from exc
+
+
+async def _detail(request, session, subscriber, *, error=None, status_code=200) -> Response:
+    return page(
+        request,
+        "subscribers/detail.html",
+        status_code=status_code,
+        subscriber=subscriber,
+        history=await service.status_history(session, subscriber.id),
+        next_statuses=sorted(ALLOWED[subscriber.status], key=list(SubscriberStatus).index),
+        error=error,
+        can_write=_can_write(request),
+    )
+
+
+EDITABLE = ("name", "account_number", "region", "branch", "address", "unit", "notes")
+
+
+def _form_of(subscriber: Subscriber) -> dict[str, str]:
+    form = {key: getattr(subscriber, key) or "" for key in EDITABLE + ("email",)}
+    form["phone"] = ", ".join(phone.phone for phone in subscriber.phones)
+    form["language"] = subscriber.language.value
+    return form
+
+
+def _edit_form(request, subscriber, *, form, errors=None, status_code=200) -> Response:
+    return page(
+        request,
+        "subscribers/edit.html",
+        status_code=status_code,
+        subscriber=subscriber,
+        form=form,
+        errors=errors or {},
+    )
+
+
+async def _new_form(request, session, *, form=None, errors=None, status_code=200) -> Response:
+    return page(
+        request,
+        "subscribers/new.html",
+        status_code=status_code,
+        form=form or {"language": "en"},
+        errors=errors or {},
+        sites=await list_sites(session),
+    )
+
+
+class SubscribersPageController(Controller):
+    path = "/subscribers"
+    include_in_schema = False
+    guards = [tenant_only, staff_only, requires_scopes(SUBSCRIBERS_READ)]
+
+    @get()
+    async def subscribers_page(self, request: Request, tenant_session: TenantSession) -> Response:
+        filters, chosen = _filters(request)
+        found = await list_subscribers(
+            tenant_session, filters, page=_page_number(request), per_page=PER_PAGE
+        )
+        query = {key: value for key, value in chosen.items() if value}
+        return page(
+            request,
+            "subscribers/index.html",
+            found=found,
+            chosen=chosen,
+            statuses=[status.value for status in SubscriberStatus],
+            regions=await distinct_values(tenant_session, Subscriber.region),
+            page_link=lambda number: "/subscribers?" + urlencode({**query, "page": number}),
+            can_write=_can_write(request),
+        )
+
+    @get("/new", guards=[requires_scopes(SUBSCRIBERS_WRITE)])
+    async def new_subscriber(self, request: Request, tenant_session: TenantSession) -> Response:
+        return await _new_form(request, tenant_session)
+
+    @post(guards=[requires_scopes(SUBSCRIBERS_WRITE)])
+    async def add_subscriber(self, request: Request, tenant_session: TenantSession) -> Response:
+        form = await request.form()
+        try:
+            subscriber = await service.create_subscriber(
+                tenant_session, _fields_from_form(form), actor=_actor(request)
+            )
+        except service.SubscriberError as exc:
+            duplicate = isinstance(exc, service.DuplicateAccountNumber)
+            field = "phone" if exc.field.startswith("phones") else exc.field
+            return await _new_form(
+                request,
+                tenant_session,
+                form={key: form.get(key, "") for key in FORM_FIELDS},
+                errors={field: exc.message},
+                status_code=HTTP_409_CONFLICT if duplicate else HTTP_400_BAD_REQUEST,
+            )
+        return Redirect(f"/subscribers/{subscriber.id}", status_code=303)
+
+    @get("/{subscriber_id:int}")
+    async def subscriber_page(
+        self, request: Request, tenant_session: TenantSession, subscriber_id: FromPath[int]
+    ) -> Response:
+        return await _detail(request, tenant_session, await _load(tenant_session, subscriber_id))
+
+    @get("/{subscriber_id:int}/edit", guards=[requires_scopes(SUBSCRIBERS_WRITE)])
+    async def edit_page(
+        self, request: Request, tenant_session: TenantSession, subscriber_id: FromPath[int]
+    ) -> Response:
+        subscriber = await _load(tenant_session, subscriber_id)
+        return _edit_form(request, subscriber, form=_form_of(subscriber))
+
+    @post("/{subscriber_id:int}/edit", guards=[requires_scopes(SUBSCRIBERS_WRITE)])
+    async def save(
+        self, request: Request, tenant_session: TenantSession, subscriber_id: FromPath[int]
+    ) -> Response:
+        form = await request.form()
+        subscriber = await _load(tenant_session, subscriber_id)
+        phones = [p.strip() for p in (form.get("phone") or "").split(",") if p.strip()]
+        changes = service.SubscriberFields(
+            **{key: form.get(key, "") for key in EDITABLE},
+            email=form.get("email") or None,
+            language=form.get("language") or "en",
+            phones=phones,
+        )
+        try:
+            await service.update_subscriber(tenant_session, subscriber.id, changes)
+        except service.SubscriberError as exc:
+            await tenant_session.rollback()
+            duplicate = isinstance(exc, service.DuplicateAccountNumber)
+            field = "phone" if exc.field.startswith("phones") else exc.field
+            return _edit_form(
+                request, await _load(tenant_session, subscriber_id),
+                form={key: form.get(key, "") for key in FORM_FIELDS},
+                errors={field: exc.message},
+                status_code=HTTP_409_CONFLICT if duplicate else HTTP_400_BAD_REQUEST,
+            )  # fmt: skip
+        return Redirect(f"/subscribers/{subscriber.id}", status_code=303)
+
+    @post("/{subscriber_id:int}/status", guards=[requires_scopes(SUBSCRIBERS_WRITE)])
+    async def change_status(
+        self, request: Request, tenant_session: TenantSession, subscriber_id: FromPath[int]
+    ) -> Response:
+        form = await request.form()
+        subscriber = await _load(tenant_session, subscriber_id)
+        try:
+            target = service.check.status(form.get("status", ""))
+            await service.set_status(
+                tenant_session,
+                subscriber.id,
+                target,
+                reason=form.get("reason", ""),
+                actor=_actor(request),
+            )
+        except service.SubscriberError as exc:
+            return await _detail(
+                request, tenant_session, subscriber, error=exc.message,
+                status_code=HTTP_409_CONFLICT,
+            )  # fmt: skip
+        return Redirect(f"/subscribers/{subscriber.id}", status_code=303)

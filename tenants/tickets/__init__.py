@@ -1,0 +1,1 @@
+"""Tickets: support requests from subscribers (or raised internally) and their threads."""

@@ -1,0 +1,141 @@
+"""Shared fixtures: a real PostgreSQL and a real Redis for the whole run.
+
+The servers are those named by KIUNGA_DATABASE_URL / KIUNGA_REDIS_URL when set, else the
+embedded ones under `.kiunga-test/` (started once, shared by every test). Each run gets a
+database of its own, migrated with `kiunga migrate`'s own code, and dropped at the end.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+from kiunga.platform.db.engine import libpq_url, sync_engine
+from kiunga.platform.devservices import EmbeddedValkey, start_embedded_postgres
+from kiunga.platform.migrate import migrate
+from kiunga.platform.settings import get_settings, normalise_database_url
+from sqlalchemy.engine import make_url
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TEST_DATA_DIR = REPO_ROOT / ".kiunga-test"
+
+
+def _server_urls() -> tuple[str, str]:
+    database_url = os.environ.get("KIUNGA_DATABASE_URL")
+    redis_url = os.environ.get("KIUNGA_REDIS_URL")
+    TEST_DATA_DIR.mkdir(exist_ok=True)
+    if not database_url:
+        database_url = start_embedded_postgres(TEST_DATA_DIR / "postgres")
+    if not redis_url:
+        redis_url = EmbeddedValkey(TEST_DATA_DIR / "valkey").acquire()
+    return normalise_database_url(database_url), redis_url
+
+
+@pytest.fixture(scope="session")
+def server_urls() -> tuple[str, str]:
+    return _server_urls()
+
+
+@contextmanager
+def _fresh_database(server_url: str, prefix: str) -> Iterator[str]:
+    """A new database on the test server, at the platform head; dropped on leaving."""
+    base = make_url(server_url)
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    admin = libpq_url(base.set(database="postgres").render_as_string(hide_password=False))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        url = base.set(database=name).render_as_string(hide_password=False)
+        report = migrate(url, concurrency=1)
+        assert report.ok, report
+        yield url
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def fresh_database(server_urls):
+    """`with fresh_database("prefix") as url:` a database of one's own, for tests that
+    work on every tenant of a database (the migration runner, the CLI)."""
+    return partial(_fresh_database, server_urls[0])
+
+
+@pytest.fixture(scope="session")
+def database_url(fresh_database) -> str:
+    """The run's shared database."""
+    with fresh_database("kiunga_test") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def redis_url(server_urls) -> str:
+    """Redis database 1 of the test server, emptied at the start of the run."""
+    import redis
+
+    url = urlunsplit(urlsplit(server_urls[1])._replace(path="/1"))
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    client.close()
+    return url
+
+
+@pytest.fixture(scope="session")
+def settings_env(database_url, redis_url, tmp_path_factory):
+    """The environment a Kiunga process of this run sees; also applied to this process."""
+    env = {
+        "KIUNGA_DATABASE_URL": database_url,
+        "KIUNGA_REDIS_URL": redis_url,
+        "KIUNGA_DATA_DIR": str(tmp_path_factory.mktemp("kiunga-data")),
+        "KIUNGA_SECRET_KEY": secrets.token_urlsafe(48),
+        "KIUNGA_BASE_DOMAIN": "kiunga.test",
+        "KIUNGA_ENV": "test",
+    }
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    get_settings.cache_clear()
+    yield env
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def settings(settings_env):
+    return get_settings()
+
+
+@pytest.fixture(scope="session")
+def engine(database_url):
+    engine = sync_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+_slugs = itertools.count(1)
+
+
+@pytest.fixture
+def make_tenant(engine, settings):
+    """Create a tenant with a unique slug; returns `CreatedTenant`."""
+    from kiunga.platform.tenant_admin import create_tenant
+
+    def make(prefix: str = "isp", **kwargs):
+        slug = kwargs.pop("slug", None) or f"{prefix}-{os.getpid()}-{next(_slugs)}"
+        kwargs.setdefault("name", f"ISP {slug}")
+        kwargs.setdefault("owner_email", f"owner@{slug}.example")
+        kwargs.setdefault("owner_password", "correct horse battery")
+        return create_tenant(engine, slug=slug, base_domain=settings.base_domain, **kwargs)
+
+    return make

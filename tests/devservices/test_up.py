@@ -1,0 +1,176 @@
+"""`kiunga up` on embedded services in a private data directory: it seeds the demo ISP once,
+serves it, stops everything on SIGTERM, and its children die with it even after a SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import psycopg
+import pytest
+from kiunga.platform.db.engine import libpq_url
+from kiunga.platform.devservices import EmbeddedPostgres, EmbeddedValkey
+
+pytestmark = pytest.mark.slow
+
+BANNER_TIMEOUT_SECONDS = 120
+# Its own bounds: children 15 s, PostgreSQL fast then immediate stop 50 s, Valkey 20 s.
+STOP_TIMEOUT_SECONDS = 150
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Up:
+    """A running `kiunga up`, its output collected line by line."""
+
+    def __init__(self, data_dir: Path, port: int):
+        self.port = port
+        env = {key: value for key, value in os.environ.items() if not key.startswith("KIUNGA_")}
+        env.update(
+            KIUNGA_DATA_DIR=str(data_dir),
+            KIUNGA_PORT=str(port),
+            KIUNGA_ENV="development",
+            KIUNGA_MIGRATE_CONCURRENCY="1",
+        )
+        self.process = subprocess.Popen(
+            [str(Path(sys.executable).with_name("kiunga")), "up"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self._queue: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            self.lines.append(line)
+            self._queue.put(line)
+        self._queue.put("")
+
+    def wait_for(self, text: str) -> None:
+        deadline = time.monotonic() + BANNER_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            try:
+                line = self._queue.get(timeout=1)
+            except queue.Empty:
+                continue
+            if text in line:
+                return
+            if line == "":
+                break
+        raise AssertionError(f"no {text!r} in the output of kiunga up:\n{self.output}")
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def descendants(self) -> list[psutil.Process]:
+        return psutil.Process(self.process.pid).children(recursive=True)
+
+    def api_and_worker(self) -> list[psutil.Process]:
+        """The descendants but the Valkey server it may have started (which outlives it)."""
+        return [p for p in self.descendants() if p.name() != "valkey-server"]
+
+    def stop(self) -> int:
+        """SIGTERM, then its exit code; the output is shown if it does not exit in time."""
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            tree = [f"{p.pid} {p.name()} {p.status()}" for p in self.descendants()]
+            raise AssertionError(
+                f"kiunga up still running {STOP_TIMEOUT_SECONDS} s after SIGTERM; "
+                f"its descendants: {tree}\n{self.output}"
+            ) from None
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+def all_gone(processes: list[psutil.Process], timeout: float = 20) -> bool:
+    _, alive = psutil.wait_procs(processes, timeout=timeout)
+    return not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE]
+
+
+def get(port: int, host: str) -> httpx.Response:
+    return httpx.get(f"http://127.0.0.1:{port}/", headers={"Host": host}, timeout=10)
+
+
+@pytest.fixture
+def start_up(data_dir):
+    started: list[Up] = []
+
+    def start() -> Up:
+        up = Up(data_dir, free_port())
+        started.append(up)
+        return up
+
+    yield start
+    for up in started:
+        up.kill()
+
+
+def test_up_serves_the_demo_and_stops_everything_on_sigterm(start_up, data_dir):
+    up = start_up()
+    up.wait_for("Kiunga is up")
+    assert "owner@demo.example / demo-owner-pass" in up.output
+    assert "(created)" in up.output
+    assert f"http://demo.localhost:{up.port}/" in up.output
+    assert get(up.port, "demo.localhost").status_code != 404
+    assert get(up.port, "nobody.localhost").status_code == 404
+
+    children = up.api_and_worker()
+    assert len(children) >= 2
+    postgres = EmbeddedPostgres(data_dir / "postgres")
+    postmaster = psutil.Process(postgres.postmaster_pid())
+    valkey = psutil.Process(EmbeddedValkey(data_dir / "valkey").running_server()[0])
+
+    assert up.stop() == 0, up.output
+    assert all_gone([*children, postmaster, valkey]), up.output
+
+
+def test_a_second_up_seeds_nothing_new_and_its_children_die_with_it(start_up, data_dir):
+    first = start_up()
+    first.wait_for("Kiunga is up")
+    assert first.stop() == 0, first.output
+
+    second = start_up()
+    second.wait_for("Kiunga is up")
+    assert "(already there)" in second.output
+    assert "owner@demo.example / demo-owner-pass" in second.output
+    children = second.api_and_worker()
+    assert len(children) >= 2
+    second.kill()  # SIGKILL: no cleanup of its own
+    assert all_gone(children), "the API or the worker outlived a SIGKILLed kiunga up"
+
+    # The servers outlived it; attaching again finds them, and the demo exactly once.
+    postgres = EmbeddedPostgres(data_dir / "postgres")
+    url = libpq_url(postgres.acquire())
+    try:
+        with psycopg.connect(url) as conn:
+            tenants = conn.execute("SELECT slug FROM platform.tenants").fetchall()
+            owners = conn.execute(
+                "SELECT count(*) FROM platform.staff_accounts WHERE email = 'owner@demo.example'"
+            ).fetchone()
+    finally:
+        postgres.release()
+    assert tenants == [("demo",)]
+    assert owners == (1,)
