@@ -70,13 +70,19 @@ def closed_port() -> int:
 async def test_sigterm_stops_a_worker_waiting_for_redis(settings_env):
     dead_redis = f"redis://127.0.0.1:{closed_port()}/0"
     process = await start_worker(settings_env, dead_redis)
+    seen = b""
     try:
-        await asyncio.sleep(3)
+        # Wait for the worker to say it is waiting (a slow start under load must not make
+        # the SIGTERM arrive before its handlers are installed).
+        async with asyncio.timeout(60):
+            while b"lost Redis" not in seen and b"redis connection error" not in seen:
+                line = await process.stdout.readline()
+                assert line, f"the worker exited without Redis:\n{seen.decode()}"
+                seen += line
         assert process.returncode is None, "no Redis is no reason to exit"
         process.send_signal(signal.SIGTERM)
-        output, _ = await asyncio.wait_for(process.communicate(), 15)
-        assert process.returncode == 0, output.decode()
-        assert b"lost Redis" in output or b"redis connection error" in output
+        output, _ = await asyncio.wait_for(process.communicate(), 30)
+        assert process.returncode == 0, (seen + output).decode()
     finally:
         if process.returncode is None:
             process.kill()
