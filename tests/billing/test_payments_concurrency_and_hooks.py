@@ -15,7 +15,13 @@ from sqlalchemy import func, select
 from .conftest import CASHIER, JAN
 
 
-async def _record(unit_of_work, subscriber_id, reference, gate: asyncio.Event | None = None):
+async def _record(
+    unit_of_work,
+    subscriber_id,
+    reference,
+    gate: asyncio.Event | None = None,
+    holding: asyncio.Event | None = None,
+):
     async with unit_of_work() as session:
         outcome = await payments.record_payment(
             session,
@@ -30,6 +36,8 @@ async def _record(unit_of_work, subscriber_id, reference, gate: asyncio.Event | 
         )
         if gate is not None:
             # Hold the transaction open so the other delivery runs into it.
+            if holding is not None:
+                holding.set()
             await gate.wait()
         return outcome
 
@@ -38,9 +46,9 @@ async def test_two_racing_deliveries_of_one_reference_record_one_payment(
     unit_of_work, add_subscriber, check_invariants
 ):
     subscriber_id = await add_subscriber()
-    gate = asyncio.Event()
-    first = asyncio.create_task(_record(unit_of_work, subscriber_id, "RACE1", gate))
-    await asyncio.sleep(0.3)
+    gate, holding = asyncio.Event(), asyncio.Event()
+    first = asyncio.create_task(_record(unit_of_work, subscriber_id, "RACE1", gate, holding))
+    await asyncio.wait_for(holding.wait(), 30)
     second = asyncio.create_task(_record(unit_of_work, subscriber_id, "RACE1"))
     await asyncio.sleep(0.3)
     assert not second.done(), "the second delivery must wait for the first transaction"
@@ -59,9 +67,9 @@ async def test_racing_deliveries_to_different_subscribers_still_record_once(
 ):
     # Different accounts, so the account lock does not serialise them: the unique key does.
     one, other = await add_subscriber(), await add_subscriber()
-    gate = asyncio.Event()
-    first = asyncio.create_task(_record(unit_of_work, one, "RACE2", gate))
-    await asyncio.sleep(0.3)
+    gate, holding = asyncio.Event(), asyncio.Event()
+    first = asyncio.create_task(_record(unit_of_work, one, "RACE2", gate, holding))
+    await asyncio.wait_for(holding.wait(), 30)
     second = asyncio.create_task(_record(unit_of_work, other, "RACE2"))
     await asyncio.sleep(0.3)
     gate.set()
