@@ -12,6 +12,10 @@ class BillingError(ValueError):
         self.message = message
 
 
+class ReferenceConflict(BillingError):
+    """The provider reference is already recorded for another amount or account (409)."""
+
+
 class NotFound(LookupError):
     def __init__(self, field: str, message: str):
         super().__init__(message)

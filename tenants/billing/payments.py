@@ -2,7 +2,8 @@
 
 A provider repeats callbacks; the reference is a unique key and a repeat returns the
 payment already recorded (`created=False`) without changing anything, even when two
-deliveries race in two transactions.
+deliveries race in two transactions. The same reference with another amount or for another
+subscriber is not a repeat: it is refused with ReferenceConflict.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from typing import Any
 from kiunga.platform.jobs.outbox import emit
 from kiunga.tenants.actors import Actor
 from kiunga.tenants.billing.allocation import allocate_credit
-from kiunga.tenants.billing.errors import BillingError, NotFound, money
-from kiunga.tenants.billing.hooks import run_payment_hooks
-from kiunga.tenants.billing.ledger import account_for, actor_columns, post_entry
+from kiunga.tenants.billing.errors import BillingError, NotFound, ReferenceConflict, money
+from kiunga.tenants.billing.hooks import payment_facts, run_payment_hooks
+from kiunga.tenants.billing.ledger import account_for, actor_columns, balance, post_entry
 from kiunga.tenants.billing.models import EntryKind, Payment, PaymentMethod
 from kiunga.tenants.billing.numbering import next_number
 from kiunga.tenants.subscribers.models import Subscriber, SubscriberStatus
@@ -64,6 +65,17 @@ async def payment_by_reference(session: AsyncSession, reference: str) -> Payment
     return await session.scalar(select(Payment).where(Payment.reference == reference))
 
 
+def _repeat_of(existing: Payment, subscriber_id: int, amount: int) -> PaymentOutcome:
+    """A repeat delivery is a success only when it says the same thing as the first one;
+    the same reference for another amount or account is a different payment, refused."""
+    if existing.amount != amount or existing.subscriber_id != subscriber_id:
+        raise ReferenceConflict(
+            "reference",
+            f"reference {existing.reference} is already recorded for another amount or account",
+        )
+    return PaymentOutcome(existing, created=False)
+
+
 async def record_payment(
     session: AsyncSession,
     subscriber_id: int,
@@ -81,7 +93,7 @@ async def record_payment(
     reference = _clean_reference(reference)
     payer_phone = _clean_phone(payer_phone)
     if reference is not None and (existing := await payment_by_reference(session, reference)):
-        return PaymentOutcome(existing, created=False)
+        return _repeat_of(existing, subscriber_id, amount)
 
     subscriber = await session.get(Subscriber, subscriber_id)
     if subscriber is None:
@@ -112,7 +124,7 @@ async def record_payment(
     )
     if payment_id is None:
         existing = await payment_by_reference(session, reference)
-        return PaymentOutcome(existing, created=False)
+        return _repeat_of(existing, subscriber_id, amount)
 
     payment = await session.get(Payment, payment_id)
     # Numbered only once the payment is known to be new, so a repeat does not use up a number.
@@ -128,12 +140,24 @@ async def record_payment(
         payment_id=payment.id,
     )
     await allocate_credit(session, account, now=received_at)
+    await run_payment_hooks(session, payment)
+    # After the hooks, so that the event tells what the payment led to (the new balance,
+    # and what other areas add, such as a restored service's expiry) for the receipt.
     await emit(
         session,
         "payment.received",
-        {"payment_id": payment.id, "subscriber_id": subscriber_id, "amount": amount},
+        {
+            "payment_id": payment.id,
+            "subscriber_id": subscriber_id,
+            "amount": amount,
+            "currency": payment.currency,
+            "method": method.value,
+            "reference": reference,
+            "receipt_number": payment.receipt_number,
+            "balance": await balance(session, subscriber_id),
+            **await payment_facts(session, payment),
+        },
     )
-    await run_payment_hooks(session, payment)
     return PaymentOutcome(payment, created=True)
 
 

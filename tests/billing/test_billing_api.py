@@ -64,6 +64,16 @@ async def test_invoice_payment_statement_round_trip(api, add_subscriber, check_i
               "reference": "QKX1"},
     )  # fmt: skip
     assert again.status_code == 200 and again.json()["id"] == payment["id"]
+    other_subscriber = await add_subscriber()
+    for changed in ({"amount": 130_001}, {"subscriber_id": other_subscriber}):
+        clash = await api.post(
+            "/api/v1/payments",
+            json={"subscriber_id": subscriber_id, "amount": 130_000, "method": "mpesa",
+                  "reference": "QKX1", **changed},
+        )  # fmt: skip
+        assert clash.status_code == 409, clash.text
+        assert [e["field"] for e in clash.json()["errors"]] == ["reference"]
+        assert "QKX1" in clash.json()["detail"]
 
     invoice = (await api.get(f"/api/v1/invoices/{draft.json()['id']}")).json()
     assert invoice["status"] == "paid" and invoice["allocations"][0]["payment_id"] == payment["id"]

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from kiunga.platform.jobs.outbox import OutboxEvent
 from kiunga.tenants.billing import hooks, invoices, ledger, payments
+from kiunga.tenants.billing.errors import ReferenceConflict
 from kiunga.tenants.billing.invoices import InvoiceLineInput
 from kiunga.tenants.billing.models import InvoiceStatus, LedgerEntry, Payment
 from sqlalchemy import func, select
@@ -62,10 +63,11 @@ async def test_two_racing_deliveries_of_one_reference_record_one_payment(
     await check_invariants()
 
 
-async def test_racing_deliveries_to_different_subscribers_still_record_once(
+async def test_racing_deliveries_to_different_subscribers_record_once_and_refuse_the_other(
     unit_of_work, add_subscriber, check_invariants
 ):
-    # Different accounts, so the account lock does not serialise them: the unique key does.
+    # Different accounts, so the account lock does not serialise them: the unique key does,
+    # and the loser, naming another account under the same reference, is refused.
     one, other = await add_subscriber(), await add_subscriber()
     gate, holding = asyncio.Event(), asyncio.Event()
     first = asyncio.create_task(_record(unit_of_work, one, "RACE2", gate, holding))
@@ -73,8 +75,9 @@ async def test_racing_deliveries_to_different_subscribers_still_record_once(
     second = asyncio.create_task(_record(unit_of_work, other, "RACE2"))
     await asyncio.sleep(0.3)
     gate.set()
-    outcomes = await asyncio.gather(first, second)
-    assert [o.created for o in outcomes] == [True, False]
+    outcomes = await asyncio.gather(first, second, return_exceptions=True)
+    assert outcomes[0].created
+    assert isinstance(outcomes[1], ReferenceConflict) and outcomes[1].field == "reference"
     async with unit_of_work() as session:
         assert await session.scalar(select(func.count()).select_from(LedgerEntry)) == 1
     await check_invariants()
@@ -177,9 +180,18 @@ async def test_payment_emits_payment_received(unit_of_work, add_subscriber, chec
                 select(OutboxEvent.payload).where(OutboxEvent.topic == "payment.received")
             )
         )
-    assert payloads == [
-        {"payment_id": outcome.payment.id, "subscriber_id": subscriber_id, "amount": 10_000}
-    ]
+    assert len(payloads) == 1
+    assert payloads[0] | {"receipt_number": None} == {
+        "payment_id": outcome.payment.id,
+        "subscriber_id": subscriber_id,
+        "amount": 10_000,
+        "currency": "KES",
+        "method": "bank",
+        "reference": "BANK-1",
+        "receipt_number": None,
+        "balance": 10_000,
+    }
+    assert payloads[0]["receipt_number"] == outcome.payment.receipt_number
     await check_invariants()
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from kiunga.platform.auth.principals import ApiKeyPrincipal, Principal, StaffPrincipal
-from kiunga.platform.web.errors import FieldError
+from kiunga.platform.web.errors import Conflict, FieldError
 from kiunga.tenants.actors import SYSTEM, Actor
-from kiunga.tenants.billing.errors import BillingError, NotFound
+from kiunga.tenants.billing.errors import BillingError, NotFound, ReferenceConflict
 from kiunga.tenants.subscribers.models import Subscriber
 from litestar.params import QueryParameter
 from litestar.status_codes import HTTP_404_NOT_FOUND
@@ -34,6 +34,8 @@ def reseller_of(principal: Principal | None) -> int | None:
 def http_error(exc: Exception) -> Exception:
     if isinstance(exc, NotFound):
         return FieldError(exc.field, exc.message, status_code=HTTP_404_NOT_FOUND)
+    if isinstance(exc, ReferenceConflict):
+        return Conflict(exc.field, exc.message)
     if isinstance(exc, BillingError):
         return FieldError(exc.field, exc.message)
     return exc
