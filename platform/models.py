@@ -146,3 +146,17 @@ class ApiKey(PlatformBase):
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None]
+
+
+class WebhookRoute(PlatformBase):
+    """A secret path token that names a tenant, for providers that call one public address
+    form for every ISP (Daraja's callbacks). Only a SHA-256 of the token is kept here."""
+
+    __tablename__ = "webhook_routes"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    provider: Mapped[str] = mapped_column(String(30))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+    __table_args__ = (UniqueConstraint("tenant_id", "provider"),)

@@ -95,6 +95,8 @@ class Settings:
     db_pool_size: int
     migrate_concurrency: int
     tenant_cache_seconds: int
+    # Where outside systems (Daraja's callbacks) reach this installation; no trailing slash.
+    public_url: str = ""
 
     @property
     def uses_embedded_services(self) -> bool:
@@ -126,7 +128,21 @@ def load_settings() -> Settings:
         db_pool_size=_env_int("DB_POOL_SIZE", 10, minimum=1),
         migrate_concurrency=_env_int("MIGRATE_CONCURRENCY", os.cpu_count() or 2, minimum=1),
         tenant_cache_seconds=_env_int("TENANT_CACHE_SECONDS", 30, minimum=0),
+        public_url=_public_url(environment),
     )
+
+
+def _public_url(environment: str) -> str:
+    configured = _env("PUBLIC_URL")
+    if configured is None:
+        if environment == "production":
+            return ""  # M-Pesa refuses to register callbacks until it is set
+        host = _env("HOST", "127.0.0.1") or "127.0.0.1"
+        host = "127.0.0.1" if host in {"0.0.0.0", "::"} else host
+        return f"http://{host}:{_env_int('PORT', 8000, minimum=1)}"
+    if not configured.startswith(("https://", "http://")):
+        raise SettingsError(f"{ENV_PREFIX}PUBLIC_URL must start with https:// or http://")
+    return configured.rstrip("/")
 
 
 @lru_cache(maxsize=1)

@@ -74,3 +74,11 @@ TENANT_SCOPES = TENANT_SCOPES | SERVICE_SCOPES
 for _role in (StaffRole.OWNER, StaffRole.ADMIN, StaffRole.SUPPORT, StaffRole.TECHNICIAN):
     ROLE_SCOPES[_role] = ROLE_SCOPES[_role] | SERVICE_SCOPES
 ROLE_SCOPES[StaffRole.FINANCE] = ROLE_SCOPES[StaffRole.FINANCE] | {SERVICES_READ}
+
+
+# M-Pesa: money moves under billing:read/billing:write; the paybill's credentials and
+# callback addresses (mpesa:settings) are for owners and admins only.
+MPESA_SETTINGS = "mpesa:settings"
+TENANT_SCOPES = TENANT_SCOPES | {MPESA_SETTINGS}
+for _role in (StaffRole.OWNER, StaffRole.ADMIN):
+    ROLE_SCOPES[_role] = ROLE_SCOPES[_role] | {MPESA_SETTINGS}

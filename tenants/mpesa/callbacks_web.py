@@ -1,0 +1,78 @@
+"""Daraja's callbacks: POST /hooks/daraja/{token}/stk | c2b/validation | c2b/confirmation |
+result | timeout, on any host, without session, CSRF or API key: the secret token in the
+path is what names the ISP (see routing). An unknown token is 404 and stores nothing."""
+
+from __future__ import annotations
+
+import structlog
+from kiunga.platform.web.request_state import TENANT
+from kiunga.platform.web.services import services_of
+from kiunga.platform.web.tenancy import TenantContext
+from kiunga.tenants.mpesa.config import HOOK_PREFIX, source_allowed
+from kiunga.tenants.mpesa.intake import handle_callback
+from kiunga.tenants.mpesa.models import CallbackKind
+from kiunga.tenants.mpesa.routing import CallbackRoutes
+from litestar import Controller, MediaType, Request, Response, post
+from litestar.exceptions import NotFoundException, PermissionDeniedException
+from litestar.params import FromPath
+
+log = structlog.get_logger("kiunga.mpesa")
+
+HOOK_OPT = {"any_host": True, "exclude_from_csrf": True, "skip_session": True}
+ROUTES_KEY = "mpesa_callback_routes"
+
+
+def callback_routes(request: Request) -> CallbackRoutes:
+    state = request.app.state
+    routes = state.get(ROUTES_KEY)
+    if routes is None:
+        services = services_of(request)
+        routes = CallbackRoutes(services.database, services.settings.tenant_cache_seconds)
+        state[ROUTES_KEY] = routes
+    return routes
+
+
+async def receive(request: Request, token: str, kind: CallbackKind) -> Response:
+    target = await callback_routes(request).resolve(token)
+    if target is None:
+        raise NotFoundException("Not found")
+    source = request.client.host if request.client else None
+    if not source_allowed(target.allowed_sources, source):
+        log.warning("mpesa callback from a refused address", tenant=target.slug, source=source)
+        raise PermissionDeniedException("Not allowed from this address")
+    # For the request log line: which ISP this was for.
+    request.scope.setdefault("state", {})[TENANT] = TenantContext(
+        target.tenant_id, target.slug, target.schema, target.slug, "active"
+    )
+    raw = await request.body()
+    handled = await handle_callback(services_of(request).database, target.schema, kind, raw, source)
+    if handled.flag:
+        log.warning(
+            "mpesa callback flagged", tenant=target.slug, kind=kind.value, flag=handled.flag
+        )
+    return Response(handled.answer, status_code=200, media_type=MediaType.JSON)
+
+
+class DarajaCallbackController(Controller):
+    path = HOOK_PREFIX
+    include_in_schema = False
+
+    @post("/{token:str}/stk", opt=HOOK_OPT, status_code=200)
+    async def stk(self, request: Request, token: FromPath[str]) -> Response:
+        return await receive(request, token, CallbackKind.STK)
+
+    @post("/{token:str}/c2b/validation", opt=HOOK_OPT, status_code=200)
+    async def c2b_validation(self, request: Request, token: FromPath[str]) -> Response:
+        return await receive(request, token, CallbackKind.C2B_VALIDATION)
+
+    @post("/{token:str}/c2b/confirmation", opt=HOOK_OPT, status_code=200)
+    async def c2b_confirmation(self, request: Request, token: FromPath[str]) -> Response:
+        return await receive(request, token, CallbackKind.C2B_CONFIRMATION)
+
+    @post("/{token:str}/result", opt=HOOK_OPT, status_code=200)
+    async def result(self, request: Request, token: FromPath[str]) -> Response:
+        return await receive(request, token, CallbackKind.RESULT)
+
+    @post("/{token:str}/timeout", opt=HOOK_OPT, status_code=200)
+    async def timeout(self, request: Request, token: FromPath[str]) -> Response:
+        return await receive(request, token, CallbackKind.RESULT)

@@ -1,0 +1,478 @@
+"""Daraja's callbacks in, exactly once.
+
+Each callback is stored as it arrived, in a transaction of its own, before anything is
+done with it; then it is processed in a second transaction: the receipt (TransID /
+MpesaReceiptNumber) is a unique key, the STK request's row and the subscriber's account are
+locked, and the credit, its allocation to invoices and the restoration of service all
+commit together (billing's record_payment and its hooks). A repeated or concurrent callback
+finds the receipt taken and changes nothing. Whatever happens, Daraja is answered with
+success (or a validation's yes/no), so that it stops retrying: what could not be credited
+is flagged on the stored callback, and money that matched no account waits in the
+unmatched queue for staff.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from kiunga.integrations.mpesa.callbacks import (
+    C2B_INVALID_ACCOUNT_NUMBER,
+    C2B_INVALID_SHORTCODE,
+    C2B_OTHER_ERROR,
+    C2BNotice,
+    CallbackError,
+    StkCallback,
+    c2b_accept,
+    c2b_reject,
+    callback_ack,
+    parse_c2b,
+    parse_stk_callback,
+)
+from kiunga.platform.db.base import utcnow
+from kiunga.platform.db.engine import Database
+from kiunga.tenants.actors import Actor
+from kiunga.tenants.billing.errors import BillingError, NotFound
+from kiunga.tenants.billing.models import PaymentMethod
+from kiunga.tenants.billing.payments import record_payment
+from kiunga.tenants.lifecycle import restore as _restore  # noqa: F401  (restore on payment)
+from kiunga.tenants.mpesa import events as _events  # noqa: F401  (payment.received facts)
+from kiunga.tenants.mpesa.config import accepted_shortcodes, settings_row
+from kiunga.tenants.mpesa.matching import clean_reference, match_subscriber
+from kiunga.tenants.mpesa.models import (
+    CallbackKind,
+    CallbackOutcome,
+    MpesaCallback,
+    MpesaRequest,
+    MpesaTransaction,
+    RequestStatus,
+    ShortcodeType,
+    TransactionStatus,
+)
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+MPESA = Actor.system("mpesa")
+MAX_BODY_BYTES = 64 * 1024
+
+
+@dataclass(slots=True)
+class Handled:
+    """What became of a callback, and what to answer Daraja."""
+
+    answer: dict[str, Any]
+    outcome: CallbackOutcome
+    flag: str | None = None
+    detail: str | None = None
+    transaction_id: int | None = None
+    receipt: str | None = None
+    checkout_request_id: str | None = None
+
+
+class Flagged(Exception):
+    """Processing stops here: the callback is recorded with this flag, nothing credited."""
+
+    def __init__(self, flag: str, detail: str):
+        super().__init__(detail)
+        self.flag = flag
+        self.detail = detail
+
+
+# ------------------------------------------------------------------------ storing first
+
+
+def _decode(raw: bytes) -> tuple[str, Any]:
+    text = raw[:MAX_BODY_BYTES].decode("utf-8", errors="replace").replace("\x00", "")
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return text, None
+    return text, parsed
+
+
+async def store_callback(
+    database: Database, schema: str, kind: CallbackKind, raw: bytes, source: str | None
+) -> tuple[int, Any]:
+    """The callback as it arrived, committed before any processing; (id, parsed JSON)."""
+    text, parsed = _decode(raw)
+    async with database.tenant_session(schema) as session, session.begin():
+        callback = MpesaCallback(
+            kind=kind,
+            raw_body=text,
+            body=parsed if isinstance(parsed, dict) else None,
+            source_address=(source or "")[:45] or None,
+            outcome=CallbackOutcome.RECEIVED,
+        )
+        session.add(callback)
+        await session.flush()
+        return callback.id, parsed
+
+
+async def handle_callback(
+    database: Database, schema: str, kind: CallbackKind, raw: bytes, source: str | None
+) -> Handled:
+    """Store, then process in one transaction; the answer for Daraja."""
+    callback_id, parsed = await store_callback(database, schema, kind, raw, source)
+    async with database.tenant_session(schema) as session, session.begin():
+        handled = await process(session, kind, parsed)
+        callback = await session.get(MpesaCallback, callback_id)
+        callback.outcome = handled.outcome
+        callback.flag = handled.flag
+        callback.detail = handled.detail
+        callback.transaction_id = handled.transaction_id
+        callback.receipt = handled.receipt
+        callback.checkout_request_id = handled.checkout_request_id
+        callback.processed_at = utcnow()
+    return handled
+
+
+def _stop_answer(kind: CallbackKind) -> dict[str, Any]:
+    """What stops Daraja retrying a callback we cannot use."""
+    if kind is CallbackKind.C2B_VALIDATION:
+        return c2b_reject(C2B_OTHER_ERROR, "Rejected")
+    if kind is CallbackKind.C2B_CONFIRMATION:
+        return c2b_accept()
+    return callback_ack()
+
+
+async def process(session: AsyncSession, kind: CallbackKind, parsed: Any) -> Handled:
+    try:
+        if parsed is None:
+            raise Flagged("malformed", "the body is not JSON")
+        if kind is CallbackKind.C2B_VALIDATION:
+            return await _validate(session, _parse(parse_c2b, parsed))
+        if kind is CallbackKind.C2B_CONFIRMATION:
+            return await _confirm(session, _parse(parse_c2b, parsed), parsed)
+        if kind is CallbackKind.STK:
+            return await _stk(session, _parse(parse_stk_callback, parsed), parsed)
+        # Result and timeout callbacks (Transaction Status) are kept for people to read.
+        return Handled(callback_ack(), CallbackOutcome.ACCEPTED)
+    except Flagged as flagged:
+        return Handled(
+            _stop_answer(kind), CallbackOutcome.FLAGGED, flagged.flag, flagged.detail[:2000]
+        )
+
+
+def _parse(parser, parsed):
+    try:
+        return parser(parsed)
+    except CallbackError as error:
+        raise Flagged("malformed", f"{error.field}: {error.message}") from None
+
+
+# ------------------------------------------------------------------------ C2B
+
+
+async def _known_settings(session: AsyncSession, shortcode: str):
+    row = await settings_row(session)
+    if row is None:
+        raise Flagged("not_configured", "M-Pesa is not set up for this ISP")
+    if shortcode not in accepted_shortcodes(row):
+        raise Flagged("unknown_shortcode", f"shortcode {shortcode} is not this ISP's")
+    return row
+
+
+async def _validate(session: AsyncSession, notice: C2BNotice) -> Handled:
+    try:
+        row = await _known_settings(session, notice.business_shortcode)
+    except Flagged as flagged:
+        return Handled(
+            c2b_reject(C2B_INVALID_SHORTCODE, "Rejected"),
+            CallbackOutcome.REJECTED,
+            flagged.flag,
+            flagged.detail,
+            receipt=notice.trans_id,
+        )
+    if notice.amount_minor <= 0:
+        return Handled(
+            c2b_reject("C2B00013", "Rejected"), CallbackOutcome.REJECTED, receipt=notice.trans_id
+        )
+    # A till has no account to type: any payment to it is welcome.
+    if row.shortcode_type is ShortcodeType.TILL and not notice.bill_ref_number:
+        return Handled(c2b_accept(), CallbackOutcome.ACCEPTED, receipt=notice.trans_id)
+    if await match_subscriber(session, notice.bill_ref_number, notice.phone) is None:
+        return Handled(
+            c2b_reject(C2B_INVALID_ACCOUNT_NUMBER, "Rejected"),
+            CallbackOutcome.REJECTED,
+            detail=f"no account {clean_reference(notice.bill_ref_number)!r}",
+            receipt=notice.trans_id,
+        )
+    return Handled(c2b_accept(), CallbackOutcome.ACCEPTED, receipt=notice.trans_id)
+
+
+async def _claim_receipt(session: AsyncSession, **values: Any) -> int | None:
+    """Insert the receipt's row, or None when it is already there (waiting for a concurrent
+    insert of the same receipt to commit or roll back first)."""
+    return await session.scalar(
+        insert(MpesaTransaction)
+        .values(status=TransactionStatus.UNMATCHED, **values)
+        .on_conflict_do_nothing(index_elements=[MpesaTransaction.receipt])
+        .returning(MpesaTransaction.id)
+    )
+
+
+async def _repeat(session: AsyncSession, receipt: str, amount: int) -> Handled:
+    existing = await session.scalar(
+        select(MpesaTransaction).where(MpesaTransaction.receipt == receipt)
+    )
+    if existing is not None and existing.amount != amount:
+        raise Flagged(
+            "changed_replay",
+            f"receipt {receipt} came again for {amount}, first for {existing.amount}",
+        )
+    return Handled(
+        {},
+        CallbackOutcome.DUPLICATE,
+        transaction_id=existing.id if existing else None,
+        receipt=receipt,
+    )
+
+
+async def _confirm(session: AsyncSession, notice: C2BNotice, body: dict) -> Handled:
+    await _known_settings(session, notice.business_shortcode)
+    answer = c2b_accept()
+    if notice.amount_minor <= 0:
+        raise Flagged("bad_amount", f"amount {notice.amount_minor} is not a payment")
+    transaction_id = await _claim_receipt(
+        session,
+        receipt=notice.trans_id,
+        source="c2b",
+        amount=notice.amount_minor,
+        shortcode=notice.business_shortcode,
+        bill_ref=notice.bill_ref_number[:40] or None,
+        msisdn=notice.msisdn_raw[:20] or None,
+        phone=notice.phone,
+        payer_name=notice.payer_name[:200] or None,
+        paid_at=notice.trans_time,
+    )
+    if transaction_id is None:
+        handled = await _repeat(session, notice.trans_id, notice.amount_minor)
+        handled.answer = answer
+        return handled
+    transaction = await session.get(MpesaTransaction, transaction_id)
+    subscriber_id = await match_subscriber(session, notice.bill_ref_number, notice.phone)
+    if subscriber_id is None:
+        transaction.flag = "no_account"
+        transaction.detail = f"no account {clean_reference(notice.bill_ref_number)!r}"
+        await session.flush()
+        return Handled(
+            answer,
+            CallbackOutcome.UNMATCHED,
+            transaction_id=transaction_id,
+            receipt=notice.trans_id,
+        )
+    return await _credit_or_hold(session, transaction, subscriber_id, body, answer)
+
+
+async def credit(
+    session: AsyncSession,
+    transaction: MpesaTransaction,
+    subscriber_id: int,
+    *,
+    actor: Actor,
+    raw: dict | None = None,
+    reference: str | None = None,
+) -> bool:
+    """Credit the transaction's money to the subscriber (allocated, service restored) in the
+    caller's transaction; False (and a flag on the transaction) when billing refuses."""
+    try:
+        async with session.begin_nested():
+            outcome = await record_payment(
+                session,
+                subscriber_id,
+                transaction.amount,
+                method=PaymentMethod.MPESA,
+                reference=reference or transaction.receipt,
+                received_at=transaction.paid_at,
+                actor=actor,
+                payer_phone=transaction.phone,
+                raw=raw,
+            )
+    except (BillingError, NotFound) as error:
+        transaction.subscriber_id = subscriber_id
+        transaction.flag = "refused"
+        transaction.detail = error.message
+        await session.flush()
+        return False
+    transaction.status = TransactionStatus.CREDITED
+    transaction.subscriber_id = outcome.payment.subscriber_id
+    transaction.payment_id = outcome.payment.id
+    if not outcome.created:
+        # Recorded before under the same reference (a cashier typed the receipt in).
+        transaction.detail = f"already recorded as payment {outcome.payment.id}"
+    await session.flush()
+    return True
+
+
+async def _credit_or_hold(
+    session: AsyncSession,
+    transaction: MpesaTransaction,
+    subscriber_id: int,
+    body: dict,
+    answer: dict,
+) -> Handled:
+    credited = await credit(session, transaction, subscriber_id, actor=MPESA, raw=body)
+    if credited:
+        return Handled(
+            answer,
+            CallbackOutcome.CREDITED,
+            transaction_id=transaction.id,
+            receipt=transaction.receipt,
+        )
+    return Handled(
+        answer,
+        CallbackOutcome.UNMATCHED,
+        flag=transaction.flag,
+        detail=transaction.detail,
+        transaction_id=transaction.id,
+        receipt=transaction.receipt,
+    )
+
+
+# ------------------------------------------------------------------------ STK push
+
+
+async def _request_for(session: AsyncSession, checkout_request_id: str) -> MpesaRequest:
+    request = await session.scalar(
+        select(MpesaRequest)
+        .where(MpesaRequest.checkout_request_id == checkout_request_id)
+        .with_for_update()
+    )
+    if request is None:
+        # Another ISP's request, or one never made: nothing here to pay.
+        raise Flagged(
+            "unknown_checkout_request", f"no STK request {checkout_request_id} at this ISP"
+        )
+    return request
+
+
+async def _stk(session: AsyncSession, callback: StkCallback, body: dict) -> Handled:
+    checkout = callback.checkout_request_id
+    request = await _request_for(session, checkout)
+    if not callback.succeeded:
+        return await _stk_failed(session, request, callback)
+    handled = await settle_paid(
+        session,
+        request,
+        amount=callback.amount_minor,
+        receipt=callback.receipt,
+        paid_at=callback.transaction_time or utcnow(),
+        phone=callback.phone,
+        raw=body,
+    )
+    handled.answer = callback_ack()
+    handled.checkout_request_id = checkout
+    return handled
+
+
+async def _stk_failed(
+    session: AsyncSession, request: MpesaRequest, callback: StkCallback
+) -> Handled:
+    ack = callback_ack()
+    if request.status is RequestStatus.PENDING:
+        request.status = RequestStatus.FAILED
+        request.result_code = callback.result_code
+        request.result_desc = (callback.result_desc or "")[:2000]
+        request.completed_at = utcnow()
+        await session.flush()
+        return Handled(ack, CallbackOutcome.FAILED, checkout_request_id=request.checkout_request_id)
+    if request.status in (RequestStatus.PAID, RequestStatus.REVIEW):
+        raise Flagged(
+            "conflicting_result",
+            f"request {request.id} was paid; a failure ({callback.result_code}) came after",
+        )
+    return Handled(ack, CallbackOutcome.DUPLICATE, checkout_request_id=request.checkout_request_id)
+
+
+async def settle_paid(
+    session: AsyncSession,
+    request: MpesaRequest,
+    *,
+    amount: int | None,
+    receipt: str | None,
+    paid_at: datetime,
+    phone: str | None,
+    raw: dict | None,
+) -> Handled:
+    """A locked STK request was paid (its callback, or STK Query when no receipt is known):
+    credit it once, or hold it for staff when the amount is not what was asked."""
+    amount = amount or request.amount
+    if request.status in (RequestStatus.PAID, RequestStatus.REVIEW):
+        return await _stk_repeat(session, request, amount, receipt)
+    transaction_id = await _claim_receipt(
+        session,
+        receipt=receipt,
+        source="stk",
+        amount=amount,
+        bill_ref=request.account_reference,
+        phone=phone or request.phone,
+        paid_at=paid_at,
+        request_id=request.id,
+        subscriber_id=request.subscriber_id,
+    )
+    request.receipt = receipt
+    request.result_code = 0
+    request.completed_at = utcnow()
+    if transaction_id is None:
+        # The receipt came first by C2B confirmation: already in the books.
+        handled = await _repeat(session, receipt, amount)
+        existing = await session.get(MpesaTransaction, handled.transaction_id)
+        request.status = RequestStatus.PAID
+        request.payment_id = existing.payment_id if existing else None
+        await session.flush()
+        return handled
+    transaction = await session.get(MpesaTransaction, transaction_id)
+    if amount != request.amount:
+        transaction.flag = "amount_mismatch"
+        transaction.detail = f"asked {request.amount}, paid {amount}"
+        request.status = RequestStatus.REVIEW
+        await session.flush()
+        return Handled(
+            {},
+            CallbackOutcome.FLAGGED,
+            flag="amount_mismatch",
+            detail=transaction.detail,
+            transaction_id=transaction_id,
+            receipt=receipt,
+        )
+    reference = receipt or f"STK-{request.checkout_request_id}"[:100]
+    credited = await credit(
+        session, transaction, request.subscriber_id, actor=MPESA, raw=raw, reference=reference
+    )
+    request.status = RequestStatus.PAID if credited else RequestStatus.REVIEW
+    request.payment_id = transaction.payment_id
+    await session.flush()
+    return Handled(
+        {},
+        CallbackOutcome.CREDITED if credited else CallbackOutcome.UNMATCHED,
+        flag=None if credited else transaction.flag,
+        detail=None if credited else transaction.detail,
+        transaction_id=transaction_id,
+        receipt=receipt,
+    )
+
+
+async def _stk_repeat(
+    session: AsyncSession, request: MpesaRequest, amount: int, receipt: str | None
+) -> Handled:
+    transaction = await session.scalar(
+        select(MpesaTransaction).where(MpesaTransaction.request_id == request.id).with_for_update()
+    )
+    if transaction is None:
+        return Handled({}, CallbackOutcome.DUPLICATE, receipt=receipt)
+    if transaction.amount != amount or (
+        receipt and transaction.receipt and transaction.receipt != receipt
+    ):
+        raise Flagged(
+            "changed_replay",
+            f"request {request.id} came again as {receipt} for {amount}, "
+            f"first as {transaction.receipt} for {transaction.amount}",
+        )
+    if receipt and transaction.receipt is None:
+        # Settled by STK Query, which tells no receipt; the late callback does.
+        transaction.receipt = request.receipt = receipt
+        await session.flush()
+    return Handled({}, CallbackOutcome.DUPLICATE, transaction_id=transaction.id, receipt=receipt)
