@@ -155,6 +155,13 @@ def _int(body: Mapping[str, Any], key: str, name: str) -> int:
     return number
 
 
+def _code(body: Mapping[str, Any], key: str, name: str) -> int | str:
+    text = _text(body, key, name)
+    if not text:
+        raise CallbackError(name, "empty")
+    return int(text) if text.lstrip("-").isdigit() else text
+
+
 def _amount(value: Any, name: str) -> int:
     try:
         return minor_from_amount(value)
@@ -325,7 +332,8 @@ def parse_c2b(body: Any) -> C2BNotice:
 @dataclass(frozen=True)
 class TransactionStatusResult:
     result_type: int
-    result_code: int
+    # An int as Daraja usually sends it; a code that is not a number ("R000001") is kept as is.
+    result_code: int | str
     result_desc: str
     originator_conversation_id: str
     conversation_id: str
@@ -370,7 +378,7 @@ def parse_transaction_status_result(body: Any) -> TransactionStatusResult:
     result_type = result.get("ResultType")
     return TransactionStatusResult(
         result_type=0 if result_type is None else _int(result, "ResultType", "Result.ResultType"),
-        result_code=_int(result, "ResultCode", "Result.ResultCode"),
+        result_code=_code(result, "ResultCode", "Result.ResultCode"),
         result_desc=_text(result, "ResultDesc", "Result.ResultDesc", required=False),
         originator_conversation_id=_text(
             result, "OriginatorConversationID", "Result.OriginatorConversationID", required=False

@@ -1,0 +1,57 @@
+"""A Daraja emulator: a real HTTP server speaking Safaricom's Daraja JSON, with control
+endpoints under /emulator for tests and the demo.
+
+Start it with `kiunga emulator daraja --port 8089`, `run_emulator(host, port)`, or in a
+test with `EmulatorServer()` (a background thread on a free port).
+
+Demo conventions (unless POST /emulator/stk/outcomes chose otherwise for a number), by the
+last four digits of the phone an STK push goes to:
+    …1032 → cancelled by the user (ResultCode 1032)
+    …0001 → insufficient funds (ResultCode 1)
+    …0000 → paid, but no callback is ever sent (only STK Query tells)
+    …1037 → the phone cannot be reached (ResultCode 1037)
+    …2001 → wrong PIN (ResultCode 2001)
+    anything else → paid (ResultCode 0, with a receipt)
+"""
+
+from kiunga.integrations.mpesa.emulator.server import (
+    DEFAULT_PORT,
+    EmulatorServer,
+    build_state,
+    create_emulator_app,
+    run_emulator,
+)
+from kiunga.integrations.mpesa.emulator.state import (
+    APPS_ENV,
+    DEMO_CONSUMER_KEY,
+    DEMO_CONSUMER_SECRET,
+    DEMO_INITIATOR_NAME,
+    DEMO_ORGANISATION_NAME,
+    DEMO_PASSKEY,
+    DEMO_SECURITY_CREDENTIAL,
+    DEMO_SHORTCODE,
+    OUTCOME_BY_PHONE_SUFFIX,
+    EmulatedApp,
+    EmulatorState,
+    Outcome,
+)
+
+__all__ = [
+    "APPS_ENV",
+    "DEFAULT_PORT",
+    "DEMO_CONSUMER_KEY",
+    "DEMO_CONSUMER_SECRET",
+    "DEMO_INITIATOR_NAME",
+    "DEMO_ORGANISATION_NAME",
+    "DEMO_PASSKEY",
+    "DEMO_SECURITY_CREDENTIAL",
+    "DEMO_SHORTCODE",
+    "OUTCOME_BY_PHONE_SUFFIX",
+    "EmulatedApp",
+    "EmulatorServer",
+    "EmulatorState",
+    "Outcome",
+    "build_state",
+    "create_emulator_app",
+    "run_emulator",
+]
