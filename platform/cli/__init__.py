@@ -13,7 +13,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-COMMAND_MODULES = ("up", "serve", "worker", "migrate", "tenants", "admins", "imports")
+COMMAND_MODULES = ("up", "serve", "worker", "migrate", "tenants", "admins", "imports", "emulators")
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"kiunga.platform.cli.{_name}").register(app)

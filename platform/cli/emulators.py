@@ -1,0 +1,53 @@
+"""`kiunga emulator …`: local stand-ins for outside systems, speaking their real protocols."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from kiunga.platform.cli.common import console
+
+emulator_app = typer.Typer(
+    name="emulator",
+    help="Run a local emulator of an outside system (for development and demos).",
+    no_args_is_help=True,
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(emulator_app, name="emulator")
+
+
+@emulator_app.command("daraja")
+def daraja_command(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", "-p", min=1, help="Port.")] = 8089,
+    apps: Annotated[
+        str | None,
+        typer.Option(
+            "--apps",
+            help="JSON file (or JSON text) of extra Daraja apps "
+            "[default: KIUNGA_DARAJA_EMULATOR_APPS].",
+        ),
+    ] = None,
+    callback_delay: Annotated[
+        float,
+        typer.Option("--callback-delay", min=0.0, help="Seconds before STK callbacks are sent."),
+    ] = 1.0,
+) -> None:
+    """Serve a Safaricom Daraja (M-Pesa) emulator: OAuth, STK push, C2B, Transaction Status."""
+    from kiunga.integrations.mpesa.emulator import (
+        DEMO_CONSUMER_KEY,
+        DEMO_CONSUMER_SECRET,
+        DEMO_PASSKEY,
+        DEMO_SHORTCODE,
+        run_emulator,
+    )
+
+    console.print(f"Daraja emulator on http://{host}:{port}")
+    console.print(
+        f"demo app: consumer key {DEMO_CONSUMER_KEY}, secret {DEMO_CONSUMER_SECRET}, "
+        f"paybill {DEMO_SHORTCODE}, passkey {DEMO_PASSKEY}"
+    )
+    console.print("control endpoints under /emulator (log at GET /emulator/log)")
+    run_emulator(host, port, apps_source=apps, callback_delay=callback_delay)
