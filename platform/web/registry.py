@@ -99,7 +99,7 @@ from kiunga.tenants.lifecycle import api as lifecycle_api  # noqa: E402
 TENANT_API_CONTROLLERS += [lifecycle_api.LifecycleSettingsController]
 
 # M-Pesa: Daraja's callbacks (any host, by secret path token), API and console pages
+from kiunga.tenants.mpesa import api as mpesa_api  # noqa: E402
 from kiunga.tenants.mpesa import callbacks_web as mpesa_callbacks  # noqa: E402
 
-TENANT_API_CONTROLLERS += [mpesa_callbacks.DarajaCallbackController]
-
+TENANT_API_CONTROLLERS += [mpesa_callbacks.DarajaCallbackController, mpesa_api.MpesaController]
