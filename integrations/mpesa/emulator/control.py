@@ -20,6 +20,7 @@ from kiunga.integrations.mpesa.emulator.state import (
 )
 from litestar import Request, Response, delete, get, post
 from litestar.handlers import HTTPRouteHandler
+from litestar.params import FromPath, FromQuery
 
 _PHONE = re.compile(r"^(?:\+?254|0)?([17]\d{8})$")
 
@@ -127,7 +128,7 @@ def build_control_routes(state: EmulatorState) -> list[HTTPRouteHandler]:
         state.outcomes.clear()
 
     @get("/emulator/stk/{checkout_request_id:str}", sync_to_thread=False)
-    def stk_request(checkout_request_id: str) -> Response:
+    def stk_request(checkout_request_id: FromPath[str]) -> Response:
         stk = state.stk.get(checkout_request_id)
         if stk is None:
             return _problem("unknown CheckoutRequestID", 404)
@@ -266,7 +267,9 @@ def build_control_routes(state: EmulatorState) -> list[HTTPRouteHandler]:
 
     @get("/emulator/log", sync_to_thread=False)
     def read_log(
-        kind: str | None = None, direction: str | None = None, since: int = 0
+        kind: FromQuery[str | None] = None,
+        direction: FromQuery[str | None] = None,
+        since: FromQuery[int] = 0,
     ) -> list[dict[str, Any]]:
         return [
             entry
