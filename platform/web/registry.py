@@ -103,3 +103,19 @@ from kiunga.tenants.mpesa import api as mpesa_api  # noqa: E402
 from kiunga.tenants.mpesa import callbacks_web as mpesa_callbacks  # noqa: E402
 
 TENANT_API_CONTROLLERS += [mpesa_callbacks.DarajaCallbackController, mpesa_api.MpesaController]
+
+# Resellers (owners and admins manage them; a reseller's own key is refused)
+from kiunga.tenants.resellers import api as resellers_api  # noqa: E402
+from kiunga.tenants.resellers import console as resellers_console  # noqa: E402
+
+TENANT_API_CONTROLLERS += [resellers_api.ResellerController]
+CONSOLE_CONTROLLERS += [resellers_console.ResellersPageController]
+CONSOLE_NAV += (NavItem("Resellers", "/resellers"),)
+TEMPLATE_DIRECTORIES += [Path(resellers_console.__file__).parent / "templates"]
+
+# The lifecycle's settings page (owners and admins)
+from kiunga.tenants.lifecycle import console as lifecycle_console  # noqa: E402
+
+CONSOLE_CONTROLLERS += [lifecycle_console.LifecycleSettingsPageController]
+CONSOLE_NAV += (NavItem("Settings", "/settings/lifecycle"),)
+TEMPLATE_DIRECTORIES += [Path(lifecycle_console.__file__).parent / "templates"]

@@ -1,0 +1,1 @@
+"""Resellers and agents: who brings an ISP its subscribers."""

@@ -1,0 +1,145 @@
+"""/api/v1/resellers: list, add, read and change the ISP's resellers and agents.
+
+Reading needs subscribers:read, changing subscribers:write. Resellers are the ISP's own
+business: a reseller's API key is refused here (403), and signed-in staff must be an owner
+or an admin.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+from kiunga.platform.auth.principals import ApiKeyPrincipal, StaffPrincipal
+from kiunga.platform.auth.scopes import SUBSCRIBERS_READ, SUBSCRIBERS_WRITE
+from kiunga.platform.models import StaffRole
+from kiunga.platform.web.dependencies import TenantSession
+from kiunga.platform.web.errors import FieldError
+from kiunga.platform.web.guards import requires_scopes, tenant_only
+from kiunga.platform.web.request_state import request_principal
+from kiunga.tenants.resellers import service
+from kiunga.tenants.subscribers.models import Reseller
+from litestar import Controller, get, patch, post
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotFoundException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+MAX_PAGE_SIZE = 200
+MANAGING_ROLES = frozenset({StaffRole.OWNER, StaffRole.ADMIN})
+
+
+def managers_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """Not for a reseller's own key, and among staff only for owners and admins."""
+    principal = request_principal(connection)
+    if isinstance(principal, ApiKeyPrincipal) and principal.reseller_id is not None:
+        raise PermissionDeniedException("A reseller's API key cannot manage resellers")
+    if isinstance(principal, StaffPrincipal) and principal.role not in MANAGING_ROLES:
+        raise PermissionDeniedException("Only owners and admins manage resellers")
+
+
+class ResellerCreate(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    phone: str | None = None
+
+
+class ResellerUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    """Absent fields stay as they are; a null phone removes it."""
+
+    name: str | msgspec.UnsetType = msgspec.UNSET
+    phone: str | None | msgspec.UnsetType = msgspec.UNSET
+
+
+class ResellerRead(msgspec.Struct):
+    id: int
+    name: str
+    phone: str | None
+    subscribers: int
+    created_at: datetime
+
+    @classmethod
+    def of(cls, reseller: Reseller, subscribers: int) -> ResellerRead:
+        return cls(
+            id=reseller.id,
+            name=reseller.name,
+            phone=reseller.phone,
+            subscribers=subscribers,
+            created_at=reseller.created_at,
+        )
+
+
+class ResellerPage(msgspec.Struct):
+    items: list[ResellerRead]
+    total: int
+    limit: int
+    offset: int
+
+
+def http_error(exc: Exception) -> Exception:
+    if isinstance(exc, service.ResellerError):
+        return FieldError(exc.field, exc.message)
+    if isinstance(exc, service.ResellerNotFound):
+        return NotFoundException(str(exc))
+    return exc
+
+
+class ResellerController(Controller):
+    path = "/api/v1/resellers"
+    tags = ["resellers"]
+    guards = [tenant_only, managers_only]
+    security = [{"BearerAuth": []}]
+
+    @get(guards=[requires_scopes(SUBSCRIBERS_READ)], summary="List resellers by name")
+    async def list_resellers(
+        self,
+        tenant_session: TenantSession,
+        q: Annotated[str, QueryParameter(description="name or phone")] = "",
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)] = 50,
+        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+    ) -> ResellerPage:
+        rows, total = await service.list_resellers(tenant_session, q=q, limit=limit, offset=offset)
+        items = [ResellerRead.of(reseller, count) for reseller, count in rows]
+        return ResellerPage(items=items, total=total, limit=limit, offset=offset)
+
+    @post(guards=[requires_scopes(SUBSCRIBERS_WRITE)], summary="Add a reseller")
+    async def create_reseller(
+        self, tenant_session: TenantSession, data: JSONBody[ResellerCreate]
+    ) -> ResellerRead:
+        try:
+            reseller = await service.create_reseller(
+                tenant_session, name=data.name, phone=data.phone
+            )
+        except service.ResellerError as exc:
+            raise http_error(exc) from exc
+        return ResellerRead.of(reseller, 0)
+
+    @get("/{reseller_id:int}", guards=[requires_scopes(SUBSCRIBERS_READ)], summary="Get one")
+    async def get_reseller(
+        self, tenant_session: TenantSession, reseller_id: FromPath[int]
+    ) -> ResellerRead:
+        try:
+            reseller = await service.get_reseller(tenant_session, reseller_id)
+        except service.ResellerNotFound as exc:
+            raise http_error(exc) from exc
+        count = await service.subscriber_count(tenant_session, reseller.id)
+        return ResellerRead.of(reseller, count)
+
+    @patch("/{reseller_id:int}", guards=[requires_scopes(SUBSCRIBERS_WRITE)], summary="Change")
+    async def update_reseller(
+        self,
+        tenant_session: TenantSession,
+        reseller_id: FromPath[int],
+        data: JSONBody[ResellerUpdate],
+    ) -> ResellerRead:
+        changes = {
+            name: value
+            for name in data.__struct_fields__
+            if (value := getattr(data, name)) is not msgspec.UNSET
+        }
+        try:
+            reseller = await service.update_reseller(tenant_session, reseller_id, **changes)
+        except (service.ResellerError, service.ResellerNotFound) as exc:
+            raise http_error(exc) from exc
+        count = await service.subscriber_count(tenant_session, reseller.id)
+        return ResellerRead.of(reseller, count)
