@@ -1,4 +1,8 @@
-"""/api/v1/tickets: support tickets and their threads, for API keys and console sessions."""
+"""/api/v1/tickets: support tickets and their threads, for API keys and console sessions.
+
+A reseller's API key sees, opens and works only tickets about its own subscribers; any
+other ticket (an internal one included) answers 404, as if it did not exist.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from kiunga.platform.web.dependencies import CurrentPrincipal, TenantSession
 from kiunga.platform.web.errors import Conflict, FieldError
 from kiunga.platform.web.guards import requires_scopes, tenant_only
 from kiunga.tenants.actors import SYSTEM, Actor
+from kiunga.tenants.subscribers.models import Subscriber
 from kiunga.tenants.tickets import queries, service
 from kiunga.tenants.tickets.models import TicketPriority, TicketStatus
 from kiunga.tenants.tickets.schemas import (
@@ -24,6 +29,8 @@ from kiunga.tenants.tickets.schemas import (
 from litestar import Controller, get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.status_codes import HTTP_404_NOT_FOUND
+from sqlalchemy.ext.asyncio import AsyncSession
 
 MAX_PAGE_SIZE = 200
 
@@ -49,6 +56,27 @@ def http_error(exc: Exception) -> Exception:
 TICKET_ERRORS = (service.TicketError, service.TicketNotFound)
 
 
+def reseller_of(principal: Principal | None) -> int | None:
+    return principal.reseller_id if isinstance(principal, ApiKeyPrincipal) else None
+
+
+async def _owned_by(session: AsyncSession, subscriber_id: int | None, reseller_id: int) -> bool:
+    if subscriber_id is None:
+        return False
+    subscriber = await session.get(Subscriber, subscriber_id)
+    return subscriber is not None and subscriber.reseller_id == reseller_id
+
+
+async def ensure_visible(session: AsyncSession, principal: Principal, ticket_id: int) -> None:
+    """For a reseller's key, a ticket about someone else's subscriber is not found."""
+    reseller_id = reseller_of(principal)
+    if reseller_id is None:
+        return
+    ticket = await service.get_ticket(session, ticket_id)
+    if not await _owned_by(session, ticket.subscriber_id, reseller_id):
+        raise service.TicketNotFound(f"no ticket with id {ticket_id}")
+
+
 class TicketController(Controller):
     path = "/api/v1/tickets"
     tags = ["tickets"]
@@ -59,6 +87,7 @@ class TicketController(Controller):
     async def list_tickets(
         self,
         tenant_session: TenantSession,
+        principal: CurrentPrincipal,
         status: FromQuery[str | None] = None,
         priority: FromQuery[str | None] = None,
         assignee: Annotated[int | None, QueryParameter(description="staff id")] = None,
@@ -76,6 +105,7 @@ class TicketController(Controller):
                 assignee_staff_id=assignee,
                 subscriber_id=subscriber,
                 search=q,
+                reseller_id=reseller_of(principal),
             )
         except service.TicketError as exc:
             raise http_error(exc) from exc
@@ -93,6 +123,18 @@ class TicketController(Controller):
         principal: CurrentPrincipal,
         data: JSONBody[TicketCreate],
     ) -> TicketRead:
+        reseller_id = reseller_of(principal)
+        if reseller_id is not None:
+            if data.subscriber_id is None:
+                raise FieldError(
+                    "subscriber_id", "a reseller's ticket names one of its subscribers"
+                )
+            if not await _owned_by(tenant_session, data.subscriber_id, reseller_id):
+                raise FieldError(
+                    "subscriber_id",
+                    f"no subscriber with id {data.subscriber_id}",
+                    status_code=HTTP_404_NOT_FOUND,
+                )
         try:
             ticket = await service.open_ticket(
                 tenant_session,
@@ -117,9 +159,10 @@ class TicketController(Controller):
         summary="A ticket and its thread",
     )
     async def get_ticket(
-        self, tenant_session: TenantSession, ticket_id: FromPath[int]
+        self, tenant_session: TenantSession, principal: CurrentPrincipal, ticket_id: FromPath[int]
     ) -> TicketRead:
         try:
+            await ensure_visible(tenant_session, principal, ticket_id)
             return TicketRead.of(
                 await service.get_thread(tenant_session, ticket_id), with_thread=True
             )
@@ -139,6 +182,7 @@ class TicketController(Controller):
         data: JSONBody[MessageCreate],
     ) -> MessageRead:
         try:
+            await ensure_visible(tenant_session, principal, ticket_id)
             message = await service.add_message(
                 tenant_session,
                 ticket_id,
@@ -165,6 +209,7 @@ class TicketController(Controller):
         data: JSONBody[AssignmentChange],
     ) -> TicketRead:
         try:
+            await ensure_visible(tenant_session, principal, ticket_id)
             ticket = await service.assign(
                 tenant_session, ticket_id, data.assignee_staff_id, actor=actor_of(principal)
             )
@@ -186,6 +231,7 @@ class TicketController(Controller):
         data: JSONBody[StatusChange],
     ) -> TicketRead:
         try:
+            await ensure_visible(tenant_session, principal, ticket_id)
             ticket = await service.change_status(
                 tenant_session, ticket_id, data.status, actor=actor_of(principal)
             )

@@ -4,6 +4,7 @@ with its thread, a reply box, and status and assignee controls (htmx swaps the s
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from kiunga.platform.auth.principals import StaffPrincipal
 from kiunga.platform.auth.scopes import TICKETS_READ, TICKETS_WRITE
@@ -67,18 +68,46 @@ def _status_code(exc: service.TicketError) -> int:
     return 409 if isinstance(exc, service.TransitionNotAllowed) else 400
 
 
+def _number(text: str | None) -> int | None:
+    text = (text or "").strip()
+    return int(text) if text.isdigit() and len(text) <= 18 else None
+
+
 async def _render_list(request, session, *, form=None, errors=None, status_code=200):
     query = request.query_params
+    status = query.get("status", "")
+    priority = query.get("priority", "")
+    assignee = query.get("assignee", "")
     filters = queries.TicketFilters(
-        status=TicketStatus(query["status"])
-        if query.get("status") in CHOICES["statuses"]
-        else None,
-        priority=TicketPriority(query["priority"])
-        if query.get("priority") in CHOICES["priorities"]
-        else None,
+        status=TicketStatus(status) if status in CHOICES["statuses"] else None,
+        priority=TicketPriority(priority) if priority in CHOICES["priorities"] else None,
+        # "none": tickets nobody has taken yet
+        assignee_staff_id=_number(assignee),
+        unassigned=assignee == "none",
+        subscriber_id=_number(query.get("subscriber_id")),
         search=query.get("q", ""),
     )
-    tickets, total = await queries.list_tickets(session, filters, limit=PAGE_SIZE)
+    page_number = max(_number(query.get("page")) or 1, 1)
+    tickets, total = await queries.list_tickets(
+        session, filters, limit=PAGE_SIZE, offset=(page_number - 1) * PAGE_SIZE
+    )
+    if tickets == [] and total and page_number > 1:
+        page_number = -(-total // PAGE_SIZE)  # past the end: show the last page
+        tickets, total = await queries.list_tickets(
+            session, filters, limit=PAGE_SIZE, offset=(page_number - 1) * PAGE_SIZE
+        )
+    kept = {
+        "q": filters.search,
+        "status": filters.status.value if filters.status else "",
+        "priority": filters.priority.value if filters.priority else "",
+        "assignee": "none" if filters.unassigned else str(filters.assignee_staff_id or ""),
+        "subscriber_id": str(filters.subscriber_id or ""),
+    }
+    kept = {key: value for key, value in kept.items() if value}
+    subscriber = None
+    if filters.subscriber_id is not None:
+        subscriber = await session.get(Subscriber, filters.subscriber_id)
+    staff = await service.staff_members(session)
     template = "tickets/_list.html" if request.headers.get("hx-request") else "tickets/index.html"
     return page(
         request,
@@ -87,6 +116,12 @@ async def _render_list(request, session, *, form=None, errors=None, status_code=
         tickets=tickets,
         total=total,
         filters=filters,
+        assignee=kept.get("assignee", ""),
+        subscriber=subscriber,
+        staff_members=staff,
+        page_number=page_number,
+        page_size=PAGE_SIZE,
+        page_link=lambda number: "/tickets?" + urlencode({**kept, "page": number}),
         form=form or OpenTicketForm(),
         errors=errors or {},
         can_write=_can_write(request),

@@ -15,8 +15,11 @@ class TicketFilters:
     status: TicketStatus | None = None
     priority: TicketPriority | None = None
     assignee_staff_id: int | None = None
+    unassigned: bool = False
     subscriber_id: int | None = None
     search: str = ""
+    # A reseller's API key sees only tickets about its own subscribers.
+    reseller_id: int | None = None
 
 
 def parse_reference(text: str) -> int | None:
@@ -38,8 +41,13 @@ def _filtered(query, filters: TicketFilters):
         query = query.where(Ticket.priority == filters.priority)
     if filters.assignee_staff_id is not None:
         query = query.where(Ticket.assignee_staff_id == filters.assignee_staff_id)
+    if filters.unassigned:
+        query = query.where(Ticket.assignee_staff_id.is_(None))
     if filters.subscriber_id is not None:
         query = query.where(Ticket.subscriber_id == filters.subscriber_id)
+    if filters.reseller_id is not None:
+        owned = select(Subscriber.id).where(Subscriber.reseller_id == filters.reseller_id)
+        query = query.where(Ticket.subscriber_id.in_(owned))
     search = filters.search.strip()
     if search:
         pattern = _like_pattern(search)
