@@ -14,10 +14,11 @@ from kiunga.platform.web.console.rendering import page
 from kiunga.platform.web.dependencies import TenantSession
 from kiunga.platform.web.guards import requires_scopes, staff_only, tenant_only
 from kiunga.tenants.actors import Actor
+from kiunga.tenants.resellers.service import reseller_choices
 from kiunga.tenants.sites.service import list_sites
 from kiunga.tenants.subscribers import service
 from kiunga.tenants.subscribers.listing import SubscriberFilters, distinct_values, list_subscribers
-from kiunga.tenants.subscribers.models import Subscriber, SubscriberStatus
+from kiunga.tenants.subscribers.models import Reseller, Subscriber, SubscriberStatus
 from kiunga.tenants.subscribers.status import ALLOWED
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
@@ -26,7 +27,7 @@ from litestar.response import Redirect
 from litestar.status_codes import HTTP_400_BAD_REQUEST, HTTP_409_CONFLICT
 
 FORM_FIELDS = ("name", "account_number", "phone", "email", "region", "branch", "address",
-               "unit", "language", "notes", "site_id")  # fmt: skip
+               "unit", "language", "notes", "site_id", "reseller_id")  # fmt: skip
 PER_PAGE = 25
 
 
@@ -42,12 +43,16 @@ def _actor(request: Request) -> Actor:
 
 def _filters(request: Request) -> tuple[SubscriberFilters, dict[str, str]]:
     params = request.query_params
-    chosen = {key: (params.get(key) or "").strip() for key in ("q", "status", "region")}
+    keys = ("q", "status", "region", "reseller_id")
+    chosen = {key: (params.get(key) or "").strip() for key in keys}
     status = chosen["status"] if chosen["status"] in set(SubscriberStatus) else ""
     chosen["status"] = status
+    if not chosen["reseller_id"].isdigit():
+        chosen["reseller_id"] = ""
     filters = SubscriberFilters(
         status=SubscriberStatus(status) if status else None,
         region=chosen["region"] or None,
+        reseller_id=int(chosen["reseller_id"]) if chosen["reseller_id"] else None,
         q=chosen["q"] or None,
     )
     return filters, chosen
@@ -56,6 +61,13 @@ def _filters(request: Request) -> tuple[SubscriberFilters, dict[str, str]]:
 def _page_number(request: Request) -> int:
     text = request.query_params.get("page") or "1"
     return int(text) if text.isdigit() and int(text) > 0 else 1
+
+
+def _reseller_from_form(form) -> int | None:
+    reseller = (form.get("reseller_id") or "").strip()
+    if reseller and not reseller.isdigit():
+        raise service.SubscriberError("reseller_id", "choose a reseller from the list")
+    return int(reseller) if reseller else None
 
 
 def _fields_from_form(form) -> service.SubscriberFields:
@@ -75,6 +87,7 @@ def _fields_from_form(form) -> service.SubscriberFields:
         language=form.get("language") or "en",
         notes=form.get("notes", ""),
         site_id=int(site) if site else None,
+        reseller_id=_reseller_from_form(form),
     )
 
 
@@ -91,10 +104,14 @@ async def _detail(request, session, subscriber, *, error=None, status_code=200) 
         "subscribers/detail.html",
         status_code=status_code,
         subscriber=subscriber,
+        reseller=await session.get(Reseller, subscriber.reseller_id)
+        if subscriber.reseller_id
+        else None,
         history=await service.status_history(session, subscriber.id),
         next_statuses=sorted(ALLOWED[subscriber.status], key=list(SubscriberStatus).index),
         error=error,
         can_write=_can_write(request),
+        scopes=request.user.scopes,
     )
 
 
@@ -105,10 +122,13 @@ def _form_of(subscriber: Subscriber) -> dict[str, str]:
     form = {key: getattr(subscriber, key) or "" for key in EDITABLE + ("email",)}
     form["phone"] = ", ".join(phone.phone for phone in subscriber.phones)
     form["language"] = subscriber.language.value
+    form["reseller_id"] = str(subscriber.reseller_id or "")
     return form
 
 
-def _edit_form(request, subscriber, *, form, errors=None, status_code=200) -> Response:
+async def _edit_form(
+    request, session, subscriber, *, form, errors=None, status_code=200
+) -> Response:
     return page(
         request,
         "subscribers/edit.html",
@@ -116,6 +136,7 @@ def _edit_form(request, subscriber, *, form, errors=None, status_code=200) -> Re
         subscriber=subscriber,
         form=form,
         errors=errors or {},
+        resellers=await reseller_choices(session),
     )
 
 
@@ -127,6 +148,7 @@ async def _new_form(request, session, *, form=None, errors=None, status_code=200
         form=form or {"language": "en"},
         errors=errors or {},
         sites=await list_sites(session),
+        resellers=await reseller_choices(session),
     )
 
 
@@ -149,6 +171,7 @@ class SubscribersPageController(Controller):
             chosen=chosen,
             statuses=[status.value for status in SubscriberStatus],
             regions=await distinct_values(tenant_session, Subscriber.region),
+            resellers=await reseller_choices(tenant_session),
             page_link=lambda number: "/subscribers?" + urlencode({**query, "page": number}),
             can_write=_can_write(request),
         )
@@ -187,7 +210,7 @@ class SubscribersPageController(Controller):
         self, request: Request, tenant_session: TenantSession, subscriber_id: FromPath[int]
     ) -> Response:
         subscriber = await _load(tenant_session, subscriber_id)
-        return _edit_form(request, subscriber, form=_form_of(subscriber))
+        return await _edit_form(request, tenant_session, subscriber, form=_form_of(subscriber))
 
     @post("/{subscriber_id:int}/edit", guards=[requires_scopes(SUBSCRIBERS_WRITE)])
     async def save(
@@ -196,20 +219,21 @@ class SubscribersPageController(Controller):
         form = await request.form()
         subscriber = await _load(tenant_session, subscriber_id)
         phones = [p.strip() for p in (form.get("phone") or "").split(",") if p.strip()]
-        changes = service.SubscriberFields(
-            **{key: form.get(key, "") for key in EDITABLE},
-            email=form.get("email") or None,
-            language=form.get("language") or "en",
-            phones=phones,
-        )
         try:
+            changes = service.SubscriberFields(
+                **{key: form.get(key, "") for key in EDITABLE},
+                email=form.get("email") or None,
+                language=form.get("language") or "en",
+                phones=phones,
+                reseller_id=_reseller_from_form(form),
+            )
             await service.update_subscriber(tenant_session, subscriber.id, changes)
         except service.SubscriberError as exc:
             await tenant_session.rollback()
             duplicate = isinstance(exc, service.DuplicateAccountNumber)
             field = "phone" if exc.field.startswith("phones") else exc.field
-            return _edit_form(
-                request, await _load(tenant_session, subscriber_id),
+            return await _edit_form(
+                request, tenant_session, await _load(tenant_session, subscriber_id),
                 form={key: form.get(key, "") for key in FORM_FIELDS},
                 errors={field: exc.message},
                 status_code=HTTP_409_CONFLICT if duplicate else HTTP_400_BAD_REQUEST,
