@@ -48,15 +48,16 @@ class Receiver:
                 status, answer = receiver._answers.get(
                     self.path, (200, {"ResultCode": "0", "ResultDesc": "Accepted"})
                 )
+                # Recorded before answering: once the sender has its answer, it is here.
+                with receiver._changed:
+                    receiver.received.append(Received(self.path, body))
+                    receiver._changed.notify_all()
                 payload = json.dumps(answer).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)
-                with receiver._changed:
-                    receiver.received.append(Received(self.path, body))
-                    receiver._changed.notify_all()
 
             def log_message(self, *args: Any) -> None:
                 pass
