@@ -119,3 +119,8 @@ from kiunga.tenants.lifecycle import console as lifecycle_console  # noqa: E402
 CONSOLE_CONTROLLERS += [lifecycle_console.LifecycleSettingsPageController]
 CONSOLE_NAV += (NavItem("Settings", "/settings/lifecycle"),)
 TEMPLATE_DIRECTORIES += [Path(lifecycle_console.__file__).parent / "templates"]
+
+# Billing's console forms (new invoice, issue, void, credit note, adjustment)
+from kiunga.tenants.billing.console import forms as billing_console_forms  # noqa: E402
+
+CONSOLE_CONTROLLERS += [billing_console_forms.BillingFormsController]

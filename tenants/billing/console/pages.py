@@ -14,7 +14,7 @@ from kiunga.platform.web.guards import requires_scopes, staff_only, tenant_only
 from kiunga.tenants.billing import invoices, ledger, payments, queries
 from kiunga.tenants.billing.api.common import actor_of
 from kiunga.tenants.billing.console.formatting import format_money, parse_money
-from kiunga.tenants.billing.errors import BillingError, NotFound
+from kiunga.tenants.billing.errors import BillingError, NotFound, ReferenceConflict
 from kiunga.tenants.billing.models import Invoice, InvoiceStatus, Payment, PaymentMethod
 from kiunga.tenants.subscribers.models import Subscriber
 from litestar import Controller, Request, Response, get, post
@@ -98,6 +98,75 @@ async def _render_payments(request, session, *, form=None, errors=None, status_c
     )
 
 
+async def render_invoice(
+    request, session, invoice_id: int, *, errors=None, form=None, status_code=200
+) -> Response:
+    """One invoice with its lines and allocations, and (billing:write) its issue and void
+    forms; `errors` and `form` bring a refused action's input back beside its fields."""
+    invoice = await session.get(Invoice, invoice_id)
+    if invoice is None:
+        raise NotFoundException(f"no invoice with id {invoice_id}")
+    allocations = await invoices.invoice_allocations(session, invoice.id)
+    payment_ids = {a.payment_id for a in allocations if a.payment_id}
+    receipts = {}
+    if payment_ids:
+        rows = await session.execute(
+            select(Payment.id, Payment.receipt_number).where(Payment.id.in_(payment_ids))
+        )
+        receipts = dict(rows.all())
+    allocated = sum(a.amount for a in allocations)
+    return _render(
+        request,
+        "billing/invoice.html",
+        status_code=status_code,
+        invoice=invoice,
+        subscriber=await session.get(Subscriber, invoice.subscriber_id),
+        allocations=allocations,
+        receipts=receipts,
+        allocated=allocated,
+        remaining=invoice.total - allocated if invoice.status == InvoiceStatus.ISSUED else 0,
+        errors=errors or {},
+        form=form or {},
+        can_write=_can_write(request),
+    )
+
+
+async def render_statement(
+    request, session, subscriber_id: int, *, errors=None, form=None, status_code=200
+) -> Response:
+    """A subscriber's ledger with its running balance, and (billing:write) the forms for a
+    credit note and an adjustment; `errors` are keyed "credit_note.amount" and the like."""
+    subscriber = await session.get(Subscriber, subscriber_id)
+    if subscriber is None:
+        raise NotFoundException(f"no subscriber with id {subscriber_id}")
+    now = utcnow()
+    documents = await session.scalars(
+        select(Invoice)
+        .where(Invoice.subscriber_id == subscriber_id)
+        .where(Invoice.status.in_([InvoiceStatus.ISSUED, InvoiceStatus.PAID]))
+        .order_by(Invoice.id.desc())
+        .limit(50)
+    )
+    chosen = request.query_params.get("invoice_id", "")
+    return _render(
+        request,
+        "billing/statement.html",
+        status_code=status_code,
+        subscriber=subscriber,
+        currency=await ledger.currency_of(session, subscriber_id),
+        lines=await ledger.statement(session, subscriber_id),
+        balance=await ledger.balance(session, subscriber_id),
+        open_amount=await invoices.open_amount(session, subscriber_id),
+        amount_due=await invoices.amount_due(session, subscriber_id, as_of=now),
+        creditable_invoices=list(documents),
+        errors=errors or {},
+        refused={key.split(".")[0] for key in errors or {}},
+        form=form or {"credit_note.invoice_id": chosen, "adjustment.direction": "credit"},
+        saved=request.query_params.get("saved", ""),
+        can_write=_can_write(request),
+    )
+
+
 class BillingPagesController(Controller):
     path = "/"
     include_in_schema = False
@@ -133,34 +202,14 @@ class BillingPagesController(Controller):
             account=account,
             statuses=STATUSES,
             subscribers=await _subscribers_by_id(tenant_session, [i.subscriber_id for i in rows]),
+            can_write=_can_write(request),
         )
 
     @get("/invoices/{invoice_id:int}")
     async def invoice_page(
         self, request: Request, tenant_session: TenantSession, invoice_id: FromPath[int]
     ) -> Response:
-        invoice = await tenant_session.get(Invoice, invoice_id)
-        if invoice is None:
-            raise NotFoundException(f"no invoice with id {invoice_id}")
-        allocations = await invoices.invoice_allocations(tenant_session, invoice.id)
-        payment_ids = {a.payment_id for a in allocations if a.payment_id}
-        receipts = {}
-        if payment_ids:
-            rows = await tenant_session.execute(
-                select(Payment.id, Payment.receipt_number).where(Payment.id.in_(payment_ids))
-            )
-            receipts = dict(rows.all())
-        allocated = sum(a.amount for a in allocations)
-        return _render(
-            request,
-            "billing/invoice.html",
-            invoice=invoice,
-            subscriber=await tenant_session.get(Subscriber, invoice.subscriber_id),
-            allocations=allocations,
-            receipts=receipts,
-            allocated=allocated,
-            remaining=invoice.total - allocated if invoice.status == InvoiceStatus.ISSUED else 0,
-        )
+        return await render_invoice(request, tenant_session, invoice_id)
 
     @get("/payments")
     async def payments_page(self, request: Request, tenant_session: TenantSession) -> Response:
@@ -190,8 +239,9 @@ class BillingPagesController(Controller):
             # Nothing of a refused payment may be committed with the error page.
             await tenant_session.rollback()
             errors = {exc.field: exc.message}
+            status = 409 if isinstance(exc, ReferenceConflict) else 400
             return await _render_payments(
-                request, tenant_session, form=data, errors=errors, status_code=400
+                request, tenant_session, form=data, errors=errors, status_code=status
             )
         # Post, then redirect, so a reload does not post again.
         return Redirect(f"/payments?recorded={outcome.payment.id}", status_code=303)
@@ -200,17 +250,4 @@ class BillingPagesController(Controller):
     async def statement_page(
         self, request: Request, tenant_session: TenantSession, subscriber_id: FromPath[int]
     ) -> Response:
-        subscriber = await tenant_session.get(Subscriber, subscriber_id)
-        if subscriber is None:
-            raise NotFoundException(f"no subscriber with id {subscriber_id}")
-        now = utcnow()
-        return _render(
-            request,
-            "billing/statement.html",
-            subscriber=subscriber,
-            currency=await ledger.currency_of(tenant_session, subscriber_id),
-            lines=await ledger.statement(tenant_session, subscriber_id),
-            balance=await ledger.balance(tenant_session, subscriber_id),
-            open_amount=await invoices.open_amount(tenant_session, subscriber_id),
-            amount_due=await invoices.amount_due(tenant_session, subscriber_id, as_of=now),
-        )
+        return await render_statement(request, tenant_session, subscriber_id)
