@@ -20,6 +20,7 @@ import base64
 import logging
 import re
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -244,22 +245,46 @@ class DarajaClient:
     ) -> None:
         self.config = config
         self._base_url = config.base_url.rstrip("/")
-        self._own_http = http is None
-        self._http = http or httpx.AsyncClient(timeout=timeout_seconds)
+        self._given_http = http
+        self._timeout = timeout_seconds
         self._rate_limit_retries = rate_limit_retries
         self._backoff_seconds = backoff_seconds
         self._token_margin = token_margin_seconds
         self._token: str | None = None
         self._token_expires_at = 0.0  # time.monotonic()
-        self._token_lock = asyncio.Lock()
+        # A client kept per process may serve more than one event loop (a web server's and a
+        # job runner's, say). A lock and a connection pool belong to one loop, so each loop
+        # gets its own; the token, which belongs to no loop, is shared.
+        self._per_loop: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, tuple[asyncio.Lock, httpx.AsyncClient]
+        ] = weakref.WeakKeyDictionary()
         self.token_fetches = 0  # how many tokens this client has asked for
 
     def __repr__(self) -> str:
         return f"DarajaClient({self._base_url}, shortcode={self.config.shortcode})"
 
+    def _for_this_loop(self) -> tuple[asyncio.Lock, httpx.AsyncClient]:
+        loop = asyncio.get_running_loop()
+        parts = self._per_loop.get(loop)
+        if parts is None:
+            http = self._given_http or httpx.AsyncClient(timeout=self._timeout)
+            parts = self._per_loop[loop] = (asyncio.Lock(), http)
+        return parts
+
+    @property
+    def _token_lock(self) -> asyncio.Lock:
+        return self._for_this_loop()[0]
+
+    @property
+    def _http(self) -> httpx.AsyncClient:
+        return self._for_this_loop()[1]
+
     async def aclose(self) -> None:
-        if self._own_http:
-            await self._http.aclose()
+        """Close the connections this client opened on the running loop (those of other,
+        finished loops went with them); an `http` passed in is its owner's to close."""
+        parts = self._per_loop.pop(asyncio.get_running_loop(), None)
+        if parts is not None and self._given_http is None:
+            await parts[1].aclose()
 
     async def __aenter__(self) -> DarajaClient:
         return self

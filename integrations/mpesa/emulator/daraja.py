@@ -209,13 +209,17 @@ def build_daraja_routes(state: EmulatorState) -> list[HTTPRouteHandler]:
         await asyncio.sleep(state.callback_delay)
         callback = state.decide(stk)
         if callback is not None:
-            entry = await state.deliver(
+
+            def remember(entry: dict[str, Any]) -> None:
+                stk.callback_log_id = entry["id"]
+
+            await state.deliver(
                 "stk_callback",
                 stk.callback_url,
                 callback,
+                on_logged=remember,
                 checkout_request_id=stk.checkout_request_id,
             )
-            stk.callback_log_id = entry["id"]
 
     def answer_stk_query(app: EmulatedApp, body: dict[str, Any]) -> dict[str, Any]:
         check_stk_shortcode(app, body)

@@ -11,6 +11,7 @@ import os
 import secrets
 import string
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -333,18 +334,42 @@ class EmulatorState:
     def find_log(self, log_id: int) -> dict[str, Any] | None:
         return next((entry for entry in self.log if entry["id"] == log_id), None)
 
-    async def deliver(self, kind: str, url: str, body: dict[str, Any], **extra: Any) -> dict:
-        """POST a callback to the ISP and log what it answered."""
+    async def deliver(
+        self,
+        kind: str,
+        url: str,
+        body: dict[str, Any],
+        *,
+        on_logged: Callable[[dict[str, Any]], None] | None = None,
+        **extra: Any,
+    ) -> dict[str, Any]:
+        """POST a callback to the ISP and log what it answered.
+
+        The log entry exists (done=False) before the POST starts, so that whatever the ISP
+        does on receiving it can already find it; it is completed in place."""
         assert self.http is not None, "the emulator's HTTP client starts with the app"
-        entry: dict[str, Any] = {"direction": "out", "kind": kind, "url": url, "body": body}
+        entry = self.record(
+            direction="out",
+            kind=kind,
+            url=url,
+            body=body,
+            status=None,
+            response=None,
+            error=None,
+            done=False,
+            **extra,
+        )
+        if on_logged is not None:
+            on_logged(entry)
         try:
             response = await self.http.post(url, json=body)
         except httpx.HTTPError as error:
-            entry.update(status=None, response=None, error=f"{type(error).__name__}: {error}")
+            entry["error"] = f"{type(error).__name__}: {error}"
         else:
             try:
-                answer: Any = response.json()
+                entry["response"] = response.json()
             except ValueError:
-                answer = response.text
-            entry.update(status=response.status_code, response=answer, error=None)
-        return self.record(**entry, **extra)
+                entry["response"] = response.text
+            entry["status"] = response.status_code
+        entry["done"] = True
+        return entry

@@ -304,3 +304,19 @@ async def test_no_secret_reaches_the_logs(new_app, client_for, control, receiver
 
 def test_the_client_has_the_gateway_shape(new_app):
     assert isinstance(DarajaClient(new_app()), MpesaGateway)
+
+
+def test_one_client_serves_successive_event_loops(new_app, control, receiver):
+    config = new_app()
+    client = DarajaClient(config)
+
+    async def push_then_close_this_loops_connections():
+        try:
+            return await push(client, receiver.url)
+        finally:
+            await client.aclose()
+
+    first = asyncio.run(push_then_close_this_loops_connections())
+    second = asyncio.run(push_then_close_this_loops_connections())
+    assert first.checkout_request_id != second.checkout_request_id
+    assert control.oauth_count(config.consumer_key) == 1  # the token outlives the loop

@@ -66,3 +66,4 @@ def test_the_cli_serves_the_demo_app_and_apps_from_a_file(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=10)
+        process.stdout.close()
