@@ -7,6 +7,7 @@ import base64
 import logging
 import socket
 import time
+from dataclasses import replace
 
 import httpx
 import pytest
@@ -166,7 +167,7 @@ async def test_unreachable_daraja_is_unavailable(client_for):
 async def test_check_credentials(new_app, client_for, daraja):
     config = new_app()
     await client_for(config).check_credentials()
-    wrong = DarajaConfig(**{**config.__dict__, "consumer_secret": "not-the-secret"})
+    wrong = replace(config, consumer_secret="not-the-secret")
     with pytest.raises(DarajaAuthError) as raised:
         await client_for(wrong).check_credentials()
     assert raised.value.code == "400.008.01"
@@ -186,7 +187,7 @@ async def test_demo_app_works_out_of_the_box(daraja, client_for, receiver):
 
 async def test_wrong_passkey_is_refused_by_the_password_check(new_app, client_for, receiver):
     config = new_app()
-    wrong = DarajaConfig(**{**config.__dict__, "passkey": "f" * 64})
+    wrong = replace(config, passkey="f" * 64)
     with pytest.raises(DarajaWrongCredentials) as raised:
         await push(client_for(wrong), receiver.url)
     assert (raised.value.code, raised.value.message) == ("500.001.1001", "Wrong credentials")
@@ -266,7 +267,7 @@ async def test_bad_stk_requests_are_refused_before_sending(
 
 async def test_daraja_invalid_request_names_the_field(new_app, client_for, receiver, daraja):
     config = new_app()  # a paybill at the emulator…
-    as_till = DarajaConfig(**{**config.__dict__, "shortcode_type": "till", "till_number": "9"})
+    as_till = replace(config, shortcode_type="till", till_number="9")
     with pytest.raises(DarajaInvalidRequest) as raised:  # …asked to take Buy Goods
         await push(client_for(as_till), receiver.url)
     assert raised.value.code == "400.002.02"

@@ -4,6 +4,7 @@ emulator over real HTTP, and the emulator's callbacks reaching a real HTTP recei
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import pytest
 from kiunga.integrations.mpesa.callbacks import (
@@ -258,7 +259,7 @@ async def test_c2b_to_a_till(new_app, client_for, control, receiver):
 
 async def test_register_urls_for_a_shortcode_the_app_does_not_own(new_app, client_for, receiver):
     config = new_app()
-    other = type(config)(**{**config.__dict__, "shortcode": "999999"})
+    other = replace(config, shortcode="999999")
     with pytest.raises(DarajaInvalidRequest) as raised:
         await register(client_for(other), receiver)
     assert raised.value.field == "ShortCode"
@@ -315,7 +316,7 @@ async def test_transaction_status_of_an_unknown_receipt_and_a_wrong_credential(
     [unknown] = await asyncio.to_thread(receiver.wait_for, path)
     assert not parse_transaction_status_result(unknown.body).succeeded
 
-    wrong = type(config)(**{**config.__dict__, "security_credential": "forged"})
+    wrong = replace(config, security_credential="forged")
     path = receiver.new_path("result")
     await client_for(wrong).transaction_status(
         transaction_id="ZZZ0000000",
@@ -328,7 +329,7 @@ async def test_transaction_status_of_an_unknown_receipt_and_a_wrong_credential(
 
 async def test_transaction_status_needs_an_initiator(new_app, client_for, control):
     config = new_app()
-    bare = type(config)(**{**config.__dict__, "initiator_name": None})
+    bare = replace(config, initiator_name=None)
     with pytest.raises(DarajaInvalidRequest) as raised:
         await client_for(bare).transaction_status(
             transaction_id="X", result_url="http://x/r", queue_timeout_url="http://x/t"
