@@ -73,7 +73,7 @@ def _check_password(app: EmulatedApp, body: dict[str, Any]) -> None:
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise Refusal(500, "500.001.1001", "Wrong credentials") from None
     expected = f"{app.shortcode}{app.passkey}{timestamp}"
-    if not secrets.compare_digest(password, expected):
+    if not secrets.compare_digest(password.encode(), expected.encode()):
         raise Refusal(500, "500.001.1001", "Wrong credentials")
 
 

@@ -209,7 +209,7 @@ class EmulatorState:
             return None
         key, _, secret = decoded.partition(":")
         app = self.apps.get(key)
-        if app is None or not secrets.compare_digest(app.consumer_secret, secret):
+        if app is None or not secrets.compare_digest(app.consumer_secret.encode(), secret.encode()):
             return None
         return app
 

@@ -193,9 +193,13 @@ async def test_wrong_passkey_is_refused_by_the_password_check(new_app, client_fo
     assert (raised.value.code, raised.value.message) == ("500.001.1001", "Wrong credentials")
 
 
-def test_emulator_checks_the_password_against_shortcode_passkey_and_timestamp(
-    new_app, daraja, receiver
-):
+def password(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+@pytest.fixture
+def raw_stk_push(new_app, daraja, receiver):
+    """Send an STK push body as given, over plain HTTP: what the emulator itself checks."""
     config = new_app()
     token = httpx.get(
         f"{daraja.url}/oauth/v1/generate",
@@ -203,40 +207,84 @@ def test_emulator_checks_the_password_against_shortcode_passkey_and_timestamp(
         auth=(config.consumer_key, config.consumer_secret),
     ).json()["access_token"]
     timestamp = daraja_timestamp()
+    valid = {
+        "BusinessShortCode": int(config.shortcode),
+        "Password": password(config.shortcode + config.passkey + timestamp),
+        "Timestamp": timestamp,
+        "TransactionType": "CustomerPayBillOnline",
+        "Amount": 1,
+        "PartyA": 254708374149,
+        "PartyB": int(config.shortcode),
+        "PhoneNumber": 254708374149,
+        "CallBackURL": f"{receiver.url}/stk/raw",
+        "AccountReference": "ACC",
+        "TransactionDesc": "Pay",
+    }
 
-    def send(password: str, stamp: str = timestamp) -> httpx.Response:
-        body = {
-            "BusinessShortCode": int(config.shortcode),
-            "Password": password,
-            "Timestamp": stamp,
-            "TransactionType": "CustomerPayBillOnline",
-            "Amount": 1,
-            "PartyA": 254708374149,
-            "PartyB": int(config.shortcode),
-            "PhoneNumber": 254708374149,
-            "CallBackURL": f"{receiver.url}/stk/raw",
-            "AccountReference": "ACC",
-            "TransactionDesc": "Pay",
-        }
+    def send(token: str | None = token, **changes) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.post(
             f"{daraja.url}/mpesa/stkpush/v1/processrequest",
-            json=body,
-            headers={"Authorization": f"Bearer {token}"},
+            json={**valid, **changes},
+            headers=headers,
         )
 
-    def password(text: str) -> str:
-        return base64.b64encode(text.encode()).decode()
+    send.config = config
+    send.timestamp = timestamp
+    return send
 
-    good = send(password(config.shortcode + config.passkey + timestamp))
+
+def test_emulator_checks_the_password_against_shortcode_passkey_and_timestamp(raw_stk_push):
+    config, timestamp = raw_stk_push.config, raw_stk_push.timestamp
+    good = raw_stk_push()
     assert good.status_code == 200 and good.json()["ResponseCode"] == "0"
-    other_time = "20240101120000"
-    assert send(password(config.shortcode + config.passkey + other_time)).status_code == 500
-    wrong = send(password(config.shortcode + "x" + timestamp))
+    other_time = password(config.shortcode + config.passkey + "20240101120000")
+    assert raw_stk_push(Password=other_time).status_code == 500
+    wrong = raw_stk_push(Password=password(config.shortcode + "x" + timestamp))
     assert wrong.status_code == 500
     assert set(wrong.json()) == {"requestId", "errorCode", "errorMessage"}
-    assert wrong.json()["errorCode"] == "500.001.1001"
-    bad_stamp = send(password(config.shortcode + config.passkey + "2024"), stamp="2024")
+    assert (wrong.json()["errorCode"], wrong.json()["errorMessage"]) == (
+        "500.001.1001",
+        "Wrong credentials",
+    )
+    bad_stamp = raw_stk_push(
+        Password=password(config.shortcode + config.passkey + "2024"), Timestamp="2024"
+    )
     assert bad_stamp.json()["errorMessage"] == "Bad Request - Invalid Timestamp"
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"AccountReference": "ACCOUNT-00042"}, "AccountReference"),
+        ({"AccountReference": ""}, "AccountReference"),
+        ({"TransactionDesc": "Internet bundle"}, "TransactionDesc"),
+        ({"Amount": 1.5}, "Amount"),
+        ({"Amount": 0}, "Amount"),
+        ({"Amount": "ten"}, "Amount"),
+        ({"PhoneNumber": "0708374149"}, "PhoneNumber"),
+        ({"PartyA": 2547083741}, "PartyA"),
+        ({"PartyB": 1}, "PartyB"),
+        ({"TransactionType": "CustomerBuyGoodsOnline"}, "TransactionType"),
+        ({"CallBackURL": "not a url"}, "CallBackURL"),
+        ({"BusinessShortCode": 174379}, "BusinessShortCode"),
+    ],
+)
+def test_emulator_refuses_what_daraja_refuses(raw_stk_push, changes, field):
+    refused = raw_stk_push(**changes)
+    assert refused.status_code == 400
+    assert refused.json()["errorCode"] == "400.002.02"
+    assert refused.json()["errorMessage"] == f"Bad Request - Invalid {field}"
+
+
+def test_emulator_token_errors_have_darajas_shape(raw_stk_push):
+    missing = raw_stk_push(token=None)
+    assert (missing.status_code, missing.json()["errorCode"]) == (404, "404.001.04")
+    invalid = raw_stk_push(token="not-a-token")
+    assert invalid.status_code == 404
+    assert set(invalid.json()) == {"requestId", "errorCode", "errorMessage"}
+    assert invalid.json()["errorCode"] == "404.001.03"
+    assert invalid.json()["errorMessage"] == "Invalid Access Token"
 
 
 @pytest.mark.parametrize(
