@@ -3,10 +3,16 @@
 Runs under the account's lock (the callers take it), after anything that adds credit or
 debt: an issued invoice consumes credit left by an overpayment, a payment pays the oldest
 open invoices. An invoice becomes paid exactly when allocations cover its total.
+
+The rules live in two functions that both paths use: `credit_sources` (what credit is left,
+in the order it is applied) and `plan_allocations` (which invoice each amount goes to).
+`allocate_credit` applies them to one account; the lifecycle's batch billing
+(lifecycle.bulk_billing) applies them to thousands of accounts with a handful of statements.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -24,13 +30,27 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 
 @dataclass(slots=True)
-class _Source:
+class CreditSource:
     """Unallocated credit from one payment or credit note."""
 
     payment_id: int | None
     credit_note_id: int | None
     remaining: int
     invoice_id: int | None = None  # a credit note written against one invoice
+
+
+@dataclass(slots=True)
+class OpenInvoice:
+    id: int
+    remaining: int
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedAllocation:
+    invoice_id: int
+    payment_id: int | None
+    credit_note_id: int | None
+    amount: int
 
 
 def allocated_to_invoice():
@@ -52,88 +72,116 @@ def invoice_remaining_query():
     )
 
 
-async def _open_invoices(session: AsyncSession, account: Account) -> list[list]:
-    query = invoice_remaining_query().where(Invoice.account_id == account.id)
-    rows = await session.execute(query.order_by(Invoice.issued_at, Invoice.id))
-    return [[invoice, int(remaining)] for invoice, remaining in rows]
-
-
-async def _credit_sources(session: AsyncSession, account: Account) -> list[_Source]:
-    by_payment = (
-        select(Allocation.payment_id, func.sum(Allocation.amount).label("used"))
-        .where(Allocation.payment_id.is_not(None))
-        .group_by(Allocation.payment_id)
+def _used(column):
+    return (
+        select(column.label("source_id"), func.sum(Allocation.amount).label("used"))
+        .where(column.is_not(None))
+        .group_by(column)
         .subquery()
     )
-    payments = await session.execute(
-        select(Payment.id, Payment.amount - func.coalesce(by_payment.c.used, 0))
-        .outerjoin(by_payment, by_payment.c.payment_id == Payment.id)
-        .where(Payment.account_id == account.id)
-        .where(Payment.amount > func.coalesce(by_payment.c.used, 0))
-        .order_by(Payment.received_at, Payment.id)
-    )
-    by_note = (
-        select(Allocation.credit_note_id, func.sum(Allocation.amount).label("used"))
-        .where(Allocation.credit_note_id.is_not(None))
-        .group_by(Allocation.credit_note_id)
-        .subquery()
-    )
+
+
+async def credit_sources(
+    session: AsyncSession, account_ids: Collection[int]
+) -> dict[int, list[CreditSource]]:
+    """{account_id: its unallocated credit} for the accounts that have any, in the order it
+    is applied: credit notes, then payments, each oldest first."""
+    by_note, by_payment = _used(Allocation.credit_note_id), _used(Allocation.payment_id)
     notes = await session.execute(
         select(
+            CreditNote.account_id,
             CreditNote.id,
-            CreditNote.amount - func.coalesce(by_note.c.used, 0),
             CreditNote.invoice_id,
+            CreditNote.amount - func.coalesce(by_note.c.used, 0),
         )
-        .outerjoin(by_note, by_note.c.credit_note_id == CreditNote.id)
-        .where(CreditNote.account_id == account.id)
+        .outerjoin(by_note, by_note.c.source_id == CreditNote.id)
+        .where(CreditNote.account_id.in_(account_ids))
         .where(CreditNote.amount > func.coalesce(by_note.c.used, 0))
         .order_by(CreditNote.issued_at, CreditNote.id)
     )
-    sources = [_Source(None, note_id, int(left), invoice_id) for note_id, left, invoice_id in notes]
-    sources += [_Source(payment_id, None, int(left)) for payment_id, left in payments]
+    payments = await session.execute(
+        select(Payment.account_id, Payment.id, Payment.amount - func.coalesce(by_payment.c.used, 0))
+        .outerjoin(by_payment, by_payment.c.source_id == Payment.id)
+        .where(Payment.account_id.in_(account_ids))
+        .where(Payment.amount > func.coalesce(by_payment.c.used, 0))
+        .order_by(Payment.received_at, Payment.id)
+    )
+    sources: dict[int, list[CreditSource]] = {}
+    for account_id, note_id, invoice_id, left in notes:
+        sources.setdefault(account_id, []).append(
+            CreditSource(None, note_id, int(left), invoice_id)
+        )
+    for account_id, payment_id, left in payments:
+        sources.setdefault(account_id, []).append(CreditSource(payment_id, None, int(left)))
     return sources
 
 
-def _apply(session: AsyncSession, source: _Source, entry: list, now: datetime) -> None:
-    invoice, remaining = entry
-    amount = min(source.remaining, remaining)
-    if amount <= 0:
-        return
-    session.add(
-        Allocation(
-            invoice_id=invoice.id,
-            payment_id=source.payment_id,
-            credit_note_id=source.credit_note_id,
-            amount=amount,
+def plan_allocations(
+    sources: list[CreditSource], invoices: list[OpenInvoice]
+) -> tuple[list[PlannedAllocation], list[int]]:
+    """Where one account's credit goes, and which invoices it covers completely.
+
+    `invoices` are the account's open invoices, oldest first. Each source in turn (credit
+    notes, then payments, as credit_sources orders them) goes first to the invoice it was
+    written against, if any, then to the oldest invoices with something left to pay. The
+    sources' and invoices' remaining amounts are reduced as they are used.
+    """
+    planned: list[PlannedAllocation] = []
+    covered: list[int] = []
+
+    def apply(source: CreditSource, invoice: OpenInvoice) -> None:
+        amount = min(source.remaining, invoice.remaining)
+        if amount <= 0:
+            return
+        planned.append(
+            PlannedAllocation(invoice.id, source.payment_id, source.credit_note_id, amount)
         )
-    )
-    source.remaining -= amount
-    entry[1] = remaining - amount
-    if entry[1] == 0:
-        invoice.status = InvoiceStatus.PAID
-        invoice.paid_at = now
+        source.remaining -= amount
+        invoice.remaining -= amount
+        if invoice.remaining == 0:
+            covered.append(invoice.id)
+
+    for source in sources:
+        if source.invoice_id is not None:
+            for invoice in invoices:
+                if invoice.id == source.invoice_id:
+                    apply(source, invoice)
+        for invoice in invoices:
+            if source.remaining == 0:
+                break
+            apply(source, invoice)
+    return planned, covered
 
 
 async def allocate_credit(
     session: AsyncSession, account: Account, *, now: datetime | None = None
 ) -> None:
-    """Apply every unallocated payment and credit note of the account to its open invoices.
-
-    Credit notes go first (a credit note written against an invoice to that invoice first),
-    then payments, oldest first, each to the oldest open invoices.
-    """
+    """Apply every unallocated payment and credit note of the account to its open invoices."""
     now = now or utcnow()
-    invoices = await _open_invoices(session, account)
-    if not invoices:
+    rows = await session.execute(
+        invoice_remaining_query()
+        .where(Invoice.account_id == account.id)
+        .order_by(Invoice.issued_at, Invoice.id)
+    )
+    loaded = {}
+    open_invoices = []
+    for invoice, remaining in rows:
+        loaded[invoice.id] = invoice
+        open_invoices.append(OpenInvoice(invoice.id, int(remaining)))
+    if not open_invoices:
         return
-    sources = await _credit_sources(session, account)
-    for source in sources:
-        if source.invoice_id is not None:
-            for entry in invoices:
-                if entry[0].id == source.invoice_id:
-                    _apply(session, source, entry, now)
-        for entry in invoices:
-            if source.remaining == 0:
-                break
-            _apply(session, source, entry, now)
+    sources = (await credit_sources(session, [account.id])).get(account.id, [])
+    planned, covered = plan_allocations(sources, open_invoices)
+    for allocation in planned:
+        session.add(
+            Allocation(
+                invoice_id=allocation.invoice_id,
+                payment_id=allocation.payment_id,
+                credit_note_id=allocation.credit_note_id,
+                amount=allocation.amount,
+            )
+        )
+    for invoice_id in covered:
+        loaded[invoice_id].status = InvoiceStatus.PAID
+        loaded[invoice_id].paid_at = now
     await session.flush()
