@@ -51,7 +51,7 @@ from kiunga.tenants.mpesa.models import (
     ShortcodeType,
     TransactionStatus,
 )
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -125,7 +125,9 @@ async def handle_callback(
         callback.transaction_id = handled.transaction_id
         callback.receipt = handled.receipt
         callback.checkout_request_id = handled.checkout_request_id
-        callback.processed_at = utcnow()
+        # The database's clock as the transaction ends: received_at → processed_at is the
+        # time from storing the callback to crediting and restoring, committed.
+        callback.processed_at = func.clock_timestamp()
     return handled
 
 
