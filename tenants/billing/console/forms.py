@@ -23,10 +23,10 @@ from kiunga.tenants.billing import adjustments, invoices, ledger
 from kiunga.tenants.billing.api.common import actor_of
 from kiunga.tenants.billing.console.formatting import parse_money
 from kiunga.tenants.billing.console.pages import (
-    _render,
-    _subscriber_by_account,
     render_invoice,
+    render_page,
     render_statement,
+    subscriber_by_account,
 )
 from kiunga.tenants.billing.errors import BillingError, NotFound
 from kiunga.tenants.billing.invoices import InvoiceLineInput
@@ -103,7 +103,7 @@ def _read_lines(form: FormMultiDict, currency: str, errors: dict[str, str]):
 
 async def read_invoice_form(session: AsyncSession, form: FormMultiDict) -> InvoiceForm:
     errors: dict[str, str] = {}
-    subscriber = await _subscriber_by_account(session, form.get("account_number") or "")
+    subscriber = await subscriber_by_account(session, form.get("account_number") or "")
     if subscriber is None:
         errors["account_number"] = "no subscriber with that account number"
     currency = (
@@ -144,7 +144,7 @@ async def _render_new_invoice(request, session, *, form=None, errors=None, statu
             "due_date": (today + timedelta(days=DEFAULT_DUE_DAYS)).isoformat(),
             "issue": "1",
         }
-    return _render(
+    return render_page(
         request,
         "billing/invoice_new.html",
         status_code=status_code,

@@ -56,21 +56,21 @@ async def _subscribers_by_id(session: AsyncSession, ids) -> dict[int, Subscriber
     return {s.id: s for s in rows}
 
 
-async def _subscriber_by_account(session: AsyncSession, account_number: str) -> Subscriber | None:
+async def subscriber_by_account(session: AsyncSession, account_number: str) -> Subscriber | None:
     account = account_number.strip().upper()
     if not account:
         return None
     return await session.scalar(select(Subscriber).where(Subscriber.account_number == account))
 
 
-def _render(request: Request, template: str, *, status_code: int = 200, **context):
+def render_page(request: Request, template: str, *, status_code: int = 200, **context):
     return page(request, template, status_code=status_code, money=format_money, **context)
 
 
 async def _render_payments(request, session, *, form=None, errors=None, status_code=200):
     number = _page_number(request)
     account = request.query_params.get("account", "")
-    subscriber = await _subscriber_by_account(session, account)
+    subscriber = await subscriber_by_account(session, account)
     filters = queries.DocumentFilters(subscriber_id=subscriber.id if subscriber else None)
     if account and subscriber is None:
         rows, total = [], 0
@@ -80,7 +80,7 @@ async def _render_payments(request, session, *, form=None, errors=None, status_c
         )
     recorded = request.query_params.get("recorded", "")
     notice = await session.get(Payment, int(recorded)) if recorded.isdigit() else None
-    return _render(
+    return render_page(
         request,
         "billing/payments.html",
         status_code=status_code,
@@ -115,7 +115,7 @@ async def render_invoice(
         )
         receipts = dict(rows.all())
     allocated = sum(a.amount for a in allocations)
-    return _render(
+    return render_page(
         request,
         "billing/invoice.html",
         status_code=status_code,
@@ -148,7 +148,7 @@ async def render_statement(
         .limit(50)
     )
     chosen = request.query_params.get("invoice_id", "")
-    return _render(
+    return render_page(
         request,
         "billing/statement.html",
         status_code=status_code,
@@ -178,7 +178,7 @@ class BillingPagesController(Controller):
         number = _page_number(request)
         status = query.get("status", "")
         account = query.get("account", "")
-        subscriber = await _subscriber_by_account(tenant_session, account)
+        subscriber = await subscriber_by_account(tenant_session, account)
         filters = queries.DocumentFilters(
             subscriber_id=subscriber.id if subscriber else None,
             status=InvoiceStatus(status) if status in STATUSES else None,
@@ -190,7 +190,7 @@ class BillingPagesController(Controller):
                 tenant_session, filters, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE
             )
         allocated = await queries.allocated_by_invoice(tenant_session, [i.id for i in rows])
-        return _render(
+        return render_page(
             request,
             "billing/invoices.html",
             invoices=rows,
@@ -220,7 +220,7 @@ class BillingPagesController(Controller):
         self, request: Request, tenant_session: TenantSession, data: URLEncodedBody[PaymentForm]
     ) -> Response:
         try:
-            subscriber = await _subscriber_by_account(tenant_session, data.account_number)
+            subscriber = await subscriber_by_account(tenant_session, data.account_number)
             if subscriber is None:
                 raise BillingError("account_number", "no subscriber with that account number")
             currency = await ledger.currency_of(tenant_session, subscriber.id)
