@@ -234,3 +234,14 @@ async def test_tickets(world):
     )
     assert mine.status_code == 201
     assert (await api.get("/api/v1/tickets", headers=own)).json()["total"] == 2
+
+
+async def test_reports_cover_the_whole_isp_so_a_reseller_key_is_refused(
+    world, reseller_key, make_key, tenant
+):
+    api = world.api
+    own = auth(reseller_key(world.reseller_a, scopes=("reports:read",)))
+    isp = auth(make_key(tenant.id, scopes=("reports:read",)))
+    for path in ("/api/v1/reports", "/api/v1/reports/revenue-by-day"):
+        assert (await api.get(path, headers=own)).status_code == 403, path
+    assert (await api.get("/api/v1/reports", headers=isp)).status_code == 200
