@@ -101,8 +101,14 @@ TENANT_API_CONTROLLERS += [lifecycle_api.LifecycleSettingsController]
 # M-Pesa: Daraja's callbacks (any host, by secret path token), API and console pages
 from kiunga.tenants.mpesa import api as mpesa_api  # noqa: E402
 from kiunga.tenants.mpesa import callbacks_web as mpesa_callbacks  # noqa: E402
+from kiunga.tenants.mpesa import console as mpesa_console  # noqa: E402
+from kiunga.tenants.mpesa import queue as mpesa_queue  # noqa: E402
 
 TENANT_API_CONTROLLERS += [mpesa_callbacks.DarajaCallbackController, mpesa_api.MpesaController]
+CONSOLE_CONTROLLERS += [mpesa_console.MpesaPagesController]
+CONSOLE_NAV += (NavItem("M-Pesa", "/mpesa/requests"),)
+TEMPLATE_DIRECTORIES += [Path(mpesa_console.__file__).parent / "templates"]
+DASHBOARD_COUNTERS += [("Unmatched M-Pesa payments", mpesa_queue.count_unmatched)]
 
 # Resellers (owners and admins manage them; a reseller's own key is refused)
 from kiunga.tenants.resellers import api as resellers_api  # noqa: E402
