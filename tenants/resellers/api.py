@@ -27,6 +27,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 MAX_PAGE_SIZE = 200
+MAX_OFFSET = 10_000_000
 MANAGING_ROLES = frozenset({StaffRole.OWNER, StaffRole.ADMIN})
 
 
@@ -96,7 +97,7 @@ class ResellerController(Controller):
         tenant_session: TenantSession,
         q: Annotated[str, QueryParameter(description="name or phone")] = "",
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)] = 50,
-        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        offset: Annotated[int, QueryParameter(ge=0, le=MAX_OFFSET)] = 0,
     ) -> ResellerPage:
         rows, total = await service.list_resellers(tenant_session, q=q, limit=limit, offset=offset)
         items = [ResellerRead.of(reseller, count) for reseller, count in rows]

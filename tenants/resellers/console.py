@@ -22,6 +22,7 @@ from litestar.response import Redirect
 from litestar.status_codes import HTTP_400_BAD_REQUEST
 
 PAGE_SIZE = 50
+MAX_PAGE = 100_000
 
 
 def owners_and_admins(connection: ASGIConnection, _: BaseRouteHandler) -> None:
@@ -32,7 +33,7 @@ def owners_and_admins(connection: ASGIConnection, _: BaseRouteHandler) -> None:
 
 def _page_number(request: Request) -> int:
     raw = request.query_params.get("page", "1")
-    return max(int(raw), 1) if raw.isdigit() else 1
+    return min(max(int(raw), 1), MAX_PAGE) if raw.isdigit() and len(raw) < 10 else 1
 
 
 def _form(request: Request, *, reseller=None, form, errors=None, status_code=200) -> Response:

@@ -27,6 +27,7 @@ from litestar.response import Redirect
 from sqlalchemy import select
 
 PAGE_SIZE = 50
+MAX_PAGE = 100_000
 CHOICES = {
     "statuses": [s.value for s in TicketStatus],
     "priorities": [p.value for p in TicketPriority],
@@ -87,7 +88,7 @@ async def _render_list(request, session, *, form=None, errors=None, status_code=
         subscriber_id=_number(query.get("subscriber_id")),
         search=query.get("q", ""),
     )
-    page_number = max(_number(query.get("page")) or 1, 1)
+    page_number = min(max(_number(query.get("page")) or 1, 1), MAX_PAGE)
     tickets, total = await queries.list_tickets(
         session, filters, limit=PAGE_SIZE, offset=(page_number - 1) * PAGE_SIZE
     )

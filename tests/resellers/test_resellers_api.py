@@ -74,6 +74,9 @@ async def test_bad_input_names_the_field_and_changes_nothing(client_for, tenant,
     assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "phone"
     assert (await api.get(f"/api/v1/resellers/{made['id']}")).json()["name"] == "Agent"
     assert (await api.get("/api/v1/resellers/999999")).status_code == 404
+    for params in ({"offset": 10**18}, {"limit": 0}, {"limit": 201}):
+        answer = await api.get("/api/v1/resellers", params=params)
+        assert answer.status_code == 400, params
     assert (await api.patch("/api/v1/resellers/999999", json={"name": "X"})).status_code == 404
 
     unknown = await api.post("/api/v1/subscribers", json={"name": "Baraka", "reseller_id": 999999})

@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 PAGE_SIZE = 50
+MAX_PAGE = 100_000
 METHODS = [m.value for m in PaymentMethod]
 STATUSES = [s.value for s in InvoiceStatus]
 
@@ -45,7 +46,7 @@ def _can_write(request: Request) -> bool:
 
 def _page_number(request: Request) -> int:
     raw = request.query_params.get("page", "1")
-    return max(int(raw), 1) if raw.isdigit() else 1
+    return min(max(int(raw), 1), MAX_PAGE) if raw.isdigit() and len(raw) < 10 else 1
 
 
 async def _subscribers_by_id(session: AsyncSession, ids) -> dict[int, Subscriber]:
