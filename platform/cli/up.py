@@ -1,8 +1,10 @@
 """`kiunga up`: the whole system for development, in one command.
 
 Services (embedded PostgreSQL and Valkey unless URLs are configured), migrations, a demo
-ISP, then the API (`kiunga serve`) and the worker (`kiunga worker`) as child processes until
-Ctrl-C or SIGTERM, after which the children are stopped and the embedded services released.
+ISP, then the API (`kiunga serve`), the worker (`kiunga worker`) and a Daraja (M-Pesa)
+emulator (`kiunga emulator daraja`) as child processes until Ctrl-C or SIGTERM, after which
+the children are stopped and the embedded services released. The demo ISP's M-Pesa points
+at the emulator, so a paybill payment can be simulated with one curl.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ DEMO_OWNER_PASSWORD = "demo-owner-pass"
 DEMO_ADMIN_EMAIL = "admin@platform.example"
 DEMO_ADMIN_PASSWORD = "demo-admin-pass"
 
-CHILD_COMMANDS = {"api": "serve", "worker": "worker"}
+CHILD_COMMANDS = {"api": ["serve"], "worker": ["worker"]}
+EMULATOR_PORT = 8089
 READY_TIMEOUT_SECONDS = 60
 STOP_TIMEOUT_SECONDS = 15
 PR_SET_PDEATHSIG = 1
@@ -67,16 +70,25 @@ def up_command() -> None:
         urls = services_or_exit(settings)
         _migrate_everything(urls.database_url, settings)
         demo = seed_demo(urls.database_url, settings.base_domain)
-        children = {name: _start_child(command) for name, command in CHILD_COMMANDS.items()}
-        if _wait_until_listening(settings, children["api"]):
-            _print_banner(settings, demo)
+        emulator_port = EMULATOR_PORT if _port_free("127.0.0.1", EMULATOR_PORT) else _any_port()
+        children = {
+            "Daraja emulator": _start_child(
+                ["emulator", "daraja", "--host", "127.0.0.1", "--port", str(emulator_port)]
+            )
+        }
+        mpesa = None
+        if _wait_until_listening("127.0.0.1", emulator_port, children["Daraja emulator"]):
+            mpesa = _seed_demo_mpesa(urls.database_url, f"http://127.0.0.1:{emulator_port}")
+        children |= {name: _start_child(command) for name, command in CHILD_COMMANDS.items()}
+        if _wait_until_listening(_connect_host(settings), settings.port, children["api"]):
+            _print_banner(settings, demo, mpesa, emulator_port)
         exit_code = _supervise(children)
     except (KeyboardInterrupt, Shutdown):
         console.print("Stopping…")
     finally:
         _ignore_termination_signals()  # a second Ctrl-C must not cut the cleanup short
         if children:
-            console.print("Stopping the API and the worker…")
+            console.print("Stopping the API, the worker and the Daraja emulator…")
         _stop_children(children)
         console.print("Releasing the embedded services…")
         release_services()
@@ -175,12 +187,12 @@ def seed_demo(database_url: str, base_domain: str) -> Demo:
 # ------------------------------------------------------------------------ child processes
 
 
-def _kiunga_command(subcommand: str) -> list[str]:
+def _kiunga_command(arguments: list[str]) -> list[str]:
     """The same installation's `kiunga`, whichever way this one was started."""
     script = Path(sys.executable).with_name("kiunga")
     if script.exists():
-        return [str(script), subcommand]
-    return [sys.executable, "-c", "from kiunga.platform.cli import main; main()", subcommand]
+        return [str(script), *arguments]
+    return [sys.executable, "-c", "from kiunga.platform.cli import main; main()", *arguments]
 
 
 def _die_with_parent():
@@ -199,11 +211,11 @@ def _die_with_parent():
     return hook
 
 
-def _start_child(subcommand: str) -> subprocess.Popen:
+def _start_child(arguments: list[str]) -> subprocess.Popen:
     # A process group of its own: Ctrl-C reaches only us, and we stop the children in
     # order, instead of every process receiving SIGINT at once.
     return subprocess.Popen(
-        _kiunga_command(subcommand),
+        _kiunga_command(arguments),
         stdin=subprocess.DEVNULL,
         process_group=0,
         preexec_fn=_die_with_parent(),
@@ -268,19 +280,61 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
-def _wait_until_listening(settings: Settings, api: subprocess.Popen) -> bool:
-    host = "127.0.0.1" if settings.host in {"0.0.0.0", "::", ""} else settings.host
+def _any_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _connect_host(settings: Settings) -> str:
+    return "127.0.0.1" if settings.host in {"0.0.0.0", "::", ""} else settings.host
+
+
+def _wait_until_listening(host: str, port: int, child: subprocess.Popen) -> bool:
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-    while time.monotonic() < deadline and api.poll() is None:
+    while time.monotonic() < deadline and child.poll() is None:
         try:
-            with socket.create_connection((host, settings.port), timeout=0.5):
+            with socket.create_connection((host, port), timeout=0.5):
                 return True
         except OSError:
             time.sleep(0.1)
     return False
 
 
-def _print_banner(settings: Settings, demo: Demo) -> None:
+def _seed_demo_mpesa(database_url: str, emulator_url: str):
+    """The demo ISP's M-Pesa on the emulator; None (and a warning) if that fails, since the
+    rest of the demo works without it."""
+    import asyncio
+
+    from kiunga.tenants.mpesa.demo import seed_demo_mpesa
+
+    try:
+        return asyncio.run(seed_demo_mpesa(database_url, DEMO_SLUG, emulator_url))
+    except Exception as exc:  # the demo goes on without M-Pesa; say why
+        console.print(f"[yellow]M-Pesa demo not set up: {type(exc).__name__}: {exc}[/yellow]")
+        return None
+
+
+def _mpesa_banner(mpesa, emulator_port: int) -> str:
+    if mpesa is None:
+        return ""
+    emulator = f"http://127.0.0.1:{emulator_port}"
+    body = (
+        f'{{"shortcode": "{mpesa.shortcode}", "amount": {mpesa.amount_shillings}, '
+        f'"msisdn": "{mpesa.msisdn}", "bill_ref_number": "{mpesa.account_number}"}}'
+    )
+    registered = "" if mpesa.registered else f"  (C2B URLs not registered: {mpesa.message})\n"
+    return (
+        f"M-Pesa: the demo ISP's paybill {mpesa.shortcode} is on a Daraja emulator at {emulator}.\n"
+        f"{registered}"
+        f"  Subscriber {mpesa.account_number} is lapsed; pay for it as a customer would:\n"
+        f"  curl -X POST {emulator}/emulator/c2b/pay -H 'Content-Type: application/json' "
+        f"-d '{body}'\n"
+        "  then watch its service come back (Services, M-Pesa in the console).\n"
+    )
+
+
+def _print_banner(settings: Settings, demo: Demo, mpesa=None, emulator_port: int = 0) -> None:
     address = "127.0.0.1" if settings.host in {"0.0.0.0", "::", ""} else settings.host
     url = f"http://{demo.host}:{settings.port}"
     password = demo.owner_password or "(changed since it was seeded; not shown)"
@@ -293,8 +347,10 @@ def _print_banner(settings: Settings, demo: Demo) -> None:
         f"  curl     curl -H 'Host: {demo.host}' http://{address}:{settings.port}/login\n"
         f"Platform console (all ISPs): http://{settings.base_domain}:{settings.port}/\n"
         f"  login    {demo.admin_email} / {admin_password}\n"
+        f"{_mpesa_banner(mpesa, emulator_port)}"
         "Browsers resolve *.localhost to this machine; for other base domains use the Host\n"
-        "header as above. Ctrl-C stops the API, the worker and the embedded services.\n",
+        "header as above. Ctrl-C stops the API, the worker, the emulator and the embedded\n"
+        "services.\n",
         highlight=False,
         markup=False,
     )

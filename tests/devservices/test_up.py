@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import queue
+import re
 import signal
 import socket
 import subprocess
@@ -114,6 +115,26 @@ def get(port: int, host: str) -> httpx.Response:
     return httpx.get(f"http://127.0.0.1:{port}/", headers={"Host": host}, timeout=10)
 
 
+def assert_the_mpesa_demo_works(up: Up) -> None:
+    """The Daraja emulator runs as a child, and the banner's paybill payment reaches the
+    demo ISP: validated, confirmed, and its lapsed subscriber's service restored."""
+    match = re.search(r"on a Daraja emulator at (http://[\d.:]+)\.", up.output)
+    assert match, up.output
+    emulator = match.group(1)
+    apps = httpx.get(f"{emulator}/emulator/apps", timeout=10)
+    assert apps.status_code == 200 and "174379" in apps.text
+    assert "/emulator/c2b/pay" in up.output and "DEMO1" in up.output
+    paid = httpx.post(
+        f"{emulator}/emulator/c2b/pay",
+        json={"shortcode": "174379", "amount": 1000, "msisdn": "254708374149",
+              "bill_ref_number": "DEMO1"},
+        timeout=30,
+    )  # fmt: skip
+    result = paid.json()
+    assert result["registered"] and result["accepted"], result
+    assert [c["response"]["ResultCode"] for c in result["confirmations"]] == ["0"], result
+
+
 @pytest.fixture
 def start_up(data_dir):
     started: list[Up] = []
@@ -136,6 +157,7 @@ def test_up_serves_the_demo_and_stops_everything_on_sigterm(start_up, data_dir):
     assert f"http://demo.localhost:{up.port}/" in up.output
     assert get(up.port, "demo.localhost").status_code != 404
     assert get(up.port, "nobody.localhost").status_code == 404
+    assert_the_mpesa_demo_works(up)
 
     children = up.api_and_worker()
     assert len(children) >= 2
