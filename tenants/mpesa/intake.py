@@ -51,7 +51,7 @@ from kiunga.tenants.mpesa.models import (
     ShortcodeType,
     TransactionStatus,
 )
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -118,16 +118,22 @@ async def handle_callback(
     callback_id, parsed = await store_callback(database, schema, kind, raw, source)
     async with database.tenant_session(schema) as session, session.begin():
         handled = await process(session, kind, parsed)
-        callback = await session.get(MpesaCallback, callback_id)
-        callback.outcome = handled.outcome
-        callback.flag = handled.flag
-        callback.detail = handled.detail
-        callback.transaction_id = handled.transaction_id
-        callback.receipt = handled.receipt
-        callback.checkout_request_id = handled.checkout_request_id
-        # The database's clock as the transaction ends: received_at → processed_at is the
-        # time from storing the callback to crediting and restoring, committed.
-        callback.processed_at = func.clock_timestamp()
+        await session.execute(
+            update(MpesaCallback)
+            .where(MpesaCallback.id == callback_id)
+            .values(
+                outcome=handled.outcome,
+                flag=handled.flag,
+                detail=handled.detail,
+                transaction_id=handled.transaction_id,
+                receipt=handled.receipt,
+                checkout_request_id=handled.checkout_request_id,
+                # The database's clock as the transaction ends: received_at → processed_at
+                # is the time from storing the callback to crediting and restoring.
+                processed_at=func.clock_timestamp(),
+            )
+            .execution_options(synchronize_session=False)
+        )
     return handled
 
 
@@ -205,14 +211,14 @@ async def _validate(session: AsyncSession, notice: C2BNotice) -> Handled:
     return Handled(c2b_accept(), CallbackOutcome.ACCEPTED, receipt=notice.trans_id)
 
 
-async def _claim_receipt(session: AsyncSession, **values: Any) -> int | None:
+async def _claim_receipt(session: AsyncSession, **values: Any) -> MpesaTransaction | None:
     """Insert the receipt's row, or None when it is already there (waiting for a concurrent
     insert of the same receipt to commit or roll back first)."""
     return await session.scalar(
         insert(MpesaTransaction)
         .values(status=TransactionStatus.UNMATCHED, **values)
         .on_conflict_do_nothing(index_elements=[MpesaTransaction.receipt])
-        .returning(MpesaTransaction.id)
+        .returning(MpesaTransaction)
     )
 
 
@@ -238,7 +244,7 @@ async def _confirm(session: AsyncSession, notice: C2BNotice, body: dict) -> Hand
     answer = c2b_accept()
     if notice.amount_minor <= 0:
         raise Flagged("bad_amount", f"amount {notice.amount_minor} is not a payment")
-    transaction_id = await _claim_receipt(
+    transaction = await _claim_receipt(
         session,
         receipt=notice.trans_id,
         source="c2b",
@@ -250,11 +256,11 @@ async def _confirm(session: AsyncSession, notice: C2BNotice, body: dict) -> Hand
         payer_name=notice.payer_name[:200] or None,
         paid_at=notice.trans_time,
     )
-    if transaction_id is None:
+    if transaction is None:
         handled = await _repeat(session, notice.trans_id, notice.amount_minor)
         handled.answer = answer
         return handled
-    transaction = await session.get(MpesaTransaction, transaction_id)
+    transaction_id = transaction.id
     subscriber_id = await match_subscriber(session, notice.bill_ref_number, notice.phone)
     if subscriber_id is None:
         transaction.flag = "no_account"
@@ -404,7 +410,7 @@ async def settle_paid(
     amount = amount or request.amount
     if request.status in (RequestStatus.PAID, RequestStatus.REVIEW):
         return await _stk_repeat(session, request, amount, receipt)
-    transaction_id = await _claim_receipt(
+    transaction = await _claim_receipt(
         session,
         receipt=receipt,
         source="stk",
@@ -418,7 +424,7 @@ async def settle_paid(
     request.receipt = receipt
     request.result_code = 0
     request.completed_at = utcnow()
-    if transaction_id is None:
+    if transaction is None:
         # The receipt came first by C2B confirmation: already in the books.
         handled = await _repeat(session, receipt, amount)
         existing = await session.get(MpesaTransaction, handled.transaction_id)
@@ -426,7 +432,7 @@ async def settle_paid(
         request.payment_id = existing.payment_id if existing else None
         await session.flush()
         return handled
-    transaction = await session.get(MpesaTransaction, transaction_id)
+    transaction_id = transaction.id
     if amount != request.amount:
         transaction.flag = "amount_mismatch"
         transaction.detail = f"asked {request.amount}, paid {amount}"
