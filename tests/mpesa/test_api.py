@@ -248,3 +248,15 @@ async def test_settle_job_credits_paid_requests_once_and_expires_silent_ones(
         }
         assert await ledger.balance(session, subscriber.id) == 0  # paid and renewed
     await check_invariants(isp)
+
+
+async def test_the_settle_job_is_registered_for_every_tenant_each_minute(isp, database):
+    from types import SimpleNamespace
+
+    from kiunga.platform.jobs.registry import registry
+    from kiunga.tenants.mpesa.jobs import mpesa_settle_pending
+
+    assert registry.periodics["mpesa.settle_pending"] is mpesa_settle_pending
+    ctx = SimpleNamespace(database=database, tenant=SimpleNamespace(schema=isp.schema))
+    report = await mpesa_settle_pending.fn(ctx, isp.slug, None)
+    assert report == {"paid": 0, "failed": 0, "expired": 0, "pending": 0}
