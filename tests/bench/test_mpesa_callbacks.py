@@ -107,7 +107,10 @@ async def _prepare(database: Database, tenant, services: int) -> tuple[str, list
 def _serve(settings_env: dict, port: int) -> subprocess.Popen:
     env = {**os.environ, **settings_env, "KIUNGA_PORT": str(port), "KIUNGA_LOG_LEVEL": "WARNING"}
     kiunga = Path(sys.executable).with_name("kiunga")
-    process = subprocess.Popen([str(kiunga), "serve"], env=env, stdout=subprocess.DEVNULL)
+    workers = os.environ.get("KIUNGA_BENCH_MPESA_WORKERS", "1")
+    process = subprocess.Popen(
+        [str(kiunga), "serve", "--workers", workers], env=env, stdout=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
