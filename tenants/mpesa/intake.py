@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from kiunga.integrations.mpesa.callbacks import (
@@ -118,23 +118,67 @@ async def handle_callback(
     callback_id, parsed = await store_callback(database, schema, kind, raw, source)
     async with database.tenant_session(schema) as session, session.begin():
         handled = await process(session, kind, parsed)
-        await session.execute(
-            update(MpesaCallback)
-            .where(MpesaCallback.id == callback_id)
-            .values(
-                outcome=handled.outcome,
-                flag=handled.flag,
-                detail=handled.detail,
-                transaction_id=handled.transaction_id,
-                receipt=handled.receipt,
-                checkout_request_id=handled.checkout_request_id,
-                # The database's clock as the transaction ends: received_at → processed_at
-                # is the time from storing the callback to crediting and restoring.
-                processed_at=func.clock_timestamp(),
-            )
-            .execution_options(synchronize_session=False)
-        )
+        await _record_outcome(session, callback_id, handled)
     return handled
+
+
+async def _record_outcome(session: AsyncSession, callback_id: int, handled: Handled) -> None:
+    await session.execute(
+        update(MpesaCallback)
+        .where(MpesaCallback.id == callback_id)
+        .values(
+            outcome=handled.outcome,
+            flag=handled.flag,
+            detail=handled.detail,
+            transaction_id=handled.transaction_id,
+            receipt=handled.receipt,
+            checkout_request_id=handled.checkout_request_id,
+            # The database's clock as the transaction ends: received_at → processed_at
+            # is the time from storing the callback to crediting and restoring.
+            processed_at=func.clock_timestamp(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def reprocess_stored(
+    database: Database, schema: str, *, older_than: timedelta = timedelta(minutes=1)
+) -> int:
+    """Process callbacks that were stored but never processed (the process died, or the
+    database failed between the two transactions), each at most once more per run.
+    Processing is idempotent, so a callback that did get through changes nothing."""
+    async with database.tenant_session(schema) as session:
+        waiting = list(
+            await session.scalars(
+                select(MpesaCallback.id)
+                .where(
+                    MpesaCallback.outcome == CallbackOutcome.RECEIVED,
+                    MpesaCallback.received_at < utcnow() - older_than,
+                )
+                .order_by(MpesaCallback.id)
+                .limit(200)
+            )
+        )
+    for callback_id in waiting:
+        async with database.tenant_session(schema) as session, session.begin():
+            callback = await session.scalar(
+                select(MpesaCallback)
+                .where(
+                    MpesaCallback.id == callback_id,
+                    MpesaCallback.outcome == CallbackOutcome.RECEIVED,
+                )
+                .with_for_update(skip_locked=True)
+            )
+            if callback is None:
+                continue  # processed meanwhile, or being processed now
+            parsed = (
+                callback.body
+                if callback.body is not None
+                else _decode(callback.raw_body.encode())[1]
+            )
+            handled = await process(session, callback.kind, parsed)
+            await _record_outcome(session, callback_id, handled)
+    return len(waiting)
 
 
 def _stop_answer(kind: CallbackKind) -> dict[str, Any]:
@@ -481,6 +525,15 @@ async def _stk_repeat(
         )
     if receipt and transaction.receipt is None:
         # Settled by STK Query, which tells no receipt; the late callback does.
+        taken = await session.scalar(
+            select(MpesaTransaction.id).where(MpesaTransaction.receipt == receipt)
+        )
+        if taken is not None:
+            raise Flagged(
+                "receipt_credited_twice",
+                f"request {request.id} was settled by STK Query and its receipt {receipt} "
+                f"also came as payment {taken}: check for a double credit",
+            )
         transaction.receipt = request.receipt = receipt
         await session.flush()
     return Handled({}, CallbackOutcome.DUPLICATE, transaction_id=transaction.id, receipt=receipt)

@@ -1,5 +1,6 @@
-"""M-Pesa's periodic job: every minute, for every active tenant, STK requests whose callback
-is late are settled by STK Query (see stk.settle_pending)."""
+"""M-Pesa's periodic job: every minute, for every active tenant, callbacks stored but never
+processed are processed (intake.reprocess_stored), and STK requests whose callback is late
+are settled by STK Query (stk.settle_pending)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import logging
 from kiunga.platform.jobs.registry import periodic
 from kiunga.tenants.lifecycle import restore as _restore  # noqa: F401  (restore on payment)
 from kiunga.tenants.mpesa import events as _events  # noqa: F401  (payment.received facts)
+from kiunga.tenants.mpesa.intake import reprocess_stored
 from kiunga.tenants.mpesa.stk import settle_pending
 
 log = logging.getLogger("kiunga.mpesa")
@@ -16,7 +18,9 @@ log = logging.getLogger("kiunga.mpesa")
 @periodic("mpesa.settle_pending", cron="* * * * *", timeout=240)
 async def mpesa_settle_pending(ctx, tenant_slug: str, scheduled_for) -> dict[str, int]:
     # Its own transactions (one per request, and none while Daraja is asked), not ctx's.
+    reprocessed = await reprocess_stored(ctx.database, ctx.tenant.schema)
     report = await settle_pending(ctx.database, ctx.tenant.schema)
+    report["reprocessed"] = reprocessed
     if any(report.values()):
         log.info("mpesa settle %s: %s", tenant_slug, report)
     return report

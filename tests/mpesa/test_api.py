@@ -14,7 +14,14 @@ from kiunga.tenants.billing import ledger
 from kiunga.tenants.mpesa import stk
 from kiunga.tenants.mpesa.api import GATEWAY_FACTORY_KEY
 from kiunga.tenants.mpesa.intake import handle_callback
-from kiunga.tenants.mpesa.models import CallbackKind, MpesaRequest, MpesaSettings, RequestStatus
+from kiunga.tenants.mpesa.models import (
+    CallbackKind,
+    MpesaCallback,
+    MpesaRequest,
+    MpesaSettings,
+    RequestStatus,
+)
+from sqlalchemy import select
 
 from .conftest import STAFF, c2b_body, stk_body
 from .fakes import FakeDaraja
@@ -259,4 +266,28 @@ async def test_the_settle_job_is_registered_for_every_tenant_each_minute(isp, da
     assert registry.periodics["mpesa.settle_pending"] is mpesa_settle_pending
     ctx = SimpleNamespace(database=database, tenant=SimpleNamespace(schema=isp.schema))
     report = await mpesa_settle_pending.fn(ctx, isp.slug, None)
-    assert report == {"paid": 0, "failed": 0, "expired": 0, "pending": 0}
+    assert report == {"paid": 0, "failed": 0, "expired": 0, "pending": 0, "reprocessed": 0}
+
+
+async def test_a_late_receipt_already_credited_by_c2b_is_flagged_not_an_error(
+    isp, add_subscriber, database, session_for, client_for
+):
+    subscriber = await add_subscriber(isp, phone="+254712345678")
+    fake = FakeDaraja()
+    ask = stk.PaymentAsk(phone=None, amount=10_000, subscriber_id=subscriber.id)
+    request = await stk.request_payment(
+        database, isp.schema, ask, actor=STAFF, gateway_factory=fake
+    )
+    fake.queries[request.checkout_request_id] = StkQueryResult(0, "ok", False)
+    later = utcnow() + timedelta(minutes=2)
+    await stk.settle_pending(database, isp.schema, now=later, gateway_factory=fake)
+    confirmation = c2b_body("RKZ1", "100", subscriber.account_number)
+    await client_for("x").post(isp.hook("c2b/confirmation"), json=confirmation)
+    late = stk_body(request.checkout_request_id, amount=100, receipt="RKZ1")
+    answer = await client_for("x").post(isp.hook("stk"), json=late)
+    assert answer.status_code == 200
+    async with session_for(isp) as session:
+        flagged = await session.scalar(
+            select(MpesaCallback.flag).where(MpesaCallback.flag.is_not(None))
+        )
+    assert flagged == "receipt_credited_twice"

@@ -292,3 +292,27 @@ async def test_the_source_allowlist_refuses_other_addresses(
     assert (await allowed.post(isp.hook("c2b/confirmation"), json=body)).status_code == 200
     async with session_for(isp) as session:
         assert await _count(session, MpesaCallback) == 1
+
+
+async def test_a_callback_stored_but_never_processed_is_processed_by_the_job(
+    isp, add_subscriber, database, session_for, check_invariants
+):
+    import json
+    from datetime import timedelta
+
+    from kiunga.tenants.mpesa.intake import reprocess_stored, store_callback
+    from kiunga.tenants.mpesa.models import CallbackKind
+
+    subscriber = await add_subscriber(isp)
+    raw = json.dumps(c2b_body("RKP1", "250", subscriber.account_number)).encode()
+    # The process died between storing the callback and processing it.
+    await store_callback(database, isp.schema, CallbackKind.C2B_CONFIRMATION, raw, "1.2.3.4")
+    await store_callback(database, isp.schema, CallbackKind.C2B_CONFIRMATION, b"{x", "1.2.3.4")
+    await asyncio.sleep(0.05)
+    assert await reprocess_stored(database, isp.schema, older_than=timedelta(0)) == 2
+    assert await reprocess_stored(database, isp.schema, older_than=timedelta(0)) == 0
+    async with session_for(isp) as session:
+        assert await ledger.balance(session, subscriber.id) == 25_000
+        outcomes = sorted(o.value for o in await session.scalars(select(MpesaCallback.outcome)))
+    assert outcomes == ["credited", "flagged"]
+    await check_invariants(isp)
