@@ -75,10 +75,11 @@ class Handled:
 class Flagged(Exception):
     """Processing stops here: the callback is recorded with this flag, nothing credited."""
 
-    def __init__(self, flag: str, detail: str):
+    def __init__(self, flag: str, detail: str, checkout_request_id: str | None = None):
         super().__init__(detail)
         self.flag = flag
         self.detail = detail
+        self.checkout_request_id = checkout_request_id
 
 
 # ------------------------------------------------------------------------ storing first
@@ -204,7 +205,11 @@ async def process(session: AsyncSession, kind: CallbackKind, parsed: Any) -> Han
         return Handled(callback_ack(), CallbackOutcome.ACCEPTED)
     except Flagged as flagged:
         return Handled(
-            _stop_answer(kind), CallbackOutcome.FLAGGED, flagged.flag, flagged.detail[:2000]
+            _stop_answer(kind),
+            CallbackOutcome.FLAGGED,
+            flagged.flag,
+            flagged.detail[:2000],
+            checkout_request_id=flagged.checkout_request_id,
         )
 
 
@@ -396,9 +401,29 @@ async def _request_for(session: AsyncSession, checkout_request_id: str) -> Mpesa
     if request is None:
         # Another ISP's request, or one never made: nothing here to pay.
         raise Flagged(
-            "unknown_checkout_request", f"no STK request {checkout_request_id} at this ISP"
+            "unknown_checkout_request",
+            f"no STK request {checkout_request_id} at this ISP",
+            checkout_request_id[:100],
         )
     return request
+
+
+async def take_early_callbacks(session: AsyncSession, checkout_request_id: str) -> None:
+    """Process STK callbacks that arrived before the request learnt its CheckoutRequestID
+    (Daraja can call back before its answer to the push is stored), in the caller's
+    transaction, which has just stored it."""
+    early = await session.scalars(
+        select(MpesaCallback)
+        .where(
+            MpesaCallback.checkout_request_id == checkout_request_id,
+            MpesaCallback.flag == "unknown_checkout_request",
+        )
+        .order_by(MpesaCallback.id)
+        .with_for_update()
+    )
+    for callback in list(early):
+        handled = await process(session, CallbackKind.STK, callback.body)
+        await _record_outcome(session, callback.id, handled)
 
 
 async def _stk(session: AsyncSession, callback: StkCallback, body: dict) -> Handled:

@@ -24,7 +24,7 @@ from kiunga.tenants.actors import Actor
 from kiunga.tenants.mpesa.config import callback_token, callback_urls, credentials, settings_row
 from kiunga.tenants.mpesa.errors import MpesaError, MpesaNotFound, MpesaUnavailable
 from kiunga.tenants.mpesa.gateway import GatewayFactory, daraja_gateway
-from kiunga.tenants.mpesa.intake import settle_paid
+from kiunga.tenants.mpesa.intake import settle_paid, take_early_callbacks
 from kiunga.tenants.mpesa.matching import clean_reference
 from kiunga.tenants.mpesa.models import MpesaRequest, RequestStatus
 from kiunga.tenants.subscribers.models import Subscriber, SubscriberStatus
@@ -140,6 +140,9 @@ async def request_payment(
         request.merchant_request_id = accepted.merchant_request_id[:100] or None
         request.checkout_request_id = accepted.checkout_request_id[:100] or None
         await session.flush()
+        if request.checkout_request_id:
+            await take_early_callbacks(session, request.checkout_request_id)
+            await session.refresh(request)
         return request
 
 

@@ -291,3 +291,29 @@ async def test_a_late_receipt_already_credited_by_c2b_is_flagged_not_an_error(
             select(MpesaCallback.flag).where(MpesaCallback.flag.is_not(None))
         )
     assert flagged == "receipt_credited_twice"
+
+
+async def test_a_callback_faster_than_the_push_answer_still_pays_its_request(
+    isp, add_subscriber, database, session_for
+):
+    subscriber = await add_subscriber(isp, phone="+254712345678")
+
+    class HastyDaraja(FakeDaraja):
+        async def stk_push(self, **kwargs):
+            accepted = await super().stk_push(**kwargs)
+            # The callback arrives before the push's answer reaches Kiunga.
+            body = stk_body(accepted.checkout_request_id, amount=100, receipt="RKH1")
+            raw = json.dumps(body).encode()
+            handled = await handle_callback(database, isp.schema, CallbackKind.STK, raw, None)
+            assert handled.flag == "unknown_checkout_request"
+            return accepted
+
+    ask = stk.PaymentAsk(phone=None, amount=10_000, subscriber_id=subscriber.id)
+    request = await stk.request_payment(
+        database, isp.schema, ask, actor=STAFF, gateway_factory=HastyDaraja()
+    )
+    assert (request.status, request.receipt) == (RequestStatus.PAID, "RKH1")
+    async with session_for(isp) as session:
+        assert await ledger.balance(session, subscriber.id) == 10_000
+        callback = await session.scalar(select(MpesaCallback))
+        assert (callback.outcome.value, callback.flag) == ("credited", None)
