@@ -160,3 +160,20 @@ class WebhookRoute(PlatformBase):
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
     __table_args__ = (UniqueConstraint("tenant_id", "provider"),)
+
+
+class RadiusClientRoute(PlatformBase):
+    """A router that sends RADIUS from `source_address`, and whose it is. A RADIUS packet
+    names its tenant only by the address it comes from, so an address belongs to one
+    router of one ISP across the whole platform. The shared secret stays, encrypted, in
+    the tenant's own schema."""
+
+    __tablename__ = "radius_clients"
+
+    source_address: Mapped[str] = mapped_column(String(45), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    # The router's id in the tenant's schema (another schema, so not a foreign key).
+    router_id: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+    __table_args__ = (UniqueConstraint("tenant_id", "router_id"),)
