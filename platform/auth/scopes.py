@@ -82,3 +82,14 @@ MPESA_SETTINGS = "mpesa:settings"
 TENANT_SCOPES = TENANT_SCOPES | {MPESA_SETTINGS}
 for _role in (StaffRole.OWNER, StaffRole.ADMIN):
     ROLE_SCOPES[_role] = ROLE_SCOPES[_role] | {MPESA_SETTINGS}
+
+
+# Network: routers and their credentials. Owners, admins and technicians set them up;
+# support looks (is the caller's router up?).
+NETWORK_READ = "network:read"
+NETWORK_WRITE = "network:write"
+NETWORK_SCOPES = frozenset({NETWORK_READ, NETWORK_WRITE})
+TENANT_SCOPES = TENANT_SCOPES | NETWORK_SCOPES
+for _role in (StaffRole.OWNER, StaffRole.ADMIN, StaffRole.TECHNICIAN):
+    ROLE_SCOPES[_role] = ROLE_SCOPES[_role] | NETWORK_SCOPES
+ROLE_SCOPES[StaffRole.SUPPORT] = ROLE_SCOPES[StaffRole.SUPPORT] | {NETWORK_READ}
