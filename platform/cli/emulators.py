@@ -51,3 +51,44 @@ def daraja_command(
     )
     console.print("control endpoints under /emulator (log at GET /emulator/log)")
     run_emulator(host, port, apps_source=apps, callback_delay=callback_delay)
+
+
+@emulator_app.command("routeros")
+def routeros_command(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", "-p", min=0, help="Port (0: any free one).")
+    ] = 8728,
+    user: Annotated[str, typer.Option("--user", help="API username.")] = "admin",
+    password: Annotated[str, typer.Option("--password", help="API password.")] = "",
+    identity: Annotated[str, typer.Option("--identity", help="The router's name.")] = "MikroTik",
+    tls: Annotated[
+        bool, typer.Option("--tls", help="Serve api-ssl with a self-signed certificate.")
+    ] = False,
+    empty_replies: Annotated[
+        bool,
+        typer.Option(
+            "--empty-replies/--no-empty-replies",
+            help="Answer an empty print with !empty (RouterOS 7.18+).",
+        ),
+    ] = True,
+) -> None:
+    """Serve one emulated MikroTik router: the RouterOS API (hotspot, PPP, queues, lists)."""
+    from kiunga.integrations.routeros.emulator import RouterEmulator, run_emulator
+
+    def ready(router: RouterEmulator) -> None:
+        scheme = "api-ssl" if router.tls else "api"
+        console.print(
+            f"RouterOS {scheme} emulator '{identity}' on {router.host}:{router.port} (user {user})"
+        )
+
+    run_emulator(
+        host,
+        port,
+        username=user,
+        password=password,
+        tls=tls,
+        identity=identity,
+        empty_replies=empty_replies,
+        on_ready=ready,
+    )

@@ -12,7 +12,7 @@ import ipaddress
 import ssl
 import tempfile
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -249,15 +249,18 @@ def run_emulator(
     username: str = "admin",
     password: str = "",
     tls: bool = False,
+    on_ready: Callable[[RouterEmulator], None] | None = None,
     **router_options: Any,
 ) -> None:
-    """Serve one emulated router until interrupted."""
+    """Serve one emulated router until interrupted; `on_ready` is called once it listens."""
     emulator = RouterEmulator(
         host, port, username=username, password=password, tls=tls, **router_options
     )
 
     async def serve() -> None:
         await emulator.server.listen()
+        if on_ready is not None:
+            on_ready(emulator)
         try:
             await asyncio.Event().wait()
         finally:

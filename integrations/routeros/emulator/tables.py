@@ -42,6 +42,8 @@ class MenuSpec:
     unique: tuple[str, ...] | None = ("name",)
     duplicate_message: str = "failure: already have such name"
     booleans: frozenset[str] = frozenset({"disabled"})
+    # "upload/download" rates, which RouterOS keeps (and prints) in bits per second
+    rates: frozenset[str] = frozenset()
     # property → menu whose item names it must match
     references: Mapping[str, str] = field(default_factory=dict)
     can_add: bool = True
@@ -212,6 +214,7 @@ MENUS: tuple[MenuSpec, ...] = (
         },  # fmt: skip
         required=("target",),
         booleans=frozenset({"disabled", "dynamic", "invalid"}),
+        rates=frozenset({"max-limit", "limit-at", "burst-limit", "burst-threshold"}),
         auto_name="queue",
     ),
     MenuSpec(
@@ -225,6 +228,28 @@ MENUS: tuple[MenuSpec, ...] = (
         booleans=frozenset({"disabled", "dynamic"}),
     ),
 )
+
+
+_UNITS = {"": 1, "k": 1_000, "K": 1_000, "M": 1_000_000, "G": 1_000_000_000}
+
+
+def _bits_pair(key: str, value: str) -> str:
+    """'5M/10M' → '5000000/10000000'; one figure sets both directions."""
+    parts = value.split("/")
+    if len(parts) == 1:
+        parts = parts * 2
+    if len(parts) != 2:
+        raise Trap(f"invalid value for argument {key}", ARGUMENT_VALUE_FAILURE)
+    figures = []
+    for part in parts:
+        number, unit = part.strip(), ""
+        if number[-1:] in _UNITS:
+            number, unit = number[:-1], number[-1]
+        try:
+            figures.append(str(int(float(number) * _UNITS[unit])))
+        except ValueError:
+            raise Trap(f"invalid value for argument {key}", ARGUMENT_VALUE_FAILURE) from None
+    return "/".join(figures)
 
 
 class Menu:
@@ -250,6 +275,8 @@ class Menu:
         }
 
     def check_value(self, key: str, value: str) -> str:
+        if value == "":
+            return value  # unsets the property
         if key in self.spec.booleans or key == "disabled":
             try:
                 return TRUE_WORDS[value.lower()]

@@ -1,0 +1,624 @@
+"""An async client for a MikroTik router's API, on librouteros's asyncio transport.
+
+One `RouterOSClient` holds one API connection (opened on first use, reopened after it
+breaks) and sends one command at a time over it; open several clients for parallel work.
+Every value read back is the string the router sent: librouteros would turn a username
+"1234" into the int 1234 and "yes" into True, so this client reads sentences itself
+(`_TextApi`) and nothing else ever sees a converted value.
+
+Failures are three kinds a caller can act on: `RouterUnreachable` (refused, timed out,
+dropped: retry later), `RouterAuthFailed` (fix the credentials), `RouterTrap` (the router
+refused the command; its message says why). Commands are never retried here: an `add` sent
+twice could create two items.
+
+Everything a tenant creates carries a mark (see `marks`) and the `ensure_*`/`remove_*`
+helpers refuse to change or remove an item that does not carry this tenant's mark.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import librouteros
+from kiunga.integrations.routeros.marks import mark, ours
+from kiunga.integrations.routeros.rates import RateLimit
+from librouteros.api import AsyncApi
+from librouteros.exceptions import LibRouterosError, MultiTrapError, TrapError
+
+API_PORT = 8728
+API_SSL_PORT = 8729
+
+HOTSPOT_USER_PROFILE = "/ip/hotspot/user/profile"
+HOTSPOT_USER = "/ip/hotspot/user"
+HOTSPOT_ACTIVE = "/ip/hotspot/active"
+PPP_PROFILE = "/ppp/profile"
+PPP_SECRET = "/ppp/secret"
+PPP_ACTIVE = "/ppp/active"
+SIMPLE_QUEUE = "/queue/simple"
+ADDRESS_LIST = "/ip/firewall/address-list"
+# The firewall address list a suspended subscriber's address goes on (the ISP's firewall
+# rules decide what that list may reach: usually only the payment page).
+SUSPENDED_LIST = "kiunga-suspended"
+
+Row = dict[str, str]
+
+
+# ---------------------------------------------------------------------------------------
+# Errors
+
+
+class RouterError(Exception):
+    """A router could not do what was asked. `router` is "host:port"."""
+
+    def __init__(self, router: str, message: str) -> None:
+        super().__init__(f"{router}: {message}")
+        self.router = router
+        self.message = message
+
+
+class RouterUnreachable(RouterError):
+    """Connection refused, timed out or dropped: nothing is known to have happened."""
+
+
+class RouterAuthFailed(RouterError):
+    """The router refused the API username or password."""
+
+
+class RouterTrap(RouterError):
+    """The router answered !trap: it refused the command (`message` says why)."""
+
+    def __init__(self, router: str, message: str, category: int | None, path: str) -> None:
+        super().__init__(router, f"{path}: {message}")
+        self.message = message
+        self.category = category
+        self.path = path
+
+
+class RouterItemNotOurs(RouterError):
+    """An item with that name exists on the router but Kiunga (this tenant) did not make it."""
+
+    def __init__(self, router: str, path: str, item: Mapping[str, str]) -> None:
+        name = item.get("name") or item.get("address") or item.get(".id")
+        super().__init__(router, f"{path} {name!r} exists and is not Kiunga's; left alone")
+        self.path = path
+        self.item = dict(item)
+
+
+# ---------------------------------------------------------------------------------------
+# Settings and results
+
+
+@dataclass(frozen=True)
+class RouterConnection:
+    host: str
+    username: str
+    password: str = field(default="", repr=False)
+    port: int | None = None  # 8728, or 8729 with tls
+    tls: bool = False
+    verify_tls: bool = True
+    ca_pem: str | None = field(default=None, repr=False)  # the router's certificate or CA
+    timeout: float = 10.0
+
+    @property
+    def api_port(self) -> int:
+        if self.port is not None:
+            return self.port
+        return API_SSL_PORT if self.tls else API_PORT
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.api_port}"
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        if not self.tls:
+            return None
+        context = ssl.create_default_context(cadata=self.ca_pem)
+        if not self.verify_tls:
+            # Routers commonly serve api-ssl with a certificate of their own making.
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context
+
+
+@dataclass(frozen=True)
+class RouterStatus:
+    identity: str
+    version: str
+    uptime: str
+    cpu_load: int | None
+    free_memory: int | None
+    total_memory: int | None
+    board_name: str
+
+
+@dataclass(frozen=True)
+class Ensured:
+    """What `ensure` did: the item's id, and whether it was created or changed."""
+
+    id: str
+    created: bool = False
+    changed: bool = False
+
+
+def _int_or_none(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+# ---------------------------------------------------------------------------------------
+# Values to and from the wire
+
+
+def api_name(key: str) -> str:
+    """Python keyword → RouterOS property: max_limit → max-limit (RouterOS has no '_')."""
+    return key.replace("_", "-")
+
+
+def wire_value(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def normalise_path(path: str) -> str:
+    """'ip/hotspot/user', '/ip/hotspot/user/' → '/ip/hotspot/user'."""
+    return "/" + "/".join(part for part in path.strip().split("/") if part)
+
+
+def _row(words: Iterable[str]) -> Row:
+    """A reply's attribute words as strings, exactly as the router sent them."""
+    row: Row = {}
+    for word in words:
+        key, _, value = (word[1:] if word.startswith("=") else word).partition("=")
+        row[key] = value
+    return row
+
+
+class _TextApi(AsyncApi):
+    """librouteros's AsyncApi reading every value as the string on the wire."""
+
+    async def readSentence(self) -> tuple[str, Row]:  # type: ignore[override]  # noqa: N802
+        reply_word, words = await self.protocol.readSentence()
+        return reply_word, _row(words)
+
+    async def readResponse(self) -> list[Row]:  # type: ignore[override]  # noqa: N802
+        traps: list[TrapError] = []
+        rows: list[Row] = []
+        reply_word = None
+        # !empty (RouterOS 7.18+, before !done when a print found nothing) adds nothing.
+        while reply_word != "!done":
+            reply_word, row = await self.readSentence()
+            row.pop(".tag", None)
+            if reply_word == "!trap":
+                category = row.get("category")
+                trap = TrapError(row.get("message", ""), _int_or_none(category))
+                traps.append(trap)
+            elif reply_word in ("!re", "!done") and row:
+                rows.append(row)
+        if len(traps) > 1:
+            raise MultiTrapError(*traps)
+        if traps:
+            raise traps[0]
+        return rows
+
+
+# ---------------------------------------------------------------------------------------
+# The interface and the client
+
+
+@runtime_checkable
+class RouterOSGateway(Protocol):
+    """What provisioning needs of a router; `RouterOSClient` is the real one."""
+
+    async def status(self) -> RouterStatus: ...
+    async def list(
+        self, path: str, *, proplist: Sequence[str] | None = None, **equal: object
+    ) -> list[Row]: ...
+    async def add(self, path: str, **attributes: object) -> str: ...
+    async def set(self, path: str, item_id: str, **attributes: object) -> None: ...
+    async def remove(self, path: str, *item_ids: str) -> None: ...
+    async def ensure(
+        self, path: str, match: Mapping[str, object], key: str, **attributes: object
+    ) -> Ensured: ...
+    async def remove_ours(self, path: str, **equal: object) -> int: ...
+    async def cut_hotspot_sessions(self, user: str) -> int: ...
+    async def cut_ppp_sessions(self, name: str) -> int: ...
+    async def close(self) -> None: ...
+
+
+class RouterOSClient:
+    """One router's API. `tenant` (a slug) is needed for the helpers that mark and
+    recognise Kiunga's items.
+
+    async with RouterOSClient(RouterConnection("10.0.0.1", "kiunga", "…"), tenant="acme") as r:
+        await r.ensure_ppp_secret("1234", password="…", profile="5M", key="service:42")
+    """
+
+    def __init__(self, connection: RouterConnection, *, tenant: str | None = None) -> None:
+        self.connection = connection
+        self.tenant = tenant
+        self._api: _TextApi | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock: asyncio.Lock | None = None
+
+    def __repr__(self) -> str:
+        return f"RouterOSClient({self.connection.address}, tenant={self.tenant})"
+
+    async def __aenter__(self) -> RouterOSClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    # -- connection ----------------------------------------------------------------
+
+    def _lock_for_this_loop(self) -> asyncio.Lock:
+        # A connection's streams and a lock belong to the event loop that made them.
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop or self._lock is None:
+            if self._api is not None:
+                self._api.protocol.transport.writer.transport.abort()
+            self._api, self._loop, self._lock = None, loop, asyncio.Lock()
+        return self._lock
+
+    async def _connect(self) -> _TextApi:
+        settings = self.connection
+        try:
+            api = await librouteros.async_connect(
+                settings.host,
+                settings.username,
+                settings.password,
+                port=settings.api_port,
+                timeout=settings.timeout,
+                subclass=_TextApi,
+                encoding="utf-8",
+                ssl_wrapper=settings.ssl_context(),
+            )
+        except TrapError as trap:
+            raise RouterAuthFailed(settings.address, trap.message) from None
+        except (OSError, TimeoutError, LibRouterosError) as error:
+            raise RouterUnreachable(settings.address, _describe(error)) from None
+        assert isinstance(api, _TextApi)
+        return api
+
+    def _drop(self) -> None:
+        api, self._api = self._api, None
+        if api is not None:
+            api.protocol.transport.writer.transport.abort()
+
+    async def close(self) -> None:
+        """Closes the connection; the router ends the session with it."""
+        if self._api is not None and self._loop is asyncio.get_running_loop():
+            api, self._api = self._api, None
+            try:
+                await api.close()
+            except (OSError, TimeoutError, LibRouterosError):
+                pass
+        else:
+            self._drop()
+
+    async def run(self, command: str, *words: str) -> list[Row]:
+        """Sends one command with its words as written (=k=v, ?query, =.proplist=…)."""
+        lock = self._lock_for_this_loop()
+        async with lock:
+            if self._api is None:
+                self._api = await self._connect()
+            api = self._api
+            try:
+                return [row async for row in api.rawCmd(command, *words)]
+            except TrapError as trap:
+                raise self._trap(command, trap) from None
+            except MultiTrapError as traps:
+                raise self._trap(command, traps.traps[0]) from None
+            except (OSError, TimeoutError, LibRouterosError) as error:
+                # Mid-reply the connection's state is unknown: start afresh next time.
+                self._drop()
+                raise RouterUnreachable(self.connection.address, _describe(error)) from None
+
+    def _trap(self, command: str, trap: TrapError) -> RouterTrap:
+        return RouterTrap(self.connection.address, trap.message, trap.category, command)
+
+    # -- generic -------------------------------------------------------------------
+
+    async def list(
+        self,
+        path: str,
+        *,
+        proplist: Sequence[str] | None = None,
+        where: Sequence[str] = (),
+        **equal: object,
+    ) -> list[Row]:
+        """print: items whose properties equal `equal` (keyword names, '_' for '-');
+        `where` adds raw query words (e.g. "?#|")."""
+        words = [f"?={api_name(key)}={wire_value(value)}" for key, value in equal.items()]
+        words.extend(where)
+        if proplist is not None:
+            words.insert(0, f"=.proplist={','.join(proplist)}")
+        return await self.run(normalise_path(path) + "/print", *words)
+
+    async def add(self, path: str, **attributes: object) -> str:
+        """add; returns the new item's id (*1A)."""
+        rows = await self.run(normalise_path(path) + "/add", *_words(attributes))
+        return rows[0].get("ret", "") if rows else ""
+
+    async def set(self, path: str, item_id: str, **attributes: object) -> None:
+        await self.run(normalise_path(path) + "/set", f"=.id={item_id}", *_words(attributes))
+
+    async def remove(self, path: str, *item_ids: str) -> None:
+        if not item_ids:
+            return
+        await self.run(normalise_path(path) + "/remove", f"=.id={','.join(item_ids)}")
+
+    # -- status --------------------------------------------------------------------
+
+    async def identity(self) -> str:
+        rows = await self.run("/system/identity/print")
+        return rows[0].get("name", "") if rows else ""
+
+    async def resource(self) -> Row:
+        rows = await self.run("/system/resource/print")
+        return rows[0] if rows else {}
+
+    async def status(self) -> RouterStatus:
+        identity = await self.identity()
+        resource = await self.resource()
+        return RouterStatus(
+            identity=identity,
+            version=resource.get("version", ""),
+            uptime=resource.get("uptime", ""),
+            cpu_load=_int_or_none(resource.get("cpu-load")),
+            free_memory=_int_or_none(resource.get("free-memory")),
+            total_memory=_int_or_none(resource.get("total-memory")),
+            board_name=resource.get("board-name", ""),
+        )
+
+    async def test_connection(self) -> RouterStatus:
+        """Logs in afresh and reads the router's status; raises what went wrong."""
+        async with RouterOSClient(self.connection) as fresh:
+            return await fresh.status()
+
+    # -- Kiunga's own items --------------------------------------------------------
+
+    def _tenant(self) -> str:
+        if self.tenant is None:
+            raise ValueError("this client has no tenant: it cannot mark or recognise items")
+        return self.tenant
+
+    def mark(self, key: str | int) -> str:
+        return mark(self._tenant(), key)
+
+    def is_ours(self, item: Mapping[str, str]) -> bool:
+        return ours(item.get("comment"), self._tenant())
+
+    async def ours(self, path: str, **equal: object) -> list[Row]:
+        """This tenant's items in a menu."""
+        return [item for item in await self.list(path, **equal) if self.is_ours(item)]
+
+    async def ensure(
+        self, path: str, match: Mapping[str, object], key: str | int, **attributes: object
+    ) -> Ensured:
+        """The item `match` names exists, with `attributes`, marked as this tenant's `key`.
+
+        Created when missing; changed only where it differs; RouterItemNotOurs when an item
+        of that name exists without this tenant's mark.
+        """
+        comment = self.mark(key)
+        wanted = {api_name(k): wire_value(v) for k, v in attributes.items()}
+        wanted["comment"] = comment
+        found = await self.list(path, **match)
+        if not found:
+            item_id = await self.add(path, **{**_named(match), **wanted})
+            return Ensured(item_id, created=True)
+        item = found[0]
+        if not self.is_ours(item):
+            raise RouterItemNotOurs(self.connection.address, normalise_path(path), item)
+        changes = {k: v for k, v in wanted.items() if not same_value(k, item.get(k, ""), v)}
+        if changes:
+            await self.set(path, item[".id"], **changes)
+        return Ensured(item[".id"], changed=bool(changes))
+
+    async def remove_ours(self, path: str, **equal: object) -> int:
+        """Removes this tenant's items matching `equal`; others are left. Returns how many."""
+        ids = [item[".id"] for item in await self.ours(path, **equal)]
+        await self.remove(path, *ids)
+        return len(ids)
+
+    # -- hotspot -------------------------------------------------------------------
+
+    async def ensure_hotspot_user_profile(
+        self,
+        name: str,
+        *,
+        rate_limit: str | RateLimit,
+        shared_users: int = 1,
+        key: str | None = None,
+        **extra: object,
+    ) -> Ensured:
+        return await self.ensure(
+            HOTSPOT_USER_PROFILE,
+            {"name": name},
+            key or f"profile:{name}",
+            rate_limit=RateLimit.parse(rate_limit),
+            shared_users=shared_users,
+            **extra,
+        )
+
+    async def ensure_hotspot_user(
+        self,
+        name: str,
+        *,
+        password: str,
+        profile: str,
+        disabled: bool = False,
+        key: str | None = None,
+        **extra: object,
+    ) -> Ensured:
+        return await self.ensure(
+            HOTSPOT_USER,
+            {"name": name},
+            key or f"user:{name}",
+            password=password,
+            profile=profile,
+            disabled=disabled,
+            **extra,
+        )
+
+    async def remove_hotspot_user(self, name: str) -> int:
+        return await self.remove_ours(HOTSPOT_USER, name=name)
+
+    async def hotspot_sessions(self, user: str | None = None) -> list[Row]:
+        if user is None:
+            return await self.list(HOTSPOT_ACTIVE)
+        return await self.list(HOTSPOT_ACTIVE, user=user)
+
+    async def cut_hotspot_sessions(self, user: str) -> int:
+        """Logs a hotspot user out everywhere. Returns how many sessions were cut."""
+        return await self._cut(HOTSPOT_ACTIVE, await self.hotspot_sessions(user))
+
+    # -- PPP -----------------------------------------------------------------------
+
+    async def ensure_ppp_profile(
+        self,
+        name: str,
+        *,
+        rate_limit: str | RateLimit,
+        local_address: str | None = None,
+        remote_address: str | None = None,
+        key: str | None = None,
+        **extra: object,
+    ) -> Ensured:
+        addresses = {"local_address": local_address, "remote_address": remote_address}
+        return await self.ensure(
+            PPP_PROFILE,
+            {"name": name},
+            key or f"profile:{name}",
+            rate_limit=RateLimit.parse(rate_limit),
+            **{k: v for k, v in addresses.items() if v is not None},
+            **extra,
+        )
+
+    async def ensure_ppp_secret(
+        self,
+        name: str,
+        *,
+        password: str,
+        profile: str,
+        service: str = "pppoe",
+        disabled: bool = False,
+        key: str | None = None,
+        **extra: object,
+    ) -> Ensured:
+        return await self.ensure(
+            PPP_SECRET,
+            {"name": name},
+            key or f"secret:{name}",
+            password=password,
+            profile=profile,
+            service=service,
+            disabled=disabled,
+            **extra,
+        )
+
+    async def remove_ppp_secret(self, name: str) -> int:
+        return await self.remove_ours(PPP_SECRET, name=name)
+
+    async def ppp_sessions(self, name: str | None = None) -> list[Row]:
+        if name is None:
+            return await self.list(PPP_ACTIVE)
+        return await self.list(PPP_ACTIVE, name=name)
+
+    async def cut_ppp_sessions(self, name: str) -> int:
+        """Disconnects a PPP client (so it redials under its new settings, or not at all)."""
+        return await self._cut(PPP_ACTIVE, await self.ppp_sessions(name))
+
+    async def _cut(self, path: str, sessions: list[Row]) -> int:
+        cut = 0
+        for session in sessions:
+            try:
+                await self.remove(path, session[".id"])
+                cut += 1
+            except RouterTrap as trap:
+                if trap.message != "no such item":  # it ended on its own meanwhile
+                    raise
+        return cut
+
+    # -- queues and the suspended list ----------------------------------------------
+
+    async def ensure_simple_queue(
+        self,
+        name: str,
+        *,
+        target: str,
+        rate_limit: str | RateLimit,
+        key: str | None = None,
+        **extra: object,
+    ) -> Ensured:
+        """A queue limiting `target` (an address or subnet) to upload/download."""
+        return await self.ensure(
+            SIMPLE_QUEUE,
+            {"name": name},
+            key or f"queue:{name}",
+            target=target,
+            max_limit=RateLimit.parse(rate_limit),
+            **extra,
+        )
+
+    async def remove_simple_queue(self, name: str) -> int:
+        return await self.remove_ours(SIMPLE_QUEUE, name=name)
+
+    async def suspend_address(
+        self, address: str, *, list_name: str = SUSPENDED_LIST, key: str | None = None
+    ) -> Ensured:
+        """Puts an address on the suspended list (idempotent)."""
+        return await self.ensure(
+            ADDRESS_LIST, {"list": list_name, "address": address}, key or f"suspended:{address}"
+        )
+
+    async def restore_address(self, address: str, *, list_name: str = SUSPENDED_LIST) -> int:
+        """Takes an address off the suspended list (only Kiunga's entries)."""
+        return await self.remove_ours(ADDRESS_LIST, list=list_name, address=address)
+
+    async def suspended_addresses(self, *, list_name: str = SUSPENDED_LIST) -> list[str]:
+        return [item["address"] for item in await self.ours(ADDRESS_LIST, list=list_name)]
+
+
+def _words(attributes: Mapping[str, object]) -> list[str]:
+    return [f"={api_name(key)}={wire_value(value)}" for key, value in attributes.items()]
+
+
+def _named(match: Mapping[str, object]) -> dict[str, str]:
+    return {api_name(key): wire_value(value) for key, value in match.items()}
+
+
+_TRUTH = {"yes": True, "true": True, "no": False, "false": False}
+# Queue rates RouterOS prints back in bits per second, whatever unit they were given in.
+_RATE_PROPERTIES = {"max-limit", "limit-at", "burst-limit", "burst-threshold"}
+
+
+def same_value(name: str, current: str, wanted: str) -> bool:
+    """Whether a property as the router shows it already has the value we would write."""
+    if current == wanted:
+        return True
+    if current.lower() in _TRUTH and wanted.lower() in _TRUTH:
+        return _TRUTH[current.lower()] == _TRUTH[wanted.lower()]
+    if name in _RATE_PROPERTIES:
+        try:
+            now, new = RateLimit.parse(current), RateLimit.parse(wanted)
+        except ValueError:
+            return False
+        return (now.upload_bps, now.download_bps) == (new.upload_bps, new.download_bps)
+    return False
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, TimeoutError):
+        return "timed out"
+    return str(error) or type(error).__name__
