@@ -282,6 +282,8 @@ class Menu:
                 return TRUE_WORDS[value.lower()]
             except KeyError:
                 raise Trap(f"value of {key} must be yes or no", ARGUMENT_VALUE_FAILURE) from None
+        if key in self.spec.rates:
+            return _bits_pair(key, value)
         return value
 
     def find(self, reference: str) -> str:

@@ -225,6 +225,8 @@ async def test_adding_a_duplicate_traps_with_routeros_wording(router, command, w
         ("/ppp/secret/add", ["=name=x", "=profile=gold"],
          "input does not match any value of profile", 1),
         ("/ppp/profile/remove", ["=.id=*0"], "failure: cannot remove default", 4),
+        ("/queue/simple/add", ["=target=10.0.0.1/32", "=max-limit=fast"],
+         "invalid value for argument max-limit", 1),
     ],
 )  # fmt: skip
 async def test_refusals_name_what_is_wrong(router, command, words, message, category):

@@ -1,0 +1,109 @@
+"""The helpers provisioning uses: items Kiunga makes carry its tenant's mark, and nothing
+without that mark is ever changed or removed."""
+
+from __future__ import annotations
+
+import pytest
+from kiunga.integrations.routeros.client import (
+    ADDRESS_LIST,
+    HOTSPOT_USER,
+    HOTSPOT_USER_PROFILE,
+    PPP_PROFILE,
+    PPP_SECRET,
+    SIMPLE_QUEUE,
+    SUSPENDED_LIST,
+    Ensured,
+    RouterItemNotOurs,
+)
+from kiunga.integrations.routeros.marks import mark
+
+from .conftest import TENANT
+
+
+async def test_ensure_creates_then_leaves_alone_then_changes_only_what_differs(client, router):
+    await client.ensure_ppp_profile("5M", rate_limit="5M/10M", local_address="10.10.0.1")
+    created = await client.ensure_ppp_secret("1234", password="pw", profile="5M", key="svc:7")
+    assert created == Ensured("*1", created=True)
+    secret = router.state.find(PPP_SECRET, name="1234")[0]
+    assert secret["comment"] == f"kiunga:{TENANT}:svc:7"
+    assert (secret["profile"], secret["service"], secret["disabled"]) == ("5M", "pppoe", "false")
+
+    sent = len(router.state.commands)
+    again = await client.ensure_ppp_secret("1234", password="pw", profile="5M", key="svc:7")
+    assert again == Ensured("*1")
+    assert [c[0] for c in router.state.commands[sent:]] == ["/ppp/secret/print"]
+
+    await client.ensure_ppp_profile("10M", rate_limit="10M/20M")
+    moved = await client.ensure_ppp_secret(
+        "1234", password="pw", profile="10M", disabled=True, key="svc:7"
+    )
+    assert moved == Ensured("*1", changed=True)
+    assert router.state.commands[-1] == [
+        "/ppp/secret/set",
+        "=.id=*1",
+        "=profile=10M",
+        "=disabled=yes",
+    ]
+
+
+async def test_an_item_of_the_same_name_made_by_hand_is_refused_not_touched(client, router):
+    router.state.menus.add(PPP_SECRET, {"name": "admin-vpn", "password": "keep"})
+    with pytest.raises(RouterItemNotOurs) as refused:
+        await client.ensure_ppp_secret("admin-vpn", password="other", profile="default")
+    assert refused.value.path == PPP_SECRET
+    assert router.state.find(PPP_SECRET, name="admin-vpn")[0]["password"] == "keep"
+    assert await client.remove_ppp_secret("admin-vpn") == 0
+    assert router.state.find(PPP_SECRET, name="admin-vpn")
+
+
+async def test_another_tenants_items_are_not_ours(client, client_for, router):
+    other = client_for(router, tenant="other-isp")
+    await other.ensure_hotspot_user("shared-name", password="x", profile="default")
+    with pytest.raises(RouterItemNotOurs):
+        await client.ensure_hotspot_user("shared-name", password="y", profile="default")
+    assert await client.remove_hotspot_user("shared-name") == 0
+    assert await other.remove_hotspot_user("shared-name") == 1
+
+
+async def test_hotspot_profile_and_user(client, router):
+    await client.ensure_hotspot_user_profile("day-pass", rate_limit="2M/4M", shared_users=2)
+    await client.ensure_hotspot_user(
+        "483920", password="483920", profile="day-pass", limit_uptime="1d"
+    )
+    profile = router.state.find(HOTSPOT_USER_PROFILE, name="day-pass")[0]
+    assert (profile["rate-limit"], profile["shared-users"]) == ("2M/4M", "2")
+    user = (await client.ours(HOTSPOT_USER))[0]
+    assert (user["name"], user["profile"], user["limit-uptime"]) == ("483920", "day-pass", "1d")
+    assert user["comment"] == mark(TENANT, "user:483920")
+
+
+async def test_a_queue_rate_given_in_megabits_is_not_rewritten_when_printed_in_bits(client, router):
+    first = await client.ensure_simple_queue("sub-42", target="10.20.0.42/32", rate_limit="5M/10M")
+    assert first.created
+    queue = router.state.find(SIMPLE_QUEUE, name="sub-42")[0]
+    assert queue["max-limit"] == "5000000/10000000"  # upload/download, as RouterOS prints it
+    again = await client.ensure_simple_queue("sub-42", target="10.20.0.42/32", rate_limit="5M/10M")
+    assert again == Ensured(first.id)
+    faster = await client.ensure_simple_queue(
+        "sub-42", target="10.20.0.42/32", rate_limit="10M/20M"
+    )
+    assert faster.changed
+    assert await client.remove_simple_queue("sub-42") == 1
+
+
+async def test_suspending_and_restoring_an_address(client, router):
+    router.state.menus.add(ADDRESS_LIST, {"list": SUSPENDED_LIST, "address": "10.0.0.99"})
+    assert (await client.suspend_address("10.20.0.42")).created
+    assert not (await client.suspend_address("10.20.0.42")).created  # idempotent
+    assert await client.suspended_addresses() == ["10.20.0.42"]
+    assert await client.restore_address("10.20.0.42") == 1
+    assert await client.restore_address("10.20.0.42") == 0
+    # The entry someone added by hand is still there.
+    assert [row["address"] for row in router.state.rows(ADDRESS_LIST)] == ["10.0.0.99"]
+
+
+async def test_the_marking_helpers_need_a_tenant(router, client_for):
+    anonymous = client_for(router, tenant=None)
+    with pytest.raises(ValueError, match="no tenant"):
+        await anonymous.ensure_ppp_profile("x", rate_limit="1M/1M")
+    assert await anonymous.list(PPP_PROFILE, name="x") == []
