@@ -219,18 +219,85 @@ class RouterOSGateway(Protocol):
     """What provisioning needs of a router; `RouterOSClient` is the real one."""
 
     async def status(self) -> RouterStatus: ...
+    async def test_connection(self) -> RouterStatus: ...
     async def list(
-        self, path: str, *, proplist: Sequence[str] | None = None, **equal: object
+        self,
+        path: str,
+        *,
+        proplist: Sequence[str] | None = None,
+        where: Sequence[str] = (),
+        **equal: object,
     ) -> list[Row]: ...
     async def add(self, path: str, **attributes: object) -> str: ...
     async def set(self, path: str, item_id: str, **attributes: object) -> None: ...
     async def remove(self, path: str, *item_ids: str) -> None: ...
+    async def ours(self, path: str, **equal: object) -> list[Row]: ...
+    async def find_by_key(self, path: str, key: str | int) -> Row | None: ...
     async def ensure(
-        self, path: str, match: Mapping[str, object], key: str, **attributes: object
+        self, path: str, match: Mapping[str, object], key: str | int, **attributes: object
     ) -> Ensured: ...
     async def remove_ours(self, path: str, **equal: object) -> int: ...
+    async def ensure_hotspot_user_profile(
+        self,
+        name: str,
+        *,
+        rate_limit: str | RateLimit,
+        shared_users: int = 1,
+        key: str | None = None,
+        **extra: object,
+    ) -> Ensured: ...
+    async def ensure_hotspot_user(
+        self,
+        name: str,
+        *,
+        password: str,
+        profile: str,
+        disabled: bool = False,
+        key: str | None = None,
+        **extra: object,
+    ) -> Ensured: ...
+    async def remove_hotspot_user(self, name: str) -> int: ...
+    async def hotspot_sessions(self, user: str | None = None) -> list[Row]: ...
     async def cut_hotspot_sessions(self, user: str) -> int: ...
+    async def ensure_ppp_profile(
+        self,
+        name: str,
+        *,
+        rate_limit: str | RateLimit,
+        local_address: str | None = None,
+        remote_address: str | None = None,
+        key: str | None = None,
+        **extra: object,
+    ) -> Ensured: ...
+    async def ensure_ppp_secret(
+        self,
+        name: str,
+        *,
+        password: str,
+        profile: str,
+        service: str = "pppoe",
+        disabled: bool = False,
+        key: str | None = None,
+        **extra: object,
+    ) -> Ensured: ...
+    async def remove_ppp_secret(self, name: str) -> int: ...
+    async def ppp_sessions(self, name: str | None = None) -> list[Row]: ...
     async def cut_ppp_sessions(self, name: str) -> int: ...
+    async def ensure_simple_queue(
+        self,
+        name: str,
+        *,
+        target: str,
+        rate_limit: str | RateLimit,
+        key: str | None = None,
+        **extra: object,
+    ) -> Ensured: ...
+    async def remove_simple_queue(self, name: str) -> int: ...
+    async def suspend_address(
+        self, address: str, *, list_name: str = SUSPENDED_LIST, key: str | None = None
+    ) -> Ensured: ...
+    async def restore_address(self, address: str, *, list_name: str = SUSPENDED_LIST) -> int: ...
+    async def suspended_addresses(self, *, list_name: str = SUSPENDED_LIST) -> list[str]: ...
     async def close(self) -> None: ...
 
 
@@ -264,8 +331,7 @@ class RouterOSClient:
         # A connection's streams and a lock belong to the event loop that made them.
         loop = asyncio.get_running_loop()
         if self._loop is not loop or self._lock is None:
-            if self._api is not None:
-                self._api.protocol.transport.writer.transport.abort()
+            _abort(self._api)
             self._api, self._loop, self._lock = None, loop, asyncio.Lock()
         return self._lock
 
@@ -291,8 +357,7 @@ class RouterOSClient:
 
     def _drop(self) -> None:
         api, self._api = self._api, None
-        if api is not None:
-            api.protocol.transport.writer.transport.abort()
+        _abort(api)
 
     async def close(self) -> None:
         """Closes the connection; the router ends the session with it."""
@@ -401,6 +466,11 @@ class RouterOSClient:
     async def ours(self, path: str, **equal: object) -> list[Row]:
         """This tenant's items in a menu."""
         return [item for item in await self.list(path, **equal) if self.is_ours(item)]
+
+    async def find_by_key(self, path: str, key: str | int) -> Row | None:
+        """The item this tenant made under `key`, whatever it is named now."""
+        found = await self.list(path, comment=self.mark(key))
+        return found[0] if found else None
 
     async def ensure(
         self, path: str, match: Mapping[str, object], key: str | int, **attributes: object
@@ -616,6 +686,16 @@ def same_value(name: str, current: str, wanted: str) -> bool:
             return False
         return (now.upload_bps, now.download_bps) == (new.upload_bps, new.download_bps)
     return False
+
+
+def _abort(api: _TextApi | None) -> None:
+    """Drops a connection at once, even one whose event loop has gone."""
+    if api is None:
+        return
+    try:
+        api.protocol.transport.writer.transport.abort()
+    except RuntimeError:  # its loop is closed; so is the socket, or it soon will be
+        pass
 
 
 def _describe(error: BaseException) -> str:

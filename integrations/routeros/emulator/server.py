@@ -42,6 +42,8 @@ class RouterAPIServer:
         self.ssl_context = ssl_context
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        # Accepts connections but never answers: a router behind a link that drops packets.
+        self.silent = False
 
     @property
     def listening(self) -> bool:
@@ -76,7 +78,7 @@ class RouterAPIServer:
         try:
             while True:
                 words = await read_sentence(reader)
-                if not words:
+                if not words or self.silent:
                     continue
                 replies, close = session.answer(words)
                 writer.write(b"".join(encode_sentence(reply) for reply in replies))
@@ -213,7 +215,12 @@ class RouterEmulator:
 
     def online(self) -> None:
         """Back on the network, on the same port and with the same configuration."""
+        self.server.silent = False
         self._call(self.server.listen())
+
+    def unresponsive(self) -> None:
+        """Connections still open but nothing is ever answered: clients time out."""
+        self.server.silent = True
 
     @property
     def is_online(self) -> bool:

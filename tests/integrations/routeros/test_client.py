@@ -107,17 +107,24 @@ async def test_a_router_that_drops_mid_conversation_is_unreachable_then_reconnec
     assert [row["name"] for row in await client.list(SIMPLE_QUEUE)] == ["q1"]
 
 
-async def test_a_router_that_never_answers_times_out_as_unreachable():
-    # A listening socket that never speaks: the connection opens, the login never ends.
-    server = await asyncio.start_server(lambda reader, writer: None, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    try:
-        client = RouterOSClient(RouterConnection("127.0.0.1", "admin", port=port, timeout=0.3))
-        with pytest.raises(RouterUnreachable, match="timed out"):
-            await client.status()
-        await client.close()
-    finally:
-        server.close()
+async def test_a_router_that_never_answers_times_out_as_unreachable(router, client_for):
+    client = client_for(router, timeout=0.3)
+    assert await client.identity() == "acme-core"
+    router.unresponsive()
+    with pytest.raises(RouterUnreachable, match="timed out"):
+        await client.identity()
+    fresh = client_for(router, timeout=0.3)  # the login itself is never answered
+    with pytest.raises(RouterUnreachable, match="timed out"):
+        await fresh.identity()
+    router.online()
+    assert await client.identity() == "acme-core"
+
+
+def test_one_client_serves_successive_event_loops(router):
+    client = RouterOSClient(router.connection())
+    assert asyncio.run(client.identity()) == "acme-core"
+    assert asyncio.run(client.identity()) == "acme-core"
+    asyncio.run(client.close())
 
 
 async def test_an_injected_trap_fails_the_next_matching_command_only(router, client):

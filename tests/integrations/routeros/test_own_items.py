@@ -46,6 +46,16 @@ async def test_ensure_creates_then_leaves_alone_then_changes_only_what_differs(c
     ]
 
 
+async def test_an_item_is_found_by_its_key_after_a_rename(client, router):
+    await client.ensure_ppp_secret("old-name", password="pw", profile="default", key="svc:9")
+    found = await client.find_by_key(PPP_SECRET, "svc:9")
+    assert found is not None and found["name"] == "old-name"
+    await client.set(PPP_SECRET, found[".id"], name="new-name")
+    renamed = await client.find_by_key(PPP_SECRET, "svc:9")
+    assert renamed is not None and renamed["name"] == "new-name"
+    assert await client.find_by_key(PPP_SECRET, "svc:10") is None
+
+
 async def test_an_item_of_the_same_name_made_by_hand_is_refused_not_touched(client, router):
     router.state.menus.add(PPP_SECRET, {"name": "admin-vpn", "password": "keep"})
     with pytest.raises(RouterItemNotOurs) as refused:
