@@ -30,7 +30,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -102,11 +102,11 @@ async def emit(session: AsyncSession, topic: str, payload: dict[str, Any]) -> Ou
     schema = session.info.get(TENANT_SCHEMA_KEY)
     if schema is None:
         raise RuntimeError("emit() needs a tenant session")
-    event = OutboxEvent(topic=topic, payload=payload)
-    session.add(event)
-    await session.flush()
-    # Delivered by PostgreSQL only if and when the transaction commits.
-    await session.execute(
-        text("SELECT pg_notify(:channel, :schema)"), {"channel": NOTIFY_CHANNEL, "schema": schema}
+    # One statement writes the row and queues the NOTIFY, which PostgreSQL delivers only if
+    # and when the transaction commits (and once, however many events it holds).
+    row = await session.execute(
+        insert(OutboxEvent)
+        .values(topic=topic, payload=payload)
+        .returning(OutboxEvent, func.pg_notify(NOTIFY_CHANNEL, schema))
     )
-    return event
+    return row.first()[0]

@@ -27,6 +27,7 @@ from kiunga.tenants.billing.models import (
 )
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import raiseload
 
 
 @dataclass(slots=True)
@@ -162,6 +163,8 @@ async def allocate_credit(
         invoice_remaining_query()
         .where(Invoice.account_id == account.id)
         .order_by(Invoice.issued_at, Invoice.id)
+        # Only status and totals are needed here: loading the lines would cost a statement.
+        .options(raiseload(Invoice.lines))
     )
     loaded = {}
     open_invoices = []

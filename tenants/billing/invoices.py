@@ -23,6 +23,7 @@ from kiunga.tenants.billing.errors import (
 )
 from kiunga.tenants.billing.ledger import account_for, actor_columns, post_entry
 from kiunga.tenants.billing.models import (
+    Account,
     Allocation,
     EntryKind,
     Invoice,
@@ -111,6 +112,18 @@ async def issue_draft(
     invoice = await get_invoice(session, invoice_id)
     account = await account_for(session, invoice.subscriber_id, lock=True)
     await session.refresh(invoice, with_for_update=True)
+    return await _issue(session, invoice, account, actor=actor, issued_at=issued_at)
+
+
+async def _issue(
+    session: AsyncSession,
+    invoice: Invoice,
+    account: Account,
+    *,
+    actor: Actor,
+    issued_at: datetime | None,
+) -> Invoice:
+    """Number and post a draft whose row the caller holds, under the account's lock."""
     if invoice.status != InvoiceStatus.DRAFT:
         raise BillingError("status", f"invoice is {invoice.status.value}, not a draft")
     issued_at = issued_at or utcnow()
@@ -146,9 +159,10 @@ async def issue_invoice(
     issued_at: datetime | None = None,
 ) -> Invoice:
     """Create, number and post an invoice, then apply the subscriber's unallocated credit."""
-    await account_for(session, subscriber_id, lock=True)
+    account = await account_for(session, subscriber_id, lock=True)
     draft = await create_draft(session, subscriber_id, lines, due_at=due_at, actor=actor)
-    return await issue_draft(session, draft.id, actor=actor, issued_at=issued_at)
+    # Written just now in this transaction: nobody else can see it to change it.
+    return await _issue(session, draft, account, actor=actor, issued_at=issued_at)
 
 
 async def void_invoice(

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 DEFAULT_CURRENCY = "KES"
 _CURRENCY_KEY = "billing_currency"
+_LOCKED_KEY = "billing_locked_accounts"
 
 
 def actor_columns(actor: Actor) -> dict:
@@ -41,13 +42,30 @@ async def tenant_currency(session: AsyncSession) -> str:
     return session.info[_CURRENCY_KEY]
 
 
+def _current_transaction(session: AsyncSession):
+    sync = session.sync_session
+    return sync.get_nested_transaction() or sync.get_transaction()
+
+
 async def account_for(session: AsyncSession, subscriber_id: int, *, lock: bool = False) -> Account:
-    """The subscriber's account, created on first use; `lock` holds its row until commit."""
+    """The subscriber's account, created on first use; `lock` holds its row until commit.
+
+    A payment that renews a service asks for the same account several times (payment,
+    invoice, allocation): once its row is locked, the rest of the same transaction (or
+    savepoint, whose rollback would release the lock) uses it without asking again."""
+    transaction = _current_transaction(session)
+    locked = session.info.get(_LOCKED_KEY)
+    if locked is not None and locked[0] is transaction and subscriber_id in locked[1]:
+        return locked[1][subscriber_id]
     query = select(Account).where(Account.subscriber_id == subscriber_id)
     if lock:
         query = query.with_for_update()
     account = await session.scalar(query)
     if account is not None:
+        if lock and transaction is not None:
+            if locked is None or locked[0] is not transaction:
+                locked = session.info[_LOCKED_KEY] = (transaction, {})
+            locked[1][subscriber_id] = account
         return account
     if await session.get(Subscriber, subscriber_id) is None:
         raise NotFound("subscriber_id", f"no subscriber with id {subscriber_id}")

@@ -92,20 +92,20 @@ async def record_payment(
     method = _clean_method(method)
     reference = _clean_reference(reference)
     payer_phone = _clean_phone(payer_phone)
-    if reference is not None and (existing := await payment_by_reference(session, reference)):
-        return _repeat_of(existing, subscriber_id, amount)
-
-    subscriber = await session.get(Subscriber, subscriber_id)
-    if subscriber is None:
-        raise NotFound("subscriber_id", f"no subscriber with id {subscriber_id}")
-    if subscriber.status == SubscriberStatus.TERMINATED:
+    status = await session.scalar(select(Subscriber.status).where(Subscriber.id == subscriber_id))
+    if status is None or status == SubscriberStatus.TERMINATED:
+        # A repeat of what was recorded before still answers as a repeat.
+        if reference is not None and (existing := await payment_by_reference(session, reference)):
+            return _repeat_of(existing, subscriber_id, amount)
+        if status is None:
+            raise NotFound("subscriber_id", f"no subscriber with id {subscriber_id}")
         raise BillingError("subscriber_id", "the subscriber's account is terminated")
     account = await account_for(session, subscriber_id, lock=True)
 
     # ON CONFLICT DO NOTHING waits for a concurrent insert of the same reference and then
     # inserts nothing: the loser of a race finds the winner's payment instead of an error
     # that would abort its whole transaction.
-    payment_id = await session.scalar(
+    payment = await session.scalar(
         insert(Payment)
         .values(
             subscriber_id=subscriber_id,
@@ -120,13 +120,12 @@ async def record_payment(
             **actor_columns(actor),
         )
         .on_conflict_do_nothing(index_elements=[Payment.reference])
-        .returning(Payment.id)
+        .returning(Payment)
     )
-    if payment_id is None:
+    if payment is None:
         existing = await payment_by_reference(session, reference)
         return _repeat_of(existing, subscriber_id, amount)
 
-    payment = await session.get(Payment, payment_id)
     # Numbered only once the payment is known to be new, so a repeat does not use up a number.
     payment.receipt_number = await next_number(session, "receipt")
     await session.flush()

@@ -29,6 +29,7 @@ from kiunga.tenants.services.settings import billing_settings
 from kiunga.tenants.services.subscriber_status import sync_subscriber_statuses
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import raiseload
 
 
 @register_payment_hook
@@ -55,7 +56,7 @@ async def restore_after_payment(session: AsyncSession, payment: Payment) -> None
     settings = await billing_settings(session)
     cutoff = now - timedelta(days=settings.grace_days)
     for service in waiting:
-        package = await session.get(Package, service.package_id)
+        package = await session.get(Package, service.package_id, options=[raiseload(Package.sites)])
         if service.status is ServiceStatus.SUSPENDED:
             if await amount_due(session, service.subscriber_id, as_of=cutoff) > 0:
                 continue

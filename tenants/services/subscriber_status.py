@@ -7,9 +7,10 @@ otherwise (no services, or only pending ones) the status is left as staff set it
 pending installation). A move the subscribers' lifecycle does not allow (out of terminated)
 is never made.
 
-A few changes go through subscribers' `set_status`, one by one; a batch (the lifecycle run
-suspending thousands) writes the same history rows and subscriber.status_changed events in
-a handful of statements.
+Changes are written in a handful of statements whatever their number (the lifecycle run
+suspends thousands; a payment restores one): the same history rows and
+subscriber.status_changed events that subscribers' `set_status` writes one by one, which
+`bulk_from` can still choose for small sets.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from kiunga.tenants.subscribers.status import MAX_REASON_LENGTH, can_change, set
 from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-BULK_FROM = 20
+BULK_FROM = 1
 
 
 def _derived_status():

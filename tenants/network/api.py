@@ -1,0 +1,129 @@
+"""/api/v1/routers: the ISP's routers. Reading needs network:read, changing network:write
+(owners, admins and technicians hold it). A reseller's key is refused: routers are the
+ISP's own. Passwords and shared secrets are never returned, only whether they are set."""
+
+from __future__ import annotations
+
+from kiunga.platform.auth.principals import ApiKeyPrincipal
+from kiunga.platform.auth.scopes import NETWORK_READ, NETWORK_WRITE
+from kiunga.platform.web.dependencies import CurrentTenant, Services, TenantSession
+from kiunga.platform.web.errors import FieldError
+from kiunga.platform.web.guards import requires_scopes, tenant_only
+from kiunga.platform.web.request_state import request_principal
+from kiunga.tenants.network import service, status
+from kiunga.tenants.network.schemas import (
+    ConnectionCheck,
+    RouterCreate,
+    RouterRead,
+    RouterUpdate,
+)
+from litestar import Controller, Request, delete, get, patch, post
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotFoundException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.status_codes import HTTP_200_OK
+
+GATEWAY_FACTORY_KEY = "network_gateway_factory"
+
+
+def no_resellers(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    principal = request_principal(connection)
+    if isinstance(principal, ApiKeyPrincipal) and principal.reseller_id is not None:
+        raise PermissionDeniedException("A reseller's key cannot see or change routers")
+
+
+def gateway_factory(request: Request) -> status.GatewayFactory:
+    """The RouterOS client, unless the app was given another (tests, `kiunga up`)."""
+    return request.app.state.get(GATEWAY_FACTORY_KEY) or status.routeros_gateway
+
+
+def http_error(exc: Exception) -> Exception:
+    if isinstance(exc, service.RouterError):
+        return FieldError(exc.field, exc.message, status_code=exc.status_code)
+    if isinstance(exc, service.RouterNotFound):
+        return NotFoundException(str(exc))
+    return exc
+
+
+class RouterController(Controller):
+    path = "/api/v1/routers"
+    tags = ["network"]
+    guards = [tenant_only, no_resellers]
+    security = [{"BearerAuth": []}]
+
+    @get(guards=[requires_scopes(NETWORK_READ)], summary="List routers with their status")
+    async def list_routers(
+        self, tenant_session: TenantSession, site_id: FromQuery[int | None] = None
+    ) -> list[RouterRead]:
+        routers = await service.list_routers(tenant_session, site_id=site_id)
+        return [RouterRead.of(router) for router in routers]
+
+    @post(guards=[requires_scopes(NETWORK_WRITE)], summary="Add a router")
+    async def create_router(
+        self, tenant_session: TenantSession, tenant: CurrentTenant, data: JSONBody[RouterCreate]
+    ) -> RouterRead:
+        fields = {name: getattr(data, name) for name in data.__struct_fields__}
+        try:
+            router = await service.create_router(tenant_session, tenant.id, **fields)
+        except service.RouterError as exc:
+            raise http_error(exc) from exc
+        return RouterRead.of(router)
+
+    @get("/{router_id:int}", guards=[requires_scopes(NETWORK_READ)], summary="Get a router")
+    async def get_router(
+        self, tenant_session: TenantSession, router_id: FromPath[int]
+    ) -> RouterRead:
+        try:
+            return RouterRead.of(await service.get_router(tenant_session, router_id))
+        except service.RouterNotFound as exc:
+            raise http_error(exc) from exc
+
+    @patch("/{router_id:int}", guards=[requires_scopes(NETWORK_WRITE)], summary="Change one")
+    async def update_router(
+        self,
+        tenant_session: TenantSession,
+        tenant: CurrentTenant,
+        router_id: FromPath[int],
+        data: JSONBody[RouterUpdate],
+    ) -> RouterRead:
+        try:
+            router = await service.update_router(
+                tenant_session, tenant.id, router_id, **data.changes()
+            )
+        except (service.RouterError, service.RouterNotFound) as exc:
+            raise http_error(exc) from exc
+        return RouterRead.of(router)
+
+    @delete("/{router_id:int}", guards=[requires_scopes(NETWORK_WRITE)], summary="Remove one")
+    async def delete_router(
+        self, tenant_session: TenantSession, tenant: CurrentTenant, router_id: FromPath[int]
+    ) -> None:
+        try:
+            await service.delete_router(tenant_session, tenant.id, router_id)
+        except service.RouterNotFound as exc:
+            raise http_error(exc) from exc
+
+    @post(
+        "/{router_id:int}/test-connection",
+        guards=[requires_scopes(NETWORK_WRITE)],
+        status_code=HTTP_200_OK,
+        summary="Log in over the RouterOS API, read identity and resources, and keep them",
+    )
+    async def test_connection(
+        self,
+        request: Request,
+        services: Services,
+        tenant: CurrentTenant,
+        router_id: FromPath[int],
+    ) -> ConnectionCheck:
+        try:
+            result = await status.check_router(
+                services.database,
+                tenant.schema,
+                router_id,
+                gateway_factory=gateway_factory(request),
+            )
+        except (service.RouterError, service.RouterNotFound) as exc:
+            raise http_error(exc) from exc
+        return ConnectionCheck(result.ok, result.message, RouterRead.of(result.router))
