@@ -21,71 +21,70 @@ import asyncio
 import ssl
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
 
 import librouteros
+from kiunga.integrations.routeros.errors import (
+    RouterAuthFailed,
+    RouterError,
+    RouterItemNotOurs,
+    RouterTrap,
+    RouterUnreachable,
+)
+from kiunga.integrations.routeros.gateway import (
+    ADDRESS_LIST,
+    HOTSPOT_ACTIVE,
+    HOTSPOT_USER,
+    HOTSPOT_USER_PROFILE,
+    PPP_ACTIVE,
+    PPP_PROFILE,
+    PPP_SECRET,
+    SIMPLE_QUEUE,
+    SUSPENDED_LIST,
+    Ensured,
+    RouterOSGateway,
+    RouterStatus,
+    Row,
+)
 from kiunga.integrations.routeros.marks import mark, ours
-from kiunga.integrations.routeros.rates import RateLimit
+from kiunga.integrations.routeros.menus import MenuCalls
+from kiunga.integrations.routeros.values import (
+    api_name,
+    attribute_words,
+    named,
+    normalise_path,
+    same_value,
+    wire_value,
+)
 from librouteros.api import AsyncApi
 from librouteros.exceptions import LibRouterosError, MultiTrapError, TrapError
 
+__all__ = [
+    "ADDRESS_LIST",
+    "API_PORT",
+    "API_SSL_PORT",
+    "HOTSPOT_ACTIVE",
+    "HOTSPOT_USER",
+    "HOTSPOT_USER_PROFILE",
+    "PPP_ACTIVE",
+    "PPP_PROFILE",
+    "PPP_SECRET",
+    "SIMPLE_QUEUE",
+    "SUSPENDED_LIST",
+    "Ensured",
+    "RouterAuthFailed",
+    "RouterConnection",
+    "RouterError",
+    "RouterItemNotOurs",
+    "RouterOSClient",
+    "RouterOSGateway",
+    "RouterStatus",
+    "RouterTrap",
+    "RouterUnreachable",
+    "Row",
+]
+
 API_PORT = 8728
 API_SSL_PORT = 8729
-
-HOTSPOT_USER_PROFILE = "/ip/hotspot/user/profile"
-HOTSPOT_USER = "/ip/hotspot/user"
-HOTSPOT_ACTIVE = "/ip/hotspot/active"
-PPP_PROFILE = "/ppp/profile"
-PPP_SECRET = "/ppp/secret"
-PPP_ACTIVE = "/ppp/active"
-SIMPLE_QUEUE = "/queue/simple"
-ADDRESS_LIST = "/ip/firewall/address-list"
-# The firewall address list a suspended subscriber's address goes on (the ISP's firewall
-# rules decide what that list may reach: usually only the payment page).
-SUSPENDED_LIST = "kiunga-suspended"
-
-Row = dict[str, str]
-
-
-# ---------------------------------------------------------------------------------------
-# Errors
-
-
-class RouterError(Exception):
-    """A router could not do what was asked. `router` is "host:port"."""
-
-    def __init__(self, router: str, message: str) -> None:
-        super().__init__(f"{router}: {message}")
-        self.router = router
-        self.message = message
-
-
-class RouterUnreachable(RouterError):
-    """Connection refused, timed out or dropped: nothing is known to have happened."""
-
-
-class RouterAuthFailed(RouterError):
-    """The router refused the API username or password."""
-
-
-class RouterTrap(RouterError):
-    """The router answered !trap: it refused the command (`message` says why)."""
-
-    def __init__(self, router: str, message: str, category: int | None, path: str) -> None:
-        super().__init__(router, f"{path}: {message}")
-        self.message = message
-        self.category = category
-        self.path = path
-
-
-class RouterItemNotOurs(RouterError):
-    """An item with that name exists on the router but Kiunga (this tenant) did not make it."""
-
-    def __init__(self, router: str, path: str, item: Mapping[str, str]) -> None:
-        name = item.get("name") or item.get("address") or item.get(".id")
-        super().__init__(router, f"{path} {name!r} exists and is not Kiunga's; left alone")
-        self.path = path
-        self.item = dict(item)
 
 
 # ---------------------------------------------------------------------------------------
@@ -124,53 +123,11 @@ class RouterConnection:
         return context
 
 
-@dataclass(frozen=True)
-class RouterStatus:
-    identity: str
-    version: str
-    uptime: str
-    cpu_load: int | None
-    free_memory: int | None
-    total_memory: int | None
-    board_name: str
-
-
-@dataclass(frozen=True)
-class Ensured:
-    """What `ensure` did: the item's id, and whether it was created or changed."""
-
-    id: str
-    created: bool = False
-    changed: bool = False
-
-
 def _int_or_none(value: str | None) -> int | None:
     try:
         return int(value) if value is not None else None
     except ValueError:
         return None
-
-
-# ---------------------------------------------------------------------------------------
-# Values to and from the wire
-
-
-def api_name(key: str) -> str:
-    """Python keyword → RouterOS property: max_limit → max-limit (RouterOS has no '_')."""
-    return key.replace("_", "-")
-
-
-def wire_value(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return str(value)
-
-
-def normalise_path(path: str) -> str:
-    """'ip/hotspot/user', '/ip/hotspot/user/' → '/ip/hotspot/user'."""
-    return "/" + "/".join(part for part in path.strip().split("/") if part)
 
 
 def _row(words: Iterable[str]) -> Row:
@@ -210,98 +167,7 @@ class _TextApi(AsyncApi):
         return rows
 
 
-# ---------------------------------------------------------------------------------------
-# The interface and the client
-
-
-@runtime_checkable
-class RouterOSGateway(Protocol):
-    """What provisioning needs of a router; `RouterOSClient` is the real one."""
-
-    async def status(self) -> RouterStatus: ...
-    async def test_connection(self) -> RouterStatus: ...
-    async def list(
-        self,
-        path: str,
-        *,
-        proplist: Sequence[str] | None = None,
-        where: Sequence[str] = (),
-        **equal: object,
-    ) -> list[Row]: ...
-    async def add(self, path: str, **attributes: object) -> str: ...
-    async def set(self, path: str, item_id: str, **attributes: object) -> None: ...
-    async def remove(self, path: str, *item_ids: str) -> None: ...
-    async def ours(self, path: str, **equal: object) -> list[Row]: ...
-    async def find_by_key(self, path: str, key: str | int) -> Row | None: ...
-    async def ensure(
-        self, path: str, match: Mapping[str, object], key: str | int, **attributes: object
-    ) -> Ensured: ...
-    async def remove_ours(self, path: str, **equal: object) -> int: ...
-    async def ensure_hotspot_user_profile(
-        self,
-        name: str,
-        *,
-        rate_limit: str | RateLimit,
-        shared_users: int = 1,
-        key: str | None = None,
-        **extra: object,
-    ) -> Ensured: ...
-    async def ensure_hotspot_user(
-        self,
-        name: str,
-        *,
-        password: str,
-        profile: str,
-        disabled: bool = False,
-        key: str | None = None,
-        **extra: object,
-    ) -> Ensured: ...
-    async def remove_hotspot_user(self, name: str) -> int: ...
-    async def hotspot_sessions(self, user: str | None = None) -> list[Row]: ...
-    async def cut_hotspot_sessions(self, user: str) -> int: ...
-    async def ensure_ppp_profile(
-        self,
-        name: str,
-        *,
-        rate_limit: str | RateLimit,
-        local_address: str | None = None,
-        remote_address: str | None = None,
-        key: str | None = None,
-        **extra: object,
-    ) -> Ensured: ...
-    async def ensure_ppp_secret(
-        self,
-        name: str,
-        *,
-        password: str,
-        profile: str,
-        service: str = "pppoe",
-        disabled: bool = False,
-        key: str | None = None,
-        **extra: object,
-    ) -> Ensured: ...
-    async def remove_ppp_secret(self, name: str) -> int: ...
-    async def ppp_sessions(self, name: str | None = None) -> list[Row]: ...
-    async def cut_ppp_sessions(self, name: str) -> int: ...
-    async def ensure_simple_queue(
-        self,
-        name: str,
-        *,
-        target: str,
-        rate_limit: str | RateLimit,
-        key: str | None = None,
-        **extra: object,
-    ) -> Ensured: ...
-    async def remove_simple_queue(self, name: str) -> int: ...
-    async def suspend_address(
-        self, address: str, *, list_name: str = SUSPENDED_LIST, key: str | None = None
-    ) -> Ensured: ...
-    async def restore_address(self, address: str, *, list_name: str = SUSPENDED_LIST) -> int: ...
-    async def suspended_addresses(self, *, list_name: str = SUSPENDED_LIST) -> list[str]: ...
-    async def close(self) -> None: ...
-
-
-class RouterOSClient:
+class RouterOSClient(MenuCalls):
     """One router's API. `tenant` (a slug) is needed for the helpers that mark and
     recognise Kiunga's items.
 
@@ -411,11 +277,13 @@ class RouterOSClient:
 
     async def add(self, path: str, **attributes: object) -> str:
         """add; returns the new item's id (*1A)."""
-        rows = await self.run(normalise_path(path) + "/add", *_words(attributes))
+        rows = await self.run(normalise_path(path) + "/add", *attribute_words(attributes))
         return rows[0].get("ret", "") if rows else ""
 
     async def set(self, path: str, item_id: str, **attributes: object) -> None:
-        await self.run(normalise_path(path) + "/set", f"=.id={item_id}", *_words(attributes))
+        await self.run(
+            normalise_path(path) + "/set", f"=.id={item_id}", *attribute_words(attributes)
+        )
 
     async def remove(self, path: str, *item_ids: str) -> None:
         if not item_ids:
@@ -485,7 +353,7 @@ class RouterOSClient:
         wanted["comment"] = comment
         found = await self.list(path, **match)
         if not found:
-            item_id = await self.add(path, **{**_named(match), **wanted})
+            item_id = await self.add(path, **{**named(match), **wanted})
             return Ensured(item_id, created=True)
         item = found[0]
         if not self.is_ours(item):
@@ -500,192 +368,6 @@ class RouterOSClient:
         ids = [item[".id"] for item in await self.ours(path, **equal)]
         await self.remove(path, *ids)
         return len(ids)
-
-    # -- hotspot -------------------------------------------------------------------
-
-    async def ensure_hotspot_user_profile(
-        self,
-        name: str,
-        *,
-        rate_limit: str | RateLimit,
-        shared_users: int = 1,
-        key: str | None = None,
-        **extra: object,
-    ) -> Ensured:
-        return await self.ensure(
-            HOTSPOT_USER_PROFILE,
-            {"name": name},
-            key or f"profile:{name}",
-            rate_limit=RateLimit.parse(rate_limit),
-            shared_users=shared_users,
-            **extra,
-        )
-
-    async def ensure_hotspot_user(
-        self,
-        name: str,
-        *,
-        password: str,
-        profile: str,
-        disabled: bool = False,
-        key: str | None = None,
-        **extra: object,
-    ) -> Ensured:
-        return await self.ensure(
-            HOTSPOT_USER,
-            {"name": name},
-            key or f"user:{name}",
-            password=password,
-            profile=profile,
-            disabled=disabled,
-            **extra,
-        )
-
-    async def remove_hotspot_user(self, name: str) -> int:
-        return await self.remove_ours(HOTSPOT_USER, name=name)
-
-    async def hotspot_sessions(self, user: str | None = None) -> list[Row]:
-        if user is None:
-            return await self.list(HOTSPOT_ACTIVE)
-        return await self.list(HOTSPOT_ACTIVE, user=user)
-
-    async def cut_hotspot_sessions(self, user: str) -> int:
-        """Logs a hotspot user out everywhere. Returns how many sessions were cut."""
-        return await self._cut(HOTSPOT_ACTIVE, await self.hotspot_sessions(user))
-
-    # -- PPP -----------------------------------------------------------------------
-
-    async def ensure_ppp_profile(
-        self,
-        name: str,
-        *,
-        rate_limit: str | RateLimit,
-        local_address: str | None = None,
-        remote_address: str | None = None,
-        key: str | None = None,
-        **extra: object,
-    ) -> Ensured:
-        addresses = {"local_address": local_address, "remote_address": remote_address}
-        return await self.ensure(
-            PPP_PROFILE,
-            {"name": name},
-            key or f"profile:{name}",
-            rate_limit=RateLimit.parse(rate_limit),
-            **{k: v for k, v in addresses.items() if v is not None},
-            **extra,
-        )
-
-    async def ensure_ppp_secret(
-        self,
-        name: str,
-        *,
-        password: str,
-        profile: str,
-        service: str = "pppoe",
-        disabled: bool = False,
-        key: str | None = None,
-        **extra: object,
-    ) -> Ensured:
-        return await self.ensure(
-            PPP_SECRET,
-            {"name": name},
-            key or f"secret:{name}",
-            password=password,
-            profile=profile,
-            service=service,
-            disabled=disabled,
-            **extra,
-        )
-
-    async def remove_ppp_secret(self, name: str) -> int:
-        return await self.remove_ours(PPP_SECRET, name=name)
-
-    async def ppp_sessions(self, name: str | None = None) -> list[Row]:
-        if name is None:
-            return await self.list(PPP_ACTIVE)
-        return await self.list(PPP_ACTIVE, name=name)
-
-    async def cut_ppp_sessions(self, name: str) -> int:
-        """Disconnects a PPP client (so it redials under its new settings, or not at all)."""
-        return await self._cut(PPP_ACTIVE, await self.ppp_sessions(name))
-
-    async def _cut(self, path: str, sessions: list[Row]) -> int:
-        cut = 0
-        for session in sessions:
-            try:
-                await self.remove(path, session[".id"])
-                cut += 1
-            except RouterTrap as trap:
-                if trap.message != "no such item":  # it ended on its own meanwhile
-                    raise
-        return cut
-
-    # -- queues and the suspended list ----------------------------------------------
-
-    async def ensure_simple_queue(
-        self,
-        name: str,
-        *,
-        target: str,
-        rate_limit: str | RateLimit,
-        key: str | None = None,
-        **extra: object,
-    ) -> Ensured:
-        """A queue limiting `target` (an address or subnet) to upload/download."""
-        return await self.ensure(
-            SIMPLE_QUEUE,
-            {"name": name},
-            key or f"queue:{name}",
-            target=target,
-            max_limit=RateLimit.parse(rate_limit),
-            **extra,
-        )
-
-    async def remove_simple_queue(self, name: str) -> int:
-        return await self.remove_ours(SIMPLE_QUEUE, name=name)
-
-    async def suspend_address(
-        self, address: str, *, list_name: str = SUSPENDED_LIST, key: str | None = None
-    ) -> Ensured:
-        """Puts an address on the suspended list (idempotent)."""
-        return await self.ensure(
-            ADDRESS_LIST, {"list": list_name, "address": address}, key or f"suspended:{address}"
-        )
-
-    async def restore_address(self, address: str, *, list_name: str = SUSPENDED_LIST) -> int:
-        """Takes an address off the suspended list (only Kiunga's entries)."""
-        return await self.remove_ours(ADDRESS_LIST, list=list_name, address=address)
-
-    async def suspended_addresses(self, *, list_name: str = SUSPENDED_LIST) -> list[str]:
-        return [item["address"] for item in await self.ours(ADDRESS_LIST, list=list_name)]
-
-
-def _words(attributes: Mapping[str, object]) -> list[str]:
-    return [f"={api_name(key)}={wire_value(value)}" for key, value in attributes.items()]
-
-
-def _named(match: Mapping[str, object]) -> dict[str, str]:
-    return {api_name(key): wire_value(value) for key, value in match.items()}
-
-
-_TRUTH = {"yes": True, "true": True, "no": False, "false": False}
-# Queue rates RouterOS prints back in bits per second, whatever unit they were given in.
-_RATE_PROPERTIES = {"max-limit", "limit-at", "burst-limit", "burst-threshold"}
-
-
-def same_value(name: str, current: str, wanted: str) -> bool:
-    """Whether a property as the router shows it already has the value we would write."""
-    if current == wanted:
-        return True
-    if current.lower() in _TRUTH and wanted.lower() in _TRUTH:
-        return _TRUTH[current.lower()] == _TRUTH[wanted.lower()]
-    if name in _RATE_PROPERTIES:
-        try:
-            now, new = RateLimit.parse(current), RateLimit.parse(wanted)
-        except ValueError:
-            return False
-        return (now.upload_bps, now.download_bps) == (new.upload_bps, new.download_bps)
-    return False
 
 
 def _abort(api: _TextApi | None) -> None:
