@@ -130,3 +130,14 @@ TEMPLATE_DIRECTORIES += [Path(lifecycle_console.__file__).parent / "templates"]
 from kiunga.tenants.billing.console import forms as billing_console_forms  # noqa: E402
 
 CONSOLE_CONTROLLERS += [billing_console_forms.BillingFormsController]
+
+# Network: routers (RouterOS API or RADIUS), their status and "test connection"
+from kiunga.tenants.network import api as network_api  # noqa: E402
+from kiunga.tenants.network import console as network_console  # noqa: E402
+from kiunga.tenants.network import service as network_service  # noqa: E402
+
+TENANT_API_CONTROLLERS += [network_api.RouterController]
+CONSOLE_CONTROLLERS += [network_console.RoutersPageController]
+CONSOLE_NAV += (NavItem("Routers", "/routers"),)
+TEMPLATE_DIRECTORIES += [Path(network_console.__file__).parent / "templates"]
+DASHBOARD_COUNTERS += [("Routers", network_service.count_routers)]

@@ -1,0 +1,119 @@
+"""Network fixtures: the web shell's fixtures (app, client_for, make_key, make_staff, login,
+csrf_token_in), two ISPs with keys that hold the network scopes, a database handle for the
+service functions, and emulated MikroTik routers speaking the RouterOS API."""
+
+from __future__ import annotations
+
+import importlib.util
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kiunga.integrations.routeros.emulator import RouterEmulator
+from kiunga.platform.db.engine import Database
+from kiunga.platform.models import StaffRole
+
+_path = Path(__file__).resolve().parents[1] / "web" / "conftest.py"
+_spec = importlib.util.spec_from_file_location("kiunga_tests_web_fixtures_network", _path)
+_web = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_web)
+
+app = _web.app
+client_for = _web.client_for
+base_host = _web.base_host
+make_key = _web.make_key
+make_staff = _web.make_staff
+csrf_token_in = _web.csrf_token_in
+login = _web.login
+
+NETWORK = ("network:read", "network:write")
+ROUTER_PASSWORD = "Mt-api-pass-4417"
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def tenant(make_tenant):
+    return make_tenant("net")
+
+
+@pytest.fixture
+def other_tenant(make_tenant):
+    return make_tenant("net")
+
+
+@pytest.fixture
+def api(client_for, tenant, make_key):
+    """A client of the tenant's API with a key holding network:read and network:write."""
+    client = client_for(tenant.host)
+    client.headers.update(auth(make_key(tenant.id, scopes=NETWORK)))
+    return client
+
+
+@pytest.fixture
+def other_api(client_for, other_tenant, make_key):
+    client = client_for(other_tenant.host)
+    client.headers.update(auth(make_key(other_tenant.id, scopes=NETWORK)))
+    return client
+
+
+@pytest.fixture
+async def database(database_url):
+    database = Database(database_url, pool_size=4)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+def signed_in(tenant, make_staff, login, client_for):
+    async def sign_in(role: StaffRole):
+        client = client_for(tenant.host)
+        answer = await login(client, make_staff(tenant.id, role=role))
+        assert answer.status_code == 303, answer.text
+        return client
+
+    return sign_in
+
+
+@pytest.fixture
+def mikrotik() -> Iterator[RouterEmulator]:
+    """An emulated MikroTik on a free port of 127.0.0.1, with an API user for Kiunga."""
+    with RouterEmulator(
+        username="kiunga", password=ROUTER_PASSWORD, identity="core-westlands"
+    ) as router:
+        yield router
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A port on 127.0.0.1 where nothing listens: connecting is refused at once."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def api_router(port: int, **overrides) -> dict:
+    body = {
+        "name": "Core Westlands",
+        "address": "127.0.0.1",
+        "api_port": port,
+        "mode": "api",
+        "api_username": "kiunga",
+        "api_password": ROUTER_PASSWORD,
+    }
+    body.update(overrides)
+    return body
+
+
+def radius_router(address: str, **overrides) -> dict:
+    body = {
+        "name": f"NAS {address}",
+        "address": address,
+        "mode": "radius",
+        "radius_secret": "radius-shared-9931",
+    }
+    body.update(overrides)
+    return body
