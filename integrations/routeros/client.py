@@ -253,6 +253,10 @@ class RouterOSClient(MenuCalls):
                 # Mid-reply the connection's state is unknown: start afresh next time.
                 self._drop()
                 raise RouterUnreachable(self.connection.address, _describe(error)) from None
+            except asyncio.CancelledError:
+                # The reply may still arrive and would be read as the next command's.
+                self._drop()
+                raise
 
     def _trap(self, command: str, trap: TrapError) -> RouterTrap:
         return RouterTrap(self.connection.address, trap.message, trap.category, command)

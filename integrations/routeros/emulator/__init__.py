@@ -22,7 +22,8 @@ entry", "input does not match any value of profile".
 Hooks for tests, on `RouterEmulator.state` (an `EmulatedRouter`): rows(path),
 find(path, **equal), login_hotspot(user, …), login_ppp(name, …), fail_next(prefix,
 message, category=None, times=1), commands (every sentence received after login);
-on `RouterEmulator`: offline(), online(), connection() (a `RouterConnection` to it).
+on `RouterEmulator`: offline() (refuses connections, cuts open ones), unresponsive()
+(accepts but never answers), online(), connection() (a `RouterConnection` to it).
 """
 
 from kiunga.integrations.routeros.emulator.router import (

@@ -42,8 +42,21 @@ class RouterAPIServer:
         self.ssl_context = ssl_context
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
-        # Accepts connections but never answers: a router behind a link that drops packets.
-        self.silent = False
+        # Cleared, commands are read but not answered until it is set again: a router that
+        # stalls, whose late answers still arrive on connections that are still open.
+        self._answering: asyncio.Event | None = None
+
+    def _answering_event(self) -> asyncio.Event:
+        if self._answering is None:
+            self._answering = asyncio.Event()
+            self._answering.set()
+        return self._answering
+
+    async def hold_answers(self) -> None:
+        self._answering_event().clear()
+
+    async def release_answers(self) -> None:
+        self._answering_event().set()
 
     @property
     def listening(self) -> bool:
@@ -78,8 +91,11 @@ class RouterAPIServer:
         try:
             while True:
                 words = await read_sentence(reader)
-                if not words or self.silent:
+                if not words:
                     continue
+                await self._answering_event().wait()
+                if writer.transport.is_closing():
+                    break
                 replies, close = session.answer(words)
                 writer.write(b"".join(encode_sentence(reply) for reply in replies))
                 await writer.drain()
@@ -202,6 +218,7 @@ class RouterEmulator:
         if loop is None or thread is None:
             return
         try:
+            self._call(self.server.release_answers())
             self._call(self.server.stop_listening())
         finally:
             loop.call_soon_threadsafe(loop.stop)
@@ -215,12 +232,13 @@ class RouterEmulator:
 
     def online(self) -> None:
         """Back on the network, on the same port and with the same configuration."""
-        self.server.silent = False
         self._call(self.server.listen())
+        self._call(self.server.release_answers())
 
     def unresponsive(self) -> None:
-        """Connections still open but nothing is ever answered: clients time out."""
-        self.server.silent = True
+        """Connections are accepted but nothing is answered until `online()`: clients time
+        out, and answers held meanwhile arrive late on the connections still open."""
+        self._call(self.server.hold_answers())
 
     @property
     def is_online(self) -> bool:

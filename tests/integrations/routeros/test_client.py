@@ -52,6 +52,26 @@ async def test_values_come_back_as_the_strings_the_router_sent(client, router):
     assert found == [{".id": "*1", "name": "1234"}]
 
 
+@pytest.mark.parametrize("empty_replies", [True, False])
+async def test_an_empty_print_is_an_empty_list_before_and_after_7_18(client_for, empty_replies):
+    with RouterEmulator(password=PASSWORD, empty_replies=empty_replies) as router:
+        client = client_for(router)
+        assert await client.list(PPP_SECRET) == []
+        assert await client.hotspot_sessions("nobody") == []
+        assert (await client.status()).identity == "MikroTik"
+
+
+async def test_a_command_cancelled_mid_reply_leaves_no_stale_answer(router, client):
+    router.state.login_ppp("alice")
+    assert await client.identity() == "acme-core"  # connected and logged in
+    router.unresponsive()
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(client.ppp_sessions(), 0.2)
+    router.online()  # the held answer (alice's session) is sent now
+    assert await client.identity() == "acme-core"
+    assert [row["name"] for row in await client.ppp_sessions()] == ["alice"]
+
+
 async def test_generic_add_set_remove(client, router):
     first = await client.add(PPP_SECRET, name="alice", password="a", remote_address="10.9.0.2")
     second = await client.add("ppp/secret/", name="bob", password="b")
