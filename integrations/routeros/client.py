@@ -378,10 +378,15 @@ def _abort(api: _TextApi | None) -> None:
     """Drops a connection at once, even one whose event loop has gone."""
     if api is None:
         return
+    transport = api.protocol.transport.writer.transport
     try:
-        api.protocol.transport.writer.transport.abort()
-    except RuntimeError:  # its loop is closed; so is the socket, or it soon will be
-        pass
+        transport.abort()
+    except RuntimeError:
+        # Its event loop is closed, so the transport can no longer close its own socket.
+        wrapped = transport.get_extra_info("socket")
+        raw = getattr(wrapped, "_sock", None)
+        if raw is not None:
+            raw.close()
 
 
 def _describe(error: BaseException) -> str:

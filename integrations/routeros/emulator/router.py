@@ -28,6 +28,7 @@ from kiunga.integrations.routeros.emulator.tables import (
 IDENTITY = "/system/identity"
 RESOURCE = "/system/resource"
 LOGIN_FAILED = "invalid user name or password (6)"
+MAX_LOGGED_COMMANDS = 10_000
 
 Sentence = list[str]
 
@@ -173,6 +174,11 @@ class EmulatedRouter:
 
     # -- the API -------------------------------------------------------------------
 
+    def record(self, sentence: Sentence) -> None:
+        self.commands.append(sentence)
+        if len(self.commands) > MAX_LOGGED_COMMANDS:  # a long-running emulator (kiunga up)
+            del self.commands[: MAX_LOGGED_COMMANDS // 2]
+
     def _take_injected(self, command: str) -> InjectedTrap | None:
         for fault in self.injected:
             if command.startswith(fault.prefix):
@@ -226,7 +232,7 @@ class Session:
         if self.user is None:
             return [["!fatal", "not logged in"]], True
         with router.lock:
-            router.commands.append([command, *(f"={k}={v}" for k, v in attributes.items())])
+            router.record([command, *(f"={k}={v}" for k, v in attributes.items())])
             fault = router._take_injected(command)
             if fault is not None:
                 return _trap(fault.message, fault.category), False
