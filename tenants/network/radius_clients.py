@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from kiunga.integrations.radius.interfaces import RadiusClient
 from kiunga.platform.db.engine import Database
 from kiunga.platform.models import RadiusClientRoute, Tenant, TenantStatus
 from kiunga.tenants.network.models import Router, RouterMode
@@ -29,6 +30,15 @@ class RadiusClientEntry:
     secret: str = field(repr=False)
     require_message_authenticator: bool
     coa_port: int
+
+    def as_nas_client(self) -> RadiusClient:
+        """The RADIUS server's record of it; its tenant key is the ISP's schema name."""
+        return RadiusClient(
+            secret=self.secret.encode(),
+            tenant_key=self.tenant_schema,
+            router_id=str(self.router_id),
+            require_message_authenticator=self.require_message_authenticator,
+        )
 
 
 async def load_radius_clients(
@@ -79,3 +89,11 @@ async def load_radius_clients(
 async def load_radius_client(database: Database, source_address: str) -> RadiusClientEntry | None:
     entries = await load_radius_clients(database, source_address=source_address)
     return entries[0] if entries else None
+
+
+async def load_client_directory(database: Database) -> dict[str, RadiusClient]:
+    """Source address → RadiusClient for every active ISP's routers in radius mode: what the
+    RADIUS server's in-memory directory holds."""
+    return {
+        entry.source_address: entry.as_nas_client() for entry in await load_radius_clients(database)
+    }

@@ -5,7 +5,11 @@ the RADIUS server loads every client with its decrypted secret."""
 from __future__ import annotations
 
 from kiunga.platform.models import Tenant, TenantStatus
-from kiunga.tenants.network.radius_clients import load_radius_client, load_radius_clients
+from kiunga.tenants.network.radius_clients import (
+    load_client_directory,
+    load_radius_client,
+    load_radius_clients,
+)
 from sqlalchemy import text, update
 from sqlalchemy.orm import Session
 
@@ -124,6 +128,12 @@ async def test_the_radius_server_loads_every_client(
     bravo = entries["10.9.2.2"]
     assert bravo.secret == "bravo-secret" and bravo.require_message_authenticator is False
     assert bravo.tenant_schema == other_tenant.schema
+
+    directory = await load_client_directory(database)
+    nas = directory["10.9.2.1"]
+    assert nas.secret == b"alpha-secret" and nas.tenant_key == tenant.schema
+    assert nas.router_id == str(a.json()["id"]) and nas.require_message_authenticator
+    assert "10.9.2.3" not in directory
 
     one = await load_radius_client(database, "10.9.2.2")
     assert one is not None and one.router_id == b.json()["id"]
