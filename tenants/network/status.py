@@ -9,6 +9,7 @@ is then recorded in a short transaction of its own.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,9 +25,11 @@ from kiunga.integrations.routeros.client import (
     RouterUnreachable,
 )
 from kiunga.platform.db.engine import Database
+from kiunga.platform.settings import get_settings
 from kiunga.tenants.network import service
 from kiunga.tenants.network.models import Router, RouterMode
 from kiunga.tenants.network.validation import RouterError as RouterInputError
+from kiunga.tenants.network.validation import ip_or_none
 from sqlalchemy import select
 
 log = structlog.get_logger("kiunga.network")
@@ -65,7 +68,22 @@ def uptime_seconds(text: str | None) -> int | None:
     return sum(int(number) * _UNIT_SECONDS[unit] for number, unit in parts)
 
 
+def _refuse_own_host(address: str) -> None:
+    """In production, never let "test connection" reach the servers Kiunga runs on (or a
+    cloud's metadata service): a router is never this machine. Private networks are fine:
+    routers are often reached over a VPN. Host names are not resolved here."""
+    if not get_settings().is_production:
+        return
+    ip = ip_or_none(address)
+    if ip is None:
+        return
+    parsed = ipaddress.ip_address(ip)
+    if parsed.is_loopback or parsed.is_link_local or parsed.is_unspecified or parsed.is_multicast:
+        raise RouterInputError("address", f"{ip} is not an address a router can have here")
+
+
 def connection_for(router: Router, *, timeout: float) -> RouterConnection:
+    _refuse_own_host(router.address)
     password = service.api_password(router)
     if not router.api_username or password is None:
         raise RouterInputError(
