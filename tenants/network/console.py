@@ -13,7 +13,7 @@ from kiunga.platform.web.dependencies import CurrentTenant, Services, TenantSess
 from kiunga.platform.web.guards import requires_scopes, staff_only, tenant_only
 from kiunga.tenants.network import service, status
 from kiunga.tenants.network.api import gateway_factory
-from kiunga.tenants.network.models import API_PORT, COA_PORT, Router, RouterMode
+from kiunga.tenants.network.models import API_PORT, API_TLS_PORT, COA_PORT, Router, RouterMode
 from kiunga.tenants.sites.service import list_sites
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
@@ -73,6 +73,9 @@ async def _posted(request: Request) -> tuple[dict[str, object], dict[str, object
     for name in CHECKBOXES:
         form[name] = name in data
     fields = dict(form)
+    if (fields["api_port"], form["use_tls"]) in ((str(API_PORT), True), (str(API_TLS_PORT), False)):
+        # The other mode's default port left in the field: the port follows the TLS box.
+        fields["api_port"] = ""
     for name in SECRET_FIELDS:
         fields[name] = str(data.get(name, "")) or None  # empty keeps the saved one
     return form, fields

@@ -145,3 +145,17 @@ async def test_support_looks_but_does_not_change(signed_in, api, csrf_token_in):
     assert refused.status_code == 403
     finance = await signed_in(StaffRole.FINANCE)
     assert (await finance.get("/routers")).status_code == 403
+
+
+async def test_the_port_follows_the_tls_box_unless_it_was_changed(signed_in, csrf_token_in, api):
+    owner = await signed_in(StaffRole.OWNER)
+    token = csrf_token_in((await owner.get("/routers/new")).text)
+    added = await owner.post("/routers", data=form_for(8728, token, use_tls="1"))
+    path = added.headers["location"].split("?")[0]
+    router_id = int(path.rsplit("/", 1)[1])
+    assert (await api.get(f"/api/v1/routers/{router_id}")).json()["api_port"] == 8729
+    await owner.post(path, data=form_for(8729, token, api_password=""))  # TLS box cleared
+    assert (await api.get(f"/api/v1/routers/{router_id}")).json()["api_port"] == 8728
+    await owner.post(path, data=form_for(9000, token, api_password="", use_tls="1"))
+    after = (await api.get(f"/api/v1/routers/{router_id}")).json()
+    assert (after["api_port"], after["use_tls"]) == (9000, True)
