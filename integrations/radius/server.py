@@ -238,6 +238,12 @@ class AuthProtocol(asyncio.DatagramProtocol):
                 # non-zero padding: decrypted with another secret than the NAS's
                 self._drop["bad_authenticator"]()
                 return None
+        elif wire.CHAP_PASSWORD not in attributes:
+            # EAP and the rest are not spoken here: refuse rather than guess.
+            code, reply_attributes = self._reject(RejectReason.UNSUPPORTED_METHOD, None)
+            return self._reply(
+                key, code, data[1], authenticator, reply_attributes, proxy_states, secret
+            )
         decision = self._authorize(client, username.decode("utf-8", "replace"))
         if type(decision) is Authorization:
             if self._password_ok(attributes, given, authenticator, decision.password):
@@ -252,9 +258,14 @@ class AuthProtocol(asyncio.DatagramProtocol):
             ):
                 reason, message = RejectReason.WRONG_PASSWORD, None
             code, reply_attributes = self._reject(reason, message)
+        return self._reply(
+            key, code, data[1], authenticator, reply_attributes, proxy_states, secret
+        )
+
+    def _reply(self, key, code, identifier, authenticator, attributes, proxy_states, secret):
         if proxy_states:
-            reply_attributes += _proxy_attributes(proxy_states)
-        reply = wire.sign_reply(code, data[1], authenticator, reply_attributes, secret)
+            attributes += _proxy_attributes(proxy_states)
+        reply = wire.sign_reply(code, identifier, authenticator, attributes, secret)
         self._recent.put(key, reply)
         return reply
 
@@ -269,12 +280,8 @@ class AuthProtocol(asyncio.DatagramProtocol):
     ) -> bool:
         if given is not None:
             return len(given) == len(password) and wire._compare(given, password)
-        chap = attributes.get(wire.CHAP_PASSWORD)
-        if chap is not None:
-            challenge = attributes.get(wire.CHAP_CHALLENGE, authenticator)
-            return wire.chap_ok(chap, challenge, password)
-        # EAP and the rest are not spoken here: refuse rather than guess.
-        return False
+        challenge = attributes.get(wire.CHAP_CHALLENGE, authenticator)
+        return wire.chap_ok(attributes[wire.CHAP_PASSWORD], challenge, password)
 
     def _status_server(self, client: RadiusClient, data: bytes, authenticator: bytes):
         # RFC 5997: a Status-Server must carry a Message-Authenticator.
