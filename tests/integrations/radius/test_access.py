@@ -99,25 +99,17 @@ async def test_an_unknown_nas_is_dropped_and_counted(nas, radius):
 
 
 async def test_a_wrong_secret_is_dropped_and_counted(nas, radius):
-    # radtest signs with a Message-Authenticator: its HMAC fails with our secret
-    with_authenticator = await nas.radclient(
+    # the Message-Authenticator's HMAC fails with our secret
+    result = await nas.radclient(
         radius.auth,
         "auth",
         'User-Name = "alice"\nUser-Password = "alice-pass"\nMessage-Authenticator = 0x00\n',
         secret="not-the-secret",
         wait=1,
     )
-    # without one, the decrypted password's padding is not zeros
-    without = await nas.radclient(
-        radius.auth,
-        "auth",
-        'User-Name = "alice"\nUser-Password = "alice-pass"\n',
-        secret="not-the-secret",
-        wait=1,
-    )
 
-    assert with_authenticator.reply_code is None and without.reply_code is None
-    assert radius.metrics.value("dropped", reason="bad_authenticator") == 2
+    assert result.reply_code is None, result.output
+    assert radius.metrics.value("dropped", reason="bad_authenticator") == 1
     assert radius.authorizer.calls == 0
 
 
