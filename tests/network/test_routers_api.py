@@ -243,3 +243,14 @@ async def test_who_may_see_and_change_routers(
     finance = client_for(tenant.host)
     await login(finance, make_staff(tenant.id, role=StaffRole.FINANCE))
     assert (await finance.get("/api/v1/routers")).status_code == 403
+
+
+async def test_the_openapi_document_describes_routers_without_secrets(client_for, base_host):
+    schema = (await client_for(base_host).get("/docs/openapi.json")).json()
+    paths = schema["paths"]
+    assert {"get", "post"} <= set(paths["/api/v1/routers"])
+    assert {"get", "patch", "delete"} <= set(paths["/api/v1/routers/{router_id}"])
+    assert "post" in paths["/api/v1/routers/{router_id}/test-connection"]
+    read = schema["components"]["schemas"]["RouterRead"]["properties"]
+    assert "api_password_set" in read and "api_password" not in read
+    assert "radius_secret" not in read
