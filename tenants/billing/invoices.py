@@ -21,7 +21,7 @@ from kiunga.tenants.billing.errors import (
     positive_count,
     required_text,
 )
-from kiunga.tenants.billing.ledger import account_for, actor_columns, post_entry
+from kiunga.tenants.billing.ledger import account_for, actor_columns, number_and_post, post_entry
 from kiunga.tenants.billing.models import (
     Account,
     Allocation,
@@ -30,7 +30,6 @@ from kiunga.tenants.billing.models import (
     InvoiceLine,
     InvoiceStatus,
 )
-from kiunga.tenants.billing.numbering import next_number
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -127,16 +126,17 @@ async def _issue(
     if invoice.status != InvoiceStatus.DRAFT:
         raise BillingError("status", f"invoice is {invoice.status.value}, not a draft")
     issued_at = issued_at or utcnow()
-    invoice.number = await next_number(session, "invoice")
     invoice.status = InvoiceStatus.ISSUED
     invoice.issued_at = issued_at
-    await session.flush()
-    await post_entry(
+    await number_and_post(
         session,
+        "invoice",
+        invoice,
+        "number",
         account,
         EntryKind.INVOICE,
         -invoice.total,
-        description=f"Invoice {invoice.number}",
+        describe=lambda number: f"Invoice {number}",
         actor=actor,
         invoice_id=invoice.id,
     )

@@ -17,9 +17,14 @@ from kiunga.tenants.actors import Actor
 from kiunga.tenants.billing.allocation import allocate_credit
 from kiunga.tenants.billing.errors import BillingError, NotFound, ReferenceConflict, money
 from kiunga.tenants.billing.hooks import payment_facts, run_payment_hooks
-from kiunga.tenants.billing.ledger import account_for, actor_columns, balance, post_entry
+from kiunga.tenants.billing.ledger import (
+    account_for,
+    actor_columns,
+    balance,
+    number_and_post,
+    numbered_at_end,
+)
 from kiunga.tenants.billing.models import EntryKind, Payment, PaymentMethod
-from kiunga.tenants.billing.numbering import next_number
 from kiunga.tenants.subscribers.models import Subscriber, SubscriberStatus
 from kiunga.tenants.subscribers.phones import InvalidPhone, normalise_phone
 from sqlalchemy import select
@@ -126,22 +131,30 @@ async def record_payment(
         existing = await payment_by_reference(session, reference)
         return _repeat_of(existing, subscriber_id, amount)
 
-    # Numbered only once the payment is known to be new, so a repeat does not use up a number.
-    payment.receipt_number = await next_number(session, "receipt")
-    await session.flush()
-    await post_entry(
-        session,
-        account,
-        EntryKind.PAYMENT,
-        amount,
-        description=f"Payment {payment.receipt_number} ({method.value})",
-        actor=actor,
-        payment_id=payment.id,
-    )
-    await allocate_credit(session, account, now=received_at)
-    await run_payment_hooks(session, payment)
-    # After the hooks, so that the event tells what the payment led to (the new balance,
-    # and what other areas add, such as a restored service's expiry) for the receipt.
+    # Numbered only once the payment is known to be new, so a repeat does not use up a
+    # number; and at the end of the work it leads to, so that the ISP's receipt and invoice
+    # counters stay locked only from there to commit (see ledger.numbered_at_end).
+    async with numbered_at_end(session):
+        await number_and_post(
+            session,
+            "receipt",
+            payment,
+            "receipt_number",
+            account,
+            EntryKind.PAYMENT,
+            amount,
+            describe=lambda number: f"Payment {number} ({method.value})",
+            actor=actor,
+            payment_id=payment.id,
+        )
+        await allocate_credit(session, account, now=received_at)
+        await run_payment_hooks(session, payment)
+        # After the hooks, so that the event tells what the payment led to (the new
+        # balance, and what other areas add, such as a restored service's expiry).
+        facts = {
+            "balance": await balance(session, subscriber_id),
+            **await payment_facts(session, payment),
+        }
     await emit(
         session,
         "payment.received",
@@ -153,8 +166,7 @@ async def record_payment(
             "method": method.value,
             "reference": reference,
             "receipt_number": payment.receipt_number,
-            "balance": await balance(session, subscriber_id),
-            **await payment_facts(session, payment),
+            **facts,
         },
     )
     return PaymentOutcome(payment, created=True)

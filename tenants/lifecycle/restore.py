@@ -91,6 +91,7 @@ async def restore_after_payment(session: AsyncSession, payment: Payment) -> None
         await sync_subscriber_statuses(
             session,
             [payment.subscriber_id],
-            reason=f"payment {payment.receipt_number or payment.id} covered what was due",
+            # Numbered when the payment's work is done: name it by its provider reference.
+            reason=f"payment {payment.reference or payment.id} covered what was due",
             actor=LIFECYCLE,
         )
