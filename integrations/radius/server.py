@@ -238,7 +238,10 @@ class AuthProtocol(asyncio.DatagramProtocol):
                 # non-zero padding: decrypted with another secret than the NAS's
                 self._drop["bad_authenticator"]()
                 return None
-        elif wire.CHAP_PASSWORD not in attributes:
+        elif wire.CHAP_PASSWORD in attributes:
+            if len(attributes[wire.CHAP_PASSWORD]) != 17:
+                raise wire.Malformed("CHAP-Password is not 17 octets")
+        else:
             # EAP and the rest are not spoken here: refuse rather than guess.
             code, reply_attributes = self._reject(RejectReason.UNSUPPORTED_METHOD, None)
             return self._reply(

@@ -163,6 +163,10 @@ class Radius:
         return self.server.acct_address
 
     @property
+    def secret(self) -> bytes:
+        return SECRET.encode()
+
+    @property
     def metrics(self):
         return self.server.metrics
 
@@ -202,3 +206,31 @@ async def radius():
     yield radius
     await server.close()
     await sink.close()
+
+
+class UdpPeer(asyncio.DatagramProtocol):
+    """A bare UDP socket for hand-made datagrams; replies are queued as they arrive."""
+
+    def __init__(self) -> None:
+        self.replies: asyncio.Queue[bytes] = asyncio.Queue()
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def datagram_received(self, data: bytes, addr) -> None:
+        self.replies.put_nowait(data)
+
+    def send(self, data: bytes, address: tuple[str, int]) -> None:
+        self.transport.sendto(data, address)
+
+    async def reply(self, within: float = 5.0) -> bytes:
+        return await asyncio.wait_for(self.replies.get(), within)
+
+
+@pytest.fixture
+async def udp_peer():
+    loop = asyncio.get_running_loop()
+    transport, peer = await loop.create_datagram_endpoint(UdpPeer, local_addr=("127.0.0.1", 0))
+    yield peer
+    transport.close()
