@@ -40,7 +40,7 @@ from kiunga.tenants.network.validation import (
     ip_or_none,
 )
 from kiunga.tenants.sites.models import Site
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -60,6 +60,8 @@ __all__ = [
 ]
 
 MAX_ERROR_LENGTH = 2000
+# Told (on commit) whenever platform.radius_clients changes, so RADIUS servers reload.
+RADIUS_NOTIFY_CHANNEL = "kiunga_radius_clients"
 # The fields a caller may give; anything else is a programming error, not input.
 FIELDS = frozenset(
     {
@@ -152,11 +154,13 @@ async def update_router(
 async def delete_router(session: AsyncSession, tenant_id: int, router_id: int) -> None:
     router = await get_router(session, router_id, lock=True)
     async with session.begin_nested():
-        await session.execute(
+        removed = await session.execute(
             delete(RadiusClientRoute).where(
                 RadiusClientRoute.tenant_id == tenant_id, RadiusClientRoute.router_id == router.id
             )
         )
+        if removed.rowcount:
+            await _notify_radius(session)
         await session.delete(router)
         await session.flush()
         await emit(session, "router.changed", {"router_id": router_id, "change": "deleted"})
@@ -309,6 +313,9 @@ async def _sync_radius_client(session: AsyncSession, tenant_id: int, router: Rou
     wanted = radius_source_address(router) if router.mode is RouterMode.RADIUS else None
     mine = (RadiusClientRoute.tenant_id == tenant_id) & (RadiusClientRoute.router_id == router.id)
     current = await session.scalar(select(RadiusClientRoute.source_address).where(mine))
+    if current is not None or wanted is not None:
+        # The secret or the Message-Authenticator policy may have changed with the route.
+        await _notify_radius(session)
     if current == wanted:
         return
     if wanted is not None:
@@ -331,6 +338,12 @@ async def _sync_radius_client(session: AsyncSession, tenant_id: int, router: Rou
             )
     except IntegrityError as exc:  # another router took it since we looked
         raise _address_taken(wanted) from exc
+
+
+async def _notify_radius(session: AsyncSession) -> None:
+    await session.execute(
+        text("SELECT pg_notify(:channel, '')"), {"channel": RADIUS_NOTIFY_CHANNEL}
+    )
 
 
 def _address_taken(address: str) -> RouterConflict:
