@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
@@ -186,8 +187,10 @@ ALICE = Authorization(
 BOB = Authorization(password=b"bob-pass", rate_limit="2M/2M", total_limit_bytes=1_000_000)
 
 
-@pytest.fixture
-async def radius():
+@asynccontextmanager
+async def running_radius(sink=None) -> AsyncIterator[Radius]:
+    """A server on free ports; by default its sink answers only once a batch is flushed, so
+    a test that got its Accounting-Response finds the record without waiting."""
     directory = StaticDirectory()
     authorizer = StaticAuthorizer()
     authorizer.set(TENANT, "alice", ALICE)
@@ -196,16 +199,31 @@ async def radius():
     authorizer.set(TENANT, "dave", Rejection(RejectReason.SUSPENDED))
     authorizer.set(TENANT, "erin", Rejection(RejectReason.DATA_USED_UP, password=b"erin-pass"))
     flushed = RecordingFlush()
-    # Answered only once flushed: a test that got its Accounting-Response finds the record.
-    sink = BatchingSink(flushed, max_batch=100, max_delay=0.05, wait_for_flush=True)
-    server = RadiusServer(directory, authorizer, sink, host="127.0.0.1", auth_port=0, acct_port=0)
-    await sink.start()
+    batching = BatchingSink(flushed, max_batch=100, max_delay=0.05, wait_for_flush=True)
+    server = RadiusServer(
+        directory, authorizer, sink or batching, host="127.0.0.1", auth_port=0, acct_port=0
+    )
+    await batching.start()
     await server.start()
-    radius = Radius(server, directory, authorizer, sink, flushed)
+    radius = Radius(server, directory, authorizer, batching, flushed)
     radius.client()
-    yield radius
-    await server.close()
-    await sink.close()
+    try:
+        yield radius
+    finally:
+        await server.close()
+        await batching.close()
+
+
+@pytest.fixture
+async def radius():
+    async with running_radius() as radius:
+        yield radius
+
+
+@pytest.fixture
+def start_radius():
+    """`async with start_radius(sink=…) as radius:` for a server with another sink."""
+    return running_radius
 
 
 class UdpPeer(asyncio.DatagramProtocol):
