@@ -1,0 +1,65 @@
+"""`serve_radius` as the `kiunga radius` command will run it: two worker processes sharing
+the ports (SO_REUSEPORT), answering radtest, stopping cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import textwrap
+
+SERVER = textwrap.dedent(
+    """
+    import sys
+    from kiunga.integrations.radius.accounting import BatchingSink
+    from kiunga.integrations.radius.interfaces import Authorization, RadiusClient
+    from kiunga.integrations.radius.memory import StaticAuthorizer, StaticDirectory
+    from kiunga.integrations.radius.runner import serve_radius
+
+    async def written(batch):
+        for record in batch:
+            print("record", record.session_id, record.input_octets, flush=True)
+
+    directory = StaticDirectory({"127.0.0.1": RadiusClient(b"s3cret", "isp", "r1")})
+    authorizer = StaticAuthorizer()
+    authorizer.set("isp", "alice", Authorization(password=b"pw", rate_limit="3M/3M"))
+    serve_radius(
+        "127.0.0.1", 0, 0, directory, authorizer,
+        BatchingSink(written, max_batch=1, wait_for_flush=True),
+        workers=2,
+        on_ready=lambda auth, acct: print("ready", auth, acct, flush=True),
+    )
+    print("stopped", flush=True)
+    """
+)
+
+
+async def test_two_workers_serve_and_stop_on_sigterm(nas):
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", SERVER, stdout=asyncio.subprocess.PIPE
+    )
+    try:
+        ready = (await asyncio.wait_for(process.stdout.readline(), 30)).decode().split()
+        assert ready[0] == "ready", ready
+        auth, acct = int(ready[1]), int(ready[2])
+
+        access = await nas.radtest(("127.0.0.1", auth), "alice", "pw", secret="s3cret")
+        accounting = await nas.radclient(
+            ("127.0.0.1", acct),
+            "acct",
+            'Acct-Status-Type = Start\nAcct-Session-Id = "w1"\nAcct-Input-Octets = 9\n',
+            secret="s3cret",
+        )
+
+        assert access.reply_code == "Access-Accept", access.output
+        assert access.first("Mikrotik-Rate-Limit") == "3M/3M"
+        assert accounting.reply_code == "Accounting-Response", accounting.output
+        process.send_signal(signal.SIGTERM)
+        rest = (await asyncio.wait_for(process.stdout.read(), 30)).decode().splitlines()
+        assert await process.wait() == 0
+        assert "record w1 9" in rest
+        assert rest[-1] == "stopped"
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
