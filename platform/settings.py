@@ -97,6 +97,13 @@ class Settings:
     tenant_cache_seconds: int
     # Where outside systems (Daraja's callbacks) reach this installation; no trailing slash.
     public_url: str = ""
+    # The RADIUS server (`kiunga radius`): where it listens, how often NASes send
+    # Interim-Updates (a session silent for twice that is closed) and the full cache reload.
+    radius_host: str = "127.0.0.1"
+    radius_auth_port: int = 1812
+    radius_acct_port: int = 1813
+    radius_interim_seconds: int = 300
+    radius_reload_seconds: int = 300
 
     @property
     def uses_embedded_services(self) -> bool:
@@ -129,6 +136,11 @@ def load_settings() -> Settings:
         migrate_concurrency=_env_int("MIGRATE_CONCURRENCY", os.cpu_count() or 2, minimum=1),
         tenant_cache_seconds=_env_int("TENANT_CACHE_SECONDS", 30, minimum=0),
         public_url=_public_url(environment),
+        radius_host=_env("RADIUS_HOST", "127.0.0.1") or "127.0.0.1",
+        radius_auth_port=_env_int("RADIUS_AUTH_PORT", 1812, minimum=0),
+        radius_acct_port=_env_int("RADIUS_ACCT_PORT", 1813, minimum=0),
+        radius_interim_seconds=_env_int("RADIUS_INTERIM_SECONDS", 300, minimum=10),
+        radius_reload_seconds=_env_int("RADIUS_RELOAD_SECONDS", 300, minimum=5),
     )
 
 

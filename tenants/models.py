@@ -11,6 +11,7 @@ from kiunga.tenants.catalog import models as _catalog  # noqa: F401
 from kiunga.tenants.mpesa import models as _mpesa  # noqa: F401
 from kiunga.tenants.network import models as _network  # noqa: F401
 from kiunga.tenants.network.provisioning import models as _provisioning  # noqa: F401
+from kiunga.tenants.network.radius import models as _radius  # noqa: F401
 from kiunga.tenants.services import models as _services  # noqa: F401
 from kiunga.tenants.sites import models as _sites  # noqa: F401
 from kiunga.tenants.subscribers import models as _subscribers  # noqa: F401

@@ -13,7 +13,17 @@ app = typer.Typer(
     add_completion=False,
 )
 
-COMMAND_MODULES = ("up", "serve", "worker", "migrate", "tenants", "admins", "imports", "emulators")
+COMMAND_MODULES = (
+    "up",
+    "serve",
+    "worker",
+    "migrate",
+    "tenants",
+    "admins",
+    "imports",
+    "emulators",
+    "radius",
+)
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"kiunga.platform.cli.{_name}").register(app)

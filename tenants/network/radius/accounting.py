@@ -1,0 +1,393 @@
+"""Accounting-Requests into each ISP's schema, in batches.
+
+`AccountingWriter` is the RADIUS server's `AccountingSink`: a `BatchingSink` whose flush
+writes each ISP's records in one transaction of its own. Writes are upserts that can be
+repeated (a failed flush is retried whole): a session's octet totals only grow (GREATEST),
+and the usage a record adds is its totals minus what the session had already counted, so
+a retransmitted or replayed Interim-Update adds nothing.
+
+- Start / Interim-Update / Stop: `radius_sessions` keyed by (router, Acct-Session-Id);
+  the growth goes to `usage_daily` (the record's UTC day) and `usage_periods` (the
+  service's current billed period).
+- Accounting-On / Accounting-Off: the NAS restarted or is stopping; its open sessions are
+  closed as of the record's time.
+- A service whose period usage reaches its package's data cap gets `cap_reached_at` and a
+  `service.cap_reached` event (the worker then throttles or disconnects it).
+- Services whose usage changed and have a cap are NOTIFYed to the subscriber caches, so
+  Mikrotik-Total-Limit on the next Access-Accept is what is left.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from kiunga.integrations.radius.accounting import BatchingSink
+from kiunga.integrations.radius.interfaces import AccountingRecord, AcctStatus
+from kiunga.platform.db.engine import TENANT_SCHEMA_KEY, Database
+from kiunga.platform.jobs.outbox import emit
+from kiunga.tenants.catalog.models import Package
+from kiunga.tenants.network.radius.authorizer import USERS_CHANNEL
+from kiunga.tenants.network.radius.models import RadiusSession, UsageDaily, UsagePeriod
+from kiunga.tenants.services.models import Service, ServiceStatus
+from sqlalchemy import func, select, text, tuple_, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+log = logging.getLogger("kiunga.radius")
+
+CAP_REACHED = "service.cap_reached"
+NAS_RESTART = {AcctStatus.ACCOUNTING_ON: "NAS-Reboot", AcctStatus.ACCOUNTING_OFF: "NAS-Request"}
+
+
+def record_time(record: AccountingRecord) -> datetime:
+    if record.event_time is not None:
+        return record.event_time
+    return record.received_at - timedelta(seconds=record.delay_time or 0)
+
+
+class AccountingWriter:
+    """The `AccountingSink` of `kiunga radius` (see the module notes)."""
+
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        max_batch: int = 500,
+        max_delay: float = 1.0,
+        wait_for_flush: bool = False,
+    ) -> None:
+        self.database_url = database_url
+        self._database: Database | None = None
+        self.sink = BatchingSink(
+            self.write, max_batch=max_batch, max_delay=max_delay, wait_for_flush=wait_for_flush
+        )
+
+    async def start(self) -> None:
+        if self._database is None:
+            self._database = Database(self.database_url, pool_size=4)
+        await self.sink.start()
+
+    async def accept(self, record: AccountingRecord) -> bool:
+        return await self.sink.accept(record)
+
+    async def close(self) -> None:
+        await self.sink.close()
+        if self._database is not None:
+            await self._database.dispose()
+            self._database = None
+
+    async def write(self, batch: Sequence[AccountingRecord]) -> None:
+        assert self._database is not None
+        by_tenant: dict[str, list[AccountingRecord]] = {}
+        for record in batch:
+            by_tenant.setdefault(record.tenant_key, []).append(record)
+        failed = None
+        for schema, records in by_tenant.items():
+            try:
+                async with self._database.tenant_session(schema) as session, session.begin():
+                    await write_records(session, records)
+            except Exception as exc:  # the others are written; the retry repeats them harmlessly
+                log.exception("accounting for %s not written", schema)
+                failed = exc
+        if failed is not None:
+            raise failed
+
+
+@dataclass
+class _Merged:
+    """What one batch says about one session."""
+
+    router_id: int
+    session_id: str
+    username: str | None
+    nas_address: str
+    framed_ip: str | None
+    calling_station_id: str | None
+    first_at: datetime
+    last_at: datetime
+    session_time: int | None
+    input_octets: int
+    output_octets: int
+    stopped_at: datetime | None
+    terminate_cause: str | None
+
+
+async def write_records(session: AsyncSession, records: Sequence[AccountingRecord]) -> None:
+    """One ISP's records, in order: runs of session records, split at Accounting-On/Off."""
+    run: list[AccountingRecord] = []
+    for record in records:
+        if record.status in NAS_RESTART:
+            await _write_sessions(session, run)
+            run = []
+            await close_router_sessions(
+                session,
+                int(record.router_id),
+                at=record_time(record),
+                cause=NAS_RESTART[record.status],
+            )
+        elif record.session_id:
+            run.append(record)
+    await _write_sessions(session, run)
+
+
+async def close_router_sessions(
+    session: AsyncSession, router_id: int, *, at: datetime, cause: str
+) -> int:
+    result = await session.execute(
+        update(RadiusSession)
+        .where(
+            RadiusSession.router_id == router_id,
+            RadiusSession.stopped_at.is_(None),
+            RadiusSession.started_at <= at,
+        )
+        .values(stopped_at=at, terminate_cause=cause)
+    )
+    return result.rowcount
+
+
+def _merge(records: Sequence[AccountingRecord]) -> dict[tuple[int, str], _Merged]:
+    merged: dict[tuple[int, str], _Merged] = {}
+    for record in records:
+        at = record_time(record)
+        key = (int(record.router_id), record.session_id)
+        started = at - timedelta(seconds=record.session_time or 0)
+        entry = merged.get(key)
+        if entry is None:
+            entry = merged[key] = _Merged(
+                router_id=key[0],
+                session_id=record.session_id,
+                username=record.username,
+                nas_address=record.nas_address,
+                framed_ip=record.framed_ip,
+                calling_station_id=record.calling_station_id,
+                first_at=started,
+                last_at=at,
+                session_time=record.session_time,
+                input_octets=0,
+                output_octets=0,
+                stopped_at=None,
+                terminate_cause=None,
+            )
+        entry.first_at = min(entry.first_at, started)
+        entry.last_at = max(entry.last_at, at)
+        entry.username = entry.username or record.username
+        entry.framed_ip = record.framed_ip or entry.framed_ip
+        if record.session_time is not None:
+            entry.session_time = max(entry.session_time or 0, record.session_time)
+        entry.input_octets = max(entry.input_octets, record.input_octets or 0)
+        entry.output_octets = max(entry.output_octets, record.output_octets or 0)
+        if record.status is AcctStatus.STOP:
+            entry.stopped_at = at
+            entry.terminate_cause = record.terminate_cause_name
+    return merged
+
+
+async def _write_sessions(session: AsyncSession, records: Sequence[AccountingRecord]) -> None:
+    if not records:
+        return
+    merged = _merge(records)
+    names = {entry.username for entry in merged.values() if entry.username}
+    services = await _services_by_login(session, names)
+    existing = {
+        (row.router_id, row.acct_session_id): row
+        for row in await session.execute(
+            select(
+                RadiusSession.router_id,
+                RadiusSession.acct_session_id,
+                RadiusSession.service_id,
+                RadiusSession.input_octets,
+                RadiusSession.output_octets,
+            )
+            .where(tuple_(RadiusSession.router_id, RadiusSession.acct_session_id).in_(list(merged)))
+            .with_for_update()
+        )
+    }
+    rows = []
+    daily: dict[tuple[int, date], list[int]] = {}
+    periods: dict[tuple[int, datetime], list[int]] = {}
+    for key, entry in merged.items():
+        old = existing.get(key)
+        service = services.get(entry.username.lower()) if entry.username else None
+        service_id = old.service_id if old is not None and old.service_id else None
+        if service_id is None and service is not None:
+            service_id = service.id
+        rows.append(
+            {
+                "router_id": entry.router_id,
+                "acct_session_id": entry.session_id,
+                "username": entry.username,
+                "service_id": service_id,
+                "nas_address": entry.nas_address,
+                "framed_ip": entry.framed_ip,
+                "calling_station_id": entry.calling_station_id,
+                "started_at": entry.first_at,
+                "updated_at": entry.last_at,
+                "stopped_at": entry.stopped_at,
+                "session_time": entry.session_time,
+                "input_octets": entry.input_octets,
+                "output_octets": entry.output_octets,
+                "terminate_cause": entry.terminate_cause,
+            }
+        )
+        grown_in = max(0, entry.input_octets - (old.input_octets if old is not None else 0))
+        grown_out = max(0, entry.output_octets - (old.output_octets if old is not None else 0))
+        if not (grown_in or grown_out) or service is None or service.id != service_id:
+            continue
+        day = entry.last_at.astimezone(UTC).date()
+        totals = daily.setdefault((service.id, day), [service.subscriber_id, 0, 0])
+        totals[1] += grown_in
+        totals[2] += grown_out
+        if service.period_start is not None:
+            totals = periods.setdefault((service.id, service.period_start), [0, 0])
+            totals[0] += grown_in
+            totals[1] += grown_out
+    await _upsert_sessions(session, rows)
+    await _add_daily(session, daily)
+    capped = {row.id: row for row in services.values() if row.data_cap_bytes is not None}
+    await _add_period_usage(session, periods, capped)
+
+
+async def _services_by_login(session: AsyncSession, names: set[str]) -> dict:
+    """Live services by lower-cased login: exact names first (the index), then any left
+    over regardless of case (logins are unique per ISP regardless of case)."""
+    found: dict = {}
+    for column, wanted in (
+        (Service.username, names),
+        (func.lower(Service.username), {name.lower() for name in names}),
+    ):
+        wanted = {name for name in wanted if name.lower() not in found}
+        if not wanted:
+            break
+        rows = await session.execute(
+            select(
+                Service.id,
+                Service.subscriber_id,
+                Service.username,
+                Service.period_start,
+                Package.data_cap_bytes,
+                Package.fup_rate_limit,
+            )
+            .join(Package, Package.id == Service.package_id)
+            .where(column.in_(wanted), Service.status != ServiceStatus.TERMINATED)
+        )
+        found.update({row.username.lower(): row for row in rows})
+    return found
+
+
+async def _upsert_sessions(session: AsyncSession, rows: list[dict]) -> None:
+    statement = insert(RadiusSession)
+    new = statement.excluded
+    table = RadiusSession.__table__.c
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[table.router_id, table.acct_session_id],
+            set_={
+                "username": func.coalesce(table.username, new.username),
+                "service_id": func.coalesce(table.service_id, new.service_id),
+                "framed_ip": func.coalesce(new.framed_ip, table.framed_ip),
+                "calling_station_id": func.coalesce(
+                    table.calling_station_id, new.calling_station_id
+                ),
+                "started_at": func.least(table.started_at, new.started_at),
+                "updated_at": func.greatest(table.updated_at, new.updated_at),
+                "stopped_at": func.coalesce(table.stopped_at, new.stopped_at),
+                "terminate_cause": func.coalesce(table.terminate_cause, new.terminate_cause),
+                "session_time": func.greatest(table.session_time, new.session_time),
+                "input_octets": func.greatest(table.input_octets, new.input_octets),
+                "output_octets": func.greatest(table.output_octets, new.output_octets),
+            },
+        ),
+        rows,
+    )
+
+
+async def _add_daily(session: AsyncSession, daily: dict[tuple[int, date], list[int]]) -> None:
+    if not daily:
+        return
+    statement = insert(UsageDaily)
+    table = UsageDaily.__table__.c
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[table.service_id, table.day],
+            set_={
+                "input_octets": table.input_octets + statement.excluded.input_octets,
+                "output_octets": table.output_octets + statement.excluded.output_octets,
+            },
+        ),
+        [
+            {
+                "service_id": service_id,
+                "day": day,
+                "subscriber_id": subscriber_id,
+                "input_octets": grown_in,
+                "output_octets": grown_out,
+            }
+            for (service_id, day), (subscriber_id, grown_in, grown_out) in sorted(daily.items())
+        ],
+    )
+
+
+async def _add_period_usage(
+    session: AsyncSession, periods: dict[tuple[int, datetime], list[int]], capped: dict
+) -> None:
+    if not periods:
+        return
+    table = UsagePeriod.__table__.c
+    reached = []
+    for (service_id, period_start), (grown_in, grown_out) in sorted(periods.items()):
+        statement = insert(UsagePeriod).values(
+            service_id=service_id,
+            period_start=period_start,
+            input_octets=grown_in,
+            output_octets=grown_out,
+        )
+        row = (
+            await session.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[table.service_id, table.period_start],
+                    set_={
+                        "input_octets": table.input_octets + grown_in,
+                        "output_octets": table.output_octets + grown_out,
+                    },
+                ).returning(table.input_octets + table.output_octets, table.cap_reached_at)
+            )
+        ).one()
+        service = capped.get(service_id)
+        if service is None or row[1] is not None or row[0] < service.data_cap_bytes:
+            continue
+        await session.execute(
+            update(UsagePeriod)
+            .where(UsagePeriod.service_id == service_id, UsagePeriod.period_start == period_start)
+            .values(cap_reached_at=func.now())
+        )
+        reached.append((service, row[0]))
+    for service, used in reached:
+        await emit(
+            session,
+            CAP_REACHED,
+            {
+                "service_id": service.id,
+                "subscriber_id": service.subscriber_id,
+                "period_start": service.period_start.isoformat(),
+                "used_bytes": used,
+                "cap_bytes": service.data_cap_bytes,
+                "action": "disconnect" if service.fup_rate_limit is None else "throttle",
+            },
+        )
+    ids = sorted(service_id for service_id, _ in periods if service_id in capped)
+    if ids:
+        await notify_subscribers(session, ids)
+
+
+async def notify_subscribers(session: AsyncSession, service_ids: Sequence[int]) -> None:
+    """Tell the RADIUS servers' caches to read these services again (on commit)."""
+    schema = session.info[TENANT_SCHEMA_KEY]
+    for start in range(0, len(service_ids), 400):
+        chunk = ",".join(str(i) for i in service_ids[start : start + 400])
+        await session.execute(
+            text("SELECT pg_notify(:channel, :payload)"),
+            {"channel": USERS_CHANNEL, "payload": f"{schema}:{chunk}"},
+        )

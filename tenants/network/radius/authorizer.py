@@ -1,0 +1,212 @@
+"""The RADIUS server's `Authorizer`: every ISP's services in memory, kept fresh.
+
+An Access-Request is answered from a dict (tenant schema → username → `Subscriber`) and the
+clock; it never waits on the database. The dict follows the database this way:
+
+- triggers on `services` (any insert, update or delete, by any code path) and `packages`
+  send a NOTIFY on `kiunga_radius_users` in the changing transaction, delivered when it
+  commits; the accounting writer does the same for services whose usage it changed;
+- the process LISTENs and reloads just those services (or the whole ISP when a statement
+  touched many rows or a package changed);
+- every `reload_seconds` every active ISP is reloaded in full (new and disabled ISPs, and
+  anything missed while the listener was reconnecting; a reconnect also reloads at once).
+
+Staleness bound: a committed change answers the next Access-Request once its NOTIFY has
+arrived and the few rows are read again (milliseconds on one network); if notifications are
+lost, at worst after `reload_seconds` (KIUNGA_RADIUS_RELOAD_SECONDS, 300 by default).
+All loads run one after the other in one task, so an older read never overwrites a newer one.
+
+A user is looked up only in the ISP the NAS belongs to (the client's tenant key is the ISP's
+schema name).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+import psycopg
+from kiunga.integrations.radius.interfaces import (
+    Authorization,
+    RadiusClient,
+    Rejection,
+    RejectReason,
+)
+from kiunga.platform.db.engine import Database, libpq_url
+from kiunga.platform.db.naming import validate_schema
+from kiunga.platform.models import Tenant, TenantStatus
+from kiunga.tenants.network.radius.subscribers import Subscriber, decide, load_subscribers
+from sqlalchemy import select
+
+log = logging.getLogger("kiunga.radius")
+
+USERS_CHANNEL = "kiunga_radius_users"
+RELOAD_SECONDS = 300.0
+LISTEN_RETRY_MAX = 30.0
+_UNKNOWN = Rejection(RejectReason.UNKNOWN_USER)
+_WHOLE = None  # a pending reload of a whole ISP
+
+
+class TenantAuthorizer:
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        reload_seconds: float = RELOAD_SECONDS,
+        interim_interval: int | None = None,
+    ) -> None:
+        self.database_url = database_url
+        self.reload_seconds = reload_seconds
+        self.interim_interval = interim_interval
+        self.users: dict[str, dict[str, Subscriber]] = {}
+        self._by_id: dict[str, dict[int, str]] = {}
+        self.full_loads = 0
+        self.partial_loads = 0
+        self._database: Database | None = None
+        self._pending: dict[str, set[int] | None] = {}
+        self._everything = False
+        self._wake: asyncio.Event | None = None
+        self._tasks: list[asyncio.Task] = []
+        self._listening: asyncio.Event | None = None
+
+    # --- the hot path -------------------------------------------------------------------
+
+    def authorize(self, client: RadiusClient, username: str) -> Authorization | Rejection:
+        users = self.users.get(client.tenant_key)
+        # Usernames are unique within an ISP regardless of case (as the services module
+        # enforces), so the login is matched the same way.
+        subscriber = users.get(username.lower()) if users is not None else None
+        if subscriber is None:
+            return _UNKNOWN
+        return decide(subscriber, time.time(), interim_interval=self.interim_interval)
+
+    # --- keeping fresh ------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._database = Database(self.database_url, pool_size=2)
+        self._wake = asyncio.Event()
+        self._listening = asyncio.Event()
+        await self._load_everything()
+        self._tasks = [
+            asyncio.create_task(self._listen_forever(), name="radius-users-listen"),
+            asyncio.create_task(self._apply_forever(), name="radius-users-apply"),
+            asyncio.create_task(self._refresh_forever(), name="radius-users-refresh"),
+        ]
+
+    async def wait_listening(self, within: float = 10.0) -> None:
+        """Until the LISTEN is in place (tests: changes after this are notified)."""
+        assert self._listening is not None
+        await asyncio.wait_for(self._listening.wait(), within)
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        if self._database is not None:
+            await self._database.dispose()
+            self._database = None
+
+    def notified(self, payload: str) -> None:
+        """`schema` (reload the ISP) or `schema:id,id,…` (reload those services)."""
+        schema, _, ids = payload.partition(":")
+        try:
+            validate_schema(schema)
+        except ValueError:
+            return
+        if not ids:
+            self._pending[schema] = _WHOLE
+        elif schema not in self._pending or self._pending[schema] is not _WHOLE:
+            wanted = self._pending.setdefault(schema, set())
+            wanted.update(int(part) for part in ids.split(",") if part.isdigit())
+        if self._wake is not None:
+            self._wake.set()
+
+    def reload_everything_soon(self) -> None:
+        self._everything = True
+        if self._wake is not None:
+            self._wake.set()
+
+    async def _apply_forever(self) -> None:
+        assert self._wake is not None
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            everything, self._everything = self._everything, False
+            pending, self._pending = self._pending, {}
+            try:
+                if everything:
+                    await self._load_everything()
+                else:
+                    for schema, ids in pending.items():
+                        await self._load_tenant(schema, ids)
+            except Exception:
+                log.exception("RADIUS subscriber cache not reloaded; trying again in full")
+                self._everything = True
+                await asyncio.sleep(1.0)
+                self._wake.set()
+
+    async def _refresh_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.reload_seconds)
+            self.reload_everything_soon()
+
+    async def _load_everything(self) -> None:
+        assert self._database is not None
+        async with self._database.platform_session() as session:
+            schemas = list(
+                await session.scalars(
+                    select(Tenant.schema_name).where(Tenant.status == TenantStatus.ACTIVE)
+                )
+            )
+        for schema in schemas:
+            await self._load_tenant(schema, _WHOLE)
+        for gone in set(self.users) - set(schemas):
+            del self.users[gone]
+            self._by_id.pop(gone, None)
+        self.full_loads += 1
+
+    async def _load_tenant(self, schema: str, ids: set[int] | None) -> None:
+        assert self._database is not None
+        async with self._database.tenant_session(schema) as session:
+            found = await load_subscribers(session, ids)
+        if ids is _WHOLE:
+            self.users[schema] = {s.username.lower(): s for s in found}
+            self._by_id[schema] = {s.service_id: s.username.lower() for s in found}
+            return
+        users = self.users.setdefault(schema, {})
+        by_id = self._by_id.setdefault(schema, {})
+        for service_id in ids:
+            old = by_id.pop(service_id, None)
+            if old is not None and users.get(old) is not None:
+                if users[old].service_id == service_id:
+                    del users[old]
+        for subscriber in found:
+            users[subscriber.username.lower()] = subscriber
+            by_id[subscriber.service_id] = subscriber.username.lower()
+        self.partial_loads += 1
+
+    async def _listen_forever(self) -> None:
+        assert self._listening is not None
+        delay = 1.0
+        dsn = libpq_url(self.database_url)
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+                    await conn.execute(f"LISTEN {USERS_CHANNEL}")
+                    # Changes made while nobody listened were not notified.
+                    self.reload_everything_soon()
+                    self._listening.set()
+                    delay = 1.0
+                    async for notice in conn.notifies():
+                        self.notified(notice.payload)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("RADIUS subscriber listener lost (%s); again in %.0fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, LISTEN_RETRY_MAX)

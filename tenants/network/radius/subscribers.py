@@ -1,0 +1,157 @@
+"""A service as the RADIUS server sees it, read from a tenant's schema, and the decision
+for an Access-Request made from it (no database involved).
+
+Rules, in order: a pending, suspended or expired service is refused with the reason; an
+active prepaid service whose period ended more than `EXPIRY_GRACE` ago is refused as
+expired (the lifecycle runs every five minutes, so a service it is about to renew is not
+cut off meanwhile); a package's data cap used up cuts the service off unless the package
+has a fair-usage rate, which it then gets. Every refusal carries the password, so only
+someone who knows it learns why (the server answers "Wrong password" otherwise).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from kiunga.integrations.radius.interfaces import Authorization, Rejection, RejectReason
+from kiunga.tenants.catalog.models import BillingType, Package
+from kiunga.tenants.network.radius.models import UsagePeriod
+from kiunga.tenants.services.credentials import decrypt_password
+from kiunga.tenants.services.models import Service, ServiceStatus
+from sqlalchemy import and_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+EXPIRY_GRACE = 600  # seconds: two lifecycle runs
+NOT_ACTIVATED = "Service not activated yet"
+NO_PASSWORD = "No password set for this service"
+
+
+@dataclass(frozen=True, slots=True)
+class Subscriber:
+    service_id: int
+    subscriber_id: int
+    username: str
+    password: bytes | None = field(repr=False)
+    status: str
+    prepaid: bool
+    expires_at: float | None  # epoch seconds
+    rate_limit: str | None
+    fup_rate_limit: str | None
+    cap_bytes: int | None
+    used_bytes: int
+    static_ip: str | None
+
+    @property
+    def cap_reached(self) -> bool:
+        return self.cap_bytes is not None and self.used_bytes >= self.cap_bytes
+
+
+def decide(
+    subscriber: Subscriber, now: float, *, interim_interval: int | None = None
+) -> Authorization | Rejection:
+    password = subscriber.password
+    if password is None:
+        return Rejection(RejectReason.NOT_ALLOWED, NO_PASSWORD)
+    status = subscriber.status
+    if status == ServiceStatus.SUSPENDED:
+        return Rejection(RejectReason.SUSPENDED, password=password)
+    if status == ServiceStatus.EXPIRED:
+        return Rejection(RejectReason.EXPIRED, password=password)
+    if status != ServiceStatus.ACTIVE:
+        return Rejection(RejectReason.NOT_ALLOWED, NOT_ACTIVATED, password=password)
+    session_timeout = None
+    if subscriber.prepaid and subscriber.expires_at is not None:
+        left = subscriber.expires_at - now
+        if left <= -EXPIRY_GRACE:
+            return Rejection(RejectReason.EXPIRED, password=password)
+        session_timeout = math.ceil(left if left > 0 else left + EXPIRY_GRACE)
+    rate_limit = subscriber.rate_limit
+    total_limit = None
+    if subscriber.cap_bytes is not None:
+        if subscriber.cap_reached:
+            if subscriber.fup_rate_limit is None:
+                return Rejection(RejectReason.DATA_USED_UP, password=password)
+            rate_limit = subscriber.fup_rate_limit
+        elif subscriber.fup_rate_limit is None:
+            # The router cuts the session itself when the bundle runs out.
+            total_limit = subscriber.cap_bytes - subscriber.used_bytes
+    return Authorization(
+        password=password,
+        rate_limit=rate_limit or None,
+        session_timeout=session_timeout,
+        total_limit_bytes=total_limit,
+        framed_ip=subscriber.static_ip,
+        acct_interim_interval=interim_interval,
+    )
+
+
+def _query(service_ids: Iterable[int] | None):
+    used = (UsagePeriod.input_octets + UsagePeriod.output_octets).label("used")
+    query = (
+        select(
+            Service.id,
+            Service.subscriber_id,
+            Service.username,
+            Service.password_encrypted,
+            Service.status,
+            Service.expires_at,
+            Service.static_ip,
+            Package.billing_type,
+            Package.rate_limit,
+            Package.fup_rate_limit,
+            Package.data_cap_bytes,
+            used,
+        )
+        .join(Package, Package.id == Service.package_id)
+        .outerjoin(
+            UsagePeriod,
+            and_(
+                UsagePeriod.service_id == Service.id,
+                UsagePeriod.period_start == Service.period_start,
+            ),
+        )
+        .where(Service.username.is_not(None), Service.status != ServiceStatus.TERMINATED)
+    )
+    if service_ids is not None:
+        query = query.where(Service.id.in_(list(service_ids)))
+    return query
+
+
+def _password(token: str | None) -> bytes | None:
+    if not token:
+        return None
+    try:
+        return decrypt_password(token).encode()
+    except ValueError:
+        return None  # stored under another secret key: refused until set again
+
+
+async def load_subscribers(
+    session: AsyncSession, service_ids: Iterable[int] | None = None
+) -> list[Subscriber]:
+    """Every service with a login that is not terminated (or only those of `service_ids`)."""
+    rows = (await session.execute(_query(service_ids))).all()
+    return [
+        Subscriber(
+            service_id=row.id,
+            subscriber_id=row.subscriber_id,
+            username=row.username,
+            password=_password(row.password_encrypted),
+            status=str(row.status),
+            prepaid=row.billing_type == BillingType.PREPAID,
+            expires_at=_epoch(row.expires_at),
+            rate_limit=row.rate_limit,
+            fup_rate_limit=row.fup_rate_limit,
+            cap_bytes=row.data_cap_bytes,
+            used_bytes=row.used or 0,
+            static_ip=str(row.static_ip) if row.static_ip is not None else None,
+        )
+        for row in rows
+    ]
+
+
+def _epoch(moment: datetime | None) -> float | None:
+    return None if moment is None else moment.timestamp()
