@@ -135,9 +135,13 @@ CONSOLE_CONTROLLERS += [billing_console_forms.BillingFormsController]
 from kiunga.tenants.network import api as network_api  # noqa: E402
 from kiunga.tenants.network import console as network_console  # noqa: E402
 from kiunga.tenants.network import service as network_service  # noqa: E402
+from kiunga.tenants.network.provisioning import api as provisioning_api  # noqa: E402
+from kiunga.tenants.network.provisioning import console as provisioning_console  # noqa: E402
 
 TENANT_API_CONTROLLERS += [network_api.RouterController]
+TENANT_API_CONTROLLERS += [provisioning_api.RouterProvisioningController]
 CONSOLE_CONTROLLERS += [network_console.RoutersPageController]
+CONSOLE_CONTROLLERS += [provisioning_console.RouterSyncPageController]
 CONSOLE_NAV += (NavItem("Routers", "/routers"),)
 TEMPLATE_DIRECTORIES += [Path(network_console.__file__).parent / "templates"]
 DASHBOARD_COUNTERS += [("Routers", network_service.count_routers)]

@@ -14,6 +14,7 @@ from kiunga.platform.web.guards import requires_scopes, staff_only, tenant_only
 from kiunga.tenants.network import service, status
 from kiunga.tenants.network.api import gateway_factory
 from kiunga.tenants.network.models import API_PORT, API_TLS_PORT, COA_PORT, Router, RouterMode
+from kiunga.tenants.network.provisioning.console import provisioning_context
 from kiunga.tenants.sites.service import list_sites
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
@@ -151,6 +152,7 @@ class RoutersPageController(Controller):
             router=router,
             form=_router_form(router),
             errors={},
+            **await provisioning_context(tenant_session, router_id),
         )
 
     @post("/{router_id:int}", guards=[requires_scopes(NETWORK_WRITE)])
@@ -175,6 +177,7 @@ class RoutersPageController(Controller):
                 router=router,
                 form=form,
                 errors={exc.field: exc.message},
+                **await provisioning_context(tenant_session, router_id),
             )
         return Redirect(f"/routers/{router_id}?notice=Saved", status_code=303)
 

@@ -61,7 +61,7 @@ from kiunga.tenants.network.provisioning.models import (
 from kiunga.tenants.network.provisioning.queue import enqueue_sync_all
 from kiunga.tenants.network.status import connection_for, describe
 from kiunga.tenants.network.validation import RouterError as RouterInputError
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -238,6 +238,17 @@ async def execute(
 async def _unreachable(
     session: AsyncSession, router: Router, command: RouterCommand, message: str, report: RunReport
 ) -> None:
+    # Every command waiting for this router waits for the same reason.
+    await session.execute(
+        update(RouterCommand)
+        .where(
+            RouterCommand.router_id == router.id,
+            RouterCommand.status == CommandStatus.PENDING,
+            RouterCommand.attempts == 0,
+        )
+        .values(last_error=_text(message))
+        .execution_options(synchronize_session=False)
+    )
     command.last_error = _text(message)
     await network_service.record_error(session, router.id, message)
     report.unreachable = True
