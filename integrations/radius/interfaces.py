@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+from kiunga.integrations.radius.replies import accept_attributes
+
 
 @dataclass(frozen=True, slots=True)
 class RadiusClient:
@@ -77,6 +79,12 @@ class Authorization:
     idle_timeout: int | None = None
     acct_interim_interval: int | None = None
     reply_message: str | None = None
+    # The Access-Accept's attributes, encoded here once rather than per request; a value
+    # that cannot be sent (an address that is not IPv4, a number over 32 bits…) fails here.
+    wire_attributes: bytes = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "wire_attributes", accept_attributes(self))
 
 
 @runtime_checkable

@@ -10,7 +10,6 @@ answer without being processed twice (RFC 5080 section 2.2.2).
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import socket
 
@@ -26,6 +25,7 @@ from kiunga.integrations.radius.interfaces import (
     RejectReason,
 )
 from kiunga.integrations.radius.metrics import RadiusMetrics
+from kiunga.integrations.radius.replies import reject_attributes
 
 log = logging.getLogger(__name__)
 
@@ -35,68 +35,6 @@ RECEIVE_SIZE = wire.MAX_PACKET + 1  # one more octet shows an oversized datagram
 DRAIN_BURST = 64
 _PENDING = b""  # an accounting request whose record the sink has not yet taken
 _ZERO16 = bytes(16)
-
-
-@functools.lru_cache(maxsize=200_000)
-def accept_attributes(authorization: Authorization) -> bytes:
-    """Access-Accept attributes, encoded once per distinct authorization."""
-    parts = []
-    if authorization.rate_limit:
-        parts.append(
-            wire.vendor_attribute(
-                wire.MIKROTIK, wire.MIKROTIK_RATE_LIMIT, wire.text(authorization.rate_limit)
-            )
-        )
-    if authorization.session_timeout is not None:
-        parts.append(
-            wire.attribute(wire.SESSION_TIMEOUT, wire.integer(authorization.session_timeout))
-        )
-    if authorization.idle_timeout is not None:
-        parts.append(wire.attribute(wire.IDLE_TIMEOUT, wire.integer(authorization.idle_timeout)))
-    if authorization.total_limit_bytes is not None:
-        low = authorization.total_limit_bytes & 0xFFFFFFFF
-        high = authorization.total_limit_bytes >> 32
-        parts.append(
-            wire.vendor_attribute(wire.MIKROTIK, wire.MIKROTIK_TOTAL_LIMIT, wire.integer(low))
-        )
-        if high:
-            parts.append(
-                wire.vendor_attribute(
-                    wire.MIKROTIK, wire.MIKROTIK_TOTAL_LIMIT_GIGAWORDS, wire.integer(high)
-                )
-            )
-    if authorization.framed_ip:
-        parts.append(wire.attribute(wire.FRAMED_IP_ADDRESS, wire.ipv4(authorization.framed_ip)))
-    if authorization.address_list:
-        parts.append(
-            wire.vendor_attribute(
-                wire.MIKROTIK, wire.MIKROTIK_ADDRESS_LIST, wire.text(authorization.address_list)
-            )
-        )
-    if authorization.group:
-        parts.append(
-            wire.vendor_attribute(
-                wire.MIKROTIK, wire.MIKROTIK_GROUP, wire.text(authorization.group)
-            )
-        )
-    if authorization.acct_interim_interval is not None:
-        parts.append(
-            wire.attribute(
-                wire.ACCT_INTERIM_INTERVAL, wire.integer(authorization.acct_interim_interval)
-            )
-        )
-    if authorization.reply_message:
-        parts.append(wire.attribute(wire.REPLY_MESSAGE, _truncated(authorization.reply_message)))
-    return b"".join(parts)
-
-
-@functools.lru_cache(maxsize=4096)
-def reject_attributes(message: str) -> bytes:
-    return wire.attribute(wire.REPLY_MESSAGE, _truncated(message))
-
-
-def _truncated(message: str) -> bytes:
-    return message.encode()[: wire.MAX_VALUE].decode("utf-8", "ignore").encode()
 
 
 def _proxy_attributes(proxy_states: list[bytes] | None) -> bytes:
@@ -169,15 +107,28 @@ class AuthProtocol(asyncio.DatagramProtocol):
         sock: socket.socket | None = None,
     ) -> None:
         self._recvfrom = sock.recvfrom if sock is not None else None
+        self._sock_sendto = sock.sendto if sock is not None else None
         self._lookup = directory.lookup
         self._authorize = authorizer.authorize
         self._metrics = metrics
-        self._drop = metrics.drop
+        self._access = metrics.access
+        self._dropped = metrics.dropped
         self._recent = recent
-        self._sendto = None
 
     def connection_made(self, transport) -> None:
-        self._sendto = transport.sendto
+        self._transport_sendto = transport.sendto
+        if self._sock_sendto is None:
+            self._sendto = transport.sendto
+
+    def _sendto(self, reply: bytes, addr) -> None:
+        # Straight to the socket: the transport's sendto adds checks and a buffer that an
+        # idle UDP socket does not need; it takes over when the socket is full.
+        try:
+            self._sock_sendto(reply, addr)
+        except (BlockingIOError, InterruptedError):
+            self._transport_sendto(reply, addr)
+        except OSError as exc:
+            log.debug("reply to %s not sent: %s", addr, exc)
 
     def error_received(self, exc: Exception) -> None:
         log.debug("RADIUS auth socket error: %s", exc)
@@ -192,11 +143,11 @@ class AuthProtocol(asyncio.DatagramProtocol):
             reply = self._answer(data, addr)
         except wire.Malformed as why:
             log.debug("malformed Access-Request from %s: %s", addr, why)
-            self._drop["malformed"]()
+            self._dropped["malformed"] += 1
             return
         except Exception:
             log.exception("Access-Request from %s failed", addr)
-            self._drop["error"]()
+            self._dropped["error"] += 1
             return
         if reply is not None:
             self._sendto(reply, addr)
@@ -204,28 +155,28 @@ class AuthProtocol(asyncio.DatagramProtocol):
     def _answer(self, data: bytes, addr) -> bytes | None:
         client = self._lookup(addr[0])
         if client is None:
-            self._drop["unknown_client"]()
+            self._dropped["unknown_client"] += 1
             return None
         code, _, data = wire.header(data)
         authenticator = data[4:20]
         key = (addr, data[1], authenticator)
         recent = self._recent.get(key)
         if recent is not None:
-            self._metrics.auth_duplicate()
+            self._metrics.duplicates["auth"] += 1
             return recent
         if code != wire.ACCESS_REQUEST:
             if code == wire.STATUS_SERVER:
                 return self._status_server(client, data, authenticator)
-            self._drop["unexpected_code"]()
+            self._dropped["unexpected_code"] += 1
             return None
         attributes, ma_at, proxy_states = wire.parse_attributes(data)
         secret = client.secret
         if ma_at:
             if not wire.message_authenticator_ok(data, ma_at, secret, authenticator):
-                self._drop["bad_authenticator"]()
+                self._dropped["bad_authenticator"] += 1
                 return None
         elif client.require_message_authenticator:
-            self._drop["missing_message_authenticator"]()
+            self._dropped["missing_message_authenticator"] += 1
             return None
         username = attributes.get(wire.USER_NAME)
         if username is None:
@@ -236,7 +187,7 @@ class AuthProtocol(asyncio.DatagramProtocol):
             given = wire.pap_decrypt(secret, authenticator, cipher)
             if given is None:
                 # non-zero padding: decrypted with another secret than the NAS's
-                self._drop["bad_authenticator"]()
+                self._dropped["bad_authenticator"] += 1
                 return None
         elif wire.CHAP_PASSWORD in attributes:
             if len(attributes[wire.CHAP_PASSWORD]) != 17:
@@ -250,8 +201,8 @@ class AuthProtocol(asyncio.DatagramProtocol):
         decision = self._authorize(client, username.decode("utf-8", "replace"))
         if type(decision) is Authorization:
             if self._password_ok(attributes, given, authenticator, decision.password):
-                self._metrics.accepted()
-                code, reply_attributes = wire.ACCESS_ACCEPT, accept_attributes(decision)
+                self._access["accept"] += 1
+                code, reply_attributes = wire.ACCESS_ACCEPT, decision.wire_attributes
             else:
                 code, reply_attributes = self._reject(RejectReason.WRONG_PASSWORD, None)
         else:
@@ -273,8 +224,10 @@ class AuthProtocol(asyncio.DatagramProtocol):
         return reply
 
     def _reject(self, reason: RejectReason, message: str | None) -> tuple[int, bytes]:
-        self._metrics.rejected()
-        self._metrics.rejected_for(reason.name.lower())
+        self._access["reject"] += 1
+        rejects = self._metrics.rejects
+        name = reason.name.lower()
+        rejects[name] = rejects.get(name, 0) + 1
         return wire.ACCESS_REJECT, reject_attributes(message or reason.value)
 
     @staticmethod
@@ -292,7 +245,7 @@ class AuthProtocol(asyncio.DatagramProtocol):
         if not ma_at or not wire.message_authenticator_ok(
             data, ma_at, client.secret, authenticator
         ):
-            self._drop["bad_authenticator"]()
+            self._dropped["bad_authenticator"] += 1
             return None
         return wire.sign_reply(wire.ACCESS_ACCEPT, data[1], authenticator, b"", client.secret)
 
@@ -313,7 +266,7 @@ class AcctProtocol(asyncio.DatagramProtocol):
         self._lookup = directory.lookup
         self._sink = sink
         self._metrics = metrics
-        self._drop = metrics.drop
+        self._dropped = metrics.dropped
         self._recent = recent
         self._transport: asyncio.DatagramTransport | None = None
         self._tasks: set[asyncio.Task] = set()
@@ -334,36 +287,36 @@ class AcctProtocol(asyncio.DatagramProtocol):
             self._account_later(data, addr)
         except wire.Malformed as why:
             log.debug("malformed Accounting-Request from %s: %s", addr, why)
-            self._drop["malformed"]()
+            self._dropped["malformed"] += 1
         except Exception:
             log.exception("Accounting-Request from %s failed", addr)
-            self._drop["error"]()
+            self._dropped["error"] += 1
 
     def _account_later(self, data: bytes, addr) -> None:
         client = self._lookup(addr[0])
         if client is None:
-            self._drop["unknown_client"]()
+            self._dropped["unknown_client"] += 1
             return
         code, _, data = wire.header(data)
         if code != wire.ACCOUNTING_REQUEST:
-            self._drop["unexpected_code"]()
+            self._dropped["unexpected_code"] += 1
             return
         authenticator = data[4:20]
         key = (addr, data[1], authenticator)
         recent = self._recent.get(key)
         if recent is not None:
             if recent:
-                self._metrics.acct_duplicate()
+                self._metrics.duplicates["acct"] += 1
                 self._transport.sendto(recent, addr)
             else:
-                self._drop["in_progress"]()
+                self._dropped["in_progress"] += 1
             return
         attributes, ma_at, proxy_states = wire.parse_attributes(data)
         secret = client.secret
         if not wire.request_authenticator_ok(data, secret) or (
             ma_at and not wire.message_authenticator_ok(data, ma_at, secret, _ZERO16)
         ):
-            self._drop["bad_authenticator"]()
+            self._dropped["bad_authenticator"] += 1
             return
         record = read_record(client, addr[0], attributes)
         self._recent.put(key, _PENDING)
@@ -382,14 +335,16 @@ class AcctProtocol(asyncio.DatagramProtocol):
             accepted = False
         if not accepted:
             self._recent.forget(key)
-            self._drop["sink_refused"]()
+            self._dropped["sink_refused"] += 1
             return
         identifier, authenticator, attributes, secret = reply
         response = wire.sign_response(
             wire.ACCOUNTING_RESPONSE, identifier, authenticator, attributes, secret
         )
         self._recent.put(key, response)
-        self._metrics.accounted(record.status.name.lower())
+        accounting = self._metrics.accounting
+        status = record.status.name.lower()
+        accounting[status] = accounting.get(status, 0) + 1
         if self._transport is not None and not self._transport.is_closing():
             self._transport.sendto(response, addr)
 

@@ -72,7 +72,6 @@ MAX_VALUE = 253
 _ZERO16 = bytes(16)
 _MA_ZEROED = bytes((MESSAGE_AUTHENTICATOR, 18)) + _ZERO16
 _md5 = hashlib.md5
-_hmac_digest = hmac.digest
 _compare = hmac.compare_digest
 
 
@@ -121,6 +120,41 @@ def parse_attributes(data: bytes) -> tuple[dict[int, bytes], int, list[bytes] | 
     return attributes, ma_at, proxy_states
 
 
+class Keys:
+    """What each packet of a secret reuses: MD5 already fed with the secret (PAP) and the
+    HMAC-MD5 inner and outer states (Message-Authenticator), so a packet pays for its own
+    octets only."""
+
+    __slots__ = ("secret", "md5_secret", "hmac_inner", "hmac_outer")
+
+    def __init__(self, secret: bytes) -> None:
+        self.secret = secret
+        self.md5_secret = _md5(secret)
+        block = _md5(secret).digest() if len(secret) > 64 else secret
+        block = block.ljust(64, b"\0")
+        self.hmac_inner = _md5(bytes(octet ^ 0x36 for octet in block))
+        self.hmac_outer = _md5(bytes(octet ^ 0x5C for octet in block))
+
+    def hmac(self, message: bytes) -> bytes:
+        inner = self.hmac_inner.copy()
+        inner.update(message)
+        outer = self.hmac_outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()
+
+
+_keys: dict[bytes, Keys] = {}
+
+
+def keys_for(secret: bytes) -> Keys:
+    keys = _keys.get(secret)
+    if keys is None:
+        if len(_keys) > 100_000:
+            _keys.clear()
+        keys = _keys[secret] = Keys(secret)
+    return keys
+
+
 def message_authenticator_ok(data: bytes, ma_at: int, secret: bytes, vector: bytes) -> bool:
     """HMAC-MD5 over the packet with the Message-Authenticator zeroed (RFC 3579 3.2).
 
@@ -128,7 +162,7 @@ def message_authenticator_ok(data: bytes, ma_at: int, secret: bytes, vector: byt
     Access-Request, zeros for Accounting-, CoA- and Disconnect-Requests.
     """
     signed = data[:4] + vector + data[HEADER:ma_at] + _ZERO16 + data[ma_at + 16 :]
-    return _compare(_hmac_digest(secret, signed, "md5"), data[ma_at : ma_at + 16])
+    return _compare(keys_for(secret).hmac(signed), data[ma_at : ma_at + 16])
 
 
 def request_authenticator_ok(data: bytes, secret: bytes) -> bool:
@@ -143,21 +177,27 @@ def pap_decrypt(secret: bytes, authenticator: bytes, cipher: bytes) -> bytes | N
     size = len(cipher)
     if size == 0 or size % 16 or size > 128:
         raise Malformed(f"User-Password of {size} octets")
-    base = _md5(secret)
-    previous = authenticator
-    plain = bytearray()
-    for at in range(0, size, 16):
-        block = cipher[at : at + 16]
-        pad = base.copy()
-        pad.update(previous)
-        plain += (int.from_bytes(block) ^ int.from_bytes(pad.digest())).to_bytes(16)
-        previous = block
+    base = keys_for(secret).md5_secret
+    pad = base.copy()
+    pad.update(authenticator)
+    if size == 16:  # the usual case, without the loop
+        plain = (int.from_bytes(cipher) ^ int.from_bytes(pad.digest())).to_bytes(16)
+    else:
+        parts = []
+        previous = authenticator
+        for at in range(0, size, 16):
+            block = cipher[at : at + 16]
+            pad = base.copy()
+            pad.update(previous)
+            parts.append((int.from_bytes(block) ^ int.from_bytes(pad.digest())).to_bytes(16))
+            previous = block
+        plain = b"".join(parts)
     end = plain.find(0)
     if end < 0:
-        return bytes(plain)
+        return plain
     if plain.count(0, end) != size - end:
         return None
-    return bytes(plain[:end])
+    return plain[:end]
 
 
 def pap_encrypt(secret: bytes, authenticator: bytes, password: bytes) -> bytes:
@@ -190,7 +230,7 @@ def sign_reply(
     if length > MAX_PACKET:
         raise ValueError(f"reply of {length} octets")
     head = bytes((code, identifier, length >> 8, length & 0xFF))
-    mac = _hmac_digest(secret, head + request_authenticator + _MA_ZEROED + attributes, "md5")
+    mac = keys_for(secret).hmac(head + request_authenticator + _MA_ZEROED + attributes)
     body = b"\x50\x12" + mac + attributes
     return head + _md5(head + request_authenticator + body + secret).digest() + body
 

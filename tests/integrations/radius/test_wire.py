@@ -12,7 +12,6 @@ from kiunga.integrations.radius import wire
 from kiunga.integrations.radius.accounting import BatchingSink
 from kiunga.integrations.radius.dictionary import DICTIONARY_PATH, load_dictionary
 from kiunga.integrations.radius.interfaces import AccountingRecord, AcctStatus, Authorization
-from kiunga.integrations.radius.server import accept_attributes
 from pyrad.packet import AuthPacket, Packet
 
 SECRET = b"s3cret"
@@ -89,20 +88,18 @@ def test_a_signed_reply_verifies_with_pyrad():
     request = AuthPacket(secret=SECRET, dict=load_dictionary(), User_Name="u")
     request.add_message_authenticator()
     raw_request = request.RequestPacket()
-    attributes = accept_attributes(
-        Authorization(
-            password=b"x",
-            rate_limit="4M/4M",
-            session_timeout=60,
-            total_limit_bytes=10 * 2**30 + 7,
-            framed_ip="100.64.0.9",
-            address_list="paid",
-            group="default",
-            idle_timeout=300,
-            acct_interim_interval=600,
-            reply_message="Welcome",
-        )
-    )
+    attributes = Authorization(
+        password=b"x",
+        rate_limit="4M/4M",
+        session_timeout=60,
+        total_limit_bytes=10 * 2**30 + 7,
+        framed_ip="100.64.0.9",
+        address_list="paid",
+        group="default",
+        idle_timeout=300,
+        acct_interim_interval=600,
+        reply_message="Welcome",
+    ).wire_attributes
 
     raw = wire.sign_reply(wire.ACCESS_ACCEPT, raw_request[1], raw_request[4:20], attributes, SECRET)
     reply = request.CreateReply(packet=raw)
@@ -128,6 +125,13 @@ def test_a_request_signed_by_pyrad_passes_our_checks():
 
     assert wire.request_authenticator_ok(raw, SECRET)
     assert not wire.request_authenticator_ok(raw, b"other")
+
+
+def test_an_authorization_that_cannot_be_sent_fails_when_made():
+    with pytest.raises(ValueError):
+        Authorization(password=b"x", framed_ip="2001:db8::1")
+    with pytest.raises(ValueError):
+        Authorization(password=b"x", session_timeout=2**32)
 
 
 def test_oversized_values_are_refused_when_encoding():
