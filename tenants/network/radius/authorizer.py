@@ -45,6 +45,7 @@ log = logging.getLogger("kiunga.radius")
 USERS_CHANNEL = "kiunga_radius_users"
 RELOAD_SECONDS = 300.0
 LISTEN_RETRY_MAX = 30.0
+MEMO_SIZE = 100_000
 _UNKNOWN = Rejection(RejectReason.UNKNOWN_USER)
 _WHOLE = None  # a pending reload of a whole ISP
 
@@ -62,6 +63,8 @@ class TenantAuthorizer:
         self.interim_interval = interim_interval
         self.users: dict[str, dict[str, Subscriber]] = {}
         self._by_id: dict[str, dict[int, str]] = {}
+        # By the cached entry itself (a reload makes new entries, so old decisions lapse).
+        self._decided: dict[Subscriber, tuple[int, Authorization | Rejection]] = {}
         self.full_loads = 0
         self.partial_loads = 0
         self._database: Database | None = None
@@ -80,7 +83,22 @@ class TenantAuthorizer:
         subscriber = users.get(username.lower()) if users is not None else None
         if subscriber is None:
             return _UNKNOWN
-        return decide(subscriber, time.time(), interim_interval=self.interim_interval)
+        # A decision (and its encoded reply) is reused within the same second: only the
+        # Session-Timeout moves with the clock, by whole seconds.
+        now = time.time()
+        second = int(now)
+        memo = self._decided.get(subscriber)
+        if memo is not None and memo[0] == second:
+            return memo[1]
+        try:
+            decision = decide(subscriber, now, interim_interval=self.interim_interval)
+        except ValueError:  # a value the wire cannot carry: refuse, and say so in the log
+            log.exception("service %s cannot be authorized", subscriber.service_id)
+            decision = Rejection(RejectReason.NOT_ALLOWED, "Service settings cannot be sent")
+        if len(self._decided) > MEMO_SIZE:
+            self._decided.clear()
+        self._decided[subscriber] = (second, decision)
+        return decision
 
     # --- keeping fresh ------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ someone who knows it learns why (the server answers "Wrong password" otherwise).
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -147,10 +148,18 @@ async def load_subscribers(
             fup_rate_limit=row.fup_rate_limit,
             cap_bytes=row.data_cap_bytes,
             used_bytes=row.used or 0,
-            static_ip=str(row.static_ip) if row.static_ip is not None else None,
+            static_ip=_ipv4(row.static_ip),
         )
         for row in rows
     ]
+
+
+def _ipv4(address) -> str | None:
+    # Framed-IP-Address is IPv4; an IPv6 static address is the router's to assign.
+    if address is None:
+        return None
+    address = str(address)
+    return address if ipaddress.ip_address(address).version == 4 else None
 
 
 def _epoch(moment: datetime | None) -> float | None:
