@@ -6,6 +6,8 @@ and the periodic job that closes sessions their router stopped reporting.
   fair-usage rate if the period's cap is already reached).
 - `service.cap_reached`: CoA with the fair-usage rate, or Disconnect-Request when the
   package has none.
+- `service.renewed`: when an earlier period had reached its cap, CoA with the full rate
+  (a session throttled in the old period would stay so until it reconnects).
 - every five minutes: sessions with no accounting for twice the interim interval
   (KIUNGA_RADIUS_INTERIM_SECONDS) are closed as of their last update.
 
@@ -24,9 +26,9 @@ from kiunga.platform.jobs.registry import registry as default_registry
 from kiunga.platform.settings import get_settings
 from kiunga.tenants.network.radius.accounting import CAP_REACHED
 from kiunga.tenants.network.radius.dynauth import change_rate, current_rate, disconnect_service
-from kiunga.tenants.network.radius.models import RadiusSession
+from kiunga.tenants.network.radius.models import RadiusSession, UsagePeriod
 from kiunga.tenants.services.models import Service, ServiceStatus
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 log = logging.getLogger("kiunga.radius")
@@ -69,6 +71,27 @@ async def act_on_cap_reached(ctx, event) -> dict:
     return {"attempts": len(attempts)}
 
 
+async def full_rate_on_renewal(ctx, event) -> dict:
+    service_id = event.payload["service_id"]
+    throttled_before = await ctx.session.scalar(
+        select(UsagePeriod.service_id)
+        .join(Service, Service.id == UsagePeriod.service_id)
+        .where(
+            UsagePeriod.service_id == service_id,
+            UsagePeriod.cap_reached_at.is_not(None),
+            UsagePeriod.period_start < Service.period_start,
+        )
+        .limit(1)
+    )
+    if throttled_before is None:
+        return {"skipped": "no earlier period reached its cap"}
+    rate = await current_rate(ctx.session, service_id)
+    if rate is None:
+        return {"skipped": "no rate"}
+    attempts = await change_rate(ctx.session, service_id, rate, reason=event.topic)
+    return {"attempts": len(attempts)}
+
+
 async def close_stale_sessions(session: AsyncSession, *, interim_seconds: int) -> int:
     """Open sessions not updated for twice the interim interval: closed as of their last
     update (the router lost them, or their Stop never arrived)."""
@@ -96,6 +119,7 @@ def register(registry: JobRegistry) -> None:
         )
     registry.on_event("service.changed", name="network.radius_rerate")(rerate_on_package_change)
     registry.on_event(CAP_REACHED, name="network.radius_cap_reached")(act_on_cap_reached)
+    registry.on_event("service.renewed", name="network.radius_renewed")(full_rate_on_renewal)
     registry.periodic("network.radius_close_stale", cron="*/5 * * * *", timeout=120)(
         radius_close_stale
     )

@@ -14,6 +14,7 @@ from kiunga.tenants.network.radius.models import DynAuthAttempt, RadiusSession, 
 from kiunga.tenants.services.lifecycle import (
     change_package,
     expire_service,
+    renew_service,
     restore_service,
     suspend_service,
 )
@@ -199,6 +200,32 @@ async def test_a_cap_with_a_fair_usage_rate_throttles(
     assert period.cap_reached_at is not None
     [attempt] = await eventually(lambda: attempts(unit_of_work, isp, service_id))
     assert (attempt.kind, attempt.outcome, attempt.reason) == ("coa", "ack", "service.cap_reached")
+
+    # The next period starts with the full rate, on the live session too.
+    async with unit_of_work(isp.schema) as session:
+        service = await session.get(Service, service_id)
+        await record_payment(
+            session,
+            service.subscriber_id,
+            100_000,
+            method="mpesa",
+            reference=f"RN{uuid.uuid4().hex[:10].upper()}",
+            received_at=service.expires_at - timedelta(days=1),
+            actor=Actor.system("mpesa"),
+        )
+        await renew_service(session, service_id, actor=STAFF, now=service.expires_at)
+    [_, full] = await eventually(lambda: _two(requests_for(router_listener, "fup-user", "coa")))
+    assert full.attributes["Mikrotik-Rate-Limit"] == ["5M/10M"]
+
+    async def full_rate():
+        reply = await radius.auth("fup-user", "fup-pass")
+        return reply.attributes.get("Mikrotik-Rate-Limit") == "5M/10M"
+
+    await eventually(full_rate, within=NOTIFY_BOUND)
+
+
+def _two(found: list) -> list | None:
+    return found if len(found) == 2 else None
 
 
 async def test_a_cap_without_a_fair_usage_rate_disconnects(
