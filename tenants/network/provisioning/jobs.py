@@ -14,7 +14,8 @@ from datetime import datetime
 from typing import Any
 
 from kiunga.platform.jobs.outbox import OutboxEvent
-from kiunga.platform.jobs.registry import on_event, periodic
+from kiunga.platform.jobs.registry import JobRegistry
+from kiunga.platform.jobs.registry import registry as default_registry
 from kiunga.tenants.network.models import Router
 from kiunga.tenants.network.provisioning.desired import api_routers_query
 from kiunga.tenants.network.provisioning.queue import enqueue_for_service, enqueue_sync_all
@@ -78,30 +79,19 @@ async def handle_router_event(
     return {"routers": 1, "reports": {router_id: report.as_dict()}}
 
 
-def _register_service_topic(topic: str) -> None:
-    async def on_service_event(ctx, event: OutboxEvent) -> dict[str, Any]:
-        return await handle_service_event(ctx.session, ctx.tenant.slug, event)
-
-    on_event(topic, name=f"network.provision_{topic.replace('.', '_')}", timeout=120)(
-        on_service_event
-    )
-
-
-for _topic in SERVICE_TOPICS:
-    _register_service_topic(_topic)
-
-
-@on_event("router.changed", name="network.provision_router_changed", timeout=120)
-async def network_provision_router_changed(ctx, event: OutboxEvent) -> dict[str, Any]:
-    return await handle_router_event(ctx.session, ctx.tenant.slug, event)
-
-
 def is_full_sync_minute(scheduled_for: datetime | None) -> bool:
     return scheduled_for is None or scheduled_for.minute % FULL_SYNC_MINUTES == 0
 
 
-@periodic("network.provision_routers", cron="* * * * *", timeout=110, max_tries=2)
-async def network_provision_routers(ctx, tenant_slug: str, scheduled_for) -> dict[str, int]:
+async def on_service_event(ctx, event: OutboxEvent) -> dict[str, Any]:
+    return await handle_service_event(ctx.session, ctx.tenant.slug, event)
+
+
+async def on_router_event(ctx, event: OutboxEvent) -> dict[str, Any]:
+    return await handle_router_event(ctx.session, ctx.tenant.slug, event)
+
+
+async def provision_routers(ctx, tenant_slug: str, scheduled_for) -> dict[str, int]:
     # Each router's queue runs in a transaction of its own, outside the job's.
     report = await run_queues(
         ctx.database,
@@ -112,3 +102,19 @@ async def network_provision_routers(ctx, tenant_slug: str, scheduled_for) -> dic
     if report["unreachable"] or report["failed"]:
         log.info("provisioning %s: %s", tenant_slug, report)
     return report
+
+
+def register(registry: JobRegistry) -> None:
+    """Provisioning's handlers and periodic job, on `registry` (the worker's, or a test's)."""
+    for topic in SERVICE_TOPICS:
+        name = f"network.provision_{topic.replace('.', '_')}"
+        registry.on_event(topic, name=name, timeout=120)(on_service_event)
+    registry.on_event("router.changed", name="network.provision_router_changed", timeout=120)(
+        on_router_event
+    )
+    registry.periodic("network.provision_routers", cron="* * * * *", timeout=110, max_tries=2)(
+        provision_routers
+    )
+
+
+register(default_registry)

@@ -5,17 +5,21 @@ transaction per event, as the worker does."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
+from arq.worker import Worker
 from kiunga.integrations.routeros.emulator import RouterEmulator
 from kiunga.platform.jobs.outbox import OutboxEvent
-from kiunga.platform.jobs.registry import registry
+from kiunga.platform.jobs.registry import JobRegistry, registry
+from kiunga.platform.jobs.worker import build_worker_settings
 from kiunga.tenants.actors import Actor
 from kiunga.tenants.billing.payments import record_payment
 from kiunga.tenants.catalog.models import (
@@ -26,7 +30,7 @@ from kiunga.tenants.catalog.models import (
     package_sites,
 )
 from kiunga.tenants.lifecycle import restore as _restore  # noqa: F401  (the payment hook)
-from kiunga.tenants.network.provisioning import jobs as provisioning_jobs  # noqa: F401
+from kiunga.tenants.network.provisioning import jobs as provisioning_jobs
 from kiunga.tenants.network.provisioning.models import RouterCommand
 from kiunga.tenants.network.service import create_router
 from kiunga.tenants.services.service import NewService, create_service
@@ -246,3 +250,42 @@ async def isp(make_isp, mikrotik) -> Isp:
     await isp.add_router(mikrotik)
     await isp.deliver()
     return isp
+
+
+async def eventually(check, within: float = 10.0, every: float = 0.05):
+    """Poll `check` (sync or async) until it returns something true, or fail at `within`."""
+    deadline = time.monotonic() + within
+    while True:
+        value = check()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {within}s: {check}")
+        await asyncio.sleep(every)
+
+
+@pytest.fixture
+async def worker(database_url, redis_url, settings_env):
+    """A job worker with provisioning's handlers and the outbox relay, on a queue of its own."""
+    registry = JobRegistry()
+    provisioning_jobs.register(registry)
+    settings = build_worker_settings(
+        database_url,
+        redis_url,
+        queue_name=f"kiunga:test:provisioning:{uuid.uuid4().hex[:8]}",
+        registry=registry,
+        relay=True,
+        sweep_interval=0.5,
+        poll_delay=0.05,
+    )
+    running = Worker(**settings, handle_signals=False)
+    main = asyncio.create_task(running.async_run())
+    await eventually(lambda: "kiunga_database" in running.ctx or main.done(), within=15)
+    try:
+        yield running
+    finally:
+        await running.close()
+        with contextlib.suppress(asyncio.CancelledError):
+            await main
