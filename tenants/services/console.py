@@ -15,6 +15,7 @@ from kiunga.platform.web.dependencies import TenantSession
 from kiunga.platform.web.guards import requires_scopes, staff_only, tenant_only
 from kiunga.tenants.billing.api.common import actor_of
 from kiunga.tenants.catalog.models import Package
+from kiunga.tenants.network.radius.dynauth import last_attempts
 from kiunga.tenants.services import lifecycle
 from kiunga.tenants.services.api import ERRORS
 from kiunga.tenants.services.models import ServiceStatus
@@ -60,6 +61,7 @@ async def _render(request, session, subscriber_id, *, form=None, errors=None, st
         )
     )
     subscriber = await session.get(Subscriber, subscriber_id) if subscriber_id else None
+    router_actions = await last_attempts(session, [service.id for service in services])
     template = (
         "services/_section.html" if request.headers.get("hx-request") else "services/index.html"
     )
@@ -78,6 +80,7 @@ async def _render(request, session, subscriber_id, *, form=None, errors=None, st
         can_write=SERVICES_WRITE in scopes,
         can_change_package=SERVICES_WRITE in scopes and BILLING_WRITE in scopes,
         statuses=ServiceStatus,
+        router_actions=router_actions,
     )
 
 

@@ -208,3 +208,16 @@ async def last_attempt(session: AsyncSession, service_id: int) -> DynAuthAttempt
         .order_by(DynAuthAttempt.id.desc())
         .limit(1)
     )
+
+
+async def last_attempts(session: AsyncSession, service_ids: list[int]) -> dict[int, DynAuthAttempt]:
+    """The latest CoA or Disconnect of each of these services, by service id."""
+    if not service_ids:
+        return {}
+    rows = await session.scalars(
+        select(DynAuthAttempt)
+        .where(DynAuthAttempt.service_id.in_(service_ids))
+        .distinct(DynAuthAttempt.service_id)
+        .order_by(DynAuthAttempt.service_id, DynAuthAttempt.id.desc())
+    )
+    return {attempt.service_id: attempt for attempt in rows}

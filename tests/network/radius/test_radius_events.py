@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
+from kiunga.platform.models import StaffRole
 from kiunga.tenants.actors import Actor
 from kiunga.tenants.billing.payments import record_payment
 from kiunga.tenants.catalog.models import BillingType, Package, ServiceType, ValidityUnit
@@ -79,7 +80,7 @@ async def attempts(unit_of_work, isp, service_id: int) -> list[DynAuthAttempt]:
 
 
 async def test_suspension_refuses_and_disconnects_and_restoring_lets_back_in(
-    radius, worker, isp, add_service, unit_of_work, router_listener
+    radius, worker, isp, add_service, unit_of_work, router_listener, client_for, login, make_staff
 ):
     service_id = await add_service(isp, "njeri", "njeri-pass")
     await answer(radius, "njeri", "njeri-pass", "Access-Accept")
@@ -104,6 +105,16 @@ async def test_suspension_refuses_and_disconnects_and_restoring_lets_back_in(
         "service.suspended",
     )
     assert attempt.router_id == isp.router_id and attempt.session_id == live.id
+
+    # Staff see the router's last answer beside the service.
+    console = client_for(isp.tenant.host)
+    signed = await login(console, make_staff(isp.tenant.id, role=StaffRole.SUPPORT))
+    assert signed.status_code == 303, signed.text
+    async with unit_of_work(isp.schema) as session:
+        subscriber_id = (await session.get(Service, service_id)).subscriber_id
+    page = await console.get(f"/services?subscriber_id={subscriber_id}")
+    assert page.status_code == 200
+    assert "router: disconnect ack" in page.text
 
     async with unit_of_work(isp.schema) as session:
         await restore_service(session, service_id, actor=STAFF)
