@@ -228,7 +228,7 @@ def _add_service(state: DesiredState, tenant: str, service: Service, package: Pa
     if login_kind and service.username:
         if service.status is ServiceStatus.ACTIVE:
             state.live_logins[login_kind].add(service.username)
-        else:
+        elif service.status in CUT_OFF or service.status is ServiceStatus.TERMINATED:
             state.cut_logins[login_kind].add(service.username)
     if not live:
         return

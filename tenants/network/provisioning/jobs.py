@@ -20,6 +20,7 @@ from kiunga.tenants.network.models import Router
 from kiunga.tenants.network.provisioning.desired import api_routers_query
 from kiunga.tenants.network.provisioning.queue import enqueue_for_service, enqueue_sync_all
 from kiunga.tenants.network.provisioning.runner import (
+    HANDLER_WAIT_SECONDS,
     ClientFactory,
     apply_pending,
     routeros_client,
@@ -55,8 +56,15 @@ async def handle_service_event(
         return {"routers": 0}
     router_ids = await enqueue_for_service(session, service_id, event_id=event.id)
     reports = {}
-    for router_id in router_ids:
-        report = await apply_pending(session, tenant, router_id, client_factory=client_factory)
+    for router_id in router_ids:  # in id order, so that two handlers never wait on each other
+        report = await apply_pending(
+            session,
+            tenant,
+            router_id,
+            client_factory=client_factory,
+            wait_seconds=HANDLER_WAIT_SECONDS,
+            skip_if_just_unreachable=True,
+        )
         reports[router_id] = report.as_dict()
     return {"routers": len(router_ids), "reports": reports}
 
@@ -75,7 +83,10 @@ async def handle_router_event(
     if await session.scalar(api_routers_query().where(Router.id == router_id)) is None:
         return {"routers": 0}
     await enqueue_sync_all(session, router_id, event_id=event.id)
-    report = await apply_pending(session, tenant, router_id, client_factory=client_factory)
+    # Not skipped when it did not answer just now: its address or password may be fixed.
+    report = await apply_pending(
+        session, tenant, router_id, client_factory=client_factory, wait_seconds=HANDLER_WAIT_SECONDS
+    )
     return {"routers": 1, "reports": {router_id: report.as_dict()}}
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -72,6 +73,10 @@ ClientFactory = Callable[[RouterConnection, str], RouterOSClient]
 MAX_ATTEMPTS = 5
 RETRY_AFTER = timedelta(seconds=30)
 CONNECT_TIMEOUT = 6.0
+# After a router did not answer, event handlers leave it to the per-minute run this long.
+UNREACHABLE_PAUSE = timedelta(seconds=50)
+# How long an event handler waits for another run on the same router to finish.
+HANDLER_WAIT_SECONDS = 20.0
 BATCH = 100
 MAX_TEXT = 2000
 # Routers of one ISP worked on at once by the per-minute job.
@@ -104,6 +109,24 @@ async def _lock_router(session: AsyncSession, router_id: int) -> bool:
     )
 
 
+async def _wait_for_router(session: AsyncSession, router_id: int, wait_seconds: float) -> bool:
+    deadline = time.monotonic() + wait_seconds
+    pause = 0.05
+    while not await _lock_router(session, router_id):
+        if time.monotonic() + pause > deadline:
+            return False
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 0.5)
+    return True
+
+
+def _just_unreachable(router: Router, now: datetime) -> bool:
+    if router.online or router.last_error_at is None or router.last_error is None:
+        return False
+    unreachable = router.last_error.startswith(("Unreachable", "Wrong credentials"))
+    return unreachable and now - router.last_error_at < UNREACHABLE_PAUSE
+
+
 def _ready(router_id: int, now: datetime, skip: set[int]):
     query = (
         select(RouterCommand)
@@ -127,11 +150,19 @@ async def apply_pending(
     *,
     client_factory: ClientFactory = routeros_client,
     now: datetime | None = None,
+    wait_seconds: float = 0.0,
+    skip_if_just_unreachable: bool = False,
 ) -> RunReport:
-    """Applies the router's ready commands in order, in the caller's transaction."""
+    """Applies the router's ready commands in order, in the caller's transaction.
+
+    `wait_seconds`: how long to wait for another run on this router to finish (an event
+    handler waits, so that its commands, which that run cannot see, are applied now rather
+    than by the next minute's run). `skip_if_just_unreachable`: leave the commands to the
+    per-minute run when the router did not answer moments ago (a burst of events for an
+    offline router must not each wait for the connection to time out)."""
     report = RunReport()
     now = now or utcnow()
-    if not await _lock_router(session, router_id):
+    if not await _wait_for_router(session, router_id, wait_seconds):
         report.busy = True
         return report
     tried: set[int] = set()
@@ -142,6 +173,9 @@ async def apply_pending(
     in_scope = await session.scalar(api_routers_query().where(Router.id == router_id))
     if router is None or in_scope is None:
         return report  # no longer driven over the API: the commands wait
+    if skip_if_just_unreachable and _just_unreachable(router, now):
+        await _unreachable(session, router, commands[0], router.last_error or "", report)
+        return report
     try:
         connection = connection_for(router, timeout=CONNECT_TIMEOUT)
     except RouterInputError as exc:
