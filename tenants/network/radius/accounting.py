@@ -32,13 +32,14 @@ from kiunga.tenants.catalog.models import Package
 from kiunga.tenants.network.radius.authorizer import USERS_CHANNEL
 from kiunga.tenants.network.radius.models import RadiusSession, UsageDaily, UsagePeriod
 from kiunga.tenants.services.models import Service, ServiceStatus
-from sqlalchemy import func, select, text, tuple_, update
+from sqlalchemy import case, func, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 log = logging.getLogger("kiunga.radius")
 
 CAP_REACHED = "service.cap_reached"
+STALE = "Stale"  # the terminate cause of a session closed for silence
 NAS_RESTART = {AcctStatus.ACCOUNTING_ON: "NAS-Reboot", AcctStatus.ACCOUNTING_OFF: "NAS-Request"}
 
 
@@ -200,11 +201,14 @@ async def _write_sessions(session: AsyncSession, records: Sequence[AccountingRec
                 RadiusSession.service_id,
                 RadiusSession.input_octets,
                 RadiusSession.output_octets,
+                RadiusSession.id,
+                RadiusSession.stopped_at,
             )
             .where(tuple_(RadiusSession.router_id, RadiusSession.acct_session_id).in_(list(merged)))
             .with_for_update()
         )
     }
+    await _set_aside_reused_ids(session, merged, existing)
     rows = []
     daily: dict[tuple[int, date], list[int]] = {}
     periods: dict[tuple[int, datetime], list[int]] = {}
@@ -250,6 +254,22 @@ async def _write_sessions(session: AsyncSession, records: Sequence[AccountingRec
     await _add_period_usage(session, periods, capped)
 
 
+async def _set_aside_reused_ids(session: AsyncSession, merged: dict, existing: dict) -> None:
+    """A router's session ids restart after a reboot, so an id may come back for a new
+    session. A session that began after the stored one with its id had stopped is new: the
+    stored row keeps its history under `<id>#<row id>` and the new one starts from zero."""
+    for key, entry in merged.items():
+        old = existing.get(key)
+        if old is None or old.stopped_at is None or entry.first_at < old.stopped_at:
+            continue
+        await session.execute(
+            update(RadiusSession)
+            .where(RadiusSession.id == old.id)
+            .values(acct_session_id=f"{old.acct_session_id[:200]}#{old.id}")
+        )
+        del existing[key]
+
+
 async def _services_by_login(session: AsyncSession, names: set[str]) -> dict:
     """Live services by lower-cased login: exact names first (the index), then any left
     over regardless of case (logins are unique per ISP regardless of case)."""
@@ -281,6 +301,7 @@ async def _upsert_sessions(session: AsyncSession, rows: list[dict]) -> None:
     statement = insert(RadiusSession)
     new = statement.excluded
     table = RadiusSession.__table__.c
+    revived = (table.terminate_cause == STALE) & (new.updated_at > table.stopped_at)
     await session.execute(
         statement.on_conflict_do_update(
             index_elements=[table.router_id, table.acct_session_id],
@@ -293,8 +314,14 @@ async def _upsert_sessions(session: AsyncSession, rows: list[dict]) -> None:
                 ),
                 "started_at": func.least(table.started_at, new.started_at),
                 "updated_at": func.greatest(table.updated_at, new.updated_at),
-                "stopped_at": func.coalesce(table.stopped_at, new.stopped_at),
-                "terminate_cause": func.coalesce(table.terminate_cause, new.terminate_cause),
+                # A session closed as stale that reports again was alive after all.
+                "stopped_at": case(
+                    (revived, new.stopped_at), else_=func.coalesce(table.stopped_at, new.stopped_at)
+                ),
+                "terminate_cause": case(
+                    (revived, new.terminate_cause),
+                    else_=func.coalesce(table.terminate_cause, new.terminate_cause),
+                ),
                 "session_time": func.greatest(table.session_time, new.session_time),
                 "input_octets": func.greatest(table.input_octets, new.input_octets),
                 "output_octets": func.greatest(table.output_octets, new.output_octets),

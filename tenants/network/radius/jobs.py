@@ -24,7 +24,7 @@ from kiunga.platform.db.base import utcnow
 from kiunga.platform.jobs.registry import JobRegistry
 from kiunga.platform.jobs.registry import registry as default_registry
 from kiunga.platform.settings import get_settings
-from kiunga.tenants.network.radius.accounting import CAP_REACHED
+from kiunga.tenants.network.radius.accounting import CAP_REACHED, STALE
 from kiunga.tenants.network.radius.dynauth import change_rate, current_rate, disconnect_service
 from kiunga.tenants.network.radius.models import RadiusSession, UsagePeriod
 from kiunga.tenants.services.models import Service, ServiceStatus
@@ -99,7 +99,7 @@ async def close_stale_sessions(session: AsyncSession, *, interim_seconds: int) -
     result = await session.execute(
         update(RadiusSession)
         .where(RadiusSession.stopped_at.is_(None), RadiusSession.updated_at < cutoff)
-        .values(stopped_at=RadiusSession.updated_at, terminate_cause="Stale")
+        .values(stopped_at=RadiusSession.updated_at, terminate_cause=STALE)
         .execution_options(synchronize_session=False)
     )
     return result.rowcount

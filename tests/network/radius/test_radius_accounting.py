@@ -144,3 +144,68 @@ async def test_sessions_silent_for_two_interims_are_closed(radius, isp, add_serv
     assert found["83000001"].stopped_at == long_ago
     assert found["83000001"].terminate_cause == "Stale"
     assert found["83000002"].stopped_at is None
+
+
+async def test_a_stale_session_that_reports_again_is_reopened(
+    radius, isp, add_service, unit_of_work
+):
+    await add_service(isp, "back-again", "pass-back")
+    rows = reader(unit_of_work, isp.schema)
+    assert (await radius.acct(acct("Start", "84000001", "back-again"))).code == (
+        "Accounting-Response"
+    )
+    await eventually(lambda: rows(RadiusSession, RadiusSession.acct_session_id == "84000001"))
+    async with unit_of_work(isp.schema) as session:
+        await session.execute(
+            update(RadiusSession)
+            .where(RadiusSession.acct_session_id == "84000001")
+            .values(updated_at=datetime.now(UTC) - timedelta(seconds=700))
+        )
+    async with unit_of_work(isp.schema) as session:
+        assert await close_stale_sessions(session, interim_seconds=300) == 1
+    interim = acct("Interim-Update", "84000001", "back-again", **{"Acct-Input-Octets": 10})
+    assert (await radius.acct(interim)).code == "Accounting-Response"
+
+    async def reopened():
+        [found] = await rows(RadiusSession, RadiusSession.acct_session_id == "84000001")
+        return found.stopped_at is None and found.input_octets == 10 and found
+
+    assert (await eventually(reopened)).terminate_cause is None
+
+
+async def test_a_session_id_used_again_after_a_stop_is_a_new_session(
+    radius, isp, add_service, unit_of_work
+):
+    service_id = await add_service(isp, "reused-id", "pass-reused")
+    rows = reader(unit_of_work, isp.schema)
+    first = acct(
+        "Stop",
+        "85000001",
+        "reused-id",
+        **{"Acct-Input-Octets": 700, "Acct-Output-Octets": 900, "Acct-Session-Time": 60},
+    )
+    assert (await radius.acct(first)).code == "Accounting-Response"
+    await eventually(lambda: rows(RadiusSession, RadiusSession.username == "reused-id"))
+    # The router rebooted and its counter came round to the same id.
+    again = acct(
+        "Interim-Update",
+        "85000001",
+        "reused-id",
+        **{"Acct-Input-Octets": 100, "Acct-Output-Octets": 200, "Acct-Session-Time": 0},
+    )
+    assert (await radius.acct(again)).code == "Accounting-Response"
+    sessions = await eventually(
+        lambda: _at_least(rows(RadiusSession, RadiusSession.username == "reused-id"), 2)
+    )
+    by_id = {s.acct_session_id: s for s in sessions}
+    assert by_id["85000001"].stopped_at is None
+    assert (by_id["85000001"].input_octets, by_id["85000001"].output_octets) == (100, 200)
+    [old] = [s for s in sessions if s.acct_session_id.startswith("85000001#")]
+    assert (old.input_octets, old.output_octets) == (700, 900)
+    [daily] = await rows(UsageDaily, UsageDaily.service_id == service_id)
+    assert (daily.input_octets, daily.output_octets) == (800, 1100)
+
+
+async def _at_least(pending, count: int):
+    found = await pending
+    return found if len(found) >= count else None
