@@ -10,6 +10,7 @@ import signal
 import sys
 from pathlib import Path
 
+import pytest
 from kiunga.tenants.network.radius.models import RadiusSession
 from sqlalchemy import select
 
@@ -19,12 +20,14 @@ KIUNGA = Path(sys.executable).with_name("kiunga")
 READY = re.compile(r"authentication (\d+), accounting (\d+)")
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 async def test_kiunga_radius_serves_and_stops_on_sigterm(
-    isp, add_service, unit_of_work, settings_env
+    isp, add_service, unit_of_work, settings_env, workers
 ):
-    await add_service(isp, "process-user", "process-pass")
+    await add_service(isp, f"process-user-{workers}", "process-pass")
     process = await asyncio.create_subprocess_exec(
         str(KIUNGA), "radius", "--host", "127.0.0.1", "--auth-port", "0", "--acct-port", "0",
+        "--workers", str(workers),
         env={**os.environ, **settings_env, "COLUMNS": "200"},
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
@@ -43,14 +46,14 @@ async def test_kiunga_radius_serves_and_stops_on_sigterm(
             auth_port,
             "auth",
             SECRET,
-            {"User-Name": "process-user", "User-Password": "process-pass"},
+            {"User-Name": f"process-user-{workers}", "User-Password": "process-pass"},
         )
         assert reply.code == "Access-Accept", reply.output
         assert reply["Mikrotik-Rate-Limit"] == "5M/10M"
         start = {
             "Acct-Status-Type": "Start",
-            "Acct-Session-Id": "99000001",
-            "User-Name": "process-user",
+            "Acct-Session-Id": f"9900000{workers}",
+            "User-Name": f"process-user-{workers}",
         }
         assert (await radclient(acct_port, "acct", SECRET, start)).code == "Accounting-Response"
     finally:
@@ -61,7 +64,7 @@ async def test_kiunga_radius_serves_and_stops_on_sigterm(
     async def written():
         async with unit_of_work(isp.schema) as session:
             return await session.scalar(
-                select(RadiusSession).where(RadiusSession.acct_session_id == "99000001")
+                select(RadiusSession).where(RadiusSession.acct_session_id == f"9900000{workers}")
             )
 
-    assert (await eventually(written)).username == "process-user"
+    assert (await eventually(written)).username == f"process-user-{workers}"
