@@ -12,7 +12,7 @@ from kiunga.platform.auth.scopes import NETWORK_READ, NETWORK_WRITE
 from kiunga.platform.web.dependencies import CurrentTenant, Services, TenantSession
 from kiunga.platform.web.guards import requires_scopes, tenant_only
 from kiunga.tenants.network import service
-from kiunga.tenants.network.api import no_resellers
+from kiunga.tenants.network.api import http_error, no_resellers
 from kiunga.tenants.network.provisioning import queue, runner
 from kiunga.tenants.network.provisioning.models import RouterCommand
 from litestar import Controller, Request, get, post
@@ -116,6 +116,6 @@ class RouterProvisioningController(Controller):
                 router_id,
                 client_factory=client_factory(request),
             )
-        except service.RouterNotFound as exc:
-            raise NotFoundException(str(exc)) from exc
+        except (service.RouterNotFound, service.RouterError) as exc:
+            raise http_error(exc) from exc
         return RouterCommandRead.of(command)

@@ -12,7 +12,7 @@ from kiunga.platform.web.guards import requires_scopes, staff_only, tenant_only
 from kiunga.tenants.network import service
 from kiunga.tenants.network.provisioning import queue, runner
 from kiunga.tenants.network.provisioning.api import client_factory
-from kiunga.tenants.network.provisioning.models import CommandStatus
+from kiunga.tenants.network.provisioning.models import CommandStatus, RouterCommand
 from litestar import Controller, Request, Response, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
@@ -53,10 +53,20 @@ class RouterSyncPageController(Controller):
             )
         except service.RouterNotFound as exc:
             raise NotFoundException(str(exc)) from exc
-        if command.status is CommandStatus.DONE:
-            notice = f"Synced: {command.summary}"
-        elif command.last_error:
-            notice = f"Sync queued; it will be tried again: {command.last_error}"
-        else:
-            notice = "Sync queued"
-        return Redirect(f"/routers/{router_id}?notice={quote(notice[:300])}", status_code=303)
+        except service.RouterError as exc:
+            return _back(router_id, f"Not synced: {exc.message}")
+        return _back(router_id, _outcome(command))
+
+
+def _outcome(command: RouterCommand) -> str:
+    if command.status is CommandStatus.DONE:
+        return f"Synced: {command.summary}"
+    if command.status is CommandStatus.FAILED:
+        return f"Sync failed: {command.last_error}"
+    if command.last_error:
+        return f"Sync queued; it will be tried again: {command.last_error}"
+    return "Sync queued"
+
+
+def _back(router_id: int, notice: str) -> Response:
+    return Redirect(f"/routers/{router_id}?notice={quote(notice[:300])}", status_code=303)

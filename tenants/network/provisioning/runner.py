@@ -62,7 +62,7 @@ from kiunga.tenants.network.provisioning.models import (
 from kiunga.tenants.network.provisioning.queue import enqueue_sync_all
 from kiunga.tenants.network.status import connection_for, describe
 from kiunga.tenants.network.validation import RouterError as RouterInputError
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -79,6 +79,8 @@ UNREACHABLE_PAUSE = timedelta(seconds=50)
 HANDLER_WAIT_SECONDS = 20.0
 BATCH = 100
 MAX_TEXT = 2000
+# Finished commands are kept this long (for the console and the API), then forgotten.
+KEEP_FINISHED = timedelta(days=30)
 # Routers of one ISP worked on at once by the per-minute job.
 CONCURRENCY = 4
 
@@ -333,6 +335,7 @@ async def run_queues(
         if full_sync:
             for router_id in router_ids:
                 await enqueue_sync_all(session, router_id)
+            await prune(session)
     limit = asyncio.Semaphore(concurrency)
 
     async def one(router_id: int) -> RunReport:
@@ -349,6 +352,18 @@ async def run_queues(
     }
 
 
+async def prune(session: AsyncSession, *, now: datetime | None = None) -> int:
+    """Forgets finished commands older than `KEEP_FINISHED`; returns how many."""
+    cutoff = (now or utcnow()) - KEEP_FINISHED
+    removed = await session.execute(
+        delete(RouterCommand).where(
+            RouterCommand.status.in_((CommandStatus.DONE, CommandStatus.FAILED)),
+            RouterCommand.done_at < cutoff,
+        )
+    )
+    return removed.rowcount or 0
+
+
 async def sync_now(
     database: Database,
     schema: str,
@@ -358,9 +373,14 @@ async def sync_now(
     client_factory: ClientFactory = routeros_client,
 ) -> RouterCommand:
     """Queues a sync_all (committed first, so it is never lost) and tries it at once.
-    Returns the command as it stands afterwards. RouterNotFound for an unknown router."""
+    Returns the command as it stands afterwards. RouterNotFound for an unknown router,
+    RouterInputError for one Kiunga does not drive over the API."""
     async with database.tenant_session(schema) as session, session.begin():
         await network_service.get_router(session, router_id)
+        if await session.scalar(api_routers_query().where(Router.id == router_id)) is None:
+            raise RouterInputError(
+                "mode", "only a router in api mode, with its API login, is provisioned"
+            )
         command = await enqueue_sync_all(session, router_id)
         command_id = command.id
     async with database.tenant_session(schema) as session, session.begin():

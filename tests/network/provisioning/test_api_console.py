@@ -70,3 +70,13 @@ async def test_the_router_page_shows_the_queue_and_syncs(
     refused = await support.post(f"/routers/{router['id']}/sync", data={"_csrf_token": own_token})
     assert refused.status_code == 403
     assert len((await api.get(f"/api/v1/routers/{router['id']}/commands")).json()["commands"]) == 1
+
+
+async def test_a_radius_mode_router_is_not_synced(api):
+    from ..conftest import radius_router
+
+    router = (await api.post("/api/v1/routers", json=radius_router("10.9.8.1"))).json()
+    refused = await api.post(f"/api/v1/routers/{router['id']}/sync")
+    assert refused.status_code == 400 and refused.json()["errors"][0]["field"] == "mode"
+    listed = (await api.get(f"/api/v1/routers/{router['id']}/commands")).json()
+    assert listed == {"pending": 0, "commands": []}

@@ -93,3 +93,26 @@ async def test_a_second_sync_changes_nothing(isp, mikrotik):
     assert report["applied"] == 1 and len(changes_sent(mikrotik)) == sent
     last = (await isp.commands())[-1]
     assert last.kind is CommandKind.SYNC_ALL and last.summary == "nothing to change"
+
+
+async def test_a_package_change_moves_the_secret_to_the_new_profile(isp, mikrotik):
+    from kiunga.tenants.services.lifecycle import change_package
+
+    slow = await isp.add_package(rate_limit="2M/2M")
+    fast = await isp.add_package(rate_limit="20M/40M")
+    service = await isp.add_service(slow, username="upgrader", password="pw-up-1")
+    await isp.deliver()
+    async with isp.session() as session:
+        await change_package(session, service, fast, actor=STAFF, allow_unpaid=True)
+    await isp.deliver()
+
+    [secret] = mikrotik.state.find(PPP_SECRET, name="upgrader")
+    assert secret["profile"] == f"{isp.slug}-pkg-{fast}"
+    [profile] = mikrotik.state.find(PPP_PROFILE, name=secret["profile"])
+    assert profile["rate-limit"] == "20M/40M"
+    # The old profile, used by nothing now, goes at the next full sync.
+    from kiunga.tenants.network.provisioning.runner import run_queues
+
+    await run_queues(isp.database, isp.schema, isp.slug, full_sync=True)
+    assert not mikrotik.state.find(PPP_PROFILE, name=f"{isp.slug}-pkg-{slow}")
+    assert mikrotik.state.find(PPP_PROFILE, name=f"{isp.slug}-pkg-{fast}")

@@ -215,3 +215,31 @@ async def test_sites_decide_which_router_holds_a_service(make_isp, mikrotik):
 )
 def test_which_router_serves_which_service(router_site, subscriber_site, package_sites, held):
     assert serves(router_site, subscriber_site, package_sites) is held
+
+
+async def test_finished_commands_are_forgotten_after_a_month(isp, mikrotik):
+    from kiunga.tenants.network.provisioning.runner import KEEP_FINISHED, prune
+
+    await isp.add_service(await isp.add_package(), username="old-news", password="pw-old-1")
+    await isp.deliver()
+    mikrotik.offline()
+    await isp.add_service(await isp.add_package(), username="waiting", password="pw-wait-1")
+    await isp.deliver()
+    before = await isp.commands()
+    async with isp.session() as session:
+        assert await prune(session) == 0
+        later = max(c.done_at for c in before if c.done_at) + KEEP_FINISHED + timedelta(1)
+        assert await prune(session, now=later) == 2  # the router's first sync and one service
+    [left] = await isp.commands()
+    assert left.status is CommandStatus.PENDING
+
+
+def test_a_password_the_router_does_not_show_is_not_written_again():
+    from kiunga.tenants.network.provisioning.desired import Item
+    from kiunga.tenants.network.provisioning.diff import differences
+
+    item = Item(PPP_SECRET, "svc-1", {"name": "a", "password": "p", "disabled": "no"})
+    shown = {".id": "*1", "name": "a", "password": "old", "disabled": "false", "comment": "m"}
+    assert differences(shown, item, "m") == {"password": "p"}
+    hidden = {k: v for k, v in shown.items() if k != "password"}
+    assert differences(hidden, item, "m") == {}
