@@ -46,6 +46,7 @@ USERS_CHANNEL = "kiunga_radius_users"
 RELOAD_SECONDS = 300.0
 LISTEN_RETRY_MAX = 30.0
 MEMO_SIZE = 100_000
+FIRST_LISTEN_WAIT = 10.0
 _UNKNOWN = Rejection(RejectReason.UNKNOWN_USER)
 _WHOLE = None  # a pending reload of a whole ISP
 
@@ -63,6 +64,8 @@ class TenantAuthorizer:
         self.interim_interval = interim_interval
         self.users: dict[str, dict[str, Subscriber]] = {}
         self._by_id: dict[str, dict[int, str]] = {}
+        # Per ISP: encrypted password → clear text, so reloads decrypt only what changed.
+        self._passwords: dict[str, dict[str, bytes | None]] = {}
         # By the cached entry itself (a reload makes new entries, so old decisions lapse).
         self._decided: dict[Subscriber, tuple[int, Authorization | Rejection]] = {}
         self.full_loads = 0
@@ -106,9 +109,13 @@ class TenantAuthorizer:
         self._database = Database(self.database_url, pool_size=2)
         self._wake = asyncio.Event()
         self._listening = asyncio.Event()
+        # Listen before the first load, so that nothing committed meanwhile is missed.
+        self._tasks = [asyncio.create_task(self._listen_forever(), name="radius-users-listen")]
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._listening.wait(), FIRST_LISTEN_WAIT)
         await self._load_everything()
-        self._tasks = [
-            asyncio.create_task(self._listen_forever(), name="radius-users-listen"),
+        self._everything = False
+        self._tasks += [
             asyncio.create_task(self._apply_forever(), name="radius-users-apply"),
             asyncio.create_task(self._refresh_forever(), name="radius-users-refresh"),
         ]
@@ -186,15 +193,21 @@ class TenantAuthorizer:
         for gone in set(self.users) - set(schemas):
             del self.users[gone]
             self._by_id.pop(gone, None)
+            self._passwords.pop(gone, None)
         self.full_loads += 1
 
     async def _load_tenant(self, schema: str, ids: set[int] | None) -> None:
         assert self._database is not None
+        passwords = self._passwords.setdefault(schema, {})
         async with self._database.tenant_session(schema) as session:
-            found = await load_subscribers(session, ids)
+            found = await load_subscribers(session, ids, passwords=passwords)
         if ids is _WHOLE:
             self.users[schema] = {s.username.lower(): s for s in found}
             self._by_id[schema] = {s.service_id: s.username.lower() for s in found}
+            # Forget passwords no longer stored.
+            self._passwords[schema] = {
+                s.password_token: s.password for s in found if s.password_token
+            }
             return
         users = self.users.setdefault(schema, {})
         by_id = self._by_id.setdefault(schema, {})
@@ -216,8 +229,9 @@ class TenantAuthorizer:
             try:
                 async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
                     await conn.execute(f"LISTEN {USERS_CHANNEL}")
-                    # Changes made while nobody listened were not notified.
-                    self.reload_everything_soon()
+                    if self.full_loads:
+                        # Loaded before this LISTEN: what changed meanwhile was not notified.
+                        self.reload_everything_soon()
                     self._listening.set()
                     delay = 1.0
                     async for notice in conn.notifies():
