@@ -243,3 +243,65 @@ def test_a_password_the_router_does_not_show_is_not_written_again():
     assert differences(shown, item, "m") == {"password": "p"}
     hidden = {k: v for k, v in shown.items() if k != "password"}
     assert differences(hidden, item, "m") == {}
+
+
+async def test_commands_queued_at_once_are_numbered_without_gaps_or_twins(isp):
+    from kiunga.tenants.network.provisioning.queue import enqueue
+
+    async def one(number: int) -> int:
+        async with isp.session() as session:
+            command = await enqueue(
+                session, isp.router_id, CommandKind.SYNC_SERVICE, {"service_id": number}
+            )
+            return command.sequence
+
+    import asyncio
+
+    numbers = await asyncio.gather(*(one(n) for n in range(8)))
+    first = len(await isp.commands()) - 8  # the router's own sync_all came first
+    assert sorted(numbers) == list(range(first + 1, first + 9))
+
+
+async def test_an_event_handled_twice_queues_one_command(isp, mikrotik):
+    from kiunga.platform.jobs.outbox import OutboxEvent
+    from kiunga.tenants.network.provisioning.jobs import handle_service_event
+    from sqlalchemy import select
+
+    await isp.add_service(await isp.add_package(), username="twice", password="pw-twice")
+    await isp.deliver()
+    sent = len(mikrotik.state.commands)
+    async with isp.session() as session:
+        event = await session.scalar(
+            select(OutboxEvent).where(OutboxEvent.topic == "service.activated")
+        )
+        result = await handle_service_event(session, isp.slug, event)
+    assert result["routers"] == 1
+    assert len([c for c in await isp.commands() if c.event_id == event.id]) == 1
+    assert len(mikrotik.state.commands) == sent  # nothing left to apply: not even a login
+
+
+async def test_one_run_per_router_at_a_time(isp, mikrotik):
+    from kiunga.tenants.network.provisioning.queue import enqueue, enqueue_sync_all
+
+    async with isp.session() as session:
+        await enqueue_sync_all(session, isp.router_id)
+    async with isp.session() as holder:
+        first = await apply_pending(holder, isp.slug, isp.router_id)
+        assert first.applied == 1
+        async with isp.session() as other:
+            await enqueue(other, isp.router_id, CommandKind.SYNC_SERVICE, {"service_id": 0})
+        async with isp.session() as other:
+            second = await apply_pending(other, isp.slug, isp.router_id, wait_seconds=0.2)
+        assert second.busy and second.applied == 0
+    async with isp.session() as session:
+        assert (await apply_pending(session, isp.slug, isp.router_id)).applied == 1
+
+
+async def test_wrong_credentials_keep_commands_pending(isp, mikrotik):
+    mikrotik.state.users["kiunga"] = "changed-on-the-router"
+    await isp.add_service(await isp.add_package(), username="locked", password="pw-lock-1")
+    await isp.deliver()
+    [*_, waiting] = await isp.commands()
+    assert waiting.status is CommandStatus.PENDING and waiting.attempts == 0
+    assert waiting.last_error.startswith("Wrong credentials")
+    assert (await router_row(isp)).last_error.startswith("Wrong credentials")
