@@ -1,11 +1,14 @@
 """`serve_radius`: the server as a long-running command, in one process or several.
 
-With `workers > 1` the parent binds one pair of sockets per worker on the same ports with
-SO_REUSEPORT and forks; the kernel spreads NASes over the workers by their source address
-and port (one NAS's packets stay on one worker). Each worker has its own copy of the
-directory, authorizer and sink as they were at fork time, so these objects must keep
-themselves fresh from inside the worker: a `start()` coroutine, when they have one, is
-awaited in each worker's event loop before packets are read, and `close()` on the way out.
+With `workers > 1` the parent binds the sockets and forks. Every worker reads the one
+authentication socket, so even a single busy NAS is spread over all of them; accounting has
+one socket per worker on the same port (SO_REUSEPORT), which keeps each NAS on one worker
+so that its retransmissions meet the reply cache that saw the original.
+
+Each worker has its own copy of the directory, authorizer and sink as they were at fork
+time, so these objects must keep themselves fresh from inside the worker: a `start()`
+coroutine, when they have one, is awaited in each worker's event loop before packets are
+read, and `close()` on the way out.
 Metrics are per worker (no Prometheus multiprocess collection here).
 """
 
@@ -43,69 +46,62 @@ def serve_radius(
     """Serve until SIGINT or SIGTERM. Port 0 picks free ports; `on_ready(auth_port,
     acct_port)` is called once every socket is bound (in the parent process)."""
     workers = max(1, workers)
-    pairs = _bind_pairs(host, auth_port, acct_port, workers)
+    auth, accts = _bind(host, auth_port, acct_port, workers)
+    ports = auth.getsockname()[1], accts[0].getsockname()[1]
     if workers == 1:
-        auth, acct = pairs[0]
         asyncio.run(
-            _serve_worker(host, auth, acct, directory, authorizer, sink, duplicate_window, on_ready)
+            _serve_worker(
+                host, auth, accts[0], directory, authorizer, sink, duplicate_window, on_ready
+            )
         )
         return
     context = multiprocessing.get_context("fork")
     children = []
-    for index in range(len(pairs)):
+    for index in range(workers):
         child = context.Process(
             target=_worker_main,
-            args=(index, pairs, host, directory, authorizer, sink, duplicate_window),
+            args=(index, auth, accts, host, directory, authorizer, sink, duplicate_window),
             name=f"kiunga-radius-{index}",
             daemon=True,
         )
         child.start()
         children.append(child)
-    ports = _ports(pairs[0])
-    for auth, acct in pairs:
-        auth.close()
-        acct.close()
+    for sock in (auth, *accts):
+        sock.close()
     if on_ready is not None:
         on_ready(*ports)
     _wait_for_children(children)
 
 
-def _bind_pairs(
+def _bind(
     host: str, auth_port: int, acct_port: int, workers: int
-) -> list[tuple[socket.socket, socket.socket]]:
-    reuse = workers > 1
-    pairs = []
+) -> tuple[socket.socket, list[socket.socket]]:
+    """One authentication socket that every worker reads (a single busy NAS is spread over
+    all of them; a retransmission that lands on another worker is answered again, the same
+    way), and one accounting socket per worker on a shared port (SO_REUSEPORT keeps each
+    NAS on one worker, so its retransmitted records are recognised, not stored twice)."""
+    auth = bind_udp(host, auth_port)
+    accts: list[socket.socket] = []
     try:
         for _ in range(workers):
-            auth = bind_udp(host, auth_port, reuse_port=reuse)
-            auth_port = auth.getsockname()[1]
-            try:
-                acct = bind_udp(host, acct_port, reuse_port=reuse)
-            except BaseException:
-                auth.close()
-                raise
+            acct = bind_udp(host, acct_port, reuse_port=workers > 1)
             acct_port = acct.getsockname()[1]
-            pairs.append((auth, acct))
+            accts.append(acct)
     except BaseException:
-        for auth, acct in pairs:
-            auth.close()
-            acct.close()
+        for sock in (auth, *accts):
+            sock.close()
         raise
-    return pairs
+    return auth, accts
 
 
-def _ports(pair: tuple[socket.socket, socket.socket]) -> tuple[int, int]:
-    return pair[0].getsockname()[1], pair[1].getsockname()[1]
-
-
-def _worker_main(index, pairs, host, directory, authorizer, sink, duplicate_window) -> None:
-    mine = pairs[index]
-    for other in pairs:
-        if other is not mine:
-            other[0].close()
-            other[1].close()
+def _worker_main(index, auth, accts, host, directory, authorizer, sink, duplicate_window) -> None:
+    for number, acct in enumerate(accts):
+        if number != index:
+            acct.close()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent tells workers to stop
-    asyncio.run(_serve_worker(host, *mine, directory, authorizer, sink, duplicate_window, None))
+    asyncio.run(
+        _serve_worker(host, auth, accts[index], directory, authorizer, sink, duplicate_window, None)
+    )
 
 
 async def _serve_worker(
@@ -131,9 +127,10 @@ async def _serve_worker(
         acct_socket=acct,
     )
     await server.start()
-    log.info("RADIUS worker %d serving auth %s acct %s", os.getpid(), *_ports((auth, acct)))
+    ports = auth.getsockname()[1], acct.getsockname()[1]
+    log.info("RADIUS worker %d serving auth %s acct %s", os.getpid(), *ports)
     if on_ready is not None:
-        on_ready(*_ports((auth, acct)))
+        on_ready(*ports)
     try:
         await stop.wait()
     finally:
