@@ -44,6 +44,7 @@ from kiunga.tenants.services.models import Service, ServiceStatus
 from kiunga.tenants.subscribers.models import Subscriber
 from sqlalchemy import ColumnElement, and_, exists, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import raiseload
 
 # On the router: present (active enabled, the others disabled or listed as suspended).
 ON_ROUTER = (ServiceStatus.ACTIVE, ServiceStatus.SUSPENDED, ServiceStatus.EXPIRED)
@@ -201,22 +202,27 @@ async def desired_state(
     else:
         query = query.where(Service.id == service_id)
     state = DesiredState()
-    for service, package in await session.execute(query):
+    for service, package in await session.execute(query.options(raiseload(Package.sites))):
         _add_service(state, tenant, service, package)
+    if service_id is not None:
+        await _keep_logins_in_use(session, state)
     return state
 
 
-async def service_login(session: AsyncSession, service_id: int) -> tuple[str | None, str | None]:
-    """A service's (type, username), whatever its status or router: used to cut the
-    sessions of a service that no router should hold any more."""
-    row = (
-        await session.execute(
-            select(Service.service_type, Service.username).where(Service.id == service_id)
+async def _keep_logins_in_use(session: AsyncSession, state: DesiredState) -> None:
+    """A terminated service's username may already belong to another, active service:
+    syncing the old one must not cut the new one's session."""
+    logins = state.cut_logins["ppp"] | state.cut_logins["hotspot"]
+    if not logins:
+        return
+    in_use = await session.execute(
+        select(Service.service_type, Service.username).where(
+            Service.username.in_(logins), Service.status == ServiceStatus.ACTIVE
         )
-    ).first()
-    if row is None:
-        return None, None
-    return str(row[0]), row[1]
+    )
+    for service_type, username in in_use:
+        kind = "ppp" if service_type is ServiceType.PPPOE else "hotspot"
+        state.live_logins[kind].add(username)
 
 
 def _add_service(state: DesiredState, tenant: str, service: Service, package: Package) -> None:

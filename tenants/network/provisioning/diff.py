@@ -166,6 +166,7 @@ def plan(
     (`remove_unwanted_profiles`): one service's sync cannot know what the others use.
     """
     result = Plan()
+    upserts: list[Change] = []
     removals: list[Change] = []
     for path in MENUS:
         wanted = desired.in_menu(path)
@@ -175,14 +176,14 @@ def plan(
             if (path, key) in desired.untouchable:
                 continue
             if not rows:
-                result.changes.append(
+                upserts.append(
                     Change("add", path, key, item.name, attributes=_with_mark(client, item))
                 )
                 continue
             first, *extra = rows
             changes = differences(first, item, client.mark(key))
             if changes:
-                result.changes.append(Change("set", path, key, item.name, first[".id"], changes))
+                upserts.append(Change("set", path, key, item.name, first[".id"], changes))
                 kind = LOGIN_MENUS.get(path)
                 if kind and "name" in changes and first.get("name"):
                     result.cut[kind].add(first["name"])
@@ -194,9 +195,15 @@ def plan(
             if path in PROFILE_MENUS and not remove_unwanted_profiles:
                 continue
             removals.extend(Change("remove", path, key, _name(row), row[".id"]) for row in rows)
-    # Items go before the profiles they may name; removed logins lose their sessions.
-    removals.sort(key=lambda change: change.path in PROFILE_MENUS)
-    result.changes.extend(removals)
+    # Profiles first, as secrets and users name them; an item that goes makes way before
+    # one that comes (a username freed by one service and taken by another); profiles no
+    # longer named by anything go last.
+    result.changes = (
+        [c for c in upserts if c.path in PROFILE_MENUS]
+        + [c for c in removals if c.path not in PROFILE_MENUS]
+        + [c for c in upserts if c.path not in PROFILE_MENUS]
+        + [c for c in removals if c.path in PROFILE_MENUS]
+    )
     for change in removals:
         kind = LOGIN_MENUS.get(change.path)
         if kind:

@@ -116,3 +116,33 @@ async def test_a_package_change_moves_the_secret_to_the_new_profile(isp, mikroti
     await run_queues(isp.database, isp.schema, isp.slug, full_sync=True)
     assert not mikrotik.state.find(PPP_PROFILE, name=f"{isp.slug}-pkg-{slow}")
     assert mikrotik.state.find(PPP_PROFILE, name=f"{isp.slug}-pkg-{fast}")
+
+
+async def test_a_username_freed_and_taken_again(isp, mikrotik):
+    from kiunga.tenants.network.provisioning.queue import enqueue
+    from kiunga.tenants.network.provisioning.runner import apply_pending, run_queues
+
+    package = await isp.add_package()
+    old = await isp.add_service(package, username="shared-name", password="pw-old-1")
+    await isp.deliver()
+    mikrotik.offline()
+    async with isp.session() as session:
+        await terminate_service(session, old, reason="moved out", actor=STAFF)
+    new = await isp.add_service(package, username="shared-name", password="pw-new-2")
+    await isp.deliver()
+    mikrotik.online()
+    await run_queues(isp.database, isp.schema, isp.slug)
+    [secret] = mikrotik.state.find(PPP_SECRET, name="shared-name")
+    assert secret["comment"].endswith(f":svc-{new}") and secret["password"] == "pw-new-2"
+
+    # The old service's sync again, late: the new holder of the name stays connected.
+    mikrotik.state.login_ppp("shared-name")
+    async with isp.session() as session:
+        await enqueue(session, isp.router_id, CommandKind.SYNC_SERVICE, {"service_id": old})
+        assert (await apply_pending(session, isp.slug, isp.router_id)).applied == 1
+    assert mikrotik.state.find(PPP_ACTIVE, name="shared-name")
+    assert mikrotik.state.find(PPP_SECRET, name="shared-name")[0]["comment"].endswith(f":svc-{new}")
+    # A full sync with both keys in view changes nothing either.
+    sent = len(changes_sent(mikrotik))
+    await run_queues(isp.database, isp.schema, isp.slug, full_sync=True)
+    assert len(changes_sent(mikrotik)) == sent
