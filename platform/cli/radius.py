@@ -43,9 +43,7 @@ def radius_command(
 
     settings = load_settings_or_exit()
     urls = services_or_exit(settings)
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    _configure_logging(settings.log_level, settings.log_json)
     host = host or settings.radius_host
     auth_port = settings.radius_auth_port if auth_port is None else auth_port
     acct_port = settings.radius_acct_port if acct_port is None else acct_port
@@ -70,3 +68,12 @@ def radius_command(
         workers=workers,
         on_ready=ready,
     )
+
+
+def _configure_logging(level: str, json_lines: bool) -> None:
+    try:
+        from kiunga.platform.web.log_config import configure_logging
+    except ImportError:
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    else:
+        configure_logging(level, json_lines)
