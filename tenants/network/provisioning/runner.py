@@ -176,7 +176,8 @@ async def apply_pending(
     if router is None or in_scope is None:
         return report  # no longer driven over the API: the commands wait
     if skip_if_just_unreachable and _just_unreachable(router, now):
-        await _unreachable(session, router, commands[0], router.last_error or "", report)
+        # Nothing new is known of the router: only the commands say why they wait.
+        await _unreachable(session, router, commands[0], router.last_error or "", report, False)
         return report
     try:
         connection = connection_for(router, timeout=CONNECT_TIMEOUT)
@@ -272,7 +273,12 @@ async def execute(
 
 
 async def _unreachable(
-    session: AsyncSession, router: Router, command: RouterCommand, message: str, report: RunReport
+    session: AsyncSession,
+    router: Router,
+    command: RouterCommand,
+    message: str,
+    report: RunReport,
+    on_router: bool = True,
 ) -> None:
     # Every command waiting for this router waits for the same reason.
     await session.execute(
@@ -286,7 +292,8 @@ async def _unreachable(
         .execution_options(synchronize_session=False)
     )
     command.last_error = _text(message)
-    await network_service.record_error(session, router.id, message)
+    if on_router:
+        await network_service.record_error(session, router.id, message)
     report.unreachable = True
 
 
