@@ -10,6 +10,11 @@ as it is queued, so the NAS is answered and forgets it; records queued but not y
 retried) are lost if the process dies. With `wait_for_flush=True` the answer waits until the
 flush that carries the record has returned, so nothing answered is lost, at the price of up
 to `max_delay` seconds of latency per request (NAS timeouts are usually 3 s or more).
+
+Either way a record can reach the flush twice: the server recognises a retransmission only
+while it remembers the request (a few seconds), and a NAS may resend older records after a
+reboot. The writer should store records idempotently, keyed on (tenant, session id, status,
+session time or event time).
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ answer without being processed twice (RFC 5080 section 2.2.2).
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import socket
 
@@ -60,10 +61,12 @@ def _drain(recvfrom, receive) -> None:
 class RecentReplies:
     """Replies by (source, identifier, request authenticator), kept between `window` and
     twice `window` seconds: two generations swapped by a timer, so the hot path only does
-    dictionary look-ups and inserts."""
+    dictionary look-ups and inserts. A generation that reaches `max_entries` (a flood) is
+    swapped early, which shortens the window rather than growing memory."""
 
-    def __init__(self, window: float = DUPLICATE_WINDOW) -> None:
+    def __init__(self, window: float = DUPLICATE_WINDOW, max_entries: int = 500_000) -> None:
         self.window = window
+        self.max_entries = max_entries
         self._current: dict[tuple, bytes] = {}
         self._previous: dict[tuple, bytes] = {}
         self._timer: asyncio.TimerHandle | None = None
@@ -85,7 +88,11 @@ class RecentReplies:
         return reply if reply is not None else self._previous.get(key)
 
     def put(self, key: tuple, reply: bytes) -> None:
-        self._current[key] = reply
+        current = self._current
+        if len(current) >= self.max_entries:
+            self._previous = current
+            current = self._current = {}
+        current[key] = reply
 
     def forget(self, key: tuple) -> None:
         self._current.pop(key, None)
@@ -199,7 +206,7 @@ class AuthProtocol(asyncio.DatagramProtocol):
                 key, code, data[1], authenticator, reply_attributes, proxy_states, secret
             )
         decision = self._authorize(client, username.decode("utf-8", "replace"))
-        if type(decision) is Authorization:
+        if isinstance(decision, Authorization):
             if self._password_ok(attributes, given, authenticator, decision.password):
                 self._access["accept"] += 1
                 code, reply_attributes = wire.ACCESS_ACCEPT, decision.wire_attributes
@@ -235,7 +242,7 @@ class AuthProtocol(asyncio.DatagramProtocol):
         attributes: dict[int, bytes], given: bytes | None, authenticator: bytes, password: bytes
     ) -> bool:
         if given is not None:
-            return len(given) == len(password) and wire._compare(given, password)
+            return len(given) == len(password) and hmac.compare_digest(given, password)
         challenge = attributes.get(wire.CHAP_CHALLENGE, authenticator)
         return wire.chap_ok(attributes[wire.CHAP_PASSWORD], challenge, password)
 
