@@ -1,5 +1,6 @@
-"""`serve_radius` as the `kiunga radius` command will run it: two worker processes sharing
-the ports (SO_REUSEPORT), answering radtest, stopping cleanly on SIGTERM."""
+"""`serve_radius` as the `kiunga radius` command will run it, in one process and with two
+workers sharing the ports: answering radtest and radclient, flushing accounting and
+stopping cleanly on SIGTERM."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import asyncio
 import signal
 import sys
 import textwrap
+
+import pytest
 
 SERVER = textwrap.dedent(
     """
@@ -26,7 +29,7 @@ SERVER = textwrap.dedent(
     serve_radius(
         "127.0.0.1", 0, 0, directory, authorizer,
         BatchingSink(written, max_batch=1, wait_for_flush=True),
-        workers=2,
+        workers=int(sys.argv[1]),
         on_ready=lambda auth, acct: print("ready", auth, acct, flush=True),
     )
     print("stopped", flush=True)
@@ -34,9 +37,10 @@ SERVER = textwrap.dedent(
 )
 
 
-async def test_two_workers_serve_and_stop_on_sigterm(nas):
+@pytest.mark.parametrize("workers", [1, 2])
+async def test_serve_radius_answers_and_stops_on_sigterm(nas, workers):
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", SERVER, stdout=asyncio.subprocess.PIPE
+        sys.executable, "-c", SERVER, str(workers), stdout=asyncio.subprocess.PIPE
     )
     try:
         ready = (await asyncio.wait_for(process.stdout.readline(), 30)).decode().split()
