@@ -61,6 +61,14 @@ async def test_the_router_page_shows_the_queue_and_syncs(
     assert "added PPP secret page-user" in unquote_plus(synced.headers["location"])
     after = await technician.get(f"/routers/{router['id']}")
     assert "sync all" in after.text and "Nothing waiting" in after.text
+    assert "added PPP secret page-user" in after.text
+
+    mikrotik.offline()
+    queued = await technician.post(f"/routers/{router['id']}/sync", data={"_csrf_token": token})
+    assert "it will be tried again: Unreachable" in unquote_plus(queued.headers["location"])
+    waiting = await technician.get(f"/routers/{router['id']}")
+    assert "<strong>1</strong> change waiting" in waiting.text
+    assert 'class="field-error">Unreachable' in waiting.text
 
     support = await signed_in(StaffRole.SUPPORT)
     looked = await support.get(f"/routers/{router['id']}")
@@ -69,7 +77,7 @@ async def test_the_router_page_shows_the_queue_and_syncs(
     own_token = csrf_token_in(looked.text)
     refused = await support.post(f"/routers/{router['id']}/sync", data={"_csrf_token": own_token})
     assert refused.status_code == 403
-    assert len((await api.get(f"/api/v1/routers/{router['id']}/commands")).json()["commands"]) == 1
+    assert len((await api.get(f"/api/v1/routers/{router['id']}/commands")).json()["commands"]) == 2
 
 
 async def test_a_radius_mode_router_is_not_synced(api):
