@@ -26,7 +26,9 @@ from collections.abc import Callable
 
 from kiunga.integrations.radius.interfaces import AccountingSink, Authorizer, ClientDirectory
 from kiunga.integrations.radius.metrics import RadiusMetrics
-from kiunga.integrations.radius.server import DUPLICATE_WINDOW, RadiusServer, bind_udp
+from kiunga.integrations.radius.replies import DUPLICATE_WINDOW
+from kiunga.integrations.radius.server import RadiusServer
+from kiunga.integrations.radius.sockets import bind_udp
 
 log = logging.getLogger(__name__)
 

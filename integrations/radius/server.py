@@ -10,251 +10,28 @@ answer without being processed twice (RFC 5080 section 2.2.2).
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import socket
 
 from kiunga.integrations.radius import wire
+from kiunga.integrations.radius.access import AuthProtocol
 from kiunga.integrations.radius.accounting import read_record
 from kiunga.integrations.radius.interfaces import (
     AccountingRecord,
     AccountingSink,
-    Authorization,
     Authorizer,
     ClientDirectory,
-    RadiusClient,
-    RejectReason,
 )
 from kiunga.integrations.radius.metrics import RadiusMetrics
-from kiunga.integrations.radius.replies import reject_attributes
+from kiunga.integrations.radius.replies import DUPLICATE_WINDOW, RecentReplies, proxy_attributes
+from kiunga.integrations.radius.sockets import bind_udp, drain
 
 log = logging.getLogger(__name__)
 
-DUPLICATE_WINDOW = 5.0
-RECEIVE_BUFFER = 8 * 1024 * 1024
-RECEIVE_SIZE = wire.MAX_PACKET + 1  # one more octet shows an oversized datagram
-DRAIN_BURST = 64
 _PENDING = b""  # an accounting request whose record the sink has not yet taken
 _ZERO16 = bytes(16)
 
-
-def _proxy_attributes(proxy_states: list[bytes] | None) -> bytes:
-    if not proxy_states:
-        return b""
-    return b"".join(wire.attribute(wire.PROXY_STATE, value) for value in proxy_states)
-
-
-def _drain(recvfrom, receive) -> None:
-    """Read what else is already queued on the socket. asyncio reads one datagram per
-    readiness event; under load, reading a burst per event saves a poll per packet."""
-    for _ in range(DRAIN_BURST):
-        try:
-            data, addr = recvfrom(RECEIVE_SIZE)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError as exc:  # e.g. ICMP errors reported on the socket
-            log.debug("RADIUS socket error: %s", exc)
-            return
-        receive(data, addr)
-
-
-class RecentReplies:
-    """Replies by (source, identifier, request authenticator), kept between `window` and
-    twice `window` seconds: two generations swapped by a timer, so the hot path only does
-    dictionary look-ups and inserts. A generation that reaches `max_entries` (a flood) is
-    swapped early, which shortens the window rather than growing memory."""
-
-    def __init__(self, window: float = DUPLICATE_WINDOW, max_entries: int = 500_000) -> None:
-        self.window = window
-        self.max_entries = max_entries
-        self._current: dict[tuple, bytes] = {}
-        self._previous: dict[tuple, bytes] = {}
-        self._timer: asyncio.TimerHandle | None = None
-
-    def start(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._timer = loop.call_later(self.window, self._rotate, loop)
-
-    def stop(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-
-    def _rotate(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._previous = self._current
-        self._current = {}
-        self._timer = loop.call_later(self.window, self._rotate, loop)
-
-    def get(self, key: tuple) -> bytes | None:
-        reply = self._current.get(key)
-        return reply if reply is not None else self._previous.get(key)
-
-    def put(self, key: tuple, reply: bytes) -> None:
-        current = self._current
-        if len(current) >= self.max_entries:
-            self._previous = current
-            current = self._current = {}
-        current[key] = reply
-
-    def forget(self, key: tuple) -> None:
-        self._current.pop(key, None)
-        self._previous.pop(key, None)
-
-    def __len__(self) -> int:
-        return len(self._current) + len(self._previous)
-
-
-class AuthProtocol(asyncio.DatagramProtocol):
-    """Access-Requests (PAP, CHAP) and Status-Server on the authentication port."""
-
-    def __init__(
-        self,
-        directory: ClientDirectory,
-        authorizer: Authorizer,
-        metrics: RadiusMetrics,
-        recent: RecentReplies,
-        sock: socket.socket | None = None,
-    ) -> None:
-        self._recvfrom = sock.recvfrom if sock is not None else None
-        self._sock_sendto = sock.sendto if sock is not None else None
-        self._lookup = directory.lookup
-        self._authorize = authorizer.authorize
-        self._metrics = metrics
-        self._access = metrics.access
-        self._dropped = metrics.dropped
-        self._recent = recent
-
-    def connection_made(self, transport) -> None:
-        self._transport_sendto = transport.sendto
-        if self._sock_sendto is None:
-            self._sendto = transport.sendto
-
-    def _sendto(self, reply: bytes, addr) -> None:
-        # Straight to the socket: the transport's sendto adds checks and a buffer that an
-        # idle UDP socket does not need; it takes over when the socket is full.
-        try:
-            self._sock_sendto(reply, addr)
-        except (BlockingIOError, InterruptedError):
-            self._transport_sendto(reply, addr)
-        except OSError as exc:
-            log.debug("reply to %s not sent: %s", addr, exc)
-
-    def error_received(self, exc: Exception) -> None:
-        log.debug("RADIUS auth socket error: %s", exc)
-
-    def datagram_received(self, data: bytes, addr) -> None:
-        self._receive(data, addr)
-        if self._recvfrom is not None:
-            _drain(self._recvfrom, self._receive)
-
-    def _receive(self, data: bytes, addr) -> None:
-        try:
-            reply = self._answer(data, addr)
-        except wire.Malformed as why:
-            log.debug("malformed Access-Request from %s: %s", addr, why)
-            self._dropped["malformed"] += 1
-            return
-        except Exception:
-            log.exception("Access-Request from %s failed", addr)
-            self._dropped["error"] += 1
-            return
-        if reply is not None:
-            self._sendto(reply, addr)
-
-    def _answer(self, data: bytes, addr) -> bytes | None:
-        client = self._lookup(addr[0])
-        if client is None:
-            self._dropped["unknown_client"] += 1
-            return None
-        code, _, data = wire.header(data)
-        authenticator = data[4:20]
-        key = (addr, data[1], authenticator)
-        recent = self._recent.get(key)
-        if recent is not None:
-            self._metrics.duplicates["auth"] += 1
-            return recent
-        if code != wire.ACCESS_REQUEST:
-            if code == wire.STATUS_SERVER:
-                return self._status_server(client, data, authenticator)
-            self._dropped["unexpected_code"] += 1
-            return None
-        attributes, ma_at, proxy_states = wire.parse_attributes(data)
-        secret = client.secret
-        if ma_at:
-            if not wire.message_authenticator_ok(data, ma_at, secret, authenticator):
-                self._dropped["bad_authenticator"] += 1
-                return None
-        elif client.require_message_authenticator:
-            self._dropped["missing_message_authenticator"] += 1
-            return None
-        username = attributes.get(wire.USER_NAME)
-        if username is None:
-            raise wire.Malformed("Access-Request without User-Name")
-        cipher = attributes.get(wire.USER_PASSWORD)
-        given = None
-        if cipher is not None:
-            given = wire.pap_decrypt(secret, authenticator, cipher)
-            if given is None:
-                # non-zero padding: decrypted with another secret than the NAS's
-                self._dropped["bad_authenticator"] += 1
-                return None
-        elif wire.CHAP_PASSWORD in attributes:
-            if len(attributes[wire.CHAP_PASSWORD]) != 17:
-                raise wire.Malformed("CHAP-Password is not 17 octets")
-        else:
-            # EAP and the rest are not spoken here: refuse rather than guess.
-            code, reply_attributes = self._reject(RejectReason.UNSUPPORTED_METHOD, None)
-            return self._reply(
-                key, code, data[1], authenticator, reply_attributes, proxy_states, secret
-            )
-        decision = self._authorize(client, username.decode("utf-8", "replace"))
-        if isinstance(decision, Authorization):
-            if self._password_ok(attributes, given, authenticator, decision.password):
-                self._access["accept"] += 1
-                code, reply_attributes = wire.ACCESS_ACCEPT, decision.wire_attributes
-            else:
-                code, reply_attributes = self._reject(RejectReason.WRONG_PASSWORD, None)
-        else:
-            reason, message = decision.reason, decision.message
-            if decision.password is not None and not self._password_ok(
-                attributes, given, authenticator, decision.password
-            ):
-                reason, message = RejectReason.WRONG_PASSWORD, None
-            code, reply_attributes = self._reject(reason, message)
-        return self._reply(
-            key, code, data[1], authenticator, reply_attributes, proxy_states, secret
-        )
-
-    def _reply(self, key, code, identifier, authenticator, attributes, proxy_states, secret):
-        if proxy_states:
-            attributes += _proxy_attributes(proxy_states)
-        reply = wire.sign_reply(code, identifier, authenticator, attributes, secret)
-        self._recent.put(key, reply)
-        return reply
-
-    def _reject(self, reason: RejectReason, message: str | None) -> tuple[int, bytes]:
-        self._access["reject"] += 1
-        rejects = self._metrics.rejects
-        name = reason.name.lower()
-        rejects[name] = rejects.get(name, 0) + 1
-        return wire.ACCESS_REJECT, reject_attributes(message or reason.value)
-
-    @staticmethod
-    def _password_ok(
-        attributes: dict[int, bytes], given: bytes | None, authenticator: bytes, password: bytes
-    ) -> bool:
-        if given is not None:
-            return len(given) == len(password) and hmac.compare_digest(given, password)
-        challenge = attributes.get(wire.CHAP_CHALLENGE, authenticator)
-        return wire.chap_ok(attributes[wire.CHAP_PASSWORD], challenge, password)
-
-    def _status_server(self, client: RadiusClient, data: bytes, authenticator: bytes):
-        # RFC 5997: a Status-Server must carry a Message-Authenticator.
-        _, ma_at, _ = wire.parse_attributes(data)
-        if not ma_at or not wire.message_authenticator_ok(
-            data, ma_at, client.secret, authenticator
-        ):
-            self._dropped["bad_authenticator"] += 1
-            return None
-        return wire.sign_reply(wire.ACCESS_ACCEPT, data[1], authenticator, b"", client.secret)
+__all__ = ["AcctProtocol", "AuthProtocol", "RadiusServer", "bind_udp"]
 
 
 class AcctProtocol(asyncio.DatagramProtocol):
@@ -287,7 +64,7 @@ class AcctProtocol(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr) -> None:
         self._receive(data, addr)
         if self._recvfrom is not None:
-            _drain(self._recvfrom, self._receive)
+            drain(self._recvfrom, self._receive)
 
     def _receive(self, data: bytes, addr) -> None:
         try:
@@ -327,7 +104,7 @@ class AcctProtocol(asyncio.DatagramProtocol):
             return
         record = read_record(client, addr[0], attributes)
         self._recent.put(key, _PENDING)
-        reply_attributes = _proxy_attributes(proxy_states)
+        reply_attributes = proxy_attributes(proxy_states)
         task = asyncio.ensure_future(
             self._account(record, key, addr, (data[1], authenticator, reply_attributes, secret))
         )
@@ -359,24 +136,6 @@ class AcctProtocol(asyncio.DatagramProtocol):
         """Wait for the records being handed to the sink."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
-
-
-def bind_udp(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_DGRAM)
-    try:
-        if reuse_port:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
-        except OSError:
-            pass
-        sock.bind((host, port))
-        sock.setblocking(False)
-    except BaseException:
-        sock.close()
-        raise
-    return sock
 
 
 class RadiusServer:
