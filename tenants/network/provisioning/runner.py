@@ -181,8 +181,9 @@ async def apply_pending(
         return report
     try:
         connection = connection_for(router, timeout=CONNECT_TIMEOUT)
-    except RouterInputError as exc:
-        await _unreachable(session, router, commands[0], exc.message, report)
+    except ValueError as exc:  # no usable API login (RouterInputError), or one unreadable
+        message = exc.message if isinstance(exc, RouterInputError) else str(exc)
+        await _unreachable(session, router, commands[0], f"Cannot log in: {message}", report)
         return report
     client = client_factory(connection, tenant)
     try:

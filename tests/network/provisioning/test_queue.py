@@ -305,3 +305,17 @@ async def test_wrong_credentials_keep_commands_pending(isp, mikrotik):
     assert waiting.status is CommandStatus.PENDING and waiting.attempts == 0
     assert waiting.last_error.startswith("Wrong credentials")
     assert (await router_row(isp)).last_error.startswith("Wrong credentials")
+
+
+async def test_an_unreadable_router_password_keeps_commands_pending(isp, mikrotik):
+    from kiunga.tenants.network.secrets import encrypt
+
+    async with isp.session() as session:
+        router = await session.get(Router, isp.router_id)
+        router.api_password_encrypted = encrypt("x", secret_key="another-key-" + "k" * 32)
+    await isp.add_service(await isp.add_package(), username="no-login", password="pw-nl-1")
+    await isp.deliver()
+    [*_, waiting] = await isp.commands()
+    assert waiting.status is CommandStatus.PENDING
+    assert waiting.last_error.startswith("Cannot log in: the router credential")
+    assert not mikrotik.state.find(PPP_SECRET, name="no-login")
