@@ -249,9 +249,11 @@ async def _write_sessions(session: AsyncSession, records: Sequence[AccountingRec
             totals[0] += grown_in
             totals[1] += grown_out
     await _upsert_sessions(session, rows)
-    await _add_daily(session, daily)
-    capped = {row.id: row for row in services.values() if row.data_cap_bytes is not None}
-    await _add_period_usage(session, periods, capped)
+    if daily:
+        await _add_daily(session, daily)
+    if periods:
+        capped = {row.id: row for row in services.values() if row.data_cap_bytes is not None}
+        await _add_period_usage(session, periods, capped)
 
 
 async def _set_aside_reused_ids(session: AsyncSession, merged: dict, existing: dict) -> None:
@@ -302,109 +304,111 @@ async def _upsert_sessions(session: AsyncSession, rows: list[dict]) -> None:
     new = statement.excluded
     table = RadiusSession.__table__.c
     revived = (table.terminate_cause == STALE) & (new.updated_at > table.stopped_at)
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[table.router_id, table.acct_session_id],
-            set_={
-                "username": func.coalesce(table.username, new.username),
-                "service_id": func.coalesce(table.service_id, new.service_id),
-                "framed_ip": func.coalesce(new.framed_ip, table.framed_ip),
-                "calling_station_id": func.coalesce(
-                    table.calling_station_id, new.calling_station_id
-                ),
-                "started_at": func.least(table.started_at, new.started_at),
-                "updated_at": func.greatest(table.updated_at, new.updated_at),
-                # A session closed as stale that reports again was alive after all.
-                "stopped_at": case(
-                    (revived, new.stopped_at), else_=func.coalesce(table.stopped_at, new.stopped_at)
-                ),
-                "terminate_cause": case(
-                    (revived, new.terminate_cause),
-                    else_=func.coalesce(table.terminate_cause, new.terminate_cause),
-                ),
-                "session_time": func.greatest(table.session_time, new.session_time),
-                "input_octets": func.greatest(table.input_octets, new.input_octets),
-                "output_octets": func.greatest(table.output_octets, new.output_octets),
-            },
-        ),
-        rows,
+    upsert = statement.on_conflict_do_update(
+        index_elements=[table.router_id, table.acct_session_id],
+        set_={
+            "username": func.coalesce(table.username, new.username),
+            "service_id": func.coalesce(table.service_id, new.service_id),
+            "framed_ip": func.coalesce(new.framed_ip, table.framed_ip),
+            "calling_station_id": func.coalesce(table.calling_station_id, new.calling_station_id),
+            "started_at": func.least(table.started_at, new.started_at),
+            "updated_at": func.greatest(table.updated_at, new.updated_at),
+            # A session closed as stale that reports again was alive after all.
+            "stopped_at": case(
+                (revived, new.stopped_at), else_=func.coalesce(table.stopped_at, new.stopped_at)
+            ),
+            "terminate_cause": case(
+                (revived, new.terminate_cause),
+                else_=func.coalesce(table.terminate_cause, new.terminate_cause),
+            ),
+            "session_time": func.greatest(table.session_time, new.session_time),
+            "input_octets": func.greatest(table.input_octets, new.input_octets),
+            "output_octets": func.greatest(table.output_octets, new.output_octets),
+        },
     )
+    await session.execute(upsert, rows)
 
 
 async def _add_daily(session: AsyncSession, daily: dict[tuple[int, date], list[int]]) -> None:
-    if not daily:
-        return
     statement = insert(UsageDaily)
     table = UsageDaily.__table__.c
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[table.service_id, table.day],
-            set_={
-                "input_octets": table.input_octets + statement.excluded.input_octets,
-                "output_octets": table.output_octets + statement.excluded.output_octets,
-            },
-        ),
-        [
-            {
-                "service_id": service_id,
-                "day": day,
-                "subscriber_id": subscriber_id,
-                "input_octets": grown_in,
-                "output_octets": grown_out,
-            }
-            for (service_id, day), (subscriber_id, grown_in, grown_out) in sorted(daily.items())
-        ],
+    upsert = statement.on_conflict_do_update(
+        index_elements=[table.service_id, table.day],
+        set_={
+            "input_octets": table.input_octets + statement.excluded.input_octets,
+            "output_octets": table.output_octets + statement.excluded.output_octets,
+        },
     )
+    rows = [
+        {
+            "service_id": service_id,
+            "day": day,
+            "subscriber_id": subscriber_id,
+            "input_octets": grown_in,
+            "output_octets": grown_out,
+        }
+        for (service_id, day), (subscriber_id, grown_in, grown_out) in sorted(daily.items())
+    ]
+    await session.execute(upsert, rows)
 
 
 async def _add_period_usage(
     session: AsyncSession, periods: dict[tuple[int, datetime], list[int]], capped: dict
 ) -> None:
-    if not periods:
-        return
+    statement = insert(UsagePeriod)
     table = UsagePeriod.__table__.c
-    reached = []
-    for (service_id, period_start), (grown_in, grown_out) in sorted(periods.items()):
-        statement = insert(UsagePeriod).values(
-            service_id=service_id,
-            period_start=period_start,
-            input_octets=grown_in,
-            output_octets=grown_out,
-        )
-        row = (
-            await session.execute(
-                statement.on_conflict_do_update(
-                    index_elements=[table.service_id, table.period_start],
-                    set_={
-                        "input_octets": table.input_octets + grown_in,
-                        "output_octets": table.output_octets + grown_out,
-                    },
-                ).returning(table.input_octets + table.output_octets, table.cap_reached_at)
-            )
-        ).one()
+    upsert = statement.on_conflict_do_update(
+        index_elements=[table.service_id, table.period_start],
+        set_={
+            "input_octets": table.input_octets + statement.excluded.input_octets,
+            "output_octets": table.output_octets + statement.excluded.output_octets,
+        },
+    ).returning(
+        table.service_id,
+        table.period_start,
+        table.input_octets + table.output_octets,
+        table.cap_reached_at,
+    )
+    rows = [
+        {
+            "service_id": service_id,
+            "period_start": period_start,
+            "input_octets": grown_in,
+            "output_octets": grown_out,
+        }
+        for (service_id, period_start), (grown_in, grown_out) in sorted(periods.items())
+    ]
+    over: dict[tuple[int, datetime], int] = {}
+    for service_id, period_start, used, reached_at in await session.execute(upsert, rows):
         service = capped.get(service_id)
-        if service is None or row[1] is not None or row[0] < service.data_cap_bytes:
-            continue
-        await session.execute(
+        if service is not None and reached_at is None and used >= service.data_cap_bytes:
+            over[(service_id, period_start)] = used
+    if over:
+        # Marked once per period: a concurrent flush that got there first keeps its mark.
+        marked = await session.execute(
             update(UsagePeriod)
-            .where(UsagePeriod.service_id == service_id, UsagePeriod.period_start == period_start)
+            .where(
+                tuple_(UsagePeriod.service_id, UsagePeriod.period_start).in_(list(over)),
+                UsagePeriod.cap_reached_at.is_(None),
+            )
             .values(cap_reached_at=func.now())
+            .returning(UsagePeriod.service_id, UsagePeriod.period_start)
         )
-        reached.append((service, row[0]))
-    for service, used in reached:
-        await emit(
-            session,
-            CAP_REACHED,
-            {
-                "service_id": service.id,
-                "subscriber_id": service.subscriber_id,
-                "period_start": service.period_start.isoformat(),
-                "used_bytes": used,
-                "cap_bytes": service.data_cap_bytes,
-                "action": "disconnect" if service.fup_rate_limit is None else "throttle",
-            },
-        )
-    ids = sorted(service_id for service_id, _ in periods if service_id in capped)
+        for service_id, period_start in sorted(marked.all()):
+            service = capped[service_id]
+            await emit(
+                session,
+                CAP_REACHED,
+                {
+                    "service_id": service_id,
+                    "subscriber_id": service.subscriber_id,
+                    "period_start": period_start.isoformat(),
+                    "used_bytes": over[(service_id, period_start)],
+                    "cap_bytes": service.data_cap_bytes,
+                    "action": "disconnect" if service.fup_rate_limit is None else "throttle",
+                },
+            )
+    ids = sorted({service_id for service_id, _ in periods if service_id in capped})
     if ids:
         await notify_subscribers(session, ids)
 
