@@ -4,7 +4,9 @@ Services (embedded PostgreSQL and Valkey unless URLs are configured), migrations
 ISP, then the API (`kiunga serve`), the worker (`kiunga worker`) and a Daraja (M-Pesa)
 emulator (`kiunga emulator daraja`) as child processes until Ctrl-C or SIGTERM, after which
 the children are stopped and the embedded services released. The demo ISP's M-Pesa points
-at the emulator, so a paybill payment can be simulated with one curl.
+at the emulator, so a paybill payment can be simulated with one curl; its network is a
+RouterOS emulator (`kiunga emulator routeros`) that Kiunga provisions and a NAS that asks
+Kiunga's RADIUS server (`kiunga radius`).
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ DEMO_ADMIN_PASSWORD = "demo-admin-pass"
 
 CHILD_COMMANDS = {"api": ["serve"], "worker": ["worker"]}
 EMULATOR_PORT = 8089
+ROUTEROS_PORT = 8728
+RADIUS_PORTS = (1812, 1813)
 READY_TIMEOUT_SECONDS = 60
 STOP_TIMEOUT_SECONDS = 15
 PR_SET_PDEATHSIG = 1
@@ -80,15 +84,16 @@ def up_command() -> None:
         if _wait_until_listening("127.0.0.1", emulator_port, children["Daraja emulator"]):
             mpesa = _seed_demo_mpesa(urls.database_url, f"http://127.0.0.1:{emulator_port}")
         children |= {name: _start_child(command) for name, command in CHILD_COMMANDS.items()}
+        network = _start_network(urls.database_url, children)
         if _wait_until_listening(_connect_host(settings), settings.port, children["api"]):
-            _print_banner(settings, demo, mpesa, emulator_port)
+            _print_banner(settings, demo, mpesa, emulator_port, network)
         exit_code = _supervise(children)
     except (KeyboardInterrupt, Shutdown):
         console.print("Stopping…")
     finally:
         _ignore_termination_signals()  # a second Ctrl-C must not cut the cleanup short
         if children:
-            console.print("Stopping the API, the worker and the Daraja emulator…")
+            console.print("Stopping the API, the worker, RADIUS and the emulators…")
         _stop_children(children)
         console.print("Releasing the embedded services…")
         release_services()
@@ -315,6 +320,73 @@ def _seed_demo_mpesa(database_url: str, emulator_url: str):
         return None
 
 
+@dataclass(frozen=True)
+class NetworkDemo:
+    routeros_port: int
+    auth_port: int
+    acct_port: int
+    seeded: object  # tenants.network.demo.DemoNetwork, or None when seeding failed
+
+
+def _udp_port(preferred: int) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", preferred))
+        except OSError:
+            sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _start_network(database_url: str, children: dict[str, subprocess.Popen]) -> NetworkDemo:
+    """A RouterOS emulator for the demo router, the demo network seeded, and RADIUS."""
+    import asyncio
+
+    from kiunga.tenants.network.demo import (
+        DEMO_ROUTER_PASSWORD,
+        DEMO_ROUTER_USER,
+        seed_demo_network,
+    )
+
+    port = ROUTEROS_PORT if _port_free("127.0.0.1", ROUTEROS_PORT) else _any_port()
+    children["RouterOS emulator"] = _start_child(
+        ["emulator", "routeros", "--host", "127.0.0.1", "--port", str(port),
+         "--user", DEMO_ROUTER_USER, "--password", DEMO_ROUTER_PASSWORD,
+         "--identity", "Demo router"]
+    )  # fmt: skip
+    seeded = None
+    if _wait_until_listening("127.0.0.1", port, children["RouterOS emulator"]):
+        try:
+            seeded = asyncio.run(seed_demo_network(database_url, DEMO_SLUG, port))
+        except Exception as exc:  # the demo goes on without its network; say why
+            console.print(f"[yellow]Network demo not set up: {type(exc).__name__}: {exc}[/yellow]")
+    auth_port, acct_port = _udp_port(RADIUS_PORTS[0]), _udp_port(RADIUS_PORTS[1])
+    children["RADIUS"] = _start_child(
+        ["radius", "--host", "127.0.0.1", "--auth-port", str(auth_port),
+         "--acct-port", str(acct_port)]
+    )  # fmt: skip
+    return NetworkDemo(port, auth_port, acct_port, seeded)
+
+
+def _network_banner(network: NetworkDemo | None) -> str:
+    if network is None or network.seeded is None:
+        return ""
+    seeded = network.seeded
+    lines = (
+        f"Network: 'Demo router' is a RouterOS emulator at 127.0.0.1:{network.routeros_port}, "
+        "provisioned over its API;\n"
+        f"  'Demo NAS' (127.0.0.1) asks Kiunga's RADIUS at 127.0.0.1:{network.auth_port} "
+        f"(accounting {network.acct_port}).\n"
+    )
+    if seeded.pppoe_username and seeded.pppoe_password:
+        lines += (
+            "  The lapsed subscriber's PPPoE login is refused until the payment above, then\n"
+            "  accepted with the package's speed (radtest is in Debian's freeradius-utils):\n"
+            f"  radtest {seeded.pppoe_username} {seeded.pppoe_password} "
+            f"127.0.0.1:{network.auth_port} 0 {seeded.radius_secret}\n"
+        )
+    return lines
+
+
 def _mpesa_banner(mpesa, emulator_port: int) -> str:
     if mpesa is None:
         return ""
@@ -334,7 +406,13 @@ def _mpesa_banner(mpesa, emulator_port: int) -> str:
     )
 
 
-def _print_banner(settings: Settings, demo: Demo, mpesa=None, emulator_port: int = 0) -> None:
+def _print_banner(
+    settings: Settings,
+    demo: Demo,
+    mpesa=None,
+    emulator_port: int = 0,
+    network: NetworkDemo | None = None,
+) -> None:
     address = "127.0.0.1" if settings.host in {"0.0.0.0", "::", ""} else settings.host
     url = f"http://{demo.host}:{settings.port}"
     password = demo.owner_password or "(changed since it was seeded; not shown)"
@@ -348,9 +426,10 @@ def _print_banner(settings: Settings, demo: Demo, mpesa=None, emulator_port: int
         f"Platform console (all ISPs): http://{settings.base_domain}:{settings.port}/\n"
         f"  login    {demo.admin_email} / {admin_password}\n"
         f"{_mpesa_banner(mpesa, emulator_port)}"
+        f"{_network_banner(network)}"
         "Browsers resolve *.localhost to this machine; for other base domains use the Host\n"
-        "header as above. Ctrl-C stops the API, the worker, the emulator and the embedded\n"
-        "services.\n",
+        "header as above. Ctrl-C stops the API, the worker, RADIUS, the emulators and the\n"
+        "embedded services.\n",
         highlight=False,
         markup=False,
     )

@@ -3,6 +3,7 @@ serves it, stops everything on SIGTERM, and its children die with it even after 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import queue
 import re
@@ -135,6 +136,53 @@ def assert_the_mpesa_demo_works(up: Up) -> None:
     assert [c["response"]["ResultCode"] for c in result["confirmations"]] == ["0"], result
 
 
+def radtest(command: str) -> str:
+    """The banner's radtest line run as printed (Debian's freeradius-utils)."""
+    done = subprocess.run(command.split(), capture_output=True, text=True, timeout=30)
+    return done.stdout + done.stderr
+
+
+def network_demo(up: Up) -> tuple[str, int]:
+    """The banner's radtest command and the RouterOS emulator's port."""
+    line = re.search(r"^\s*(radtest \S+ \S+ 127\.0\.0\.1:\d+ 0 \S+)$", up.output, re.M)
+    port = re.search(r"RouterOS emulator at 127\.0\.0\.1:(\d+)", up.output)
+    assert line and port, up.output
+    return line.group(1), int(port.group(1))
+
+
+def assert_radius_answers(command: str, expected: str, up: Up) -> str:
+    """RADIUS (a child of kiunga up) answers the banner's radtest with `expected` within
+    the authorizer's staleness bound."""
+    deadline = time.monotonic() + 30
+    answer = ""
+    while time.monotonic() < deadline:
+        answer = radtest(command)
+        if expected in answer:
+            return answer
+        time.sleep(0.5)
+    raise AssertionError(f"radtest never saw {expected}:\n{answer}\n{up.output}")
+
+
+def assert_the_router_is_provisioned(port: int, username: str) -> None:
+    """The worker provisions the demo router over the RouterOS API: the demo subscriber's
+    PPP secret is there (disabled or not, it is marked as Kiunga's)."""
+    from kiunga.integrations.routeros.client import RouterConnection, RouterOSClient
+
+    async def secrets() -> list[dict]:
+        connection = RouterConnection("127.0.0.1", "admin", "demo-router-pass", port=port)
+        async with RouterOSClient(connection) as client:
+            return await client.list("/ppp/secret")
+
+    deadline = time.monotonic() + 60
+    names: list = []
+    while time.monotonic() < deadline:
+        names = [row.get("name") for row in asyncio.run(secrets())]
+        if username in names:
+            return
+        time.sleep(1)
+    raise AssertionError(f"no PPP secret {username!r} on the demo router: {names}")
+
+
 @pytest.fixture
 def start_up(data_dir):
     started: list[Up] = []
@@ -157,7 +205,12 @@ def test_up_serves_the_demo_and_stops_everything_on_sigterm(start_up, data_dir):
     assert f"http://demo.localhost:{up.port}/" in up.output
     assert get(up.port, "demo.localhost").status_code != 404
     assert get(up.port, "nobody.localhost").status_code == 404
+    command, routeros_port = network_demo(up)
+    assert "Reply-Message" in assert_radius_answers(command, "Access-Reject", up)
+    assert_the_router_is_provisioned(routeros_port, command.split()[1])
     assert_the_mpesa_demo_works(up)
+    accepted = assert_radius_answers(command, "Access-Accept", up)
+    assert "5M/10M" in accepted, accepted
 
     children = up.api_and_worker()
     assert len(children) >= 2
