@@ -61,7 +61,7 @@ async def disconnect_service(
     policy: DynAuthPolicy = DEFAULT_POLICY,
 ) -> list[DynAuthAttempt]:
     """End every open session of the service on its router."""
-    return await _each_session(session, service_id, "disconnect", reason, None, policy)
+    return await _each_session(session, service_id, "disconnect", reason, [], policy)
 
 
 async def change_rate(
@@ -70,10 +70,15 @@ async def change_rate(
     rate_limit: str,
     *,
     reason: str,
+    session_timeout: int | None = None,
     policy: DynAuthPolicy = DEFAULT_POLICY,
 ) -> list[DynAuthAttempt]:
-    """Give every open session of the service a new Mikrotik-Rate-Limit."""
-    return await _each_session(session, service_id, "coa", reason, rate_limit, policy)
+    """Give every open session of the service a new Mikrotik-Rate-Limit (and, when given,
+    a new Session-Timeout: the seconds left from now)."""
+    changes: list[tuple[str, object]] = [("Mikrotik-Rate-Limit", rate_limit)]
+    if session_timeout is not None:
+        changes.append(("Session-Timeout", session_timeout))
+    return await _each_session(session, service_id, "coa", reason, changes, policy)
 
 
 async def current_rate(session: AsyncSession, service_id: int) -> str | None:
@@ -104,27 +109,25 @@ async def current_rate(session: AsyncSession, service_id: int) -> str | None:
     return row.rate_limit
 
 
-async def _each_session(session, service_id, kind, reason, rate_limit, policy):
+async def _each_session(session, service_id, kind, reason, changes, policy):
     attempts = []
     for radius_session in await open_sessions(session, service_id):
         attempts.extend(
-            await _send(session, radius_session, kind, reason, rate_limit, policy, service_id)
+            await _send(session, radius_session, kind, reason, changes, policy, service_id)
         )
     return attempts
 
 
-def _attributes(radius_session: RadiusSession, rate_limit: str | None) -> list[tuple[str, object]]:
+def _attributes(radius_session: RadiusSession, changes: list) -> list[tuple[str, object]]:
     pairs: list[tuple[str, object]] = [("Acct-Session-Id", radius_session.acct_session_id)]
     if radius_session.username:
         pairs.insert(0, ("User-Name", radius_session.username))
     if radius_session.framed_ip:
         pairs.append(("Framed-IP-Address", radius_session.framed_ip))
-    if rate_limit is not None:
-        pairs.append(("Mikrotik-Rate-Limit", rate_limit))
-    return pairs
+    return pairs + changes
 
 
-async def _send(session, radius_session, kind, reason, rate_limit, policy, service_id):
+async def _send(session, radius_session, kind, reason, changes, policy, service_id):
     router = (
         await session.get(Router, radius_session.router_id)
         if radius_session.router_id is not None
@@ -134,7 +137,7 @@ async def _send(session, radius_session, kind, reason, rate_limit, policy, servi
     if router is None or not secret:
         return [await _record(session, radius_session, router, kind, reason, "no_secret", None)]
     send = send_disconnect if kind == "disconnect" else send_coa
-    attributes = _attributes(radius_session, rate_limit)
+    attributes = _attributes(radius_session, changes)
     attempts = []
     delay = policy.backoff
     for round_number in range(1, policy.rounds + 1):

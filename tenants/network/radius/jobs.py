@@ -6,8 +6,8 @@ and the periodic job that closes sessions their router stopped reporting.
   fair-usage rate if the period's cap is already reached).
 - `service.cap_reached`: CoA with the fair-usage rate, or Disconnect-Request when the
   package has none.
-- `service.renewed`: when an earlier period had reached its cap, CoA with the full rate
-  (a session throttled in the old period would stay so until it reconnects).
+- `service.renewed`: CoA with the new period's Session-Timeout (prepaid) and rate (a session
+  throttled in the old period would otherwise stay so, and be cut at the old expiry).
 - every five minutes: sessions with no accounting for twice the interim interval
   (KIUNGA_RADIUS_INTERIM_SECONDS) are closed as of their last update.
 
@@ -24,9 +24,10 @@ from kiunga.platform.db.base import utcnow
 from kiunga.platform.jobs.registry import JobRegistry
 from kiunga.platform.jobs.registry import registry as default_registry
 from kiunga.platform.settings import get_settings
+from kiunga.tenants.catalog.models import BillingType, Package
 from kiunga.tenants.network.radius.accounting import CAP_REACHED, STALE
 from kiunga.tenants.network.radius.dynauth import change_rate, current_rate, disconnect_service
-from kiunga.tenants.network.radius.models import RadiusSession, UsagePeriod
+from kiunga.tenants.network.radius.models import RadiusSession
 from kiunga.tenants.services.models import Service, ServiceStatus
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -71,25 +72,34 @@ async def act_on_cap_reached(ctx, event) -> dict:
     return {"attempts": len(attempts)}
 
 
-async def full_rate_on_renewal(ctx, event) -> dict:
+async def refresh_on_renewal(ctx, event) -> dict:
+    """A live session keeps the Session-Timeout of the period it began in, and the rate it
+    had: a throttled one stays throttled. The new period's are sent by CoA."""
     service_id = event.payload["service_id"]
-    throttled_before = await ctx.session.scalar(
-        select(UsagePeriod.service_id)
-        .join(Service, Service.id == UsagePeriod.service_id)
-        .where(
-            UsagePeriod.service_id == service_id,
-            UsagePeriod.cap_reached_at.is_not(None),
-            UsagePeriod.period_start < Service.period_start,
-        )
-        .limit(1)
-    )
-    if throttled_before is None:
-        return {"skipped": "no earlier period reached its cap"}
+    service = await ctx.session.get(Service, service_id)
+    if service is None or service.status is not ServiceStatus.ACTIVE:
+        return {"skipped": "service not active"}
     rate = await current_rate(ctx.session, service_id)
     if rate is None:
         return {"skipped": "no rate"}
-    attempts = await change_rate(ctx.session, service_id, rate, reason=event.topic)
+    left = int((service.expires_at - utcnow()).total_seconds()) if service.expires_at else None
+    attempts = await change_rate(
+        ctx.session,
+        service_id,
+        rate,
+        reason=event.topic,
+        session_timeout=left
+        if left and left > 0 and await _prepaid(ctx.session, service)
+        else None,
+    )
     return {"attempts": len(attempts)}
+
+
+async def _prepaid(session: AsyncSession, service: Service) -> bool:
+    billing_type = await session.scalar(
+        select(Package.billing_type).where(Package.id == service.package_id)
+    )
+    return billing_type == BillingType.PREPAID
 
 
 async def close_stale_sessions(session: AsyncSession, *, interim_seconds: int) -> int:
@@ -119,7 +129,7 @@ def register(registry: JobRegistry) -> None:
         )
     registry.on_event("service.changed", name="network.radius_rerate")(rerate_on_package_change)
     registry.on_event(CAP_REACHED, name="network.radius_cap_reached")(act_on_cap_reached)
-    registry.on_event("service.renewed", name="network.radius_renewed")(full_rate_on_renewal)
+    registry.on_event("service.renewed", name="network.radius_renewed")(refresh_on_renewal)
     registry.periodic("network.radius_close_stale", cron="*/5 * * * *", timeout=120)(
         radius_close_stale
     )

@@ -212,7 +212,7 @@ async def test_a_cap_with_a_fair_usage_rate_throttles(
     [attempt] = await eventually(lambda: attempts(unit_of_work, isp, service_id))
     assert (attempt.kind, attempt.outcome, attempt.reason) == ("coa", "ack", "service.cap_reached")
 
-    # The next period starts with the full rate, on the live session too.
+    # The next period starts with the full rate and its own time, on the live session too.
     async with unit_of_work(isp.schema) as session:
         service = await session.get(Service, service_id)
         await record_payment(
@@ -227,6 +227,8 @@ async def test_a_cap_with_a_fair_usage_rate_throttles(
         await renew_service(session, service_id, actor=STAFF, now=service.expires_at)
     [_, full] = await eventually(lambda: _two(requests_for(router_listener, "fup-user", "coa")))
     assert full.attributes["Mikrotik-Rate-Limit"] == ["5M/10M"]
+    # and the new period's time: the session is not cut at the old expiry
+    assert full.attributes["Session-Timeout"][0] > 27 * 86400
 
     async def full_rate():
         reply = await radius.auth("fup-user", "fup-pass")
