@@ -32,10 +32,6 @@ from kiunga.tenants.network.service import create_router, delete_router
 from kiunga.tenants.services.service import NewService, create_service
 from kiunga.tenants.subscribers.models import Subscriber, SubscriberStatus
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("radclient") is None, reason="freeradius-utils not installed"
-)
-
 SECRET = "nas-secret-7731"
 OTHER_SECRET = "nas-secret-other-2208"
 STAFF = Actor.staff(1, "noc@isp.example")
@@ -58,6 +54,12 @@ async def eventually(check, within: float = 5.0, every: float = 0.05):
         if time.monotonic() > deadline:
             raise AssertionError(f"not true within {within}s: {check}")
         await asyncio.sleep(every)
+
+
+@pytest.fixture(autouse=True)
+def _needs_radclient():
+    if shutil.which("radclient") is None:
+        pytest.skip("Debian's freeradius-utils (radclient) is not installed")
 
 
 @dataclass
