@@ -5,8 +5,8 @@ address and CoA port, signed with the router's shared secret, and names the sess
 User-Name, Acct-Session-Id and Framed-IP-Address. Each exchange retransmits
 (`DynAuthPolicy.retransmits` packets, `retry_after` apart); a NAK or no answer is tried again
 after `backoff`, twice that, … for `rounds` exchanges in all, except a NAK saying the router
-has no such session (Error-Cause 503), after which the session is closed here too. Every
-exchange is recorded in `dynauth_attempts` with its outcome.
+has no such session (Error-Cause 503), after which the session is closed here too (as it is
+after an acknowledged Disconnect). Every exchange is recorded in `dynauth_attempts`.
 """
 
 from __future__ import annotations
@@ -163,6 +163,10 @@ async def _send(session, radius_session, kind, reason, changes, policy, service_
             )
         )
         if result.outcome is DynAuthOutcome.ACK:
+            if kind == "disconnect":
+                # Ended; the router's Stop, when it comes, still brings the final totals.
+                radius_session.stopped_at = utcnow()
+                radius_session.terminate_cause = "Admin-Reset"
             break
         if result.error_cause == SESSION_NOT_FOUND:
             # The router has no such session: it ended without a Stop reaching us.

@@ -18,6 +18,7 @@ from kiunga.tenants.services.lifecycle import (
     renew_service,
     restore_service,
     suspend_service,
+    terminate_service,
 )
 from kiunga.tenants.services.models import Service
 from sqlalchemy import select
@@ -119,6 +120,14 @@ async def test_suspension_refuses_and_disconnects_and_restoring_lets_back_in(
     async with unit_of_work(isp.schema) as session:
         await restore_service(session, service_id, actor=STAFF)
     await answer(radius, "njeri", "njeri-pass", "Access-Accept")
+
+    # Terminated: the login is free, nobody's; a session opened meanwhile is ended.
+    await start_session(radius, unit_of_work, isp, "njeri", "91000002")
+    async with unit_of_work(isp.schema) as session:
+        await terminate_service(session, service_id, reason="moved away", actor=STAFF)
+    await answer(radius, "njeri", "njeri-pass", "Access-Reject", "Unknown user")
+    ended = await eventually(lambda: _two(requests_for(router_listener, "njeri", "disconnect")))
+    assert ended[1].attributes["Acct-Session-Id"] == ["91000002"]
 
 
 async def test_expiry_refuses_and_a_payment_lets_back_in(
