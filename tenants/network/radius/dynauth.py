@@ -27,6 +27,7 @@ from kiunga.tenants.network.radius.models import DynAuthAttempt, RadiusSession, 
 from kiunga.tenants.network.service import radius_secret
 from kiunga.tenants.services.models import Service
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 SESSION_NOT_FOUND = 503
@@ -224,7 +225,7 @@ async def last_attempts(session: AsyncSession, service_ids: list[int]) -> dict[i
     rows = await session.scalars(
         select(DynAuthAttempt)
         .where(DynAuthAttempt.service_id.in_(service_ids))
-        .distinct(DynAuthAttempt.service_id)
+        .ext(distinct_on(DynAuthAttempt.service_id))
         .order_by(DynAuthAttempt.service_id, DynAuthAttempt.id.desc())
     )
     return {attempt.service_id: attempt for attempt in rows}
