@@ -32,8 +32,8 @@ from kiunga.tenants.catalog.models import Package
 from kiunga.tenants.network.radius.authorizer import USERS_CHANNEL
 from kiunga.tenants.network.radius.models import RadiusSession, UsageDaily, UsagePeriod
 from kiunga.tenants.services.models import Service, ServiceStatus
-from sqlalchemy import case, func, select, text, tuple_, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import bindparam, case, func, select, text, tuple_, update
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 log = logging.getLogger("kiunga.radius")
@@ -299,8 +299,26 @@ async def _services_by_login(session: AsyncSession, names: set[str]) -> dict:
     return found
 
 
+def _insert_batch(model, rows: list[dict]):
+    """INSERT … SELECT unnest(<one array per column>): a whole batch as one statement that
+    PostgreSQL plans and runs once, rather than one execution per row."""
+    table = model.__table__
+    columns = list(rows[0])
+    arrays = [
+        func.unnest(
+            bindparam(
+                f"{name}_batch",
+                value=[row[name] for row in rows],
+                type_=ARRAY(table.c[name].type),
+            )
+        )
+        for name in columns
+    ]
+    return insert(model).from_select(columns, select(*arrays))
+
+
 async def _upsert_sessions(session: AsyncSession, rows: list[dict]) -> None:
-    statement = insert(RadiusSession)
+    statement = _insert_batch(RadiusSession, rows)
     new = statement.excluded
     table = RadiusSession.__table__.c
     revived = (table.terminate_cause == STALE) & (new.updated_at > table.stopped_at)
@@ -326,19 +344,10 @@ async def _upsert_sessions(session: AsyncSession, rows: list[dict]) -> None:
             "output_octets": func.greatest(table.output_octets, new.output_octets),
         },
     )
-    await session.execute(upsert, rows)
+    await session.execute(upsert)
 
 
 async def _add_daily(session: AsyncSession, daily: dict[tuple[int, date], list[int]]) -> None:
-    statement = insert(UsageDaily)
-    table = UsageDaily.__table__.c
-    upsert = statement.on_conflict_do_update(
-        index_elements=[table.service_id, table.day],
-        set_={
-            "input_octets": table.input_octets + statement.excluded.input_octets,
-            "output_octets": table.output_octets + statement.excluded.output_octets,
-        },
-    )
     rows = [
         {
             "service_id": service_id,
@@ -349,13 +358,31 @@ async def _add_daily(session: AsyncSession, daily: dict[tuple[int, date], list[i
         }
         for (service_id, day), (subscriber_id, grown_in, grown_out) in sorted(daily.items())
     ]
-    await session.execute(upsert, rows)
+    statement = _insert_batch(UsageDaily, rows)
+    table = UsageDaily.__table__.c
+    upsert = statement.on_conflict_do_update(
+        index_elements=[table.service_id, table.day],
+        set_={
+            "input_octets": table.input_octets + statement.excluded.input_octets,
+            "output_octets": table.output_octets + statement.excluded.output_octets,
+        },
+    )
+    await session.execute(upsert)
 
 
 async def _add_period_usage(
     session: AsyncSession, periods: dict[tuple[int, datetime], list[int]], capped: dict
 ) -> None:
-    statement = insert(UsagePeriod)
+    rows = [
+        {
+            "service_id": service_id,
+            "period_start": period_start,
+            "input_octets": grown_in,
+            "output_octets": grown_out,
+        }
+        for (service_id, period_start), (grown_in, grown_out) in sorted(periods.items())
+    ]
+    statement = _insert_batch(UsagePeriod, rows)
     table = UsagePeriod.__table__.c
     upsert = statement.on_conflict_do_update(
         index_elements=[table.service_id, table.period_start],
@@ -369,17 +396,8 @@ async def _add_period_usage(
         table.input_octets + table.output_octets,
         table.cap_reached_at,
     )
-    rows = [
-        {
-            "service_id": service_id,
-            "period_start": period_start,
-            "input_octets": grown_in,
-            "output_octets": grown_out,
-        }
-        for (service_id, period_start), (grown_in, grown_out) in sorted(periods.items())
-    ]
     over: dict[tuple[int, datetime], int] = {}
-    for service_id, period_start, used, reached_at in await session.execute(upsert, rows):
+    for service_id, period_start, used, reached_at in await session.execute(upsert):
         service = capped.get(service_id)
         if service is not None and reached_at is None and used >= service.data_cap_bytes:
             over[(service_id, period_start)] = used
