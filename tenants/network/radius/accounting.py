@@ -29,7 +29,7 @@ from kiunga.integrations.radius.interfaces import AccountingRecord, AcctStatus
 from kiunga.platform.db.engine import TENANT_SCHEMA_KEY, Database
 from kiunga.platform.jobs.outbox import emit
 from kiunga.tenants.catalog.models import Package
-from kiunga.tenants.network.radius.authorizer import USERS_CHANNEL
+from kiunga.tenants.network.radius.authorizer import USAGE_PREFIX, USERS_CHANNEL
 from kiunga.tenants.network.radius.models import RadiusSession, UsageDaily, UsagePeriod
 from kiunga.tenants.services.models import Service, ServiceStatus
 from sqlalchemy import bindparam, case, func, select, text, tuple_, update
@@ -397,9 +397,13 @@ async def _add_period_usage(
         table.cap_reached_at,
     )
     over: dict[tuple[int, datetime], int] = {}
+    usage: list[tuple[int, datetime, int]] = []
     for service_id, period_start, used, reached_at in await session.execute(upsert):
         service = capped.get(service_id)
-        if service is not None and reached_at is None and used >= service.data_cap_bytes:
+        if service is None:
+            continue
+        usage.append((service_id, period_start, used))
+        if reached_at is None and used >= service.data_cap_bytes:
             over[(service_id, period_start)] = used
     if over:
         # Marked once per period: a concurrent flush that got there first keeps its mark.
@@ -426,17 +430,18 @@ async def _add_period_usage(
                     "action": "disconnect" if service.fup_rate_limit is None else "throttle",
                 },
             )
-    ids = sorted({service_id for service_id, _ in periods if service_id in capped})
-    if ids:
-        await notify_subscribers(session, ids)
+    if usage:
+        await notify_usage(session, usage)
 
 
-async def notify_subscribers(session: AsyncSession, service_ids: Sequence[int]) -> None:
-    """Tell the RADIUS servers' caches to read these services again (on commit)."""
+async def notify_usage(session: AsyncSession, usage: Sequence[tuple[int, datetime, int]]) -> None:
+    """Tell the RADIUS servers' caches the capped services' new period usage (on commit),
+    in the NOTIFY itself, so that they need not read the services again."""
     schema = session.info[TENANT_SCHEMA_KEY]
-    for start in range(0, len(service_ids), 400):
-        chunk = ",".join(str(i) for i in service_ids[start : start + 400])
+    entries = [f"{sid}@{period.timestamp()!r}={used}" for sid, period, used in sorted(usage)]
+    for start in range(0, len(entries), 150):  # a NOTIFY payload is under 8,000 bytes
+        chunk = ",".join(entries[start : start + 150])
         await session.execute(
             text("SELECT pg_notify(:channel, :payload)"),
-            {"channel": USERS_CHANNEL, "payload": f"{schema}:{chunk}"},
+            {"channel": USERS_CHANNEL, "payload": f"{schema}:{USAGE_PREFIX}{chunk}"},
         )

@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from dataclasses import replace
 
 import psycopg
 from kiunga.integrations.radius.interfaces import (
@@ -43,6 +44,7 @@ from sqlalchemy import select
 log = logging.getLogger("kiunga.radius")
 
 USERS_CHANNEL = "kiunga_radius_users"
+USAGE_PREFIX = "usage:"
 RELOAD_SECONDS = 300.0
 LISTEN_RETRY_MAX = 30.0
 MEMO_SIZE = 100_000
@@ -137,11 +139,15 @@ class TenantAuthorizer:
             self._database = None
 
     def notified(self, payload: str) -> None:
-        """`schema` (reload the ISP) or `schema:id,id,…` (reload those services)."""
+        """`schema` (reload the ISP), `schema:id,id,…` (reload those services) or
+        `schema:usage:id@period=used,…` (the accounting writer's new period usage)."""
         schema, _, ids = payload.partition(":")
         try:
             validate_schema(schema)
         except ValueError:
+            return
+        if ids.startswith(USAGE_PREFIX):
+            self._apply_usage(schema, ids.removeprefix(USAGE_PREFIX))
             return
         if not ids:
             self._pending[schema] = _WHOLE
@@ -150,6 +156,28 @@ class TenantAuthorizer:
             wanted.update(int(part) for part in ids.split(",") if part.isdigit())
         if self._wake is not None:
             self._wake.set()
+
+    def _apply_usage(self, schema: str, entries: str) -> None:
+        """Usage changes often (every Interim-Update) and only moves data left: it is set on
+        the cached entries at once, without reading the services again."""
+        users, by_id = self.users.get(schema), self._by_id.get(schema)
+        if not users or not by_id:
+            return
+        for entry in entries.split(","):
+            try:
+                key, used_text = entry.split("=")
+                id_text, period_text = key.split("@")
+                service_id, period, used = int(id_text), float(period_text), int(used_text)
+            except ValueError:
+                continue
+            name = by_id.get(service_id)
+            current = users.get(name) if name is not None else None
+            if current is None or current.service_id != service_id:
+                continue
+            # Another period's news, or older than what is cached: a reload will tell.
+            if current.period_start != period or current.used_bytes >= used:
+                continue
+            users[name] = replace(current, used_bytes=used)
 
     def reload_everything_soon(self) -> None:
         self._everything = True

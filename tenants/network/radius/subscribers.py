@@ -47,6 +47,9 @@ class Subscriber:
     used_bytes: int
     static_ip: str | None
     password_token: str | None = field(default=None, repr=False, compare=False)
+    # The billed period `used_bytes` counts (epoch seconds), so that usage news of another
+    # period is not taken for this one's.
+    period_start: float | None = None
 
     @property
     def cap_reached(self) -> bool:
@@ -102,6 +105,7 @@ def _query(service_ids: Iterable[int] | None):
             Service.password_encrypted,
             Service.status,
             Service.expires_at,
+            Service.period_start,
             Service.static_ip,
             Package.billing_type,
             Package.rate_limit,
@@ -168,6 +172,7 @@ async def load_subscribers(
                 used_bytes=row.used or 0,
                 static_ip=_ipv4(row.static_ip),
                 password_token=token,
+                period_start=_epoch(row.period_start),
             )
         )
         if number % YIELD_EVERY == 0:

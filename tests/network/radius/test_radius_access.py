@@ -62,3 +62,28 @@ async def test_a_user_is_unknown_through_another_isps_router(radius, isp, other_
     theirs = await radius.auth("kamau", "another-pass", secret=OTHER_SECRET, source="127.0.0.2")
     assert theirs.code == "Access-Accept"
     assert (await radius.auth("kamau", "another-pass", secret=SECRET)).code == "Access-Reject"
+
+
+async def test_usage_from_accounting_shrinks_what_is_left_without_a_reload(
+    radius, isp, add_service
+):
+    """The accounting writer tells the cache a capped service's new period usage in its
+    NOTIFY: the next Access-Accept sends what is left, and no service is read again."""
+    cap = 6 * 1024**3
+    await add_service(isp, "bundle-used", "pass-used", data_cap_bytes=cap)
+    await eventually(lambda: "bundle-used" in radius.authorizer.users.get(isp.schema, {}))
+    start = {"Acct-Status-Type": "Start", "Acct-Session-Id": "u-1", "User-Name": "bundle-used",
+             "NAS-IP-Address": "127.0.0.1"}  # fmt: skip
+    assert (await radius.acct(start)).code == "Accounting-Response"
+    loads = radius.authorizer.partial_loads
+    interim = start | {"Acct-Status-Type": "Interim-Update", "Acct-Input-Octets": 1000,
+                       "Acct-Output-Octets": 500, "Acct-Output-Gigawords": 1}  # fmt: skip
+    assert (await radius.acct(interim)).code == "Accounting-Response"
+    used = 1000 + 500 + (1 << 32)
+    await eventually(lambda: radius.authorizer.users[isp.schema]["bundle-used"].used_bytes == used)
+    assert radius.authorizer.partial_loads == loads
+    reply = await radius.auth("bundle-used", "pass-used")
+    total = int(reply["Mikrotik-Total-Limit"]) + (
+        int(reply.attributes.get("Mikrotik-Total-Limit-Gigawords", "0")) << 32
+    )
+    assert total == cap - used
