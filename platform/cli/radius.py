@@ -1,6 +1,8 @@
 """`kiunga radius`: the RADIUS server for every ISP at once (authentication and accounting).
 
-One process (or `--workers` processes sharing the ports with SO_REUSEPORT) holds the NAS
+One process (or `--workers` processes: every worker reads the one authentication socket, so
+a busy NAS is spread over them; accounting has a socket per worker with SO_REUSEPORT, so
+one NAS's retransmissions reach the same worker) holds the NAS
 directory and every ISP's subscribers in memory, kept fresh by NOTIFY and a periodic
 reload, and writes accounting to each ISP's schema in batches. SIGTERM or Ctrl-C stops it
 after the accounting already taken is written.
