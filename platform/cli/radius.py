@@ -4,17 +4,26 @@ One process (or `--workers` processes: every worker reads the one authentication
 a busy NAS is spread over them; accounting has a socket per worker with SO_REUSEPORT, so
 one NAS's retransmissions reach the same worker) holds the NAS
 directory and every ISP's subscribers in memory, kept fresh by NOTIFY and a periodic
-reload, and writes accounting to each ISP's schema in batches. SIGTERM or Ctrl-C stops it
-after the accounting already taken is written.
+reload. Accounting is appended to spool files under KIUNGA_DATA_DIR/radius-spool before the
+NAS is answered, and a loader process writes it to each ISP's schema in batches. SIGTERM or
+Ctrl-C stops it after the accounting already taken is written.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import multiprocessing
+import os
+import signal
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from kiunga.platform.cli.common import console, load_settings_or_exit, services_or_exit
+
+LOADER_STOP_SECONDS = 30
+LOADER_NICENESS = 10
 
 
 def register(app: typer.Typer) -> None:
@@ -39,8 +48,8 @@ def radius_command(
 ) -> None:
     """Serve RADIUS authentication and accounting for every ISP's radius-mode routers."""
     from kiunga.integrations.radius.runner import serve_radius
+    from kiunga.integrations.radius.spool import SpoolSink
     from kiunga.tenants.network.directory import RadiusClientDirectory
-    from kiunga.tenants.network.radius.accounting import AccountingWriter
     from kiunga.tenants.network.radius.authorizer import TenantAuthorizer
 
     settings = load_settings_or_exit()
@@ -56,20 +65,56 @@ def radius_command(
             f"{workers} worker(s)"
         )
 
-    serve_radius(
-        host,
-        auth_port,
-        acct_port,
-        RadiusClientDirectory(urls.database_url),
-        TenantAuthorizer(
-            urls.database_url,
-            reload_seconds=settings.radius_reload_seconds,
-            interim_interval=settings.radius_interim_seconds,
-        ),
-        AccountingWriter(urls.database_url),
-        workers=workers,
-        on_ready=ready,
+    # Accounting is spooled by the workers and written to the ISPs' schemas by a loader
+    # process of its own, so that answering never waits on the database.
+    spool = settings.data_dir / "radius-spool"
+    loader = multiprocessing.get_context("fork").Process(
+        target=_load_spool, args=(spool, urls.database_url), name="kiunga-radius-loader"
     )
+    loader.start()
+    try:
+        serve_radius(
+            host,
+            auth_port,
+            acct_port,
+            RadiusClientDirectory(urls.database_url),
+            TenantAuthorizer(
+                urls.database_url,
+                reload_seconds=settings.radius_reload_seconds,
+                interim_interval=settings.radius_interim_seconds,
+            ),
+            SpoolSink(spool),
+            workers=workers,
+            on_ready=ready,
+        )
+    finally:
+        # The workers have handed over their last files: the loader writes them and ends.
+        if loader.is_alive():
+            os.kill(loader.pid, signal.SIGTERM)
+        loader.join(LOADER_STOP_SECONDS)
+        if loader.is_alive():
+            loader.kill()
+
+
+def _load_spool(spool: Path, database_url: str) -> None:
+    from kiunga.integrations.radius.spool import SpoolLoader
+    from kiunga.tenants.network.radius.accounting import AccountingWriter
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent says when to stop
+    # Answering NASes comes first; loading may lag behind a burst and catch up after it.
+    os.nice(LOADER_NICENESS)
+
+    async def load() -> None:
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        writer = AccountingWriter(database_url)
+        await writer.start()
+        try:
+            await SpoolLoader(spool, writer.write).run(stop)
+        finally:
+            await writer.close()
+
+    asyncio.run(load())
 
 
 def _configure_logging(level: str, json_lines: bool) -> None:

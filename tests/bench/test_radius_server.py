@@ -876,18 +876,23 @@ def test_kiunga_radius_against_freeradius(make_tenant, database_url, settings_en
                     await database.dispose()
 
             expected = _expected_sessions(last_round)
-            deadline = time.monotonic() + 60
-            while True:  # replies go out before the batch is written
+            answered = time.monotonic()
+            deadline = answered + 60
+            while True:  # replies go out once spooled; the loader writes them after
                 sessions, usage = asyncio.run(read())
                 if sessions == expected or time.monotonic() > deadline:
                     break
                 time.sleep(0.2)
+            lag = time.monotonic() - answered
             added = (usage[0] - before["usage"][0], usage[1] - before["usage"][1])
             if sessions != expected:
                 problems.append(f"{name}: radius_sessions {sessions}, expected {expected}")
             if added != expected[1:3]:
                 problems.append(f"{name}: usage_daily grew by {added}, expected {expected[1:3]}")
-            return f"radius_sessions: {sessions[0]:,} sessions with the last totals; usage added"
+            return (
+                f"radius_sessions: {sessions[0]:,} sessions with the last totals; usage added"
+                f" (all written {lag:.1f} s after the last answer)"
+            )
 
         async def usage_now():
             database = Database(database_url, pool_size=1)
