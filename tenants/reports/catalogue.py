@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from kiunga.tenants.reports import receivables, revenue, subscribers
+from kiunga.tenants.reports import receivables, revenue, subscribers, usage
 from kiunga.tenants.reports.period import Period
 from kiunga.tenants.reports.tables import Table
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -77,6 +77,12 @@ REPORTS: dict[str, ReportKind] = {
             "Package popularity",
             "Live services per package, and activations in the period.",
             subscribers.package_popularity,
+        ),
+        ReportKind(
+            "data-usage",
+            "Data usage by subscriber",
+            "Bytes downloaded and uploaded in the period (RADIUS accounting, UTC days).",
+            usage.usage_by_subscriber,
         ),
     )
 }

@@ -2,7 +2,7 @@
 
 import csv
 import io
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 from kiunga.platform.db.engine import Database
@@ -12,6 +12,7 @@ from kiunga.tenants.billing.invariants import assert_ledger_invariants
 from kiunga.tenants.billing.invoices import InvoiceLineInput, issue_invoice
 from kiunga.tenants.billing.payments import record_payment
 from kiunga.tenants.catalog.models import BillingType, Package, ServiceType, ValidityUnit
+from kiunga.tenants.network.radius.models import UsageDaily
 from kiunga.tenants.services.models import Service, ServiceStatus
 from kiunga.tenants.subscribers.models import Subscriber, SubscriberStatus, SubscriberStatusChange
 from sqlalchemy import update
@@ -93,6 +94,18 @@ async def _build(session):
     }
     session.add_all(services.values())
     await session.flush()
+    # RADIUS accounting's daily usage (input = upload, output = download); one day in
+    # April lies outside Q1.
+    for account, day, upload, download in (
+        ("A1", date(2026, 1, 11), 1_000, 50_000),
+        ("A1", date(2026, 3, 31), 2_000, 70_000),
+        ("A1", date(2026, 4, 1), 9_000_000, 9_000_000),
+        ("C3", date(2026, 2, 6), 500_000, 400_000),
+    ):
+        session.add(
+            UsageDaily(service_id=services[account].id, subscriber_id=people[account].id,
+                       day=day, input_octets=upload, output_octets=download)
+        )  # fmt: skip
 
     async def invoice(account, amount, issued, due, with_service=True):
         line = InvoiceLineInput(
@@ -242,6 +255,13 @@ async def test_subscribers_churn_arpu_and_packages(reports):
         ("Home 10M", 1, 0, 1, 2),
         ("Home 20M", 0, 1, 1, 1),
         ("Hotspot 1h", 0, 0, 0, 0),
+    ]
+
+
+async def test_data_usage_by_subscriber(reports):
+    assert rows(await reports("data-usage")) == [
+        ("C3", "Chebet", 400_000, 500_000, 900_000, 1),
+        ("A1", "Amina", 120_000, 3_000, 123_000, 2),
     ]
 
 
