@@ -21,9 +21,9 @@ import logging
 from collections.abc import Sequence
 from datetime import timedelta
 
-import psycopg
 from arq.connections import ArqRedis
-from kiunga.platform.db.engine import Database, libpq_url
+from kiunga.platform.db.engine import Database
+from kiunga.platform.db.listen import listen_forever
 from kiunga.platform.db.naming import validate_schema
 from kiunga.platform.jobs.deliveries import finalize_event, finished_handlers
 from kiunga.platform.jobs.outbox import NOTIFY_CHANNEL, OutboxEvent
@@ -37,7 +37,6 @@ log = logging.getLogger("kiunga.jobs.relay")
 # Tenants checked for pending events per query in a sweep.
 SWEEP_CHUNK = 200
 ENQUEUE_CONCURRENCY = 32
-LISTEN_RETRY_MAX = 30.0
 
 
 def _pending(redispatch_after: float):
@@ -217,27 +216,23 @@ class OutboxRelay:
         self.listening.clear()
 
     async def _listen_forever(self) -> None:
-        delay = 1.0
-        dsn = libpq_url(self.database.url)
-        while True:
-            try:
-                async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
-                    await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
-                    log.info("outbox relay listening on %s", NOTIFY_CHANNEL)
-                    self.listening.set()
-                    # Whatever committed while we were not listening was not notified to us.
-                    self._request_sweep()
-                    delay = 1.0
-                    async for notify in conn.notifies():
-                        self._notified.add(notify.payload)
-                        self._wake.set()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                self.listening.clear()
-                log.warning("outbox listener lost (%s); reconnecting in %.0fs", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, LISTEN_RETRY_MAX)
+        def listening() -> None:
+            self.listening.set()
+            # Whatever committed while we were not listening was not notified to us.
+            self._request_sweep()
+
+        def notified(schema: str) -> None:
+            self._notified.add(schema)
+            self._wake.set()
+
+        await listen_forever(
+            self.database.url,
+            NOTIFY_CHANNEL,
+            on_notify=notified,
+            on_listen=listening,
+            on_lost=self.listening.clear,
+            what="outbox relay",
+        )
 
     def _request_sweep(self) -> None:
         self._sweep_due = True

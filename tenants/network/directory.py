@@ -17,16 +17,15 @@ import asyncio
 import contextlib
 import logging
 
-import psycopg
 from kiunga.integrations.radius.interfaces import RadiusClient
-from kiunga.platform.db.engine import Database, libpq_url
+from kiunga.platform.db.engine import Database
+from kiunga.platform.db.listen import listen_forever
 from kiunga.tenants.network.radius_clients import load_client_directory
 from kiunga.tenants.network.service import RADIUS_NOTIFY_CHANNEL
 
 log = logging.getLogger("kiunga.network")
 
 REFRESH_SECONDS = 60.0
-LISTEN_RETRY_MAX = 30.0
 _MAPPED_V4 = "::ffff:"
 
 
@@ -86,20 +85,12 @@ class RadiusClientDirectory:
 
     async def _listen_forever(self) -> None:
         assert self._changed is not None
-        delay = 1.0
-        dsn = libpq_url(self.database_url)
-        while True:
-            try:
-                async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
-                    await conn.execute(f"LISTEN {RADIUS_NOTIFY_CHANNEL}")
-                    # Whatever changed while nobody listened was not notified: reload once.
-                    self._changed.set()
-                    delay = 1.0
-                    async for _ in conn.notifies():
-                        self._changed.set()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("RADIUS client listener lost (%s); again in %.0fs", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, LISTEN_RETRY_MAX)
+        changed = self._changed
+        await listen_forever(
+            self.database_url,
+            RADIUS_NOTIFY_CHANNEL,
+            on_notify=lambda _: changed.set(),
+            # Whatever changed while nobody listened was not notified: reload once.
+            on_listen=changed.set,
+            what="RADIUS client directory",
+        )

@@ -28,14 +28,14 @@ import logging
 import time
 from dataclasses import replace
 
-import psycopg
 from kiunga.integrations.radius.interfaces import (
     Authorization,
     RadiusClient,
     Rejection,
     RejectReason,
 )
-from kiunga.platform.db.engine import Database, libpq_url
+from kiunga.platform.db.engine import Database
+from kiunga.platform.db.listen import listen_forever
 from kiunga.platform.db.naming import validate_schema
 from kiunga.platform.models import Tenant, TenantStatus
 from kiunga.tenants.network.radius.subscribers import Subscriber, decide, load_subscribers
@@ -46,7 +46,6 @@ log = logging.getLogger("kiunga.radius")
 USERS_CHANNEL = "kiunga_radius_users"
 USAGE_PREFIX = "usage:"
 RELOAD_SECONDS = 300.0
-LISTEN_RETRY_MAX = 30.0
 MEMO_SIZE = 100_000
 FIRST_LISTEN_WAIT = 10.0
 _UNKNOWN = Rejection(RejectReason.UNKNOWN_USER)
@@ -251,22 +250,17 @@ class TenantAuthorizer:
 
     async def _listen_forever(self) -> None:
         assert self._listening is not None
-        delay = 1.0
-        dsn = libpq_url(self.database_url)
-        while True:
-            try:
-                async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
-                    await conn.execute(f"LISTEN {USERS_CHANNEL}")
-                    if self.full_loads:
-                        # Loaded before this LISTEN: what changed meanwhile was not notified.
-                        self.reload_everything_soon()
-                    self._listening.set()
-                    delay = 1.0
-                    async for notice in conn.notifies():
-                        self.notified(notice.payload)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("RADIUS subscriber listener lost (%s); again in %.0fs", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, LISTEN_RETRY_MAX)
+
+        def listening() -> None:
+            if self.full_loads:
+                # Loaded before this LISTEN: what changed meanwhile was not notified.
+                self.reload_everything_soon()
+            self._listening.set()
+
+        await listen_forever(
+            self.database_url,
+            USERS_CHANNEL,
+            on_notify=self.notified,
+            on_listen=listening,
+            what="RADIUS subscriber cache",
+        )
