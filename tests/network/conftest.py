@@ -4,14 +4,21 @@ service functions, and emulated MikroTik routers speaking the RouterOS API."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import importlib.util
 import socket
+import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from arq.worker import Worker
 from kiunga.integrations.routeros.emulator import RouterEmulator
 from kiunga.platform.db.engine import Database
+from kiunga.platform.jobs.registry import JobRegistry
+from kiunga.platform.jobs.worker import build_worker_settings
 from kiunga.platform.models import StaffRole
 
 _path = Path(__file__).resolve().parents[1] / "web" / "conftest.py"
@@ -117,3 +124,49 @@ def radius_router(address: str, **overrides) -> dict:
     }
     body.update(overrides)
     return body
+
+
+@pytest.fixture
+def unit_of_work(database):
+    """`async with unit_of_work(schema) as session:` one committed tenant transaction."""
+
+    @contextlib.asynccontextmanager
+    async def open_(schema: str):
+        async with database.tenant_session(schema) as session, session.begin():
+            yield session
+
+    return open_
+
+
+@pytest.fixture
+async def start_worker(database_url, redis_url, settings_env):
+    """`await start_worker(register, name)`: a job worker with the handlers `register` adds
+    and the outbox relay, on a queue of its own; stopped after the test."""
+    started: list[tuple[Worker, asyncio.Task]] = []
+
+    async def start(register, name: str) -> Worker:
+        registry = JobRegistry()
+        register(registry)
+        settings = build_worker_settings(
+            database_url,
+            redis_url,
+            queue_name=f"kiunga:test:{name}:{uuid.uuid4().hex[:8]}",
+            registry=registry,
+            relay=True,
+            sweep_interval=0.5,
+            poll_delay=0.05,
+        )
+        running = Worker(**settings, handle_signals=False)
+        main = asyncio.create_task(running.async_run())
+        started.append((running, main))
+        deadline = time.monotonic() + 15
+        while "kiunga_database" not in running.ctx and not main.done():
+            assert time.monotonic() < deadline, "the worker did not start"
+            await asyncio.sleep(0.05)
+        return running
+
+    yield start
+    for running, main in started:
+        await running.close()
+        with contextlib.suppress(asyncio.CancelledError):
+            await main

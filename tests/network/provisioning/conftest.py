@@ -6,7 +6,6 @@ transaction per event, as the worker does."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import time
 import uuid
@@ -15,11 +14,9 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
-from arq.worker import Worker
 from kiunga.integrations.routeros.emulator import RouterEmulator
 from kiunga.platform.jobs.outbox import OutboxEvent
-from kiunga.platform.jobs.registry import JobRegistry, registry
-from kiunga.platform.jobs.worker import build_worker_settings
+from kiunga.platform.jobs.registry import registry
 from kiunga.tenants.actors import Actor
 from kiunga.tenants.billing.payments import record_payment
 from kiunga.tenants.catalog.models import (
@@ -60,16 +57,6 @@ def changes_sent(router: RouterEmulator) -> list[list[str]]:
         for sentence in list(router.state.commands)
         if sentence and sentence[0].rsplit("/", 1)[-1] in ("add", "set", "remove")
     ]
-
-
-@pytest.fixture
-def unit_of_work(database):
-    @contextlib.asynccontextmanager
-    async def open_(schema: str):
-        async with database.tenant_session(schema) as session, session.begin():
-            yield session
-
-    return open_
 
 
 @dataclass
@@ -267,25 +254,6 @@ async def eventually(check, within: float = 10.0, every: float = 0.05):
 
 
 @pytest.fixture
-async def worker(database_url, redis_url, settings_env):
+async def worker(start_worker):
     """A job worker with provisioning's handlers and the outbox relay, on a queue of its own."""
-    registry = JobRegistry()
-    provisioning_jobs.register(registry)
-    settings = build_worker_settings(
-        database_url,
-        redis_url,
-        queue_name=f"kiunga:test:provisioning:{uuid.uuid4().hex[:8]}",
-        registry=registry,
-        relay=True,
-        sweep_interval=0.5,
-        poll_delay=0.05,
-    )
-    running = Worker(**settings, handle_signals=False)
-    main = asyncio.create_task(running.async_run())
-    await eventually(lambda: "kiunga_database" in running.ctx or main.done(), within=15)
-    try:
-        yield running
-    finally:
-        await running.close()
-        with contextlib.suppress(asyncio.CancelledError):
-            await main
+    return await start_worker(provisioning_jobs.register, "provisioning")

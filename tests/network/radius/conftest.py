@@ -6,7 +6,6 @@ handlers, services made through the real service functions, and Debian's radclie
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import shutil
 import time
@@ -15,11 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
-from arq.worker import Worker
 from kiunga.integrations.radius.emulator import CoaListener
 from kiunga.integrations.radius.server import RadiusServer
-from kiunga.platform.jobs.registry import JobRegistry
-from kiunga.platform.jobs.worker import build_worker_settings
 from kiunga.tenants.actors import Actor
 from kiunga.tenants.billing.payments import record_payment
 from kiunga.tenants.catalog.models import BillingType, Package, ServiceType, ValidityUnit
@@ -111,16 +107,6 @@ async def router_listener():
     """The router's CoA port (RFC 5176), answering ACK."""
     async with CoaListener(SECRET.encode()) as listener:
         yield listener
-
-
-@pytest.fixture
-def unit_of_work(database):
-    @contextlib.asynccontextmanager
-    async def open_(schema: str):
-        async with database.tenant_session(schema) as session, session.begin():
-            yield session
-
-    return open_
 
 
 @dataclass
@@ -281,25 +267,6 @@ async def radius(isp, database_url, settings_env) -> RunningRadius:
 
 
 @pytest.fixture
-async def worker(database_url, redis_url, settings_env):
+async def worker(start_worker):
     """A job worker with the RADIUS handlers and the outbox relay, on a queue of its own."""
-    registry = JobRegistry()
-    radius_jobs.register(registry)
-    settings = build_worker_settings(
-        database_url,
-        redis_url,
-        queue_name=f"kiunga:test:radius:{uuid.uuid4().hex[:8]}",
-        registry=registry,
-        relay=True,
-        sweep_interval=0.5,
-        poll_delay=0.05,
-    )
-    running = Worker(**settings, handle_signals=False)
-    main = asyncio.create_task(running.async_run())
-    await eventually(lambda: "kiunga_database" in running.ctx or main.done(), within=15)
-    try:
-        yield running
-    finally:
-        await running.close()
-        with contextlib.suppress(asyncio.CancelledError):
-            await main
+    return await start_worker(radius_jobs.register, "radius")
