@@ -139,9 +139,10 @@ class SpoolLoader:
     def adopt_orphans(self) -> None:
         """`.part` files whose worker is gone are complete as they are."""
         for path in self.directory.glob(f"*{PART}"):
-            pid = int(path.stem.rpartition("-")[2] or 0)
-            if not _alive(pid):
-                path.rename(path.with_suffix(READY))
+            pid_text = path.stem.rpartition("-")[2]
+            if not (pid_text.isdigit() and _alive(int(pid_text))):
+                with contextlib.suppress(FileNotFoundError):  # its worker rotated it just now
+                    path.rename(path.with_suffix(READY))
 
     async def load_ready(self) -> int:
         """Every ready file, oldest first; the number of records written."""
