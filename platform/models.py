@@ -33,6 +33,9 @@ class StaffRole(enum.StrEnum):
     FINANCE = "finance"
     SUPPORT = "support"
     TECHNICIAN = "technician"
+    # A voucher agent: sees and sells only the vouchers of batches assigned to their
+    # reseller record (TenantMembership.reseller_id).
+    AGENT = "agent"
 
 
 class DomainKind(enum.StrEnum):
@@ -114,6 +117,8 @@ class TenantMembership(PlatformBase):
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff_accounts.id", ondelete="CASCADE"))
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     role: Mapped[StaffRole] = mapped_column(_enum(StaffRole, "staff_role"))
+    # An agent's reseller record in the tenant's schema (another schema: not a foreign key).
+    reseller_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
     staff: Mapped[StaffAccount] = relationship(back_populates="memberships")

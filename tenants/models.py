@@ -16,5 +16,6 @@ from kiunga.tenants.services import models as _services  # noqa: F401
 from kiunga.tenants.sites import models as _sites  # noqa: F401
 from kiunga.tenants.subscribers import models as _subscribers  # noqa: F401
 from kiunga.tenants.tickets import models as _tickets  # noqa: F401
+from kiunga.tenants.vouchers import models as _vouchers  # noqa: F401
 
 metadata = TenantBase.metadata

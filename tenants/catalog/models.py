@@ -7,6 +7,7 @@ from kiunga.platform.db.base import TenantBase
 from kiunga.tenants.sites.models import Site
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     Enum,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     func,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -78,6 +80,11 @@ class Package(TenantBase):
     data_cap_bytes: Mapped[int | None] = mapped_column(BigInteger)
     # The speed after the data cap is reached (fair usage), in the same form; None: cut off.
     fup_rate_limit: Mapped[str | None] = mapped_column(String(100))
+    # How many devices may be online at once on one login (RADIUS Simultaneous-Use, the
+    # hotspot profile's shared-users): one unless the package allows more.
+    shared_users: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+    # Offered for sale on the ISP's captive portal (hotspot packages only).
+    sold_on_portal: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     archived_at: Mapped[datetime | None]
 
@@ -87,6 +94,7 @@ class Package(TenantBase):
         CheckConstraint("price >= 0", name="price_not_negative"),
         CheckConstraint("validity_count > 0", name="validity_positive"),
         CheckConstraint("data_cap_bytes IS NULL OR data_cap_bytes > 0", name="cap_positive"),
+        CheckConstraint("shared_users BETWEEN 1 AND 100", name="shared_users_range"),
     )
 
     @property
