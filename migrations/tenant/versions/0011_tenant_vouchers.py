@@ -28,9 +28,7 @@ def upgrade() -> None:
     )
     op.add_column(
         "packages",
-        sa.Column(
-            "sold_on_portal", sa.Boolean(), server_default=sa.text("false"), nullable=False
-        ),
+        sa.Column("sold_on_portal", sa.Boolean(), server_default=sa.text("false"), nullable=False),
     )
     op.create_check_constraint(
         op.f("ck_packages_shared_users_range"), "packages", "shared_users BETWEEN 1 AND 100"
@@ -180,7 +178,8 @@ def upgrade() -> None:
         ),
         sa.CheckConstraint("id = 1", name=op.f("ck_portal_settings_single_row")),
         sa.CheckConstraint(
-            "primary_colour ~ '^#[0-9a-fA-F]{6}$'", name=op.f("ck_portal_settings_primary_colour_hex")
+            "primary_colour ~ '^#[0-9a-fA-F]{6}$'",
+            name=op.f("ck_portal_settings_primary_colour_hex"),
         ),
         sa.CheckConstraint(
             "accent_colour ~ '^#[0-9a-fA-F]{6}$'", name=op.f("ck_portal_settings_accent_colour_hex")
