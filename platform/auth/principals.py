@@ -20,6 +20,8 @@ class StaffPrincipal:
     role: StaffRole | None
     is_platform_admin: bool
     scopes: frozenset[str]
+    # An agent's reseller record: what they see of vouchers is confined to it.
+    reseller_id: int | None = None
 
     @property
     def display_name(self) -> str:

@@ -93,3 +93,18 @@ TENANT_SCOPES = TENANT_SCOPES | NETWORK_SCOPES
 for _role in (StaffRole.OWNER, StaffRole.ADMIN, StaffRole.TECHNICIAN):
     ROLE_SCOPES[_role] = ROLE_SCOPES[_role] | NETWORK_SCOPES
 ROLE_SCOPES[StaffRole.SUPPORT] = ROLE_SCOPES[StaffRole.SUPPORT] | {NETWORK_READ}
+
+
+# Vouchers: owners and admins make, revoke and sell batches; finance looks; support looks
+# and sells at the counter. An agent reads and sells only the batches assigned to their
+# reseller record (the membership's reseller_id confines them), and holds nothing else.
+VOUCHERS_READ = "vouchers:read"
+VOUCHERS_WRITE = "vouchers:write"
+VOUCHERS_SELL = "vouchers:sell"
+VOUCHER_SCOPES = frozenset({VOUCHERS_READ, VOUCHERS_WRITE, VOUCHERS_SELL})
+TENANT_SCOPES = TENANT_SCOPES | VOUCHER_SCOPES
+for _role in (StaffRole.OWNER, StaffRole.ADMIN):
+    ROLE_SCOPES[_role] = ROLE_SCOPES[_role] | VOUCHER_SCOPES
+ROLE_SCOPES[StaffRole.FINANCE] = ROLE_SCOPES[StaffRole.FINANCE] | {VOUCHERS_READ}
+ROLE_SCOPES[StaffRole.SUPPORT] = ROLE_SCOPES[StaffRole.SUPPORT] | {VOUCHERS_READ, VOUCHERS_SELL}
+ROLE_SCOPES[StaffRole.AGENT] = frozenset({VOUCHERS_READ, VOUCHERS_SELL})

@@ -15,7 +15,7 @@ from kiunga.platform.auth.passwords import hash_password, needs_rehash, verify_p
 from kiunga.platform.auth.principals import StaffPrincipal
 from kiunga.platform.auth.scopes import PLATFORM_SCOPES, ROLE_SCOPES
 from kiunga.platform.db.base import utcnow
-from kiunga.platform.models import StaffAccount, TenantMembership
+from kiunga.platform.models import StaffAccount, StaffRole, TenantMembership
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -50,17 +50,23 @@ async def load_staff_principal(
         if not staff.is_platform_admin:
             return None
         return _principal(staff, None, None, PLATFORM_SCOPES)
-    role = await session.scalar(
-        select(TenantMembership.role).where(
-            TenantMembership.staff_id == staff_id, TenantMembership.tenant_id == tenant_id
+    membership = (
+        await session.execute(
+            select(TenantMembership.role, TenantMembership.reseller_id).where(
+                TenantMembership.staff_id == staff_id, TenantMembership.tenant_id == tenant_id
+            )
         )
-    )
-    if role is None:
+    ).first()
+    if membership is None:
         return None
-    return _principal(staff, tenant_id, role, ROLE_SCOPES[role])
+    role, reseller_id = membership
+    if role is StaffRole.AGENT and reseller_id is None:
+        # An agent tied to no reseller record would see every agent's vouchers.
+        return None
+    return _principal(staff, tenant_id, role, ROLE_SCOPES[role], reseller_id)
 
 
-def _principal(staff: StaffAccount, tenant_id, role, scopes) -> StaffPrincipal:
+def _principal(staff: StaffAccount, tenant_id, role, scopes, reseller_id=None) -> StaffPrincipal:
     return StaffPrincipal(
         staff_id=staff.id,
         email=staff.email,
@@ -69,6 +75,7 @@ def _principal(staff: StaffAccount, tenant_id, role, scopes) -> StaffPrincipal:
         role=role,
         is_platform_admin=staff.is_platform_admin,
         scopes=frozenset(scopes),
+        reseller_id=reseller_id,
     )
 
 
