@@ -32,6 +32,7 @@ from kiunga.tenants.services.lifecycle import event_payload
 from kiunga.tenants.services.models import Service, ServiceStatus, SuspensionReason
 from kiunga.tenants.services.settings import billing_settings
 from kiunga.tenants.services.subscriber_status import sync_subscriber_statuses
+from kiunga.tenants.vouchers.ending import use_up_vouchers_of
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -174,6 +175,12 @@ async def _renew_or_expire_prepaid(session, now, packages, report, batch_size) -
                 expired.append(service)
         await issue_period_invoices(session, charges, accounts, now=now, actor=LIFECYCLE)
         await _save_periods(session, renewed)
+        # A voucher's service is never renewed: it ends with its voucher, used up.
+        vouchers = await use_up_vouchers_of(
+            session, [s.id for s in expired], now=now, reason="voucher used up"
+        )
+        report.expired += len(vouchers)
+        expired = [s for s in expired if s.id not in vouchers]
         if expired:
             await session.execute(
                 update(Service)
