@@ -145,3 +145,11 @@ CONSOLE_CONTROLLERS += [provisioning_console.RouterSyncPageController]
 CONSOLE_NAV += (NavItem("Routers", "/routers"),)
 TEMPLATE_DIRECTORIES += [Path(network_console.__file__).parent / "templates"]
 DASHBOARD_COUNTERS += [("Routers", network_service.count_routers)]
+
+# Voucher sheets: a batch's unused vouchers as an A4 print view and a PDF
+from kiunga.tenants.vouchers import sheets_console as voucher_sheets_console  # noqa: E402
+
+CONSOLE_CONTROLLERS += [voucher_sheets_console.VoucherSheetsController]
+_voucher_templates = Path(voucher_sheets_console.__file__).parent / "templates"
+if _voucher_templates not in TEMPLATE_DIRECTORIES:
+    TEMPLATE_DIRECTORIES += [_voucher_templates]
