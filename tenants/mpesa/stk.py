@@ -9,6 +9,7 @@ for a request the database does not know.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -30,6 +31,7 @@ from kiunga.tenants.mpesa.models import MpesaRequest, RequestStatus
 from kiunga.tenants.subscribers.models import Subscriber, SubscriberStatus
 from kiunga.tenants.subscribers.phones import InvalidPhone, normalise_phone
 from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 log = structlog.get_logger("kiunga.mpesa")
 
@@ -98,8 +100,13 @@ async def request_payment(
     *,
     actor: Actor,
     gateway_factory: GatewayFactory = daraja_gateway,
+    on_request: Callable[[AsyncSession, MpesaRequest], Awaitable[None]] | None = None,
 ) -> MpesaRequest:
-    """Send an STK push for `ask`; the pending request, or MpesaError naming the field."""
+    """Send an STK push for `ask`; the pending request, or MpesaError naming the field.
+
+    `on_request(session, request)` runs in the transaction that stores the request, before
+    Daraja is called: what it writes (a portal purchase linked to the request) is there
+    before any callback for the request can be processed."""
     amount = _amount(ask.amount)
     async with database.tenant_session(schema) as session, session.begin():
         row = await settings_row(session)
@@ -119,6 +126,8 @@ async def request_payment(
         )
         session.add(request)
         await session.flush()
+        if on_request is not None:
+            await on_request(session, request)
     try:
         accepted = await gateway_factory(creds).stk_push(
             phone=request.phone,

@@ -1,0 +1,326 @@
+"""Buying a hotspot package on the captive portal with M-Pesa.
+
+phone → STK push → (the callback, or STK Query from the settle job) paid → a voucher for
+the package, billed, sold, redeemed for the device that asked, and a `voucher.issued` event
+for the SMS with the code. This module starts purchases and tells the waiting page how one
+stands; what happens when the money arrives is in `purchase_hooks`, a payment hook that
+importing this module registers.
+
+The purchase row is written in the same transaction as its STK request, before Daraja is
+called: a callback can never arrive for a request whose purchase the hook cannot find.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from kiunga.platform.db.base import utcnow
+from kiunga.platform.db.engine import TENANT_SCHEMA_KEY, Database
+from kiunga.tenants.catalog.models import Package, ServiceType
+from kiunga.tenants.mpesa.errors import MpesaError
+from kiunga.tenants.mpesa.gateway import GatewayFactory, daraja_gateway
+from kiunga.tenants.mpesa.models import MpesaRequest, RequestStatus
+from kiunga.tenants.mpesa.stk import EXPIRE_AFTER, PaymentAsk, request_payment
+from kiunga.tenants.subscribers.models import (
+    Language,
+    Subscriber,
+    SubscriberPhone,
+    SubscriberStatus,
+)
+from kiunga.tenants.subscribers.phones import InvalidPhone, normalise_phone
+from kiunga.tenants.subscribers.service import SubscriberFields, create_subscriber
+from kiunga.tenants.vouchers.errors import VoucherError
+from kiunga.tenants.vouchers.models import HotspotPurchase, PurchaseStatus, Voucher
+
+# Importing this module registers the payment hook that issues the voucher.
+from kiunga.tenants.vouchers.purchase_hooks import PORTAL
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+# Kenyan mobiles only: M-Pesa is Safaricom's (07xx and 01xx ranges).
+_KENYAN_MOBILE = re.compile(r"^\+254(7\d{8}|1\d{8})$")
+_MAC = re.compile(r"^([0-9A-F]{2}[:-]){5}[0-9A-F]{2}$")
+MAX_TOKEN_LENGTH = 64
+
+# Daraja's STK result codes, in words a hotspot user understands.
+RESULT_WORDS = {
+    1: "Your M-Pesa balance is not enough for this package",
+    1032: "You cancelled the payment",
+    1037: "The request timed out: your phone could not be reached",
+    1001: "Another M-Pesa payment is in progress on your phone: try again in a minute",
+    1019: "The request timed out",
+    2001: "The M-Pesa PIN was wrong",
+}
+TIMED_OUT = "The request timed out"
+BEING_CHECKED = "Your payment is being checked: the ISP will contact you"
+NOT_ISSUED = "Your payment was received but no voucher was issued yet: please contact support"
+REFUSED = "M-Pesa did not accept the request: try again"
+
+
+def portal_phone(raw: object) -> str:
+    """A Kenyan mobile in E.164 (+2547…, +2541…), or VoucherError naming `phone`."""
+    if not isinstance(raw, str) or not raw.strip():
+        raise VoucherError("phone", "enter your M-Pesa phone number")
+    try:
+        phone = normalise_phone(raw)
+    except InvalidPhone as exc:
+        raise VoucherError("phone", str(exc)) from None
+    if not _KENYAN_MOBILE.match(phone):
+        raise VoucherError("phone", "M-Pesa needs a Kenyan mobile number (07… or 01…)")
+    return phone
+
+
+def clean_mac(raw: object) -> str | None:
+    """AA:BB:CC:DD:EE:FF, None when the router sent none, VoucherError naming `mac` when
+    it sent something else."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    text_ = str(raw).strip().upper()
+    if not _MAC.match(text_):
+        raise VoucherError("mac", "mac must be a MAC address such as AA:BB:CC:DD:EE:FF")
+    return text_.replace("-", ":")
+
+
+def _clean_language(language: object) -> Language | None:
+    try:
+        return Language((language or "").strip().lower()) if isinstance(language, str) else None
+    except ValueError:
+        return None
+
+
+def mask_phone(phone: str) -> str:
+    """+254712345678 → 0712***678: enough to recognise one's own number."""
+    national = phone[4:] if phone.startswith("+254") else phone.lstrip("+")
+    if len(national) < 7:
+        return "***"
+    return f"0{national[:3]}***{national[-3:]}"
+
+
+async def portal_package(session: AsyncSession, package_id: object) -> Package:
+    """A package the portal may sell, or VoucherError naming `package_id` (another ISP's
+    id is simply not found here)."""
+    if isinstance(package_id, bool) or not isinstance(package_id, int):
+        raise VoucherError("package_id", "package_id must be a whole number")
+    package = await session.get(Package, package_id)
+    if package is None:
+        raise VoucherError("package_id", f"no package with id {package_id}")
+    if package.service_type is not ServiceType.HOTSPOT:
+        raise VoucherError("package_id", f"package {package_id} is not a hotspot package")
+    if not package.sold_on_portal or not package.is_active:
+        raise VoucherError("package_id", f"package {package_id} is not on sale here")
+    if package.price <= 0 or package.price % 100:
+        raise VoucherError(
+            "package_id", f"package {package_id} has no price M-Pesa can charge (whole shillings)"
+        )
+    return package
+
+
+async def buyer_subscriber(
+    session: AsyncSession, phone: str, language: Language | None = None
+) -> int:
+    """The hotspot customer behind `phone`: the subscriber of their earlier portal
+    purchases, else a new one ("Hotspot +2547…").
+
+    Never a home subscriber who happens to share the phone: the STK payment is credited to
+    this subscriber, and a home account's open invoices would take the money meant for
+    the voucher. The phone goes on file only when nobody else has it, so that paybill
+    payments matched by phone still find the home subscriber.
+    """
+    # Two first purchases from one phone at once make one customer, not two.
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+        {"key": f"{session.info.get(TENANT_SCHEMA_KEY, '')}:hotspot-buyer:{phone}"},
+    )
+    earlier = await session.scalar(
+        select(HotspotPurchase.subscriber_id)
+        .join(Subscriber, Subscriber.id == HotspotPurchase.subscriber_id)
+        .where(
+            HotspotPurchase.phone == phone,
+            Subscriber.status != SubscriberStatus.TERMINATED,
+        )
+        .order_by(HotspotPurchase.id.desc())
+        .limit(1)
+    )
+    if earlier is not None:
+        if language is not None:
+            subscriber = await session.get(Subscriber, earlier)
+            subscriber.language = language
+            await session.flush()
+        return earlier
+    taken = await session.scalar(
+        select(SubscriberPhone.id).where(SubscriberPhone.phone == phone).limit(1)
+    )
+    subscriber = await create_subscriber(
+        session,
+        SubscriberFields(
+            name=f"Hotspot {phone}",
+            phones=[] if taken else [phone],
+            language=(language or Language.ENGLISH).value,
+        ),
+        actor=PORTAL,
+        status=SubscriberStatus.ACTIVE,
+    )
+    return subscriber.id
+
+
+async def start_purchase(
+    database: Database,
+    schema: str,
+    *,
+    package_id: int,
+    phone: str,
+    mac: str | None,
+    ip: str | None,
+    gateway_factory: GatewayFactory = daraja_gateway,
+    language: str | None = None,
+) -> HotspotPurchase:
+    """Send the STK push for a portal package; the pending purchase (its `token` is the
+    waiting page's handle). VoucherError naming package_id, phone or mac for bad input;
+    MpesaError / MpesaUnavailable when M-Pesa is not set up or Daraja refused (the purchase
+    is then recorded as failed)."""
+    phone = portal_phone(phone)
+    mac = clean_mac(mac)
+    ip = (ip or "").strip()[:45] or None
+    async with database.tenant_session(schema) as session, session.begin():
+        package = await portal_package(session, package_id)
+        amount = package.price
+        subscriber_id = await buyer_subscriber(session, phone, _clean_language(language))
+
+    token = secrets.token_urlsafe(32)
+    made: list[HotspotPurchase] = []
+
+    async def record_purchase(session: AsyncSession, request: MpesaRequest) -> None:
+        purchase = HotspotPurchase(
+            token=token,
+            package_id=package_id,
+            phone=phone,
+            mac_address=mac,
+            ip_address=ip,
+            subscriber_id=subscriber_id,
+            mpesa_request_id=request.id,
+            status=PurchaseStatus.PENDING,
+        )
+        session.add(purchase)
+        await session.flush()
+        made.append(purchase)
+
+    try:
+        await request_payment(
+            database,
+            schema,
+            PaymentAsk(phone=phone, amount=amount, subscriber_id=subscriber_id),
+            actor=PORTAL,
+            gateway_factory=gateway_factory,
+            on_request=record_purchase,
+        )
+    except MpesaError as error:
+        if made:
+            await _mark_failed(database, schema, made[0].id, error.message or REFUSED)
+        raise
+    async with database.tenant_session(schema) as session:
+        return await session.get(HotspotPurchase, made[0].id)
+
+
+async def _mark_failed(database: Database, schema: str, purchase_id: int, reason: str) -> None:
+    async with database.tenant_session(schema) as session, session.begin():
+        purchase = await session.get(HotspotPurchase, purchase_id, with_for_update=True)
+        if purchase is not None and purchase.status is PurchaseStatus.PENDING:
+            purchase.status = PurchaseStatus.FAILED
+            purchase.failure = reason[:300]
+            purchase.completed_at = utcnow()
+
+
+@dataclass(frozen=True, slots=True)
+class PurchaseView:
+    """What the waiting page shows."""
+
+    status: str  # "pending", "paid" or "failed"
+    package_name: str
+    amount: int
+    currency: str
+    phone_masked: str
+    # The voucher's code once paid (the portal logs the device in with it).
+    code: str | None
+    # Why it failed, in plain words.
+    failure: str | None
+    # When the bought access ends (paid and redeemed); None before, or when validity
+    # starts at first use.
+    expires_at: datetime | None
+    purchase_id: int = 0
+    mac_address: str | None = None
+    # After this a pending purchase will not be paid any more: stop polling.
+    pending_until: datetime | None = None
+
+
+def failure_words(request: MpesaRequest | None, purchase: HotspotPurchase) -> str | None:
+    """Why a purchase that is not paid has failed, or None while it may still be paid."""
+    if purchase.status is PurchaseStatus.FAILED:
+        return purchase.failure or REFUSED
+    if request is None:
+        return None
+    if request.status is RequestStatus.FAILED:
+        if request.result_code in RESULT_WORDS:
+            return RESULT_WORDS[request.result_code]
+        return (request.result_desc or "").strip()[:300] or REFUSED
+    if request.status is RequestStatus.EXPIRED:
+        return TIMED_OUT
+    if request.status is RequestStatus.REVIEW:
+        return BEING_CHECKED
+    if request.status is RequestStatus.PAID:
+        # Paid but the hook did not issue a voucher: after a little while, say so.
+        completed = request.completed_at or request.created_at
+        if (utcnow() - completed).total_seconds() > 60:
+            return NOT_ISSUED
+    return None
+
+
+async def purchase_by_token(session: AsyncSession, token: str) -> HotspotPurchase | None:
+    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
+        return None
+    return await session.scalar(select(HotspotPurchase).where(HotspotPurchase.token == token))
+
+
+async def purchase_view(session: AsyncSession, token: str) -> PurchaseView | None:
+    """How the purchase behind `token` stands (None: no such purchase). Only reads."""
+    purchase = await purchase_by_token(session, token)
+    if purchase is None:
+        return None
+    package_name, currency, price = (
+        await session.execute(
+            select(Package.name, Package.currency, Package.price).where(
+                Package.id == purchase.package_id
+            )
+        )
+    ).one()
+    request = (
+        await session.get(MpesaRequest, purchase.mpesa_request_id)
+        if purchase.mpesa_request_id is not None
+        else None
+    )
+    amount = request.amount if request is not None else price
+    pending_until = (request.created_at if request else purchase.created_at) + EXPIRE_AFTER
+    common = {
+        "package_name": package_name,
+        "amount": int(amount),
+        "currency": currency,
+        "phone_masked": mask_phone(purchase.phone),
+        "purchase_id": purchase.id,
+        "mac_address": purchase.mac_address,
+        "pending_until": pending_until,
+    }
+    if purchase.status is PurchaseStatus.PAID and purchase.voucher_id is not None:
+        voucher = await session.get(Voucher, purchase.voucher_id)
+        return PurchaseView(
+            "paid", code=voucher.code, failure=None, expires_at=voucher.expires_at, **common
+        )
+    failure = failure_words(request, purchase)
+    status = "failed" if failure else "pending"
+    return PurchaseView(status, code=None, failure=failure, expires_at=None, **common)
+
+
+async def count_purchases(session: AsyncSession, status: PurchaseStatus) -> int:
+    query = select(func.count()).select_from(HotspotPurchase)
+    return int(await session.scalar(query.where(HotspotPurchase.status == status)) or 0)
