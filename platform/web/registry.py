@@ -153,3 +153,8 @@ CONSOLE_CONTROLLERS += [voucher_sheets_console.VoucherSheetsController]
 _voucher_templates = Path(voucher_sheets_console.__file__).parent / "templates"
 if _voucher_templates not in TEMPLATE_DIRECTORIES:
     TEMPLATE_DIRECTORIES += [_voucher_templates]
+
+# Captive portal: the hotspot user's pages under /portal/ on the ISP's host
+from kiunga.channels.portal import web as portal_web  # noqa: E402
+
+CONSOLE_CONTROLLERS += [portal_web.PortalController]

@@ -1,0 +1,112 @@
+"""Portal fixtures: an ISP with hotspot packages on sale and vouchers, the web shell's
+fixtures (app, client_for), and the router's parameters as MikroTik posts them."""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+from kiunga.platform.db.engine import Database
+from kiunga.tenants.catalog.models import BillingType, Package, ServiceType, ValidityUnit
+from kiunga.tenants.vouchers.batches import BatchSpec, create_batch
+from kiunga.tenants.vouchers.models import Voucher
+from sqlalchemy import select
+
+_path = Path(__file__).resolve().parents[1] / "web" / "conftest.py"
+_spec = importlib.util.spec_from_file_location("kiunga_tests_web_fixtures_portal", _path)
+_web = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_web)
+
+app = _web.app
+client_for = _web.client_for
+make_staff = _web.make_staff
+csrf_token_in = _web.csrf_token_in
+login = _web.login
+
+_numbers = itertools.count(1)
+CHAP_ID = "\\321"
+CHAP_CHALLENGE = "\\005\\242\\017\\377\\000\\123\\044\\311\\167\\001\\002\\003\\004\\005\\006\\007"
+
+
+def router_fields(login_url: str = "http://10.5.50.1/login", **change) -> dict[str, str]:
+    """What a MikroTik login.html (as Kiunga generates it) posts to /portal/login."""
+    fields = {
+        "mac": "AA:BB:CC:00:11:22",
+        "ip": "10.5.50.23",
+        "username": "",
+        "link-login": f"{login_url}?dst=http%3A%2F%2Fexample.com%2F",
+        "link-login-only": login_url,
+        "link-orig": "http://example.com/",
+        "link-logout": login_url.replace("/login", "/logout"),
+        "chap-id": CHAP_ID,
+        "chap-challenge": CHAP_CHALLENGE,
+        "error": "",
+    }
+    fields.update(change)
+    return fields
+
+
+@pytest.fixture
+async def database(database_url):
+    database = Database(database_url, pool_size=4)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+def isp(make_tenant):
+    return make_tenant("portal", name="Kibera Wi-Fi")
+
+
+@pytest.fixture
+def unit_of_work(database, isp):
+    @asynccontextmanager
+    async def open_(schema: str | None = None):
+        async with database.tenant_session(schema or isp.schema) as session:
+            async with session.begin():
+                yield session
+
+    return open_
+
+
+@pytest.fixture
+def add_package(unit_of_work):
+    """A hotspot package on sale on the portal (KES 20 for an hour); returns its id."""
+
+    async def add(price: int = 2_000, on_sale: bool = True, schema: str | None = None, **extra):
+        async with unit_of_work(schema) as session:
+            package = Package(
+                name=extra.pop("name", None) or f"Saa Moja {next(_numbers)}",
+                price=price,
+                currency="KES",
+                billing_type=BillingType.PREPAID,
+                validity_count=extra.pop("validity_count", 1),
+                validity_unit=extra.pop("validity_unit", ValidityUnit.HOUR),
+                service_type=ServiceType.HOTSPOT,
+                rate_limit="2M/2M",
+                sold_on_portal=on_sale,
+                **extra,
+            )
+            session.add(package)
+            await session.flush()
+            return package.id
+
+    return add
+
+
+@pytest.fixture
+def add_vouchers(unit_of_work):
+    """A batch of `count` vouchers of a package; returns their codes."""
+
+    async def add(package_id: int, count: int = 1, schema: str | None = None, **spec):
+        async with unit_of_work(schema) as session:
+            batch = await create_batch(
+                session, BatchSpec(package_id=package_id, count=count, **spec), created_by="test"
+            )
+            codes = await session.scalars(select(Voucher.code).where(Voucher.batch_id == batch.id))
+            return list(codes)
+
+    return add
