@@ -194,7 +194,7 @@ CARD_WIDTH = (PAGE_WIDTH - 2 * MARGIN) / COLUMNS
 CARD_HEIGHT = (PAGE_HEIGHT - 2 * MARGIN) / ROWS
 PADDING = 2.2 * mm
 QR_SIZE = CARD_HEIGHT - 2 * PADDING - 8
-CODE_FONT, CODE_SIZE, CODE_MIN_SIZE = "Courier-Bold", 13.0, 7.0
+CODE_FONT, CODE_SIZE, CODE_MIN_SIZE = "Courier-Bold", 13.0, 8.0
 
 
 def _fit(text: str, font: str, size: float, width: float, smallest: float) -> float:
@@ -211,6 +211,15 @@ def _clip(text: str, font: str, size: float, width: float) -> str:
     while text and stringWidth(text + "…", font, size) > width:
         text = text[:-1]
     return text + "…"
+
+
+def _code_lines(code: str, width: float) -> list[str]:
+    """The code on one line, or on two halves when one line would need a font smaller
+    than CODE_MIN_SIZE (a long prefix and code: up to 32 characters)."""
+    if stringWidth(code, CODE_FONT, CODE_MIN_SIZE) <= width:
+        return [code]
+    half = -(-len(code) // 2)
+    return [code[:half], code[half:]]
 
 
 def _qr_operators(matrix) -> str:
@@ -266,9 +275,11 @@ def _draw_card(canvas: Canvas, sheet: Sheet, card: Card, x: float, y: float) -> 
     canvas.drawString(left, top - 41, _clip(sheet.validity, "Helvetica", 7.5, width))
     if sheet.data_cap:
         canvas.drawString(left, top - 50, _clip(f"Data: {sheet.data_cap}", "Helvetica", 7.5, width))
-    size = _fit(card.code, CODE_FONT, CODE_SIZE, width, CODE_MIN_SIZE)
+    lines = _code_lines(card.code, width)
+    size = min(_fit(line, CODE_FONT, CODE_SIZE, width, CODE_MIN_SIZE) for line in lines)
     canvas.setFont(CODE_FONT, size)
-    canvas.drawString(left, y + PADDING + 11, card.code)
+    for number, line in enumerate(reversed(lines)):
+        canvas.drawString(left, y + PADDING + 11 + number * (size + 1), line)
     canvas.setFillColorRGB(0.25, 0.25, 0.25)
     canvas.setFont("Helvetica", 6.3)
     canvas.drawCentredString(x + CARD_WIDTH / 2, y + PADDING, INSTRUCTION)
