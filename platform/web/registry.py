@@ -158,3 +158,29 @@ if _voucher_templates not in TEMPLATE_DIRECTORIES:
 from kiunga.channels.portal import web as portal_web  # noqa: E402
 
 CONSOLE_CONTROLLERS += [portal_web.PortalController]
+
+# Vouchers: batches, revoking, CSV, agents' sales and commission (agents see only theirs)
+from kiunga.tenants.vouchers import api as vouchers_api  # noqa: E402
+from kiunga.tenants.vouchers import console as vouchers_console  # noqa: E402
+from kiunga.tenants.vouchers import sales as voucher_sales  # noqa: E402
+
+TENANT_API_CONTROLLERS += vouchers_api.CONTROLLERS
+CONSOLE_CONTROLLERS += [vouchers_console.VouchersPageController]
+CONSOLE_NAV += (NavItem("Vouchers", "/vouchers"),)
+_voucher_templates = Path(vouchers_console.__file__).parent / "templates"
+if _voucher_templates not in TEMPLATE_DIRECTORIES:
+    TEMPLATE_DIRECTORIES += [_voucher_templates]
+DASHBOARD_COUNTERS += [("Vouchers sold today", voucher_sales.count_sold_today)]
+
+# Captive portal: the console's page (look, packages on sale) and the router's files
+from kiunga.channels.portal import console_files as portal_console_files  # noqa: E402
+from kiunga.tenants.vouchers import portal_console  # noqa: E402
+
+CONSOLE_CONTROLLERS += [
+    portal_console.PortalSettingsPageController,
+    portal_console_files.PortalRouterFilesController,
+]
+CONSOLE_NAV += (NavItem("Portal", "/settings/portal"),)
+_portal_console_templates = Path(portal_console.__file__).parent / "templates"
+if _portal_console_templates not in TEMPLATE_DIRECTORIES:
+    TEMPLATE_DIRECTORIES += [_portal_console_templates]
