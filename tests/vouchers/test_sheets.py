@@ -14,7 +14,7 @@ import segno
 from kiunga.platform.models import StaffRole
 from kiunga.tenants.vouchers import sheets
 from kiunga.tenants.vouchers.codes import random_codes
-from kiunga.tenants.vouchers.models import Voucher, VoucherBatch, VoucherStatus
+from kiunga.tenants.vouchers.models import PortalSettings, Voucher, VoucherBatch, VoucherStatus
 
 SVG = re.compile(r'<svg viewBox="0 0 (\d+) \d+" class="qr">.*?</svg>', re.S)
 CARD = re.compile(r'<div class="card">.*?<div class="code[^"]*">([^<]+)</div>', re.S)
@@ -292,3 +292,25 @@ def test_money_and_data_cap_as_printed():
     assert sheets.format_data_cap(1_000_000_000) == "1 GB"
     assert sheets.format_data_cap(1_500_000_000) == "1.5 GB"
     assert sheets.format_data_cap(500_000_000) == "500 MB"
+
+
+async def test_the_portals_title_names_the_isp_on_the_cards(add_package, unit_of_work, signed_in):
+    package_id = await add_package()
+    batch_id, _ = await add_batch(unit_of_work, package_id, [VoucherStatus.NEW])
+    async with unit_of_work() as session:
+        session.add(PortalSettings(id=1, title="Mama <Net> Wi-Fi"))
+    owner = await signed_in(StaffRole.OWNER)
+    html = (await owner.get(f"/vouchers/batches/{batch_id}/sheet")).text
+    assert '<div class="isp">Mama &lt;Net&gt; Wi-Fi</div>' in html
+    pdf = (await owner.get(f"/vouchers/batches/{batch_id}/sheet.pdf")).content
+    assert b"(Mama <Net> Wi-Fi) Tj" in b"".join(pdf_streams(pdf))
+
+
+def test_a_long_code_is_printed_whole_on_two_lines():
+    code = "PREFIX12" + "ABCDEFGHJKMNPQRSTUVWXYZ2"
+    card = sheets.Card(code, sheets.portal_url_for_code("https://isp.example", code))
+    sheet = sheets.Sheet(1, "", "ISP", "1 Hour", "KES 20", "1 hour", None, [card])
+    content = b"".join(pdf_streams(sheets.render_pdf(sheet)))
+    halves = re.findall(rb"\(([A-Z0-9]{16})\) Tj", content)
+    # The lower line is drawn first.
+    assert halves == [code[16:].encode(), code[:16].encode()]
