@@ -51,6 +51,7 @@ from kiunga.tenants.mpesa.models import (
     ShortcodeType,
     TransactionStatus,
 )
+from kiunga.tenants.vouchers import purchase_hooks as _purchases  # noqa: F401  (portal vouchers)
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession

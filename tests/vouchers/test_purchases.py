@@ -1,0 +1,450 @@
+"""Buying a hotspot package on the portal with M-Pesa, against the Daraja emulator over real
+HTTP (Kiunga served by uvicorn on a free port, the emulator calling its callback URLs):
+paid → a voucher billed, sold, redeemed for the device and announced for the SMS, once
+however often Daraja calls back; cancelled, unaffordable, timed out, paid another amount;
+settled by STK Query; and the input the portal must refuse."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import socket
+import threading
+import time
+import uuid
+from datetime import timedelta
+
+import httpx
+import pytest
+import uvicorn
+from kiunga.integrations.mpesa.client import DarajaError
+from kiunga.integrations.mpesa.emulator import EmulatorServer
+from kiunga.platform.db.base import utcnow
+from kiunga.platform.jobs.outbox import OutboxEvent
+from kiunga.platform.web.app import create_app
+from kiunga.tenants.billing import ledger
+from kiunga.tenants.billing.invariants import assert_ledger_invariants
+from kiunga.tenants.billing.models import Invoice, InvoiceStatus, Payment
+from kiunga.tenants.catalog.models import Package, ServiceType
+from kiunga.tenants.mpesa import config, stk
+from kiunga.tenants.mpesa.config import SettingsChange, rotate_callback_token, update_settings
+from kiunga.tenants.mpesa.errors import MpesaError
+from kiunga.tenants.mpesa.models import MpesaRequest, RequestStatus
+from kiunga.tenants.services.models import Service, ServiceStatus
+from kiunga.tenants.subscribers.models import Subscriber, SubscriberPhone
+from kiunga.tenants.vouchers.errors import VoucherError
+from kiunga.tenants.vouchers.models import (
+    HotspotPurchase,
+    PurchaseStatus,
+    SaleChannel,
+    Voucher,
+    VoucherBatch,
+    VoucherSale,
+    VoucherStatus,
+)
+from kiunga.tenants.vouchers.purchases import purchase_view, start_purchase
+from sqlalchemy import func, select
+
+pytestmark = pytest.mark.slow
+
+MAC = "AA:BB:CC:00:11:22"
+
+
+class KiungaServer:
+    """The web app on a free port in a thread, where Daraja's callbacks reach it."""
+
+    def __init__(self, settings, database_url, redis_url):
+        self.app = create_app(settings, database_url, redis_url)
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning"))
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
+        )
+
+    def start(self) -> KiungaServer:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            assert time.monotonic() < deadline, "kiunga did not start"
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+        self.sock.close()
+
+
+@pytest.fixture(scope="module")
+def daraja():
+    server = EmulatorServer(callback_delay=0.2).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def kiunga(settings, database_url, redis_url, monkeypatch):
+    server = KiungaServer(settings, database_url, redis_url).start()
+    monkeypatch.setattr(
+        config, "get_settings", lambda: dataclasses.replace(settings, public_url=server.url)
+    )
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def mpesa_ready(daraja, tenant, unit_of_work):
+    """The tenant's M-Pesa set up with an app of its own at the emulator; its callback token."""
+    shortcode = str(600_000 + uuid.uuid4().int % 99_999)
+    app = {
+        "consumer_key": f"key-{uuid.uuid4().hex[:12]}",
+        "consumer_secret": f"secret-{uuid.uuid4().hex}",
+        "shortcode": shortcode,
+        "passkey": uuid.uuid4().hex * 2,
+        "shortcode_type": "paybill",
+        "organisation_name": "Hotspot ISP",
+    }
+    async with httpx.AsyncClient(timeout=10) as http:
+        answer = await http.post(f"{daraja.url}/emulator/apps", json=app)
+    assert answer.status_code == 201, answer.text
+    async with unit_of_work() as session:
+        await update_settings(
+            session,
+            SettingsChange(
+                base_url=daraja.url,
+                shortcode=shortcode,
+                consumer_key=app["consumer_key"],
+                consumer_secret=app["consumer_secret"],
+                passkey=app["passkey"],
+            ),
+        )
+        return await rotate_callback_token(session, tenant.id)
+
+
+@pytest.fixture
+def portal_package(add_package):
+    async def add(**extra) -> int:
+        extra.setdefault("sold_on_portal", True)
+        return await add_package(**extra)
+
+    return add
+
+
+async def _view_when(database, schema, token, status, seconds=15.0):
+    deadline = time.monotonic() + seconds
+    while True:
+        async with database.tenant_session(schema) as session:
+            view = await purchase_view(session, token)
+        if view.status == status or time.monotonic() > deadline:
+            assert view.status == status, view
+            return view
+        await asyncio.sleep(0.1)
+
+
+async def _count(session, model, *where) -> int:
+    return await session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+async def test_a_paid_purchase_issues_one_voucher_redeemed_for_the_device(
+    kiunga, daraja, mpesa_ready, database, tenant, unit_of_work, portal_package
+):
+    package_id = await portal_package(price=2_000)
+    purchase = await start_purchase(
+        database,
+        tenant.schema,
+        package_id=package_id,
+        phone="0712 345 678",
+        mac=MAC.lower(),
+        ip="10.5.0.7",
+        language="sw",
+    )
+    assert purchase.status is PurchaseStatus.PENDING and len(purchase.token) >= 43
+    assert purchase.phone == "+254712345678" and purchase.mac_address == MAC
+    assert purchase.mpesa_request_id is not None
+
+    view = await _view_when(database, tenant.schema, purchase.token, "paid")
+    assert view.code and view.failure is None
+    assert view.amount == 2_000 and view.currency == "KES"
+    assert view.phone_masked == "0712***678"
+    assert view.expires_at is not None
+    assert view.expires_at - utcnow() > timedelta(minutes=55)
+
+    async with unit_of_work() as session:
+        purchase = await session.get(HotspotPurchase, purchase.id)
+        assert purchase.status is PurchaseStatus.PAID and purchase.completed_at
+        request = await session.get(MpesaRequest, purchase.mpesa_request_id)
+        assert request.status is RequestStatus.PAID
+        checkout = request.checkout_request_id
+        voucher = await session.get(Voucher, purchase.voucher_id)
+        assert voucher.code == view.code
+        assert voucher.status is VoucherStatus.ACTIVE and voucher.mac_address == MAC
+        service = await session.get(Service, voucher.service_id)
+        assert service.status is ServiceStatus.ACTIVE
+        assert service.subscriber_id == purchase.subscriber_id
+        assert service.username == voucher.code and service.mac_address == MAC
+        batch = await session.get(VoucherBatch, voucher.batch_id)
+        assert batch.name == "Portal sales" and batch.count == 1 and batch.mac_binding
+
+        buyer = await session.get(Subscriber, purchase.subscriber_id)
+        assert buyer.name == "Hotspot +254712345678" and buyer.language == "sw"
+        assert buyer.primary_phone == "+254712345678"
+        payment = await session.scalar(select(Payment).where(Payment.subscriber_id == buyer.id))
+        assert payment.amount == 2_000
+        sale = await session.scalar(select(VoucherSale).where(VoucherSale.voucher_id == voucher.id))
+        assert sale.channel is SaleChannel.PORTAL and sale.payment_id == payment.id
+        assert sale.price == 2_000 and sale.commission == 0
+        invoice = await session.scalar(select(Invoice).where(Invoice.subscriber_id == buyer.id))
+        assert invoice.status is InvoiceStatus.PAID and invoice.total == 2_000
+        package = await session.get(Package, package_id)
+        assert [line.description for line in invoice.lines] == [f"Hotspot: {package.name}"]
+        assert invoice.lines[0].service_id == service.id
+        # What was paid went to the voucher: nothing owed, nothing left over.
+        assert await ledger.balance(session, buyer.id) == 0
+
+        events = list(
+            await session.scalars(select(OutboxEvent).where(OutboxEvent.topic == "voucher.issued"))
+        )
+        assert len(events) == 1
+        issued = events[0].payload
+        assert issued["code"] == voucher.code and issued["phone"] == "+254712345678"
+        assert issued["language"] == "sw" and issued["expires_at"]
+        assert issued["package_name"].startswith("Hotspot ")
+        await assert_ledger_invariants(session)
+
+    # Daraja calls back again with the same receipt: recorded once, no second voucher.
+    async with httpx.AsyncClient(timeout=10) as http:
+        log = (await http.get(f"{daraja.url}/emulator/log", params={"direction": "out"})).json()
+        sent = [entry for entry in log if entry.get("checkout_request_id") == checkout]
+        assert sent, log
+        for _ in range(2):
+            again = await http.post(
+                f"{daraja.url}/emulator/redeliver", json={"log_id": sent[-1]["id"]}
+            )
+            assert again.status_code == 200, again.text
+    async with unit_of_work() as session:
+        assert await _count(session, Voucher) == 1
+        assert await _count(session, Payment) == 1
+        assert await _count(session, Invoice) == 1
+        assert await _count(session, OutboxEvent, OutboxEvent.topic == "voucher.issued") == 1
+        await assert_ledger_invariants(session)
+
+    # The same phone buys again: the same customer, the same batch, a second voucher.
+    second = await start_purchase(
+        database, tenant.schema, package_id=package_id, phone="+254712345678",
+        mac="AA:BB:CC:00:11:33", ip=None,
+    )  # fmt: skip
+    again = await _view_when(database, tenant.schema, second.token, "paid")
+    assert again.code != view.code
+    async with unit_of_work() as session:
+        second = await session.get(HotspotPurchase, second.id)
+        assert second.subscriber_id == purchase.subscriber_id
+        voucher = await session.get(Voucher, second.voucher_id)
+        assert voucher.batch_id == batch.id
+        assert (await session.get(VoucherBatch, batch.id)).count == 2
+        assert await ledger.balance(session, purchase.subscriber_id) == 0
+        await assert_ledger_invariants(session)
+
+
+@pytest.mark.parametrize(
+    ("suffix", "words"),
+    [
+        ("1032", "You cancelled the payment"),
+        ("0001", "Your M-Pesa balance is not enough for this package"),
+        ("1037", "The request timed out: your phone could not be reached"),
+    ],
+)
+async def test_a_failed_payment_is_told_in_plain_words(
+    kiunga, mpesa_ready, database, tenant, unit_of_work, portal_package, suffix, words
+):
+    package_id = await portal_package()
+    purchase = await start_purchase(
+        database, tenant.schema, package_id=package_id, phone=f"071234{suffix}",
+        mac=MAC, ip="10.5.0.8",
+    )  # fmt: skip
+    view = await _view_when(database, tenant.schema, purchase.token, "failed")
+    assert view.failure == words and view.code is None
+    async with unit_of_work() as session:
+        assert await _count(session, Voucher) == 0
+        assert await _count(session, Payment) == 0
+
+
+async def test_a_payment_settled_by_stk_query_issues_the_voucher(
+    kiunga, mpesa_ready, database, tenant, unit_of_work, portal_package
+):
+    """No callback ever comes (a phone ending 0000): the settle job asks Daraja."""
+    package_id = await portal_package(price=5_000)
+    purchase = await start_purchase(
+        database, tenant.schema, package_id=package_id, phone="0712340000", mac=MAC, ip=None
+    )
+    await asyncio.sleep(0.5)
+    async with database.tenant_session(tenant.schema) as session:
+        assert (await purchase_view(session, purchase.token)).status == "pending"
+    report = await stk.settle_pending(database, tenant.schema, now=utcnow() + timedelta(minutes=2))
+    assert report["paid"] == 1, report
+    view = await _view_when(database, tenant.schema, purchase.token, "paid", seconds=1)
+    async with unit_of_work() as session:
+        voucher = await session.scalar(select(Voucher).where(Voucher.code == view.code))
+        assert voucher.status is VoucherStatus.ACTIVE
+        assert await ledger.balance(session, purchase.subscriber_id) == 0
+        await assert_ledger_invariants(session)
+
+
+async def test_another_amount_is_held_for_review_and_issues_nothing(
+    kiunga, mpesa_ready, database, tenant, unit_of_work, portal_package
+):
+    package_id = await portal_package(price=2_000)
+    # A phone ending 0000 gets no callback from the emulator: this test sends its own.
+    purchase = await start_purchase(
+        database, tenant.schema, package_id=package_id, phone="0712350000", mac=MAC, ip=None
+    )
+    async with unit_of_work() as session:
+        request = await session.get(MpesaRequest, purchase.mpesa_request_id)
+    body = {
+        "Body": {
+            "stkCallback": {
+                "MerchantRequestID": request.merchant_request_id,
+                "CheckoutRequestID": request.checkout_request_id,
+                "ResultCode": 0,
+                "ResultDesc": "The service request is processed successfully.",
+                "CallbackMetadata": {
+                    "Item": [
+                        {"Name": "Amount", "Value": 10},
+                        {"Name": "MpesaReceiptNumber", "Value": f"RV{uuid.uuid4().hex[:8]}"},
+                        {"Name": "TransactionDate", "Value": 20261122101502},
+                        {"Name": "PhoneNumber", "Value": 254712350000},
+                    ]
+                },
+            }
+        }
+    }
+    async with httpx.AsyncClient(timeout=10) as http:
+        answer = await http.post(f"{kiunga.url}/hooks/daraja/{mpesa_ready}/stk", json=body)
+    assert answer.status_code == 200, answer.text
+    view = await _view_when(database, tenant.schema, purchase.token, "failed", seconds=2)
+    assert "being checked" in view.failure
+    async with unit_of_work() as session:
+        assert (await session.get(MpesaRequest, request.id)).status is RequestStatus.REVIEW
+        assert await _count(session, Voucher) == 0
+
+
+async def test_a_refused_push_fails_the_purchase(database, tenant, unit_of_work, portal_package,
+                                                 mpesa_ready, monkeypatch, settings):  # fmt: skip
+    monkeypatch.setattr(
+        config, "get_settings", lambda: dataclasses.replace(settings, public_url="http://x.test")
+    )
+
+    class Refusing:
+        def __call__(self, credentials):
+            return self
+
+        async def stk_push(self, **kwargs):
+            raise DarajaError("500.001.1001", "Unable to lock subscriber")
+
+    package_id = await portal_package()
+    with pytest.raises(MpesaError) as refused:
+        await start_purchase(
+            database, tenant.schema, package_id=package_id, phone="0712345000", mac=MAC,
+            ip=None, gateway_factory=Refusing(),
+        )  # fmt: skip
+    assert refused.value.field == "mpesa"
+    async with unit_of_work() as session:
+        purchase = await session.scalar(
+            select(HotspotPurchase).where(HotspotPurchase.phone == "+254712345000")
+        )
+        assert purchase.status is PurchaseStatus.FAILED
+        assert "Unable to lock subscriber" in purchase.failure
+        view = await purchase_view(session, purchase.token)
+    assert view.status == "failed" and "Unable to lock subscriber" in view.failure
+
+
+class NoDaraja:
+    """Input the portal refuses never reaches Daraja."""
+
+    def __call__(self, credentials):
+        raise AssertionError("Daraja must not be asked")
+
+
+async def test_packages_the_portal_does_not_sell_are_refused(
+    database, tenant, make_tenant, unit_of_work, add_package, portal_package
+):
+    other = make_tenant("vcx")
+    not_on_portal = await add_package()
+    archived = await portal_package()
+    free = await portal_package(price=0)
+    cents = await portal_package(price=2_050)
+    async with unit_of_work() as session:
+        (await session.get(Package, archived)).archived_at = utcnow()
+        pppoe = await session.get(Package, await add_package())
+    async with unit_of_work() as session:
+        pppoe = await session.get(Package, pppoe.id)
+        pppoe.service_type = ServiceType.PPPOE
+        pppoe.sold_on_portal = True
+        here = await session.scalar(select(func.max(Package.id)))
+    # Another ISP's package, with an id nobody has here.
+    for _ in range(here + 1):
+        elsewhere = await portal_package(schema=other.schema)
+    for package_id in (not_on_portal, archived, free, cents, pppoe.id, elsewhere, "3", None):
+        with pytest.raises(VoucherError) as refused:
+            await start_purchase(
+                database, tenant.schema, package_id=package_id, phone="0712345678", mac=MAC,
+                ip=None, gateway_factory=NoDaraja(),
+            )  # fmt: skip
+        assert refused.value.field == "package_id", package_id
+    async with unit_of_work() as session:
+        assert await _count(session, HotspotPurchase) == 0
+        assert await _count(session, MpesaRequest) == 0
+
+
+@pytest.mark.parametrize(
+    "phone", ["", "   ", "hello", "0712", "+255712345678", "+14155550123", "020 2222222", None]
+)
+async def test_a_phone_m_pesa_cannot_charge_is_refused(
+    database, tenant, unit_of_work, portal_package, phone
+):
+    package_id = await portal_package()
+    with pytest.raises(VoucherError) as refused:
+        await start_purchase(
+            database, tenant.schema, package_id=package_id, phone=phone, mac=MAC, ip=None,
+            gateway_factory=NoDaraja(),
+        )  # fmt: skip
+    assert refused.value.field == "phone"
+    async with unit_of_work() as session:
+        assert await _count(session, Subscriber) == 0
+
+
+async def test_a_bad_mac_is_refused_and_an_unknown_token_is_none(
+    database, tenant, unit_of_work, portal_package
+):
+    package_id = await portal_package()
+    with pytest.raises(VoucherError) as refused:
+        await start_purchase(
+            database, tenant.schema, package_id=package_id, phone="0712345678", mac="not-a-mac",
+            ip=None, gateway_factory=NoDaraja(),
+        )  # fmt: skip
+    assert refused.value.field == "mac"
+    async with database.tenant_session(tenant.schema) as session:
+        assert await purchase_view(session, "no-such-token") is None
+        assert await purchase_view(session, "x" * 500) is None
+
+
+async def test_a_home_subscriber_sharing_the_phone_is_not_the_buyer(
+    database, tenant, unit_of_work, portal_package
+):
+    """The voucher's money must not go to a home account's open invoices, and paybill
+    payments matched by phone must still find the home subscriber."""
+    async with unit_of_work() as session:
+        home = Subscriber(account_number="HOME1", name="Wanjiku", status="active")
+        home.phones.append(SubscriberPhone(phone="+254712345678", is_primary=True))
+        session.add(home)
+    from kiunga.tenants.vouchers.purchases import buyer_subscriber
+
+    async with unit_of_work() as session:
+        buyer = await buyer_subscriber(session, "+254712345678")
+        home_id = await session.scalar(
+            select(Subscriber.id).where(Subscriber.account_number == "HOME1")
+        )
+        assert buyer != home_id
+        holders = await _count(session, SubscriberPhone, SubscriberPhone.phone == "+254712345678")
+        assert holders == 1
