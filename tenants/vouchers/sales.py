@@ -20,7 +20,7 @@ from kiunga.platform.db.engine import TENANT_SCHEMA_KEY
 from kiunga.platform.jobs.outbox import emit
 from kiunga.platform.models import Tenant
 from kiunga.tenants.subscribers.models import Reseller
-from kiunga.tenants.vouchers import codes as voucher_codes
+from kiunga.tenants.vouchers import codes as code_rules
 from kiunga.tenants.vouchers.errors import VoucherError, VoucherNotFound
 from kiunga.tenants.vouchers.models import (
     SaleChannel,
@@ -116,7 +116,7 @@ async def sell_vouchers(
     repeated request is answered the same.
     """
     ids = _clean_ids(voucher_ids)
-    wanted_codes = list(dict.fromkeys(voucher_codes.normalise_code(c) for c in codes if c))
+    wanted_codes = list(dict.fromkeys(code_rules.normalise_code(c) for c in codes if c))
     field = "voucher_ids" if ids else "codes"
     if not ids and not wanted_codes:
         raise VoucherError("voucher_ids", "give voucher_ids or codes to mark sold")
@@ -297,3 +297,13 @@ async def count_sold_today(session: AsyncSession, *, now: datetime | None = None
         )
         or 0
     )
+
+
+async def voucher_codes(session: AsyncSession, voucher_ids: list[int]) -> dict[int, str]:
+    """Each voucher's code by id (to show beside its sale)."""
+    if not voucher_ids:
+        return {}
+    rows = await session.execute(
+        select(Voucher.id, Voucher.code).where(Voucher.id.in_(voucher_ids))
+    )
+    return dict(rows.all())

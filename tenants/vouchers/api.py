@@ -1,0 +1,367 @@
+"""/api/v1/voucher-batches, /api/v1/vouchers, /api/v1/voucher-sales and
+/api/v1/agents/summary: hotspot vouchers for API keys and console sessions.
+
+Scopes: vouchers:read to look, vouchers:write to make and revoke batches, vouchers:sell to
+mark vouchers sold. An agent — an API key carrying a reseller_id, or a staff member signed
+in with the agent role — sees and sells only the batches assigned to their reseller record
+(another agent's batch answers 404) and can neither make nor revoke anything (403).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from kiunga.platform.auth.principals import ApiKeyPrincipal, Principal, StaffPrincipal
+from kiunga.platform.auth.scopes import VOUCHERS_READ, VOUCHERS_SELL, VOUCHERS_WRITE
+from kiunga.platform.models import StaffRole
+from kiunga.platform.web.dependencies import (
+    CurrentPrincipal,
+    CurrentTenant,
+    Services,
+    TenantSession,
+)
+from kiunga.platform.web.errors import FieldError
+from kiunga.platform.web.guards import requires_scopes, tenant_only
+from kiunga.platform.web.request_state import request_principal
+from kiunga.tenants.billing.api.common import actor_of
+from kiunga.tenants.vouchers import batches, export, sales
+from kiunga.tenants.vouchers.errors import VoucherError, VoucherNotFound
+from kiunga.tenants.vouchers.models import SaleChannel, VoucherStatus
+from kiunga.tenants.vouchers.schemas import (
+    AgentSummaryRead,
+    BatchCreate,
+    BatchPage,
+    BatchRead,
+    BatchRevoked,
+    RevokeBody,
+    SaleCreate,
+    SalePage,
+    SaleRead,
+    SalesRecorded,
+    VoucherPage,
+    VoucherRead,
+)
+from litestar import Controller, get, post
+from litestar.connection import ASGIConnection
+from litestar.exceptions import PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.response import Stream
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+from sqlalchemy.ext.asyncio import AsyncSession
+
+MAX_PAGE_SIZE = 500
+MAX_OFFSET = 10_000_000
+Limit = Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)]
+Offset = Annotated[int, QueryParameter(ge=0, le=MAX_OFFSET)]
+ERRORS = (VoucherError, VoucherNotFound)
+
+
+def agent_of(principal: Principal | None) -> int | None:
+    """The reseller record an agent is confined to; None for everyone else."""
+    if isinstance(principal, ApiKeyPrincipal):
+        return principal.reseller_id
+    if isinstance(principal, StaffPrincipal) and principal.role is StaffRole.AGENT:
+        return principal.reseller_id
+    return None
+
+
+def not_for_agents(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    if agent_of(request_principal(connection)) is not None:
+        raise PermissionDeniedException("An agent cannot make or revoke voucher batches")
+
+
+def http_error(exc: Exception) -> Exception:
+    if isinstance(exc, VoucherNotFound):
+        return FieldError(exc.field, exc.message, status_code=404)
+    if isinstance(exc, VoucherError):
+        return FieldError(exc.field, exc.message, status_code=exc.status_code)
+    return exc
+
+
+async def batch_read(session: AsyncSession, batch) -> BatchRead:
+    counts = await batches.status_counts(session, [batch.id])
+    return BatchRead.of(batch, counts[batch.id])
+
+
+async def _batch(session: AsyncSession, principal: Principal, batch_id: int):
+    try:
+        return await batches.get_batch(session, batch_id, reseller_id=agent_of(principal))
+    except VoucherNotFound as exc:
+        raise http_error(exc) from exc
+
+
+class VoucherBatchController(Controller):
+    path = "/api/v1/voucher-batches"
+    tags = ["vouchers"]
+    guards = [tenant_only]
+    security = [{"BearerAuth": []}]
+
+    @get(guards=[requires_scopes(VOUCHERS_READ)], summary="List voucher batches, newest first")
+    async def list_batches(
+        self,
+        tenant_session: TenantSession,
+        principal: CurrentPrincipal,
+        package_id: FromQuery[int | None] = None,
+        reseller_id: FromQuery[int | None] = None,
+        limit: Limit = 50,
+        offset: Offset = 0,
+    ) -> BatchPage:
+        own = agent_of(principal)
+        rows, total = await batches.list_batches(
+            tenant_session,
+            reseller_id=own if own is not None else reseller_id,
+            package_id=package_id,
+            limit=limit,
+            offset=offset,
+        )
+        counts = await batches.status_counts(tenant_session, [b.id for b in rows])
+        items = [BatchRead.of(batch, counts[batch.id]) for batch in rows]
+        return BatchPage(items=items, total=total, limit=limit, offset=offset)
+
+    @post(
+        guards=[requires_scopes(VOUCHERS_WRITE), not_for_agents],
+        status_code=HTTP_201_CREATED,
+        summary="Generate a batch of vouchers",
+        description="Codes come from the operating system's CSPRNG, drawn from an alphabet "
+        "without look-alikes, unique in the ISP. `price` defaults to the package's; an agent "
+        "(`reseller_id`) earns `commission_bp` basis points of it on each sale.",
+    )
+    async def create_batch(
+        self,
+        tenant_session: TenantSession,
+        principal: CurrentPrincipal,
+        data: JSONBody[BatchCreate],
+    ) -> BatchRead:
+        try:
+            batch = await batches.create_batch(
+                tenant_session, data.spec(), created_by=actor_of(principal).label
+            )
+        except ERRORS as exc:
+            raise http_error(exc) from exc
+        return await batch_read(tenant_session, batch)
+
+    @get("/{batch_id:int}", guards=[requires_scopes(VOUCHERS_READ)], summary="Get a batch")
+    async def get_batch(
+        self, tenant_session: TenantSession, principal: CurrentPrincipal, batch_id: FromPath[int]
+    ) -> BatchRead:
+        return await batch_read(tenant_session, await _batch(tenant_session, principal, batch_id))
+
+    @post(
+        "/{batch_id:int}/revoke",
+        guards=[requires_scopes(VOUCHERS_WRITE), not_for_agents],
+        status_code=HTTP_200_OK,
+        summary="Revoke every voucher of the batch not used up or expired",
+    )
+    async def revoke_batch(
+        self,
+        tenant_session: TenantSession,
+        principal: CurrentPrincipal,
+        batch_id: FromPath[int],
+        data: JSONBody[RevokeBody | None] = None,
+    ) -> BatchRevoked:
+        try:
+            revoked = await batches.revoke_batch(
+                tenant_session,
+                batch_id,
+                reason=data.reason if data else "",
+                actor_label=actor_of(principal).label,
+            )
+            batch = await batches.get_batch(tenant_session, batch_id)
+        except ERRORS as exc:
+            raise http_error(exc) from exc
+        return BatchRevoked(batch=await batch_read(tenant_session, batch), revoked=revoked)
+
+    @get(
+        "/{batch_id:int}/vouchers",
+        guards=[requires_scopes(VOUCHERS_READ)],
+        summary="A page of the batch's vouchers, optionally of one status",
+    )
+    async def list_vouchers(
+        self,
+        tenant_session: TenantSession,
+        principal: CurrentPrincipal,
+        batch_id: FromPath[int],
+        status: FromQuery[VoucherStatus | None] = None,
+        limit: Limit = 100,
+        offset: Offset = 0,
+    ) -> VoucherPage:
+        batch = await _batch(tenant_session, principal, batch_id)
+        rows, total = await batches.list_vouchers(
+            tenant_session, batch.id, status=status, limit=limit, offset=offset
+        )
+        items = [VoucherRead.of(v) for v in rows]
+        return VoucherPage(items=items, total=total, limit=limit, offset=offset)
+
+    @get(
+        "/{batch_id:int}/export.csv",
+        guards=[requires_scopes(VOUCHERS_READ)],
+        summary="The batch's vouchers as CSV (streamed)",
+        media_type="text/csv",
+    )
+    async def export_csv(
+        self,
+        tenant_session: TenantSession,
+        principal: CurrentPrincipal,
+        services: Services,
+        tenant: CurrentTenant,
+        batch_id: FromPath[int],
+    ) -> Stream:
+        batch = await _batch(tenant_session, principal, batch_id)
+        return csv_response(services, tenant, batch, agent_of(principal))
+
+
+def csv_response(services, tenant, batch, reseller_id: int | None) -> Stream:
+    chunks = export.stream_batch_csv(
+        services.database, tenant.schema, batch.id, reseller_id=reseller_id
+    )
+    return Stream(
+        chunks,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{export.filename(batch)}"'},
+    )
+
+
+class VoucherController(Controller):
+    path = "/api/v1/vouchers"
+    tags = ["vouchers"]
+    guards = [tenant_only]
+    security = [{"BearerAuth": []}]
+
+    @get(guards=[requires_scopes(VOUCHERS_READ)], summary="Find a voucher by its code")
+    async def find_voucher(
+        self,
+        tenant_session: TenantSession,
+        principal: CurrentPrincipal,
+        code: Annotated[str, QueryParameter(min_length=1, max_length=64)],
+    ) -> VoucherRead:
+        try:
+            voucher = await batches.find_voucher(
+                tenant_session, code, reseller_id=agent_of(principal)
+            )
+        except ERRORS as exc:
+            raise http_error(exc) from exc
+        return VoucherRead.of(voucher)
+
+    @get("/{voucher_id:int}", guards=[requires_scopes(VOUCHERS_READ)], summary="Get a voucher")
+    async def get_voucher(
+        self, tenant_session: TenantSession, principal: CurrentPrincipal, voucher_id: FromPath[int]
+    ) -> VoucherRead:
+        try:
+            voucher = await batches.get_voucher(
+                tenant_session, voucher_id, reseller_id=agent_of(principal)
+            )
+        except ERRORS as exc:
+            raise http_error(exc) from exc
+        return VoucherRead.of(voucher)
+
+    @post(
+        "/{voucher_id:int}/revoke",
+        guards=[requires_scopes(VOUCHERS_WRITE), not_for_agents],
+        status_code=HTTP_200_OK,
+        summary="Revoke one voucher (an active one loses its service)",
+    )
+    async def revoke_voucher(
+        self,
+        tenant_session: TenantSession,
+        principal: CurrentPrincipal,
+        voucher_id: FromPath[int],
+        data: JSONBody[RevokeBody | None] = None,
+    ) -> VoucherRead:
+        try:
+            voucher = await batches.revoke_voucher(
+                tenant_session,
+                voucher_id,
+                reason=data.reason if data else "",
+                actor_label=actor_of(principal).label,
+            )
+        except ERRORS as exc:
+            raise http_error(exc) from exc
+        return VoucherRead.of(voucher)
+
+
+class VoucherSaleController(Controller):
+    path = "/api/v1/voucher-sales"
+    tags = ["vouchers"]
+    guards = [tenant_only]
+    security = [{"BearerAuth": []}]
+
+    @post(
+        guards=[requires_scopes(VOUCHERS_SELL)],
+        status_code=HTTP_201_CREATED,
+        summary="Mark vouchers sold (by id or code)",
+        description="All or nothing. A voucher already sold keeps its sale (a repeated "
+        "request answers the same); one active, used up, expired or revoked is refused (409).",
+    )
+    async def record_sales(
+        self,
+        tenant_session: TenantSession,
+        principal: CurrentPrincipal,
+        data: JSONBody[SaleCreate],
+    ) -> SalesRecorded:
+        try:
+            recorded = await sales.sell_vouchers(
+                tenant_session,
+                voucher_ids=data.voucher_ids,
+                codes=data.codes,
+                reseller_id=agent_of(principal),
+                actor_label=actor_of(principal).label,
+            )
+        except ERRORS as exc:
+            raise http_error(exc) from exc
+        codes = await sales.voucher_codes(tenant_session, [s.voucher_id for s in recorded])
+        items = [SaleRead.of(sale, codes[sale.voucher_id]) for sale in recorded]
+        return SalesRecorded(
+            items=items,
+            total_price=sum(s.price for s in recorded),
+            total_commission=sum(s.commission for s in recorded),
+        )
+
+    @get(guards=[requires_scopes(VOUCHERS_READ)], summary="List sales, newest first")
+    async def list_sales(
+        self,
+        tenant_session: TenantSession,
+        principal: CurrentPrincipal,
+        batch_id: FromQuery[int | None] = None,
+        reseller_id: FromQuery[int | None] = None,
+        channel: FromQuery[SaleChannel | None] = None,
+        limit: Limit = 50,
+        offset: Offset = 0,
+    ) -> SalePage:
+        own = agent_of(principal)
+        rows, total = await sales.list_sales(
+            tenant_session,
+            reseller_id=own if own is not None else reseller_id,
+            batch_id=batch_id,
+            channel=channel,
+            limit=limit,
+            offset=offset,
+        )
+        items = [SaleRead.of(sale, code) for sale, code in rows]
+        return SalePage(items=items, total=total, limit=limit, offset=offset)
+
+
+class AgentSummaryController(Controller):
+    path = "/api/v1/agents"
+    tags = ["vouchers"]
+    guards = [tenant_only]
+    security = [{"BearerAuth": []}]
+
+    @get(
+        "/summary",
+        guards=[requires_scopes(VOUCHERS_READ)],
+        summary="Each agent's vouchers assigned, sold and redeemed, sales and commission owed",
+    )
+    async def summary(
+        self, tenant_session: TenantSession, principal: CurrentPrincipal
+    ) -> list[AgentSummaryRead]:
+        rows = await sales.agent_summaries(tenant_session, reseller_id=agent_of(principal))
+        return [AgentSummaryRead.of(row) for row in rows]
+
+
+CONTROLLERS = [
+    VoucherBatchController,
+    VoucherController,
+    VoucherSaleController,
+    AgentSummaryController,
+]

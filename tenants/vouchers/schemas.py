@@ -1,0 +1,193 @@
+"""What the vouchers API reads and writes. Money is integer minor units: a JSON float such
+as 10.5 is refused by the service, never rounded (the raw JSON type is taken for that)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import msgspec
+from kiunga.tenants.vouchers.batches import DEFAULT_CODE_LENGTH, BatchSpec
+from kiunga.tenants.vouchers.models import Voucher, VoucherBatch, VoucherSale
+from kiunga.tenants.vouchers.sales import AgentSummary
+
+# The web layer decodes leniently ("100" or 10.0 would become 100): keep the JSON type.
+Whole = int | float | str
+
+
+class BatchCreate(msgspec.Struct, forbid_unknown_fields=True):
+    package_id: Whole
+    count: Whole
+    price: Whole | None = None
+    code_length: Whole = DEFAULT_CODE_LENGTH
+    alphabet: str | None = None
+    prefix: str | None = None
+    unused_expires_at: datetime | None = None
+    mac_binding: bool = False
+    name: str = ""
+    reseller_id: Whole | None = None
+    commission_bp: Whole = 0
+
+    def spec(self) -> BatchSpec:
+        return BatchSpec(**{name: getattr(self, name) for name in self.__struct_fields__})
+
+
+class BatchRead(msgspec.Struct):
+    id: int
+    name: str
+    package_id: int
+    count: int
+    price: int
+    currency: str
+    code_length: int
+    alphabet: str
+    prefix: str
+    unused_expires_at: datetime | None
+    mac_binding: bool
+    reseller_id: int | None
+    commission_bp: int
+    created_by: str
+    created_at: datetime
+    revoked_at: datetime | None
+    # How many of its vouchers are in each state: new, sold, active, used_up, expired, revoked.
+    statuses: dict[str, int]
+
+    @classmethod
+    def of(cls, batch: VoucherBatch, statuses: dict[str, int]) -> BatchRead:
+        return cls(
+            id=batch.id,
+            name=batch.name,
+            package_id=batch.package_id,
+            count=batch.count,
+            price=batch.price,
+            currency=batch.currency,
+            code_length=batch.code_length,
+            alphabet=batch.alphabet,
+            prefix=batch.prefix,
+            unused_expires_at=batch.unused_expires_at,
+            mac_binding=batch.mac_binding,
+            reseller_id=batch.reseller_id,
+            commission_bp=batch.commission_bp,
+            created_by=batch.created_by,
+            created_at=batch.created_at,
+            revoked_at=batch.revoked_at,
+            statuses=statuses,
+        )
+
+
+class BatchPage(msgspec.Struct):
+    items: list[BatchRead]
+    total: int
+    limit: int
+    offset: int
+
+
+class VoucherRead(msgspec.Struct):
+    id: int
+    batch_id: int
+    code: str
+    status: str
+    sold_at: datetime | None
+    activated_at: datetime | None
+    expires_at: datetime | None
+    mac_address: str | None
+    service_id: int | None
+    ended_at: datetime | None
+
+    @classmethod
+    def of(cls, voucher: Voucher) -> VoucherRead:
+        return cls(
+            id=voucher.id,
+            batch_id=voucher.batch_id,
+            code=voucher.code,
+            status=voucher.status.value,
+            sold_at=voucher.sold_at,
+            activated_at=voucher.activated_at,
+            expires_at=voucher.expires_at,
+            mac_address=voucher.mac_address,
+            service_id=voucher.service_id,
+            ended_at=voucher.ended_at,
+        )
+
+
+class VoucherPage(msgspec.Struct):
+    items: list[VoucherRead]
+    total: int
+    limit: int
+    offset: int
+
+
+class RevokeBody(msgspec.Struct, forbid_unknown_fields=True):
+    reason: str = ""
+
+
+class BatchRevoked(msgspec.Struct):
+    batch: BatchRead
+    revoked: int
+
+
+class SaleCreate(msgspec.Struct, forbid_unknown_fields=True):
+    """Mark vouchers sold, by id or by code (or both)."""
+
+    voucher_ids: list[Whole] = []
+    codes: list[str] = []
+
+
+class SaleRead(msgspec.Struct):
+    id: int
+    voucher_id: int
+    code: str
+    batch_id: int
+    reseller_id: int | None
+    channel: str
+    price: int
+    commission: int
+    currency: str
+    payment_id: int | None
+    sold_by: str
+    sold_at: datetime
+
+    @classmethod
+    def of(cls, sale: VoucherSale, code: str) -> SaleRead:
+        return cls(
+            id=sale.id,
+            voucher_id=sale.voucher_id,
+            code=code,
+            batch_id=sale.batch_id,
+            reseller_id=sale.reseller_id,
+            channel=sale.channel.value,
+            price=sale.price,
+            commission=sale.commission,
+            currency=sale.currency,
+            payment_id=sale.payment_id,
+            sold_by=sale.sold_by,
+            sold_at=sale.sold_at,
+        )
+
+
+class SalesRecorded(msgspec.Struct):
+    items: list[SaleRead]
+    total_price: int
+    total_commission: int
+
+
+class SalePage(msgspec.Struct):
+    items: list[SaleRead]
+    total: int
+    limit: int
+    offset: int
+
+
+class AgentSummaryRead(msgspec.Struct):
+    reseller_id: int
+    name: str
+    batches: int
+    assigned: int
+    sold: int
+    redeemed: int
+    sales_total: int
+    commission: int
+    currency: str
+
+    @classmethod
+    def of(cls, summary: AgentSummary) -> AgentSummaryRead:
+        return cls(**{name: getattr(summary, name) for name in cls.__struct_fields__})
