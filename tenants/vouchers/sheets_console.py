@@ -77,6 +77,7 @@ class VoucherSheetsController(Controller):
             sheet=sheet,
             pages=pages,
             instruction=sheets.INSTRUCTION,
+            only_new=(status or "").strip().lower() == "new",
             pdf_link=f"/vouchers/batches/{batch_id}/sheet.pdf"
             + (f"?{urlencode({'status': status})}" if status else ""),
         )

@@ -141,6 +141,7 @@ async def test_print_view_has_one_card_per_unused_voucher_with_a_qr_for_the_port
     assert tenant.name in html and "KES 20<" in html and "1 hour" in html
     assert "Data: 1.5 GB" in html and sheets.INSTRUCTION in html
     assert f'href="/vouchers/batches/{batch_id}/sheet.pdf"' in html
+    assert 'href="?status=new"' in html and f'href="/vouchers/batches/{batch_id}"' in html
 
     svgs = SVG.findall(html)
     assert len(svgs) == 6
@@ -151,6 +152,7 @@ async def test_print_view_has_one_card_per_unused_voucher_with_a_qr_for_the_port
     only_new = await owner.get(f"/vouchers/batches/{batch_id}/sheet", params={"status": "new"})
     assert CARD.findall(only_new.text) == codes[VoucherStatus.NEW]
     assert f'href="/vouchers/batches/{batch_id}/sheet.pdf?status=new"' in only_new.text
+    assert 'href="?">Show new and sold' in only_new.text
     bad = await owner.get(
         f"/vouchers/batches/{batch_id}/sheet",
         params={"status": "used"},
