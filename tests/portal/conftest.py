@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
+import os
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -110,3 +111,71 @@ def add_vouchers(unit_of_work):
             return list(codes)
 
     return add
+
+
+# --- the browser: Debian's Chromium through Playwright, `kiunga serve` on a free port -----
+
+_browser_path = Path(__file__).resolve().parents[1] / "browser" / "conftest.py"
+_browser_spec = importlib.util.spec_from_file_location(
+    "kiunga_tests_browser_fixtures_portal", _browser_path
+)
+_browser = importlib.util.module_from_spec(_browser_spec)
+_browser_spec.loader.exec_module(_browser)
+
+server = _browser.server
+chromium = _browser.chromium
+browser = _browser.browser
+
+SCREENSHOTS = Path(os.environ.get("KIUNGA_SCREENSHOTS") or Path(__file__).parent / ".screenshots")
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    setattr(item, f"portal_report_{report.when}", report)
+    return report
+
+
+async def _page(browser, request, **options):
+    """A phone-sized page; its screenshot is kept when the test fails."""
+    context = await browser.new_context(
+        viewport={"width": 360, "height": 740}, is_mobile=True, **options
+    )
+    page = await context.new_page()
+    return context, page
+
+
+async def _keep_screenshot(request, page) -> None:
+    report = getattr(request.node, "portal_report_call", None)
+    if report is not None and report.failed:
+        os.makedirs(SCREENSHOTS, exist_ok=True)
+        await page.screenshot(path=str(SCREENSHOTS / f"{request.node.name}.png"), full_page=True)
+
+
+@pytest.fixture
+async def phone(browser, request):
+    context, page = await _page(browser, request)
+    yield page
+    await _keep_screenshot(request, page)
+    await context.close()
+
+
+@pytest.fixture
+async def phone_without_js(browser, request):
+    context, page = await _page(browser, request, java_script_enabled=False)
+    yield page
+    await _keep_screenshot(request, page)
+    await context.close()
+
+
+@pytest.fixture
+def fake_router(isp, server):
+    """A MikroTik hotspot whose login.html is the one Kiunga generates for this ISP."""
+    from kiunga.channels.portal.router_files import login_html
+
+    from .fake_router import FakeRouter
+
+    page = login_html(f"{isp.host}:{server}", isp.name, scheme="http")
+    router = FakeRouter(page).start()
+    yield router
+    router.stop()

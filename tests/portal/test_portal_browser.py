@@ -1,0 +1,117 @@
+"""The captive portal in Debian's Chromium on a phone-sized screen, reached the way a
+hotspot user reaches it: a fake MikroTik router serves Kiunga's generated login.html, which
+posts to the portal; the portal logs the device in by posting to the router's
+link-login-only, where the fake router records the login and checks its CHAP response."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+MAC = "AA:BB:CC:00:33:{:02X}"
+
+
+async def _submit(page, selector: str) -> None:
+    """Press a form's button and wait for the page it leads to."""
+    async with page.expect_navigation():
+        await page.click(selector)
+
+
+async def _fits_the_screen(page) -> bool:
+    return await page.evaluate("document.scrollingElement.scrollWidth <= window.innerWidth")
+
+
+async def test_redeem_a_voucher_and_get_online_with_chap(
+    phone, fake_router, isp, server, add_package, add_vouchers
+):
+    package_id = await add_package(name="Saa Moja")
+    code = (await add_vouchers(package_id))[0]
+
+    await phone.goto(fake_router.hotspot_url(MAC.format(1)))
+    await phone.wait_for_url(re.compile(r"/portal/login$"))
+    assert "Saa Moja" in await phone.locator("main").inner_text()
+    assert "KES 20" in await phone.locator("main").inner_text()
+    assert await _fits_the_screen(phone)
+
+    await phone.fill("#code", code.lower())
+    await phone.click("#redeem")
+    await phone.locator("#logged-in").wait_for()
+    [login] = fake_router.logins
+    assert login.username == code
+    assert login.chap_ok is True and login.password != code
+    assert login.dst == "http://example.com/" and login.popup == "false"
+
+
+async def test_redeem_with_javascript_off(
+    phone_without_js, fake_router, isp, server, add_package, add_vouchers
+):
+    page = phone_without_js
+    code = (await add_vouchers(await add_package()))[0]
+    await page.goto(fake_router.hotspot_url(MAC.format(2)))
+    # No script: the router's page shows its button.
+    await page.click("button:has-text('Continue')")
+    await page.wait_for_url(re.compile(r"/portal/login$"))
+    await page.fill("#code", code)
+    await page.click("#redeem")
+    await page.click("#continue")  # the login form, posted by hand
+    await page.locator("#logged-in").wait_for()
+    assert fake_router.logins[-1].username == code and fake_router.logins[-1].chap_ok
+
+
+async def test_a_wrong_code_says_so_and_the_router_error_is_shown(
+    phone, fake_router, isp, server, add_package
+):
+    await add_package()
+    await phone.goto(fake_router.hotspot_url(MAC.format(3), error="invalid password"))
+    await phone.wait_for_url(re.compile(r"/portal/login$"))
+    assert "invalid password" in await phone.locator("#router-error").inner_text()
+    await phone.fill("#code", "NOTACODE9")
+    await _submit(phone, "#redeem")
+    message = phone.locator("#message")
+    await message.wait_for()
+    assert "That code is not valid here" in await message.inner_text()
+    assert await phone.input_value("#code") == "NOTACODE9"
+    assert fake_router.logins == []
+
+
+async def test_the_sixth_wrong_code_in_a_minute_is_told_to_wait(
+    phone, fake_router, isp, server, add_package
+):
+    await add_package()
+    await phone.goto(fake_router.hotspot_url(MAC.format(4)))
+    await phone.wait_for_url(re.compile(r"/portal/login$"))
+    for attempt in range(5):
+        await phone.fill("#code", f"WRONG{attempt}X")
+        await _submit(phone, "#redeem")
+        assert "not valid" in await phone.locator("#message").inner_text()
+    await phone.fill("#code", "WRONG5X")
+    await _submit(phone, "#redeem")
+    text = await phone.locator("#message").inner_text()
+    assert re.search(r"Too many wrong codes\. Wait \d+ seconds", text), text
+
+
+async def test_swahili_toggle(phone, fake_router, isp, server, add_package):
+    await add_package(name="Saa Tatu", validity_count=3)
+    await phone.goto(fake_router.hotspot_url(MAC.format(5)))
+    await phone.wait_for_url(re.compile(r"/portal/login$"))
+    await phone.click("#lang-toggle")
+    await phone.wait_for_url(re.compile(r"lang=sw"))
+    body = await phone.locator("body").inner_text()
+    assert "Una vocha?" in body and "Nunua kifurushi" in body and "kwa saa 3" in body
+    await phone.fill("#code", "HAPANA22")
+    await _submit(phone, "#redeem")
+    assert "Namba hiyo si sahihi hapa" in await phone.locator("#message").inner_text()
+    assert await phone.locator("html").get_attribute("lang") == "sw"
+
+
+async def test_opened_directly_shows_how_to_connect(phone, isp, server, add_package, add_vouchers):
+    code = (await add_vouchers(await add_package()))[0]
+    await phone.goto(f"http://{isp.host}:{server}/portal/?code={code}")
+    assert "Connect to the Wi-Fi first" in await phone.locator("#join").inner_text()
+    assert await phone.input_value("#code") == code
+    assert await _fits_the_screen(phone)
+    await _submit(phone, "#redeem")
+    assert "ready to use" in await phone.locator("#status").inner_text()
