@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kiunga.platform.models import ApiKey, TenantMembership
+from kiunga.platform.models import ApiKey, StaffRole, TenantMembership
 from kiunga.platform.web.console.rendering import page
 from kiunga.platform.web.dependencies import Services
 from kiunga.platform.web.guards import staff_only
@@ -17,6 +17,9 @@ async def home(request: Request, services: Services) -> Response:
     tenant = request_tenant(request)
     if tenant is None:
         return Redirect("/platform", status_code=303)
+    if getattr(request.user, "role", None) is StaffRole.AGENT:
+        # A voucher agent sees nothing of the ISP but their own vouchers.
+        return Redirect("/vouchers", status_code=303)
     counts: dict[str, int] = {}
     # Each business area contributes its own counts (see registry.DASHBOARD_COUNTERS).
     async with services.database.tenant_session(tenant.schema) as session:

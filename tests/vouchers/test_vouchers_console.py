@@ -1,0 +1,250 @@
+"""The console's voucher pages against the real app: making a batch through the form, the
+batch page (status filter, mark sold, revoke, CSV), roles, and an agent signed in who sees
+only their own batches; an owner giving an agent a login."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+from kiunga.platform.models import StaffRole
+from kiunga.tenants.vouchers import batches
+from kiunga.tenants.vouchers.batches import BatchSpec
+from kiunga.tenants.vouchers.models import Voucher, VoucherBatch
+from sqlalchemy import select
+
+CODE = re.compile(r"<code>([0-9A-Z]+)</code>")
+
+
+async def make_batch(unit_of_work, package_id, reseller_id=None, count=6, commission_bp=0):
+    async with unit_of_work() as session:
+        spec = BatchSpec(
+            package_id=package_id,
+            count=count,
+            reseller_id=reseller_id,
+            commission_bp=commission_bp,
+        )
+        return (await batches.create_batch(session, spec)).id
+
+
+async def test_owner_makes_a_batch_through_the_form(
+    signed_in, csrf_token_in, add_package, add_reseller, unit_of_work
+):
+    package_id = await add_package(price=2_000)
+    agent = await add_reseller("Mama Njeri")
+    owner = await signed_in(StaffRole.OWNER)
+    form = await owner.get("/vouchers/new")
+    assert form.status_code == 200 and "Mama Njeri" in form.text
+    token = csrf_token_in(form.text)
+    fields = {
+        "package_id": str(package_id),
+        "count": "40",
+        "price": "25.50",
+        "code_length": "7",
+        "prefix": "njr",
+        "unused_expires_on": "2099-12-31",
+        "reseller_id": str(agent),
+        "commission_percent": "12.5",
+        "mac_binding": "on",
+        "_csrf_token": token,
+    }
+    bad = await owner.post("/vouchers", data={**fields, "alphabet": "ABCDEFGHI0"})
+    assert bad.status_code == 400 and 'id="batch-alphabet-error"' in bad.text
+    assert "No batch was made." in bad.text and 'value="njr"' in bad.text
+    bad = await owner.post("/vouchers", data={**fields, "commission_percent": "12.345"})
+    assert bad.status_code == 400 and 'id="batch-commission_percent-error"' in bad.text
+
+    made = await owner.post("/vouchers", data=fields)
+    assert made.status_code == 303
+    batch_path = made.headers["location"]
+    async with unit_of_work() as session:
+        batch = await session.scalar(select(VoucherBatch))
+    assert batch_path == f"/vouchers/batches/{batch.id}"
+    assert (batch.count, batch.price, batch.commission_bp, batch.prefix) == (
+        40,
+        2_550,
+        1_250,
+        "NJR",
+    )
+    assert batch.mac_binding and batch.unused_expires_at.year == 2099
+
+    listing = await owner.get("/vouchers")
+    assert batch_path in listing.text and "Mama Njeri (12.5 %)" in listing.text
+    page = await owner.get(batch_path)
+    assert page.status_code == 200
+    assert f'href="/vouchers/batches/{batch.id}/sheet"' in page.text
+    assert f'href="/vouchers/batches/{batch.id}/export.csv"' in page.text
+    assert len(CODE.findall(page.text)) == 40
+
+
+async def test_the_batch_page_sells_revokes_and_exports(
+    signed_in, csrf_token_in, add_package, unit_of_work
+):
+    batch_id = await make_batch(unit_of_work, await add_package(price=2_000))
+    owner = await signed_in(StaffRole.OWNER)
+    page = await owner.get(f"/vouchers/batches/{batch_id}")
+    token = csrf_token_in(page.text)
+    codes = CODE.findall(page.text)
+    async with unit_of_work() as session:
+        ids = list(
+            await session.scalars(
+                select(Voucher.id).where(Voucher.batch_id == batch_id).order_by(Voucher.id)
+            )
+        )
+
+    sold = await owner.post(
+        f"/vouchers/batches/{batch_id}/sell",
+        data={
+            "voucher_ids": [str(ids[0]), str(ids[1])],
+            "codes": codes[2].lower(),
+            "_csrf_token": token,
+        },
+    )
+    assert sold.status_code == 200 and "3 vouchers sold for 60.00 KES" in sold.text
+    unknown = await owner.post(
+        f"/vouchers/batches/{batch_id}/sell", data={"codes": "ZZZZZZZZ", "_csrf_token": token}
+    )
+    assert unknown.status_code == 404 and "no voucher ZZZZZZZZ" in unknown.text
+
+    filtered = await owner.get(f"/vouchers/batches/{batch_id}", params={"status": "sold"})
+    assert sorted(CODE.findall(filtered.text)) == sorted(codes[:3])
+
+    revoked = await owner.post(f"/vouchers/{ids[0]}/revoke", data={"_csrf_token": token})
+    assert revoked.status_code == 303
+    again = await owner.post(f"/vouchers/{ids[0]}/revoke", data={"_csrf_token": token})
+    assert again.status_code == 409 and "is revoked" in again.text
+    whole = await owner.post(
+        f"/vouchers/batches/{batch_id}/revoke", data={"reason": "lost", "_csrf_token": token}
+    )
+    assert whole.status_code == 303
+    after = await owner.get(f"/vouchers/batches/{batch_id}", params={"status": "revoked"})
+    assert len(CODE.findall(after.text)) == 6
+
+    exported = await owner.get(f"/vouchers/batches/{batch_id}/export.csv")
+    assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(exported.text)))
+    assert sorted(r["code"] for r in rows) == sorted(codes)
+    assert sum(1 for r in rows if r["sold_at"]) == 3
+
+    agents = await owner.get("/vouchers/agents")
+    assert agents.status_code == 200 and codes[2] in agents.text
+
+
+async def test_roles_on_the_voucher_pages(signed_in, csrf_token_in, add_package, unit_of_work):
+    batch_id = await make_batch(unit_of_work, await add_package())
+    finance = await signed_in(StaffRole.FINANCE)
+    listing = await finance.get("/vouchers")
+    assert listing.status_code == 200 and "/vouchers/new" not in listing.text
+    assert (await finance.get("/vouchers/new")).status_code == 403
+    page = await finance.get(f"/vouchers/batches/{batch_id}")
+    assert page.status_code == 200 and "Mark sold" not in page.text and "Revoke" not in page.text
+    token = csrf_token_in(page.text)
+    refused = await finance.post(
+        f"/vouchers/batches/{batch_id}/sell", data={"codes": "X", "_csrf_token": token}
+    )
+    assert refused.status_code == 403
+
+    support = await signed_in(StaffRole.SUPPORT)
+    page = await support.get(f"/vouchers/batches/{batch_id}")
+    assert "Mark sold" in page.text and "Revoke batch" not in page.text
+    technician = await signed_in(StaffRole.TECHNICIAN)
+    assert (await technician.get("/vouchers")).status_code == 403
+
+
+async def test_an_agent_signed_in_sees_only_their_own_batches(
+    tenant, signed_in, make_agent, csrf_token_in, add_package, add_reseller, unit_of_work
+):
+    package_id = await add_package(price=2_000)
+    mine, theirs = await add_reseller("Mine"), await add_reseller("Theirs")
+    my_batch = await make_batch(unit_of_work, package_id, mine, commission_bp=1_000)
+    their_batch = await make_batch(unit_of_work, package_id, theirs, commission_bp=1_000)
+    unassigned = await make_batch(unit_of_work, package_id)
+    agent = await signed_in(email=make_agent(tenant.id, mine))
+
+    home = await agent.get("/")
+    assert home.status_code == 303 and home.headers["location"] == "/vouchers"
+    listing = await agent.get("/vouchers")
+    assert listing.status_code == 200
+    assert f"/vouchers/batches/{my_batch}" in listing.text
+    assert f"/vouchers/batches/{their_batch}" not in listing.text
+    assert f"/vouchers/batches/{unassigned}" not in listing.text
+    assert 'href="/subscribers"' not in listing.text and "/vouchers/new" not in listing.text
+    for batch_id in (their_batch, unassigned):
+        assert (await agent.get(f"/vouchers/batches/{batch_id}")).status_code == 404
+        assert (await agent.get(f"/vouchers/batches/{batch_id}/export.csv")).status_code == 404
+    assert (await agent.get("/subscribers")).status_code == 403
+    assert (await agent.get("/vouchers/new")).status_code == 403
+
+    page = await agent.get(f"/vouchers/batches/{my_batch}")
+    token = csrf_token_in(page.text)
+    assert "Revoke batch" not in page.text
+    my_codes = CODE.findall(page.text)
+    their_page = await (await signed_in(StaffRole.OWNER)).get(f"/vouchers/batches/{their_batch}")
+    their_codes = CODE.findall(their_page.text)
+    stolen = await agent.post(
+        f"/vouchers/batches/{my_batch}/sell", data={"codes": their_codes[0], "_csrf_token": token}
+    )
+    assert stolen.status_code == 404
+    sold = await agent.post(
+        f"/vouchers/batches/{my_batch}/sell", data={"codes": my_codes[0], "_csrf_token": token}
+    )
+    assert sold.status_code == 200 and "1 voucher sold for 20.00 KES" in sold.text
+    refused = await agent.post(f"/vouchers/batches/{my_batch}/revoke", data={"_csrf_token": token})
+    assert refused.status_code == 403
+
+    summary = await agent.get("/vouchers/agents")
+    assert "Mine" in summary.text and "Theirs" not in summary.text
+    assert "KES 2.00" in summary.text and "Give an agent a console login" not in summary.text
+
+
+async def test_an_owner_gives_an_agent_a_login(
+    signed_in, csrf_token_in, login, client_for, tenant, add_package, add_reseller, unit_of_work
+):
+    agent_record = await add_reseller("Baraka Shop")
+    other = await add_reseller("Elsewhere")
+    package_id = await add_package()
+    own_batch = await make_batch(unit_of_work, package_id, agent_record)
+    other_batch = await make_batch(unit_of_work, package_id, other)
+    owner = await signed_in(StaffRole.OWNER)
+    page = await owner.get("/vouchers/agents")
+    token = csrf_token_in(page.text)
+    bad = await owner.post(
+        "/vouchers/agents/logins",
+        data={"email": "baraka@shop.example", "reseller_id": "", "_csrf_token": token},
+    )
+    assert bad.status_code == 400 and 'id="agent-reseller-error"' in bad.text
+    given = await owner.post(
+        "/vouchers/agents/logins",
+        data={
+            "email": "Baraka@Shop.example",
+            "name": "Baraka",
+            "reseller_id": str(agent_record),
+            "_csrf_token": token,
+        },
+    )
+    assert given.status_code == 200, given.text
+    password = re.search(r"shown this once: <code>([^<]+)</code>", given.text).group(1)
+    twice = await owner.post(
+        "/vouchers/agents/logins",
+        data={"email": "baraka@shop.example", "reseller_id": str(other), "_csrf_token": token},
+    )
+    assert twice.status_code == 400 and "already works here (as agent)" in twice.text
+
+    agent = client_for(tenant.host)
+    assert (await login(agent, "baraka@shop.example", password)).status_code == 303
+    assert (await agent.get(f"/vouchers/batches/{own_batch}")).status_code == 200
+    assert (await agent.get(f"/vouchers/batches/{other_batch}")).status_code == 404
+
+    support = await signed_in(StaffRole.SUPPORT)
+    support_page = await support.get("/vouchers/agents")
+    assert "Give an agent a console login" not in support_page.text
+    refused = await support.post(
+        "/vouchers/agents/logins",
+        data={
+            "email": "x@y.example",
+            "reseller_id": str(other),
+            "_csrf_token": csrf_token_in(support_page.text),
+        },
+    )
+    assert refused.status_code == 403
