@@ -25,13 +25,14 @@ from jinja2 import Environment, FileSystemLoader
 from kiunga.channels.portal.chap import chap_response
 from kiunga.channels.portal.i18n import LANGUAGE_NAMES, Translator, data_amount, pick_language
 from kiunga.channels.portal.ratelimit import REDEMPTIONS, Limited, RedeemThrottle
-from kiunga.channels.portal.state import RouterState, Signer, new_nonce
+from kiunga.channels.portal.state import RouterState, Signer, new_nonce, router_url
 from kiunga.platform.auth.derived_keys import derive_key
 from kiunga.platform.web.cache import ABSENT, TtlCache
 from kiunga.platform.web.dependencies import CurrentTenant, Services
 from kiunga.platform.web.request_state import STARTED_AT
 from kiunga.platform.web.services import WebServices
 from kiunga.platform.web.tenancy import TenantContext
+from kiunga.tenants.mpesa.errors import MpesaError
 from kiunga.tenants.vouchers.errors import VoucherError
 from kiunga.tenants.vouchers.portal_settings import (
     LOOK_CACHE_STATE_KEY,
@@ -41,6 +42,7 @@ from kiunga.tenants.vouchers.portal_settings import (
     portal_logo,
     portal_look,
 )
+from kiunga.tenants.vouchers.purchases import purchase_view, start_purchase
 from kiunga.tenants.vouchers.redeem import RedeemRefused, redeem_voucher
 from kiunga.tenants.vouchers.usage import VoucherUsage, voucher_usage
 from litestar import Controller, MediaType, Request, Response, get, post, route
@@ -371,9 +373,6 @@ class PortalController(Controller):
 
     @post("/buy", status_code=200)
     async def buy(self, request: Request, tenant: CurrentTenant, services: Services) -> Response:
-        from kiunga.tenants.mpesa.errors import MpesaError, MpesaUnavailable
-        from kiunga.tenants.vouchers.purchases import start_purchase
-
         form = await request.form()
         page = await _page(request, services, tenant, form)
         t = page.t
@@ -409,7 +408,7 @@ class PortalController(Controller):
             )
         except VoucherError as error:
             return again(t("bad_phone") if error.field == "phone" else t("package_unavailable"))
-        except (MpesaError, MpesaUnavailable):
+        except MpesaError:  # not set up, refused, or not answering (MpesaUnavailable)
             return again(t("mpesa_unavailable"))
         return Redirect(page.url(f"/portal/wait/{purchase.token}"), status_code=303)
 
@@ -418,8 +417,6 @@ class PortalController(Controller):
         self, request: Request, tenant: CurrentTenant, services: Services, token: FromPath[str]
     ) -> Response:
         """What the waiting page polls: only whether the payment is still pending."""
-        from kiunga.tenants.vouchers.purchases import purchase_view
-
         async with services.database.tenant_session(tenant.schema) as session:
             view = await purchase_view(session, token)
         if view is None:
@@ -430,8 +427,6 @@ class PortalController(Controller):
     async def wait(
         self, request: Request, tenant: CurrentTenant, services: Services, token: FromPath[str]
     ) -> Response:
-        from kiunga.tenants.vouchers.purchases import purchase_view
-
         page = await _page(request, services, tenant, request.query_params)
         t = page.t
         async with services.database.tenant_session(tenant.schema) as session:
@@ -467,8 +462,6 @@ class PortalController(Controller):
     @get("/status")
     async def status(self, request: Request, tenant: CurrentTenant, services: Services) -> Response:
         """The router's status.html brings the user here with their login and log-out link."""
-        from kiunga.channels.portal.state import router_url
-
         params = request.query_params
         page = await _page(request, services, tenant, params)
         code = (params.get("username") or "").strip()[:40]

@@ -179,3 +179,52 @@ def fake_router(isp, server):
     router = FakeRouter(page).start()
     yield router
     router.stop()
+
+
+@pytest.fixture(scope="module")
+def daraja():
+    from kiunga.integrations.mpesa.emulator import EmulatorServer
+
+    server = EmulatorServer(callback_delay=0.5).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def with_mpesa(daraja, unit_of_work, isp):
+    """The ISP's M-Pesa set up against an app of its own at the Daraja emulator."""
+    import uuid
+
+    import httpx
+    from kiunga.tenants.mpesa.config import SettingsChange, rotate_callback_token, update_settings
+
+    async def setup() -> str:
+        shortcode = str(600_000 + uuid.uuid4().int % 99_999)
+        app = {
+            "consumer_key": f"key-{uuid.uuid4().hex[:12]}",
+            "consumer_secret": f"secret-{uuid.uuid4().hex}",
+            "shortcode": shortcode,
+            "passkey": uuid.uuid4().hex * 2,
+            "shortcode_type": "paybill",
+            "initiator_name": "apiop",
+            "security_credential": "cred",
+            "organisation_name": "Kibera Wi-Fi",
+        }
+        async with httpx.AsyncClient(timeout=10) as http:
+            answer = await http.post(f"{daraja.url}/emulator/apps", json=app)
+        assert answer.status_code == 201, answer.text
+        async with unit_of_work() as session:
+            await update_settings(
+                session,
+                SettingsChange(
+                    base_url=daraja.url,
+                    shortcode=shortcode,
+                    consumer_key=app["consumer_key"],
+                    consumer_secret=app["consumer_secret"],
+                    passkey=app["passkey"],
+                ),
+            )
+            await rotate_callback_token(session, isp.id)
+        return shortcode
+
+    return setup

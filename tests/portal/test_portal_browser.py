@@ -115,3 +115,27 @@ async def test_opened_directly_shows_how_to_connect(phone, isp, server, add_pack
     assert await _fits_the_screen(phone)
     await _submit(phone, "#redeem")
     assert "ready to use" in await phone.locator("#status").inner_text()
+
+
+async def test_buy_with_mpesa_and_get_online_automatically(
+    phone, fake_router, isp, server, add_package, with_mpesa
+):
+    await with_mpesa()
+    await add_package(name="Saa Moja", price=2_000)
+    await add_package(name="Siku Nzima", price=10_000, validity_count=1, validity_unit="day")
+
+    await phone.goto(fake_router.hotspot_url(MAC.format(6)))
+    await phone.wait_for_url(re.compile(r"/portal/login$"))
+    item = phone.locator("ul.packages li", has_text="Siku Nzima")
+    await item.locator("button").click()
+    await phone.wait_for_url(re.compile(r"/portal/buy\?"))
+    await phone.fill("#phone", "0712 345 678")
+    await _submit(phone, "#pay")
+    assert "/portal/wait/" in phone.url
+    waiting = await phone.locator("#waiting").inner_text()
+    assert "KES 100" in waiting and "Siku Nzima" in waiting
+    # The customer enters the PIN; the emulator calls Kiunga back; the waiting page, which
+    # polls, moves on and the portal logs the device in.
+    await phone.locator("#logged-in").wait_for(timeout=30_000)
+    [login] = fake_router.logins
+    assert login.chap_ok is True and len(login.username) >= 6
