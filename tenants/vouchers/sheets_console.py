@@ -51,6 +51,8 @@ async def _sheet(request: Request, session, tenant, batch_id: int) -> sheets.She
     )
     if sheet is None:
         raise NotFoundException(f"No voucher batch {batch_id}")
+    # Everything is read: give the connection back before the seconds of drawing.
+    await session.commit()
     return sheet
 
 
