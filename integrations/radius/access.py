@@ -125,7 +125,12 @@ class AuthProtocol(asyncio.DatagramProtocol):
             return self._reply(
                 key, code, data[1], authenticator, reply_attributes, proxy_states, secret
             )
-        decision = self._authorize(client, username.decode("utf-8", "replace"))
+        station = attributes.get(wire.CALLING_STATION_ID)
+        decision = self._authorize(
+            client,
+            username.decode("utf-8", "replace"),
+            None if station is None else station.decode("ascii", "replace"),
+        )
         if isinstance(decision, Authorization):
             if self._password_ok(attributes, given, authenticator, decision.password):
                 self._access["accept"] += 1

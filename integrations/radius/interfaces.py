@@ -96,8 +96,12 @@ class ClientDirectory(Protocol):
 
 @runtime_checkable
 class Authorizer(Protocol):
-    def authorize(self, client: RadiusClient, username: str) -> Authorization | Rejection:
-        """From memory only: this runs for every Access-Request."""
+    def authorize(
+        self, client: RadiusClient, username: str, calling_station_id: str | None = None
+    ) -> Authorization | Rejection:
+        """From memory only: this runs for every Access-Request. `calling_station_id` is the
+        device asking (a hotspot sends its MAC address), for logins bound to one device or
+        limited in how many may be logged in at once."""
         ...
 
 

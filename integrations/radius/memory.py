@@ -38,6 +38,8 @@ class StaticAuthorizer:
     def set(self, tenant_key: str, username: str, decision: Authorization | Rejection) -> None:
         self.decisions[(tenant_key, username)] = decision
 
-    def authorize(self, client: RadiusClient, username: str) -> Authorization | Rejection:
+    def authorize(
+        self, client: RadiusClient, username: str, calling_station_id: str | None = None
+    ) -> Authorization | Rejection:
         self.calls += 1
         return self.decisions.get((client.tenant_key, username), _UNKNOWN)

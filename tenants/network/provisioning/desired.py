@@ -13,8 +13,8 @@ What it holds, each item marked `kiunga:<slug>:<key>` with a key that never chan
 |---|---|---|---|
 | PPPoE | /ppp/profile | pkg-<package id> | `<slug>-pkg-<id>`, the package's rate-limit |
 | PPPoE | /ppp/secret | svc-<service id> | username, password, profile; disabled unless active |
-| hotspot | /ip/hotspot/user/profile | pkg-<package id> | as the PPP profile |
-| hotspot | /ip/hotspot/user | svc-<service id> | as the PPP secret |
+| hotspot | /ip/hotspot/user/profile | pkg-<package id> | as the PPP profile, and shared-users |
+| hotspot | /ip/hotspot/user | svc-<service id> | as the PPP secret; mac-address if bound |
 | static | /queue/simple | svc-<service id> | target <ip>/32, max-limit: the package's rate |
 | static, cut off | /ip/firewall/address-list | svc-<service id> | kiunga-suspended, <ip> |
 
@@ -254,13 +254,12 @@ def _add_service(state: DesiredState, tenant: str, service: Service, package: Pa
             state.untouchable.add((user_menu, key))
             return
         profile = profile_name(tenant, package.id)
-        state.add(
-            Item(
-                profile_menu,
-                package_key(package.id),
-                {"name": profile, "rate-limit": package.rate_limit},
-            )
-        )
+        profile_attributes = {"name": profile, "rate-limit": package.rate_limit}
+        if profile_menu == HOTSPOT_USER_PROFILE:
+            # How many devices may be logged in with one user at once (a voucher's
+            # package allows one unless the operator says more).
+            profile_attributes["shared-users"] = str(package.shared_users)
+        state.add(Item(profile_menu, package_key(package.id), profile_attributes))
         attributes = {
             "name": service.username,
             "password": password,

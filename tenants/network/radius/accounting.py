@@ -15,6 +15,11 @@ a retransmitted or replayed Interim-Update adds nothing.
   `service.cap_reached` event (the worker then throttles or disconnects it).
 - Services whose usage changed and have a cap are NOTIFYed to the subscriber caches, so
   Mikrotik-Total-Limit on the next Access-Accept is what is left.
+- Hotspot services whose sessions were written are NOTIFYed too (the caches read their
+  open sessions again: a package's shared_users counts them), and a NAS restart reloads
+  the ISP's cache (its sessions were closed).
+- A voucher's service that reaches its cap with no fair-usage rate ends with its voucher
+  (used up); see vouchers.ending.
 """
 
 from __future__ import annotations
@@ -26,12 +31,14 @@ from datetime import UTC, date, datetime, timedelta
 
 from kiunga.integrations.radius.accounting import BatchingSink
 from kiunga.integrations.radius.interfaces import AccountingRecord, AcctStatus
+from kiunga.platform.db.base import utcnow
 from kiunga.platform.db.engine import TENANT_SCHEMA_KEY, Database
 from kiunga.platform.jobs.outbox import emit
-from kiunga.tenants.catalog.models import Package
+from kiunga.tenants.catalog.models import Package, ServiceType
 from kiunga.tenants.network.radius.authorizer import USAGE_PREFIX, USERS_CHANNEL
 from kiunga.tenants.network.radius.models import RadiusSession, UsageDaily, UsagePeriod
 from kiunga.tenants.services.models import Service, ServiceStatus
+from kiunga.tenants.vouchers.ending import use_up_vouchers_of
 from sqlalchemy import bindparam, case, func, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -134,6 +141,24 @@ async def write_records(session: AsyncSession, records: Sequence[AccountingRecor
     await _write_sessions(session, run)
 
 
+async def notify_services(session: AsyncSession, service_ids: set[int] | None) -> None:
+    """Have the RADIUS caches read these services again (None: the whole ISP)."""
+    schema = session.info[TENANT_SCHEMA_KEY]
+    ids = sorted(service_ids or ())
+    if service_ids is None:
+        payloads = [schema]
+    else:
+        payloads = [
+            f"{schema}:{','.join(map(str, ids[start : start + 500]))}"
+            for start in range(0, len(ids), 500)
+        ]
+    for payload in payloads:
+        await session.execute(
+            text("SELECT pg_notify(:channel, :payload)"),
+            {"channel": USERS_CHANNEL, "payload": payload},
+        )
+
+
 async def close_router_sessions(
     session: AsyncSession, router_id: int, *, at: datetime, cause: str
 ) -> int:
@@ -146,6 +171,8 @@ async def close_router_sessions(
         )
         .values(stopped_at=at, terminate_cause=cause)
     )
+    if result.rowcount:
+        await notify_services(session, None)
     return result.rowcount
 
 
@@ -210,6 +237,7 @@ async def _write_sessions(session: AsyncSession, records: Sequence[AccountingRec
     }
     await _set_aside_reused_ids(session, merged, existing)
     rows = []
+    hotspot: set[int] = set()
     daily: dict[tuple[int, date], list[int]] = {}
     periods: dict[tuple[int, datetime], list[int]] = {}
     for key, entry in merged.items():
@@ -236,6 +264,9 @@ async def _write_sessions(session: AsyncSession, records: Sequence[AccountingRec
                 "terminate_cause": entry.terminate_cause,
             }
         )
+        if service is not None and service.id == service_id:
+            if service.service_type == ServiceType.HOTSPOT:
+                hotspot.add(service_id)
         grown_in = max(0, entry.input_octets - (old.input_octets if old is not None else 0))
         grown_out = max(0, entry.output_octets - (old.output_octets if old is not None else 0))
         if not (grown_in or grown_out) or service is None or service.id != service_id:
@@ -249,6 +280,8 @@ async def _write_sessions(session: AsyncSession, records: Sequence[AccountingRec
             totals[0] += grown_in
             totals[1] += grown_out
     await _upsert_sessions(session, rows)
+    if hotspot:
+        await notify_services(session, hotspot)
     if daily:
         await _add_daily(session, daily)
     if periods:
@@ -289,6 +322,7 @@ async def _services_by_login(session: AsyncSession, names: set[str]) -> dict:
                 Service.subscriber_id,
                 Service.username,
                 Service.period_start,
+                Service.service_type,
                 Package.data_cap_bytes,
                 Package.fup_rate_limit,
             )
@@ -416,7 +450,10 @@ async def _add_period_usage(
             .values(cap_reached_at=func.now())
             .returning(UsagePeriod.service_id, UsagePeriod.period_start)
         )
-        for service_id, period_start in sorted(marked.all()):
+        marked = sorted(marked.all())
+        ending = [sid for sid, _ in marked if capped[sid].fup_rate_limit is None]
+        await use_up_vouchers_of(session, ending, now=utcnow(), reason="voucher data used up")
+        for service_id, period_start in marked:
             service = capped[service_id]
             await emit(
                 session,

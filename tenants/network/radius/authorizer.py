@@ -9,7 +9,9 @@ clock; it never waits on the database. The dict follows the database this way:
 - the process LISTENs and reloads just those services (or the whole ISP when a statement
   touched many rows or a package changed);
 - every `reload_seconds` every active ISP is reloaded in full (new and disabled ISPs, and
-  anything missed while the listener was reconnecting; a reconnect also reloads at once).
+  anything missed while the listener was reconnecting; a reconnect also reloads at once);
+- the accounting writer NOTIFYs the hotspot services whose sessions it wrote, so their
+  open sessions (what a package's shared_users is counted against) are read again.
 
 Staleness bound: a committed change answers the next Access-Request once its NOTIFY has
 arrived and the few rows are read again (milliseconds on one network); if notifications are
@@ -38,7 +40,12 @@ from kiunga.platform.db.engine import Database
 from kiunga.platform.db.listen import listen_forever
 from kiunga.platform.db.naming import validate_schema
 from kiunga.platform.models import Tenant, TenantStatus
-from kiunga.tenants.network.radius.subscribers import Subscriber, decide, load_subscribers
+from kiunga.tenants.network.radius.subscribers import (
+    Subscriber,
+    admit_device,
+    decide,
+    load_subscribers,
+)
 from sqlalchemy import select
 
 log = logging.getLogger("kiunga.radius")
@@ -48,6 +55,8 @@ USAGE_PREFIX = "usage:"
 RELOAD_SECONDS = 300.0
 MEMO_SIZE = 100_000
 FIRST_LISTEN_WAIT = 10.0
+# Without an interim interval configured, sessions are taken for lost after this long.
+DEFAULT_STALE_SECONDS = 600.0
 _UNKNOWN = Rejection(RejectReason.UNKNOWN_USER)
 _WHOLE = None  # a pending reload of a whole ISP
 
@@ -63,6 +72,7 @@ class TenantAuthorizer:
         self.database_url = database_url
         self.reload_seconds = reload_seconds
         self.interim_interval = interim_interval
+        self.stale_seconds = 2.0 * interim_interval if interim_interval else DEFAULT_STALE_SECONDS
         self.users: dict[str, dict[str, Subscriber]] = {}
         self._by_id: dict[str, dict[int, str]] = {}
         # Per ISP: encrypted password → clear text, so reloads decrypt only what changed.
@@ -80,7 +90,9 @@ class TenantAuthorizer:
 
     # --- the hot path -------------------------------------------------------------------
 
-    def authorize(self, client: RadiusClient, username: str) -> Authorization | Rejection:
+    def authorize(
+        self, client: RadiusClient, username: str, calling_station_id: str | None = None
+    ) -> Authorization | Rejection:
         users = self.users.get(client.tenant_key)
         # Usernames are unique within an ISP regardless of case (as the services module
         # enforces), so the login is matched the same way.
@@ -93,7 +105,24 @@ class TenantAuthorizer:
         second = int(now)
         memo = self._decided.get(subscriber)
         if memo is not None and memo[0] == second:
-            return memo[1]
+            decision = memo[1]
+        else:
+            decision = self._decide(subscriber, now, second)
+        if (
+            subscriber.mac_address is not None or subscriber.shared_users is not None
+        ) and isinstance(decision, Authorization):
+            refusal = admit_device(
+                subscriber,
+                calling_station_id,
+                now,
+                stale_seconds=self.stale_seconds,
+                password=decision.password,
+            )
+            if refusal is not None:
+                return refusal
+        return decision
+
+    def _decide(self, subscriber: Subscriber, now: float, second: int):
         try:
             decision = decide(subscriber, now, interim_interval=self.interim_interval)
         except ValueError:  # a value the wire cannot carry: refuse, and say so in the log

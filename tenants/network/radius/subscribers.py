@@ -7,11 +7,19 @@ expired (the lifecycle runs every five minutes, so a service it is about to rene
 cut off meanwhile); a package's data cap used up cuts the service off unless the package
 has a fair-usage rate, which it then gets. Every refusal carries the password, so only
 someone who knows it learns why (the server answers "Wrong password" otherwise).
+
+A hotspot login also answers to the device asking (`admit_device`, after `decide`): a
+service bound to a MAC address (a voucher whose batch binds) admits only that
+Calling-Station-Id, and a hotspot package's `shared_users` caps the devices logged in at
+once, counted from the open accounting sessions the cache holds. A session not heard from
+for `stale_seconds` (twice the interim interval) no longer counts: its router lost it.
+The same device logging in again is not another device.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import math
 from collections.abc import Iterable
@@ -19,8 +27,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from kiunga.integrations.radius.interfaces import Authorization, Rejection, RejectReason
-from kiunga.tenants.catalog.models import BillingType, Package
-from kiunga.tenants.network.radius.models import UsagePeriod
+from kiunga.tenants.catalog.models import BillingType, Package, ServiceType
+from kiunga.tenants.network.radius.models import RadiusSession, UsagePeriod
 from kiunga.tenants.services.credentials import decrypt_password
 from kiunga.tenants.services.models import Service, ServiceStatus
 from sqlalchemy import and_, select
@@ -29,6 +37,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 EXPIRY_GRACE = 600  # seconds: two lifecycle runs
 NOT_ACTIVATED = "Service not activated yet"
 NO_PASSWORD = "No password set for this service"
+OTHER_DEVICE = "This login is bound to another device"
+DEVICES_IN_USE = "This login is already in use on another device"
 YIELD_EVERY = 500
 
 
@@ -50,6 +60,12 @@ class Subscriber:
     # The billed period `used_bytes` counts (epoch seconds), so that usage news of another
     # period is not taken for this one's.
     period_start: float | None = None
+    # The only device admitted (upper case, colon-separated), when the service is bound.
+    mac_address: str | None = None
+    # Hotspot logins: how many devices at once (the package's shared_users); None: no cap.
+    shared_users: int | None = None
+    # Open accounting sessions: (device MAC or None, last heard, epoch seconds).
+    sessions: tuple[tuple[str | None, float], ...] = field(default=(), compare=False)
 
     @property
     def cap_reached(self) -> bool:
@@ -95,6 +111,45 @@ def decide(
     )
 
 
+@functools.lru_cache(maxsize=65536)
+def device_mac(calling_station_id: str | None) -> str | None:
+    """A Calling-Station-Id as a MAC address (MikroTik sends "AA:BB:CC:DD:EE:FF"; others
+    use dashes, dots or none): upper case and colon-separated, or None."""
+    if not calling_station_id:
+        return None
+    digits = "".join(c for c in calling_station_id.upper() if c in "0123456789ABCDEF")
+    if len(digits) != 12:
+        return None
+    return ":".join(digits[i : i + 2] for i in range(0, 12, 2))
+
+
+def admit_device(
+    subscriber: Subscriber,
+    calling_station_id: str | None,
+    now: float,
+    *,
+    stale_seconds: float,
+    password: bytes,
+) -> Rejection | None:
+    """The device rules of the module notes, for a login `decide` accepted; None admits."""
+    device = device_mac(calling_station_id)
+    bound = subscriber.mac_address
+    if bound is not None and device != bound:
+        return Rejection(RejectReason.NOT_ALLOWED, OTHER_DEVICE, password=password)
+    limit = subscriber.shared_users
+    if limit is None or len(subscriber.sessions) < limit:
+        return None
+    heard_since = now - stale_seconds
+    others = sum(
+        1
+        for session_device, heard in subscriber.sessions
+        if heard >= heard_since and (device is None or session_device != device)
+    )
+    if others >= limit:
+        return Rejection(RejectReason.NOT_ALLOWED, DEVICES_IN_USE, password=password)
+    return None
+
+
 def _query(service_ids: Iterable[int] | None):
     used = (UsagePeriod.input_octets + UsagePeriod.output_octets).label("used")
     query = (
@@ -107,7 +162,10 @@ def _query(service_ids: Iterable[int] | None):
             Service.expires_at,
             Service.period_start,
             Service.static_ip,
+            Service.service_type,
+            Service.mac_address,
             Package.billing_type,
+            Package.shared_users,
             Package.rate_limit,
             Package.fup_rate_limit,
             Package.data_cap_bytes,
@@ -150,11 +208,18 @@ async def load_subscribers(
     reload decrypts only passwords that changed, and the loop is let go every few hundred
     rows so Access-Requests keep being answered meanwhile.
     """
+    if service_ids is not None:
+        service_ids = list(service_ids)
     rows = (await session.execute(_query(service_ids))).all()
+    hotspot_ids = [row.id for row in rows if row.service_type == ServiceType.HOTSPOT]
+    sessions = {}
+    if hotspot_ids:
+        sessions = await open_sessions(session, None if service_ids is None else hotspot_ids)
     known = passwords if passwords is not None else {}
     found = []
     for number, row in enumerate(rows, 1):
         token = row.password_encrypted
+        hotspot = row.service_type == ServiceType.HOTSPOT
         if token and token not in known:
             known[token] = _password(token)
         found.append(
@@ -173,11 +238,36 @@ async def load_subscribers(
                 static_ip=_ipv4(row.static_ip),
                 password_token=token,
                 period_start=_epoch(row.period_start),
+                mac_address=row.mac_address,
+                shared_users=row.shared_users if hotspot else None,
+                sessions=sessions.get(row.id, ()) if hotspot else (),
             )
         )
         if number % YIELD_EVERY == 0:
             await asyncio.sleep(0)
     return found
+
+
+async def open_sessions(
+    session: AsyncSession, service_ids: Iterable[int] | None
+) -> dict[int, tuple[tuple[str | None, float], ...]]:
+    """The open accounting sessions of hotspot services (only they are capped), by service:
+    read from the partial index of open sessions."""
+    query = (
+        select(RadiusSession.service_id, RadiusSession.calling_station_id, RadiusSession.updated_at)
+        .join(Service, Service.id == RadiusSession.service_id)
+        .where(
+            RadiusSession.stopped_at.is_(None),
+            Service.service_type == ServiceType.HOTSPOT,
+            Service.status != ServiceStatus.TERMINATED,
+        )
+    )
+    if service_ids is not None:
+        query = query.where(RadiusSession.service_id.in_(list(service_ids)))
+    found: dict[int, list[tuple[str | None, float]]] = {}
+    for service_id, station, updated_at in await session.execute(query):
+        found.setdefault(service_id, []).append((device_mac(station), updated_at.timestamp()))
+    return {service_id: tuple(items) for service_id, items in found.items()}
 
 
 def _ipv4(address) -> str | None:
