@@ -45,19 +45,28 @@ _KENYAN_MOBILE = re.compile(r"^\+254(7\d{8}|1\d{8})$")
 _MAC = re.compile(r"^([0-9A-F]{2}[:-]){5}[0-9A-F]{2}$")
 MAX_TOKEN_LENGTH = 64
 
-# Daraja's STK result codes, in words a hotspot user understands.
-RESULT_WORDS = {
-    1: "Your M-Pesa balance is not enough for this package",
-    1032: "You cancelled the payment",
-    1037: "The request timed out: your phone could not be reached",
-    1001: "Another M-Pesa payment is in progress on your phone: try again in a minute",
-    1019: "The request timed out",
-    2001: "The M-Pesa PIN was wrong",
+# Why a purchase failed: a key the portal can translate, and plain English words.
+FAILURES = {
+    "cancelled": "You cancelled the payment",
+    "insufficient_funds": "Your M-Pesa balance is not enough for this package",
+    "unreachable": "The request timed out: your phone could not be reached",
+    "busy": "Another M-Pesa payment is in progress on your phone: try again in a minute",
+    "timeout": "The request timed out",
+    "wrong_pin": "The M-Pesa PIN was wrong",
+    "being_checked": "Your payment is being checked: the ISP will contact you",
+    "not_issued": "Your payment was received but no voucher was issued yet: please contact support",
+    "refused": "M-Pesa did not accept the request: try again",
+    "failed": "The payment did not go through",
 }
-TIMED_OUT = "The request timed out"
-BEING_CHECKED = "Your payment is being checked: the ISP will contact you"
-NOT_ISSUED = "Your payment was received but no voucher was issued yet: please contact support"
-REFUSED = "M-Pesa did not accept the request: try again"
+# Daraja's STK result codes.
+RESULT_REASONS = {
+    1: "insufficient_funds",
+    1032: "cancelled",
+    1037: "unreachable",
+    1001: "busy",
+    1019: "timeout",
+    2001: "wrong_pin",
+}
 
 
 def portal_phone(raw: object) -> str:
@@ -74,14 +83,12 @@ def portal_phone(raw: object) -> str:
 
 
 def clean_mac(raw: object) -> str | None:
-    """AA:BB:CC:DD:EE:FF, None when the router sent none, VoucherError naming `mac` when
-    it sent something else."""
-    if raw is None or (isinstance(raw, str) and not raw.strip()):
+    """AA:BB:CC:DD:EE:FF, or None when the router sent none or something else (as for a
+    redemption: the voucher is still issued and shown, only not logged in for a device)."""
+    if not isinstance(raw, str):
         return None
-    text_ = str(raw).strip().upper()
-    if not _MAC.match(text_):
-        raise VoucherError("mac", "mac must be a MAC address such as AA:BB:CC:DD:EE:FF")
-    return text_.replace("-", ":")
+    text_ = raw.strip().upper()
+    return text_.replace("-", ":") if _MAC.match(text_) else None
 
 
 def _clean_language(language: object) -> Language | None:
@@ -178,7 +185,7 @@ async def start_purchase(
     language: str | None = None,
 ) -> HotspotPurchase:
     """Send the STK push for a portal package; the pending purchase (its `token` is the
-    waiting page's handle). VoucherError naming package_id, phone or mac for bad input;
+    waiting page's handle). VoucherError naming package_id or phone for bad input;
     MpesaError / MpesaUnavailable when M-Pesa is not set up or Daraja refused (the purchase
     is then recorded as failed)."""
     phone = portal_phone(phone)
@@ -218,7 +225,7 @@ async def start_purchase(
         )
     except MpesaError as error:
         if made:
-            await _mark_failed(database, schema, made[0].id, error.message or REFUSED)
+            await _mark_failed(database, schema, made[0].id, error.message or FAILURES["refused"])
         raise
     async with database.tenant_session(schema) as session:
         return await session.get(HotspotPurchase, made[0].id)
@@ -253,27 +260,33 @@ class PurchaseView:
     mac_address: str | None = None
     # After this a pending purchase will not be paid any more: stop polling.
     pending_until: datetime | None = None
+    # The failure as a key of FAILURES (cancelled, insufficient_funds, unreachable, busy,
+    # timeout, wrong_pin, being_checked, not_issued, refused, failed), for translation.
+    failure_reason: str | None = None
 
 
-def failure_words(request: MpesaRequest | None, purchase: HotspotPurchase) -> str | None:
-    """Why a purchase that is not paid has failed, or None while it may still be paid."""
+def failure_of(request: MpesaRequest | None, purchase: HotspotPurchase) -> tuple[str, str] | None:
+    """Why a purchase that is not paid has failed, as (key of FAILURES, plain words), or
+    None while it may still be paid."""
     if purchase.status is PurchaseStatus.FAILED:
-        return purchase.failure or REFUSED
+        return "refused", purchase.failure or FAILURES["refused"]
     if request is None:
         return None
     if request.status is RequestStatus.FAILED:
-        if request.result_code in RESULT_WORDS:
-            return RESULT_WORDS[request.result_code]
-        return (request.result_desc or "").strip()[:300] or REFUSED
+        reason = RESULT_REASONS.get(request.result_code)
+        if reason is not None:
+            return reason, FAILURES[reason]
+        return "failed", (request.result_desc or "").strip()[:300] or FAILURES["failed"]
     if request.status is RequestStatus.EXPIRED:
-        return TIMED_OUT
+        return "timeout", FAILURES["timeout"]
     if request.status is RequestStatus.REVIEW:
-        return BEING_CHECKED
+        return "being_checked", FAILURES["being_checked"]
     if request.status is RequestStatus.PAID:
-        # Paid but the hook did not issue a voucher: after a little while, say so.
+        # Paid, yet no voucher (the hook was not loaded in the process that credited it):
+        # after a little while, say so instead of waiting for ever.
         completed = request.completed_at or request.created_at
         if (utcnow() - completed).total_seconds() > 60:
-            return NOT_ISSUED
+            return "not_issued", FAILURES["not_issued"]
     return None
 
 
@@ -316,9 +329,13 @@ async def purchase_view(session: AsyncSession, token: str) -> PurchaseView | Non
         return PurchaseView(
             "paid", code=voucher.code, failure=None, expires_at=voucher.expires_at, **common
         )
-    failure = failure_words(request, purchase)
-    status = "failed" if failure else "pending"
-    return PurchaseView(status, code=None, failure=failure, expires_at=None, **common)
+    failure = failure_of(request, purchase)
+    if failure is None:
+        return PurchaseView("pending", code=None, failure=None, expires_at=None, **common)
+    reason, words = failure
+    return PurchaseView(
+        "failed", code=None, failure=words, expires_at=None, failure_reason=reason, **common
+    )
 
 
 async def count_purchases(session: AsyncSession, status: PurchaseStatus) -> int:

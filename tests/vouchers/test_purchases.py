@@ -17,7 +17,7 @@ from datetime import timedelta
 import httpx
 import pytest
 import uvicorn
-from kiunga.integrations.mpesa.client import DarajaError
+from kiunga.integrations.mpesa.client import DarajaError, StkPushAccepted
 from kiunga.integrations.mpesa.emulator import EmulatorServer
 from kiunga.platform.db.base import utcnow
 from kiunga.platform.jobs.outbox import OutboxEvent
@@ -94,9 +94,15 @@ def kiunga(settings, database_url, redis_url, monkeypatch):
     server.stop()
 
 
+@dataclasses.dataclass
+class Mpesa:
+    token: str
+    shortcode: str
+
+
 @pytest.fixture
-async def mpesa_ready(daraja, tenant, unit_of_work):
-    """The tenant's M-Pesa set up with an app of its own at the emulator; its callback token."""
+async def mpesa_ready(daraja, tenant, unit_of_work) -> Mpesa:
+    """The tenant's M-Pesa set up with an app of its own at the emulator."""
     shortcode = str(600_000 + uuid.uuid4().int % 99_999)
     app = {
         "consumer_key": f"key-{uuid.uuid4().hex[:12]}",
@@ -120,7 +126,7 @@ async def mpesa_ready(daraja, tenant, unit_of_work):
                 passkey=app["passkey"],
             ),
         )
-        return await rotate_callback_token(session, tenant.id)
+        return Mpesa(await rotate_callback_token(session, tenant.id), shortcode)
 
 
 @pytest.fixture
@@ -248,15 +254,16 @@ async def test_a_paid_purchase_issues_one_voucher_redeemed_for_the_device(
 
 
 @pytest.mark.parametrize(
-    ("suffix", "words"),
+    ("suffix", "reason", "words"),
     [
-        ("1032", "You cancelled the payment"),
-        ("0001", "Your M-Pesa balance is not enough for this package"),
-        ("1037", "The request timed out: your phone could not be reached"),
+        ("1032", "cancelled", "You cancelled the payment"),
+        ("0001", "insufficient_funds", "Your M-Pesa balance is not enough for this package"),
+        ("1037", "unreachable", "The request timed out: your phone could not be reached"),
+        ("2001", "wrong_pin", "The M-Pesa PIN was wrong"),
     ],
 )
 async def test_a_failed_payment_is_told_in_plain_words(
-    kiunga, mpesa_ready, database, tenant, unit_of_work, portal_package, suffix, words
+    kiunga, mpesa_ready, database, tenant, unit_of_work, portal_package, suffix, reason, words
 ):
     package_id = await portal_package()
     purchase = await start_purchase(
@@ -264,7 +271,7 @@ async def test_a_failed_payment_is_told_in_plain_words(
         mac=MAC, ip="10.5.0.8",
     )  # fmt: skip
     view = await _view_when(database, tenant.schema, purchase.token, "failed")
-    assert view.failure == words and view.code is None
+    assert view.failure == words and view.failure_reason == reason and view.code is None
     async with unit_of_work() as session:
         assert await _count(session, Voucher) == 0
         assert await _count(session, Payment) == 0
@@ -320,10 +327,10 @@ async def test_another_amount_is_held_for_review_and_issues_nothing(
         }
     }
     async with httpx.AsyncClient(timeout=10) as http:
-        answer = await http.post(f"{kiunga.url}/hooks/daraja/{mpesa_ready}/stk", json=body)
+        answer = await http.post(f"{kiunga.url}/hooks/daraja/{mpesa_ready.token}/stk", json=body)
     assert answer.status_code == 200, answer.text
     view = await _view_when(database, tenant.schema, purchase.token, "failed", seconds=2)
-    assert "being checked" in view.failure
+    assert "being checked" in view.failure and view.failure_reason == "being_checked"
     async with unit_of_work() as session:
         assert (await session.get(MpesaRequest, request.id)).status is RequestStatus.REVIEW
         assert await _count(session, Voucher) == 0
@@ -414,19 +421,104 @@ async def test_a_phone_m_pesa_cannot_charge_is_refused(
         assert await _count(session, Subscriber) == 0
 
 
-async def test_a_bad_mac_is_refused_and_an_unknown_token_is_none(
-    database, tenant, unit_of_work, portal_package
+class Accepting:
+    """Daraja accepting every push (nobody pays: these tests look at what was stored)."""
+
+    def __init__(self):
+        self.pushes = []
+
+    def __call__(self, credentials):
+        return self
+
+    async def stk_push(self, **kwargs):
+        self.pushes.append(kwargs)
+        n = len(self.pushes)
+        return StkPushAccepted(f"m-{uuid.uuid4().hex[:8]}", f"ws_CO_{uuid.uuid4().hex}", f"{n}")
+
+
+async def test_a_bad_mac_is_as_none_and_an_unknown_token_is_none(
+    database, tenant, unit_of_work, portal_package, mpesa_ready, monkeypatch, settings
 ):
-    package_id = await portal_package()
-    with pytest.raises(VoucherError) as refused:
-        await start_purchase(
-            database, tenant.schema, package_id=package_id, phone="0712345678", mac="not-a-mac",
-            ip=None, gateway_factory=NoDaraja(),
-        )  # fmt: skip
-    assert refused.value.field == "mac"
+    monkeypatch.setattr(
+        config, "get_settings", lambda: dataclasses.replace(settings, public_url="http://x.test")
+    )
+    package_id = await portal_package(price=3_000)
+    daraja = Accepting()
+    purchase = await start_purchase(
+        database, tenant.schema, package_id=package_id, phone="254 712 345 678",
+        mac="not-a-mac", ip=" 10.0.0.9 ", gateway_factory=daraja,
+    )  # fmt: skip
+    assert purchase.mac_address is None and purchase.ip_address == "10.0.0.9"
+    assert [push["phone"] for push in daraja.pushes] == ["+254712345678"]
+    assert [push["amount_minor"] for push in daraja.pushes] == [3_000]
     async with database.tenant_session(tenant.schema) as session:
+        view = await purchase_view(session, purchase.token)
+        assert view.status == "pending" and view.failure is None and view.code is None
+        assert view.pending_until > utcnow() + timedelta(minutes=10)
         assert await purchase_view(session, "no-such-token") is None
         assert await purchase_view(session, "x" * 500) is None
+
+
+async def test_a_c2b_confirmation_before_the_stk_callback_issues_one_voucher(
+    kiunga, mpesa_ready, database, tenant, unit_of_work, portal_package
+):
+    """Daraja may confirm an STK payment to a paybill by C2B first: the voucher is issued
+    then, and the STK callback with the same receipt changes nothing."""
+    package_id = await portal_package(price=2_000)
+    purchase = await start_purchase(
+        database, tenant.schema, package_id=package_id, phone="0712360000", mac=MAC, ip=None
+    )
+    async with unit_of_work() as session:
+        request = await session.get(MpesaRequest, purchase.mpesa_request_id)
+    receipt = f"RC{uuid.uuid4().hex[:8].upper()}"
+    confirmation = {
+        "TransactionType": "Pay Bill",
+        "TransID": receipt,
+        "TransTime": "20261122101500",
+        "TransAmount": "20.00",
+        "BusinessShortCode": mpesa_ready.shortcode,
+        "BillRefNumber": request.account_reference,
+        "InvoiceNumber": "",
+        "OrgAccountBalance": "",
+        "ThirdPartyTransID": "",
+        "MSISDN": "254712360000",
+        "FirstName": "Achieng",
+        "MiddleName": "",
+        "LastName": "Otieno",
+    }
+    callback = {
+        "Body": {
+            "stkCallback": {
+                "MerchantRequestID": request.merchant_request_id,
+                "CheckoutRequestID": request.checkout_request_id,
+                "ResultCode": 0,
+                "ResultDesc": "The service request is processed successfully.",
+                "CallbackMetadata": {
+                    "Item": [
+                        {"Name": "Amount", "Value": 20},
+                        {"Name": "MpesaReceiptNumber", "Value": receipt},
+                        {"Name": "TransactionDate", "Value": 20261122101502},
+                        {"Name": "PhoneNumber", "Value": 254712360000},
+                    ]
+                },
+            }
+        }
+    }
+    hooks = f"{kiunga.url}/hooks/daraja/{mpesa_ready.token}"
+    async with httpx.AsyncClient(timeout=10) as http:
+        answer = await http.post(f"{hooks}/c2b/confirmation", json=confirmation)
+        assert answer.status_code == 200, answer.text
+        view = await _view_when(database, tenant.schema, purchase.token, "paid", seconds=2)
+        answer = await http.post(f"{hooks}/stk", json=callback)
+        assert answer.status_code == 200, answer.text
+    async with unit_of_work() as session:
+        assert (await session.get(MpesaRequest, request.id)).status is RequestStatus.PAID
+        assert await _count(session, Voucher) == 1
+        assert await _count(session, Payment) == 1
+        voucher = await session.scalar(select(Voucher))
+        assert voucher.code == view.code and voucher.status is VoucherStatus.ACTIVE
+        assert await ledger.balance(session, purchase.subscriber_id) == 0
+        await assert_ledger_invariants(session)
 
 
 async def test_a_home_subscriber_sharing_the_phone_is_not_the_buyer(
