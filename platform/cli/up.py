@@ -74,6 +74,7 @@ def up_command() -> None:
         urls = services_or_exit(settings)
         _migrate_everything(urls.database_url, settings)
         demo = seed_demo(urls.database_url, settings.base_domain)
+        hotspot = _seed_demo_hotspot(urls.database_url)
         emulator_port = EMULATOR_PORT if _port_free("127.0.0.1", EMULATOR_PORT) else _any_port()
         children = {
             "Daraja emulator": _start_child(
@@ -86,7 +87,7 @@ def up_command() -> None:
         children |= {name: _start_child(command) for name, command in CHILD_COMMANDS.items()}
         network = _start_network(urls.database_url, children)
         if _wait_until_listening(_connect_host(settings), settings.port, children["api"]):
-            _print_banner(settings, demo, mpesa, emulator_port, network)
+            _print_banner(settings, demo, mpesa, emulator_port, network, hotspot)
         exit_code = _supervise(children)
     except (KeyboardInterrupt, Shutdown):
         console.print("Stopping…")
@@ -320,6 +321,35 @@ def _seed_demo_mpesa(database_url: str, emulator_url: str):
         return None
 
 
+def _seed_demo_hotspot(database_url: str):
+    """The demo ISP's hotspot packages, portal look and an agent's voucher batch; None (and a
+    warning) if that fails, since the rest of the demo works without it."""
+    import asyncio
+
+    from kiunga.tenants.vouchers.demo import seed_demo_hotspot
+
+    try:
+        return asyncio.run(seed_demo_hotspot(database_url, DEMO_SLUG))
+    except Exception as exc:  # the demo goes on without its hotspot; say why
+        console.print(f"[yellow]Hotspot demo not set up: {type(exc).__name__}: {exc}[/yellow]")
+        return None
+
+
+def _hotspot_banner(url: str, hotspot) -> str:
+    if hotspot is None:
+        return ""
+    batch = f"{url}/vouchers/batches/{hotspot.batch_id}"
+    lines = (
+        f"Hotspot: the captive portal is {url}/portal/ (packages on sale, M-Pesa, vouchers);\n"
+        f"  the demo agent's one-hour vouchers: {batch} (print: {batch}/sheet, "
+        f"{batch}/sheet.pdf).\n"
+    )
+    if hotspot.sample_codes:
+        code = hotspot.sample_codes[0]
+        lines += f"  An unused code: {code} — {url}/portal/?code={code}\n"
+    return lines
+
+
 @dataclass(frozen=True)
 class NetworkDemo:
     routeros_port: int
@@ -412,6 +442,7 @@ def _print_banner(
     mpesa=None,
     emulator_port: int = 0,
     network: NetworkDemo | None = None,
+    hotspot=None,
 ) -> None:
     address = "127.0.0.1" if settings.host in {"0.0.0.0", "::", ""} else settings.host
     url = f"http://{demo.host}:{settings.port}"
@@ -427,6 +458,7 @@ def _print_banner(
         f"  login    {demo.admin_email} / {admin_password}\n"
         f"{_mpesa_banner(mpesa, emulator_port)}"
         f"{_network_banner(network)}"
+        f"{_hotspot_banner(url, hotspot)}"
         "Browsers resolve *.localhost to this machine; for other base domains use the Host\n"
         "header as above. Ctrl-C stops the API, the worker, RADIUS, the emulators and the\n"
         "embedded services.\n",

@@ -116,6 +116,24 @@ def get(port: int, host: str) -> httpx.Response:
     return httpx.get(f"http://127.0.0.1:{port}/", headers={"Host": host}, timeout=10)
 
 
+def assert_the_hotspot_demo_works(up: Up) -> None:
+    """The banner names the portal and an unused voucher of the demo agent's batch; the
+    portal, opened with that code, shows the demo's look and the code filled in."""
+    match = re.search(r"An unused code: (\w+) ", up.output)
+    assert match and "/portal/" in up.output, up.output
+    code = match.group(1)
+    page = httpx.get(
+        f"http://127.0.0.1:{up.port}/portal/",
+        params={"code": code},
+        headers={"Host": "demo.localhost"},
+        timeout=10,
+    )
+    assert page.status_code == 200, page.text
+    assert "Demo Wireless Hotspot" in page.text
+    assert code in page.text
+    assert "Hotspot 1 hour" in page.text
+
+
 def assert_the_mpesa_demo_works(up: Up) -> None:
     """The Daraja emulator runs as a child, and the banner's paybill payment reaches the
     demo ISP: validated, confirmed, and its lapsed subscriber's service restored."""
@@ -209,6 +227,7 @@ def test_up_serves_the_demo_and_stops_everything_on_sigterm(start_up, data_dir):
     assert "Reply-Message" in assert_radius_answers(command, "Access-Reject", up)
     assert_the_router_is_provisioned(routeros_port, command.split()[1])
     assert_the_mpesa_demo_works(up)
+    assert_the_hotspot_demo_works(up)
     accepted = assert_radius_answers(command, "Access-Accept", up)
     assert "5M/10M" in accepted, accepted
 
