@@ -4,11 +4,15 @@ alphabet, re-drawn on collision), bad specs, states, revoking, expiry of unused 
 from __future__ import annotations
 
 import csv
+import importlib.util
 import io
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
-from kiunga.platform.jobs.registry import registry
+from kiunga.platform.jobs import JobRegistry
+from kiunga.platform.jobs.registry import periodic_job_id, registry
+from kiunga.platform.jobs.worker import discover_job_modules
 from kiunga.tenants.catalog.models import Package, ServiceType
 from kiunga.tenants.services.models import Service, ServiceStatus
 from kiunga.tenants.subscribers.models import Subscriber
@@ -17,6 +21,17 @@ from kiunga.tenants.vouchers.batches import BatchSpec
 from kiunga.tenants.vouchers.errors import VoucherError, VoucherNotFound
 from kiunga.tenants.vouchers.models import Voucher, VoucherBatch, VoucherStatus
 from sqlalchemy import func, select, update
+
+_path = Path(__file__).resolve().parents[1] / "jobs" / "conftest.py"
+_spec = importlib.util.spec_from_file_location("kiunga_tests_jobs_fixtures_vouchers", _path)
+_jobs = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_jobs)
+
+jobs_redis_url = _jobs.jobs_redis_url
+queue_name = _jobs.queue_name
+redis = _jobs.redis
+worker_settings = _jobs.worker_settings
+jobs_harness = _jobs.jobs_harness
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -240,3 +255,31 @@ async def test_csv_export_lists_every_voucher_of_the_batch(unit_of_work, add_pac
     assert rows[0]["status"] == "active" and rows[0]["activated_at"] == NOW.isoformat()
     assert {r["package"] for r in rows} == {package_name} and rows[1]["price"] == "2000"
     assert rows[1]["currency"] == "KES"
+
+
+async def test_the_expiry_job_runs_through_a_real_worker(
+    tenant, unit_of_work, add_package, worker_settings, jobs_harness
+):
+    assert "kiunga.tenants.vouchers.jobs" in discover_job_modules()
+    expire = jobs.vouchers_expire_unused
+    voucher_jobs = JobRegistry()
+    voucher_jobs.periodic(expire.name, cron="*/5 * * * *")(expire.fn)
+    now = datetime.now(UTC)
+    batch_id = await make_batch(
+        unit_of_work, await add_package(), count=3, unused_expires_at=now + timedelta(days=1)
+    )
+    async with unit_of_work() as session:
+        # The batch's date has since passed.
+        (await session.get(VoucherBatch, batch_id)).unused_expires_at = now - timedelta(minutes=1)
+    minute = now.replace(second=0, microsecond=0)
+    async with jobs_harness.running(worker_settings(voucher_jobs)) as worker:
+        await worker.pool.enqueue_job(
+            expire.function_name,
+            tenant.slug,
+            minute.isoformat(),
+            _job_id=periodic_job_id(expire.name, tenant.slug, minute),
+        )
+        await jobs_harness.until(lambda: worker.jobs_complete + worker.jobs_failed >= 1)
+    assert worker.jobs_failed == 0
+    async with unit_of_work() as session:
+        assert (await batches.status_counts(session, [batch_id]))[batch_id]["expired"] == 3

@@ -280,3 +280,19 @@ async def test_another_isps_batch_is_not_found(
     other_key = make_key(other.id, scopes=("vouchers:read",))
     answer = await client.get("/api/v1/voucher-batches", headers=auth(other_key))
     assert answer.status_code in (401, 403, 404)
+
+
+async def test_the_voucher_endpoints_are_in_the_openapi_document(client_for, base_host):
+    schema = (await client_for(base_host).get("/docs/openapi.json")).json()
+    assert {
+        "/api/v1/voucher-batches",
+        "/api/v1/voucher-batches/{batch_id}",
+        "/api/v1/voucher-batches/{batch_id}/revoke",
+        "/api/v1/voucher-batches/{batch_id}/vouchers",
+        "/api/v1/voucher-batches/{batch_id}/export.csv",
+        "/api/v1/vouchers",
+        "/api/v1/vouchers/{voucher_id}/revoke",
+        "/api/v1/voucher-sales",
+        "/api/v1/agents/summary",
+    } <= set(schema["paths"])
+    assert not any(path.startswith("/vouchers") for path in schema["paths"])

@@ -129,6 +129,8 @@ async def test_the_batch_page_sells_revokes_and_exports(
 
     agents = await owner.get("/vouchers/agents")
     assert agents.status_code == 200 and codes[2] in agents.text
+    dashboard = await owner.get("/")
+    assert re.search(r'figure">3</span><span class="label">Vouchers sold today', dashboard.text)
 
 
 async def test_roles_on_the_voucher_pages(signed_in, csrf_token_in, add_package, unit_of_work):
