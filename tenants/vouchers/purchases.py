@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from kiunga.platform.db.base import utcnow
 from kiunga.platform.db.engine import TENANT_SCHEMA_KEY, Database
@@ -44,6 +44,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 _KENYAN_MOBILE = re.compile(r"^\+254(7\d{8}|1\d{8})$")
 _MAC = re.compile(r"^([0-9A-F]{2}[:-]){5}[0-9A-F]{2}$")
 MAX_TOKEN_LENGTH = 64
+# How long Safaricom keeps an STK prompt open on the phone.
+PROMPT_OPEN = timedelta(seconds=60)
 
 # Why a purchase failed: a key the portal can translate, and plain English words.
 FAILURES = {
@@ -137,10 +139,7 @@ async def buyer_subscriber(
     payments matched by phone still find the home subscriber.
     """
     # Two first purchases from one phone at once make one customer, not two.
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
-        {"key": f"{session.info.get(TENANT_SCHEMA_KEY, '')}:hotspot-buyer:{phone}"},
-    )
+    await _lock_phone(session, phone)
     earlier = await session.scalar(
         select(HotspotPurchase.subscriber_id)
         .join(Subscriber, Subscriber.id == HotspotPurchase.subscriber_id)
@@ -173,6 +172,39 @@ async def buyer_subscriber(
     return subscriber.id
 
 
+async def refuse_second_prompt(session: AsyncSession, phone: str, request_id: int) -> None:
+    """A second push while the phone still shows the first would let one person pay twice
+    for one package (and lets a stranger flood a phone with prompts): refused for as long
+    as Safaricom keeps the first prompt open."""
+    await _lock_phone(session, phone)
+    waiting = await session.scalar(
+        select(HotspotPurchase.id)
+        .join(MpesaRequest, MpesaRequest.id == HotspotPurchase.mpesa_request_id)
+        .where(
+            HotspotPurchase.phone == phone,
+            HotspotPurchase.status == PurchaseStatus.PENDING,
+            MpesaRequest.status == RequestStatus.PENDING,
+            MpesaRequest.id != request_id,
+            MpesaRequest.created_at > func.now() - PROMPT_OPEN,
+        )
+        .limit(1)
+    )
+    if waiting is not None:
+        raise VoucherError(
+            "phone",
+            "a payment request is already waiting on this phone: answer it, or try again "
+            "in a minute",
+            status_code=409,
+        )
+
+
+async def _lock_phone(session: AsyncSession, phone: str) -> None:
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+        {"key": f"{session.info.get(TENANT_SCHEMA_KEY, '')}:hotspot-buyer:{phone}"},
+    )
+
+
 async def start_purchase(
     database: Database,
     schema: str,
@@ -185,7 +217,8 @@ async def start_purchase(
     language: str | None = None,
 ) -> HotspotPurchase:
     """Send the STK push for a portal package; the pending purchase (its `token` is the
-    waiting page's handle). VoucherError naming package_id or phone for bad input;
+    waiting page's handle). VoucherError naming package_id or phone for bad input (phone,
+    409, also while an earlier prompt still waits on that phone);
     MpesaError / MpesaUnavailable when M-Pesa is not set up or Daraja refused (the purchase
     is then recorded as failed)."""
     phone = portal_phone(phone)
@@ -200,6 +233,7 @@ async def start_purchase(
     made: list[HotspotPurchase] = []
 
     async def record_purchase(session: AsyncSession, request: MpesaRequest) -> None:
+        await refuse_second_prompt(session, phone, request.id)
         purchase = HotspotPurchase(
             token=token,
             package_id=package_id,

@@ -436,7 +436,7 @@ class Accepting:
         return StkPushAccepted(f"m-{uuid.uuid4().hex[:8]}", f"ws_CO_{uuid.uuid4().hex}", f"{n}")
 
 
-async def test_a_bad_mac_is_as_none_and_an_unknown_token_is_none(
+async def test_a_bad_mac_counts_as_none_and_one_prompt_waits_at_a_time(
     database, tenant, unit_of_work, portal_package, mpesa_ready, monkeypatch, settings
 ):
     monkeypatch.setattr(
@@ -451,6 +451,22 @@ async def test_a_bad_mac_is_as_none_and_an_unknown_token_is_none(
     assert purchase.mac_address is None and purchase.ip_address == "10.0.0.9"
     assert [push["phone"] for push in daraja.pushes] == ["+254712345678"]
     assert [push["amount_minor"] for push in daraja.pushes] == [3_000]
+    # While that prompt waits on the phone, a second one is refused (no double payment).
+    with pytest.raises(VoucherError) as refused:
+        await start_purchase(
+            database, tenant.schema, package_id=package_id, phone="0712345678", mac=None,
+            ip=None, gateway_factory=daraja,
+        )  # fmt: skip
+    assert refused.value.field == "phone" and refused.value.status_code == 409
+    assert len(daraja.pushes) == 1
+    other = await start_purchase(
+        database, tenant.schema, package_id=package_id, phone="0722000111", mac=None, ip=None,
+        gateway_factory=daraja,
+    )  # fmt: skip
+    assert other.subscriber_id != purchase.subscriber_id and len(daraja.pushes) == 2
+    async with unit_of_work() as session:
+        assert await _count(session, HotspotPurchase) == 2
+        assert await _count(session, MpesaRequest) == 2
     async with database.tenant_session(tenant.schema) as session:
         view = await purchase_view(session, purchase.token)
         assert view.status == "pending" and view.failure is None and view.code is None
