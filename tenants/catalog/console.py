@@ -25,7 +25,8 @@ from litestar.status_codes import HTTP_400_BAD_REQUEST, HTTP_409_CONFLICT
 GIGABYTE = 1_000_000_000
 FORM_FIELDS = (
     "name", "price", "billing_type", "validity_count", "validity_unit", "service_type",
-    "rate_limit", "data_cap_gb", "fup_rate_limit", "description",
+    "rate_limit", "data_cap_gb", "fup_rate_limit", "description", "shared_users",
+    "sold_on_portal",
 )  # fmt: skip
 
 
@@ -67,6 +68,8 @@ def fields_from_form(form) -> service.PackageFields:
         data_cap_bytes=cap,
         fup_rate_limit=(form.get("fup_rate_limit") or "").strip() or None,
         site_ids=[_whole("site_ids", value) for value in form.getall("site_ids", [])],
+        shared_users=_whole("shared_users", form.get("shared_users") or "1"),
+        sold_on_portal=bool(form.get("sold_on_portal")),
     )
 
 
@@ -79,7 +82,7 @@ async def _render(request, session, *, form=None, errors=None, status_code=200) 
         status_code=status_code,
         packages=await service.list_packages(session, archived=None),
         sites=await list_sites(session),
-        form=form or {"validity_count": "1", "validity_unit": "month"},
+        form=form or {"validity_count": "1", "validity_unit": "month", "shared_users": "1"},
         errors=errors or {},
         can_write=can_write,
         billing_types=[m.value for m in BillingType],

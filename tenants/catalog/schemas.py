@@ -27,6 +27,8 @@ class PackageCreate(msgspec.Struct, forbid_unknown_fields=True):
     data_cap_bytes: Whole | None = None
     fup_rate_limit: str | None = None
     site_ids: list[int] = []
+    shared_users: Whole = 1
+    sold_on_portal: bool | Whole = False
 
     def fields(self) -> PackageFields:
         return PackageFields(
@@ -41,6 +43,8 @@ class PackageCreate(msgspec.Struct, forbid_unknown_fields=True):
             data_cap_bytes=self.data_cap_bytes,
             fup_rate_limit=self.fup_rate_limit,
             site_ids=self.site_ids,
+            shared_users=self.shared_users,
+            sold_on_portal=self.sold_on_portal,
         )
 
 
@@ -58,6 +62,8 @@ class PackageUpdate(msgspec.Struct, forbid_unknown_fields=True):
     data_cap_bytes: Whole | None | msgspec.UnsetType = UNSET
     fup_rate_limit: str | None | msgspec.UnsetType = UNSET
     site_ids: list[int] | msgspec.UnsetType = UNSET
+    shared_users: Whole | msgspec.UnsetType = UNSET
+    sold_on_portal: bool | Whole | msgspec.UnsetType = UNSET
 
     def fields(self) -> PackageFields:
         given = {
@@ -86,6 +92,8 @@ class PackageRead(msgspec.Struct):
     data_cap_bytes: int | None
     fup_rate_limit: str | None
     site_ids: list[int]
+    shared_users: int
+    sold_on_portal: bool
     active: bool
     created_at: datetime
     archived_at: datetime | None
@@ -106,6 +114,8 @@ class PackageRead(msgspec.Struct):
             data_cap_bytes=package.data_cap_bytes,
             fup_rate_limit=package.fup_rate_limit,
             site_ids=sorted(site.id for site in package.sites),
+            shared_users=package.shared_users,
+            sold_on_portal=package.sold_on_portal,
             active=package.is_active,
             created_at=package.created_at,
             archived_at=package.archived_at,

@@ -23,6 +23,7 @@ __all__ = ["period_end"]  # the services area computes periods through this modu
 
 MAX_NAME_LENGTH = 120
 MAX_PRICE = 10**12  # minor units; far above any package, well inside BIGINT
+MAX_SHARED_USERS = 100
 
 
 class PackageError(ValueError):
@@ -58,6 +59,10 @@ class PackageFields:
     data_cap_bytes: int | None = None
     fup_rate_limit: str | None = None
     site_ids: list[int] | None = None
+    # Hotspot: devices logged in at once with one login (a voucher), and whether the
+    # captive portal sells the package.
+    shared_users: int | None = None
+    sold_on_portal: bool | None = None
     clear_data_cap: bool = False
     clear_fup_rate_limit: bool = False
 
@@ -136,6 +141,14 @@ async def _apply(session: AsyncSession, package: Package, data: PackageFields) -
         values["fup_rate_limit"] = None
     elif data.fup_rate_limit is not None:
         values["fup_rate_limit"] = _rate("fup_rate_limit", data.fup_rate_limit)
+    if data.shared_users is not None:
+        values["shared_users"] = _whole_number("shared_users", data.shared_users, minimum=1)
+        if values["shared_users"] > MAX_SHARED_USERS:
+            raise PackageError("shared_users", f"shared_users must be at most {MAX_SHARED_USERS}")
+    if data.sold_on_portal is not None:
+        if not isinstance(data.sold_on_portal, bool):
+            raise PackageError("sold_on_portal", "sold_on_portal must be true or false")
+        values["sold_on_portal"] = data.sold_on_portal
     sites = await _sites(session, data.site_ids) if data.site_ids is not None else None
     name = values.get("name")
     if name is not None and await _name_taken(session, str(name), package.id):
