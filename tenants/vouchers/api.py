@@ -29,6 +29,7 @@ from kiunga.tenants.vouchers.errors import VoucherError, VoucherNotFound
 from kiunga.tenants.vouchers.models import SaleChannel, VoucherStatus
 from kiunga.tenants.vouchers.schemas import (
     AgentSummaryRead,
+    BatchAssign,
     BatchCreate,
     BatchPage,
     BatchRead,
@@ -171,6 +172,32 @@ class VoucherBatchController(Controller):
         except ERRORS as exc:
             raise http_error(exc) from exc
         return BatchRevoked(batch=await batch_read(tenant_session, batch), revoked=revoked)
+
+    @post(
+        "/{batch_id:int}/assign",
+        guards=[requires_scopes(VOUCHERS_WRITE), not_for_agents],
+        status_code=HTTP_200_OK,
+        summary="Hand the batch to an agent (or take it back) at a commission",
+        description="Sales already made keep the agent and commission they were made with.",
+    )
+    async def assign_batch(
+        self,
+        tenant_session: TenantSession,
+        principal: CurrentPrincipal,
+        batch_id: FromPath[int],
+        data: JSONBody[BatchAssign],
+    ) -> BatchRead:
+        try:
+            batch = await batches.assign_batch(
+                tenant_session,
+                batch_id,
+                reseller_id=data.reseller_id,
+                commission_bp=data.commission_bp,
+                actor_label=actor_of(principal).label,
+            )
+        except ERRORS as exc:
+            raise http_error(exc) from exc
+        return await batch_read(tenant_session, batch)
 
     @get(
         "/{batch_id:int}/vouchers",

@@ -167,6 +167,28 @@ async def _insert_codes(session: AsyncSession, batch: VoucherBatch) -> None:
     raise VoucherError("code_length", "too few unused codes left: choose longer codes")
 
 
+async def assign_batch(
+    session: AsyncSession,
+    batch_id: int,
+    *,
+    reseller_id: object,
+    commission_bp: object = 0,
+    actor_label: str = "",
+) -> VoucherBatch:
+    """Hand a batch to an agent (or take it back with reseller_id None) at a commission.
+    Sales already made keep the agent and commission they were made with."""
+    batch = await get_batch(session, batch_id, lock=True)
+    reseller, commission = await _assignment(session, reseller_id, commission_bp)
+    batch.reseller_id, batch.commission_bp = reseller, commission
+    await session.flush()
+    await emit(
+        session,
+        "vouchers.batch_assigned",
+        {"batch_id": batch.id, "reseller_id": reseller, "by": actor_label},
+    )
+    return batch
+
+
 async def get_batch(
     session: AsyncSession, batch_id: int, *, reseller_id: int | None = None, lock: bool = False
 ) -> VoucherBatch:

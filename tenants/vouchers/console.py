@@ -101,21 +101,25 @@ async def _tenant_zone(session: AsyncSession) -> ZoneInfo:
     return await sales._tenant_zone(session)
 
 
+def commission_from(text: str | None) -> int:
+    """A percentage as typed (12.5) in basis points (1250); empty is none."""
+    text = (text or "").strip().rstrip("%").strip()
+    if not text:
+        return 0
+    try:
+        basis_points = Decimal(text) * 100
+    except InvalidOperation as exc:
+        raise VoucherError("commission_percent", "commission is a percentage") from exc
+    if basis_points != basis_points.to_integral_value():
+        raise VoucherError("commission_percent", "commission has at most two decimals")
+    return int(basis_points)
+
+
 async def spec_from_form(session: AsyncSession, form) -> BatchSpec:
     """The form's text as a spec: main-unit price, a percentage of commission, and the last
     day unused codes are good for (until midnight at its end, the ISP's time)."""
     price_text = (form.get("price") or "").strip()
-    commission_text = (form.get("commission_percent") or "").strip()
-    commission_bp = 0
-    if commission_text:
-        try:
-            percent = Decimal(commission_text)
-        except InvalidOperation as exc:
-            raise VoucherError("commission_percent", "commission is a percentage") from exc
-        basis_points = percent * 100
-        if basis_points != basis_points.to_integral_value():
-            raise VoucherError("commission_percent", "commission has at most two decimals")
-        commission_bp = int(basis_points)
+    commission_bp = commission_from(form.get("commission_percent", ""))
     expires_at = None
     day_text = (form.get("unused_expires_on") or "").strip()
     if day_text:
@@ -312,6 +316,11 @@ class VouchersPageController(Controller):
             page_link=lambda n: f"/vouchers/batches/{batch.id}?" + urlencode({**query, "page": n}),
             can_revoke=_can(request, VOUCHERS_WRITE) and agent is None,
             can_sell=_can(request, VOUCHERS_SELL),
+            resellers=(
+                await reseller_choices(session)
+                if _can(request, VOUCHERS_WRITE) and agent is None
+                else []
+            ),
             errors=errors or {},
             notice=notice,
         )
@@ -349,6 +358,35 @@ class VouchersPageController(Controller):
             reason=form.get("reason", ""),
             actor_label=actor_of(request.user).label,
         )
+        return Redirect(f"/vouchers/batches/{batch_id}", status_code=303)
+
+    @post(
+        "/batches/{batch_id:int}/assign",
+        guards=[requires_scopes(VOUCHERS_WRITE), not_for_agents],
+    )
+    async def assign_batch(
+        self, request: Request, tenant_session: TenantSession, batch_id: FromPath[int]
+    ) -> Response:
+        await _batch_or_404(request, tenant_session, batch_id)
+        form = await request.form()
+        try:
+            async with tenant_session.begin_nested():
+                commission = commission_from(form.get("commission_percent", ""))
+                await batches.assign_batch(
+                    tenant_session,
+                    batch_id,
+                    reseller_id=_whole("reseller_id", form.get("reseller_id", "")),
+                    commission_bp=commission,
+                    actor_label=actor_of(request.user).label,
+                )
+        except VoucherError as exc:
+            return await self._batch_page(
+                request,
+                tenant_session,
+                batch_id,
+                errors={FORM_NAMES.get(exc.field, exc.field): exc.message},
+                status_code=exc.status_code,
+            )
         return Redirect(f"/vouchers/batches/{batch_id}", status_code=303)
 
     @post("/{voucher_id:int}/revoke", guards=[requires_scopes(VOUCHERS_WRITE), not_for_agents])

@@ -31,6 +31,13 @@ class BatchCreate(msgspec.Struct, forbid_unknown_fields=True):
         return BatchSpec(**{name: getattr(self, name) for name in self.__struct_fields__})
 
 
+class BatchAssign(msgspec.Struct, forbid_unknown_fields=True):
+    """The agent (null: none) and their commission in basis points of the price."""
+
+    reseller_id: Whole | None
+    commission_bp: Whole = 0
+
+
 class BatchRead(msgspec.Struct):
     id: int
     name: str

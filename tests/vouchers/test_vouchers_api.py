@@ -296,3 +296,34 @@ async def test_the_voucher_endpoints_are_in_the_openapi_document(client_for, bas
         "/api/v1/agents/summary",
     } <= set(schema["paths"])
     assert not any(path.startswith("/vouchers") for path in schema["paths"])
+
+
+async def test_a_printed_batch_handed_to_an_agent_later(
+    client_for, tenant, voucher_key, reseller_key, add_package, add_reseller
+):
+    client = client_for(tenant.host)
+    agent = await add_reseller("Later")
+    batch = await api_batch(client, voucher_key, await add_package(price=2_000), count=4)
+    key = reseller_key(agent)
+    assert (
+        await client.get(f"/api/v1/voucher-batches/{batch['id']}", headers=auth(key))
+    ).status_code == 404
+    path = f"/api/v1/voucher-batches/{batch['id']}/assign"
+    bad = await client.post(
+        path, json={"reseller_id": agent, "commission_bp": -5}, headers=auth(voucher_key)
+    )
+    assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "commission_bp"
+    refused = await client.post(path, json={"reseller_id": agent}, headers=auth(key))
+    assert refused.status_code == 403
+    assigned = await client.post(
+        path, json={"reseller_id": agent, "commission_bp": 1_500}, headers=auth(voucher_key)
+    )
+    assert assigned.status_code == 200
+    assert (assigned.json()["reseller_id"], assigned.json()["commission_bp"]) == (agent, 1_500)
+    vouchers = (
+        await client.get(f"/api/v1/voucher-batches/{batch['id']}/vouchers", headers=auth(key))
+    ).json()["items"]
+    sold = await client.post(
+        "/api/v1/voucher-sales", json={"voucher_ids": [vouchers[0]["id"]]}, headers=auth(key)
+    )
+    assert sold.json()["total_commission"] == 300

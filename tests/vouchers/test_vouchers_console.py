@@ -250,3 +250,30 @@ async def test_an_owner_gives_an_agent_a_login(
         },
     )
     assert refused.status_code == 403
+
+
+async def test_the_batch_page_hands_the_batch_to_an_agent(
+    signed_in, csrf_token_in, add_package, add_reseller, unit_of_work
+):
+    agent = await add_reseller("Kiosk Kamau")
+    batch_id = await make_batch(unit_of_work, await add_package())
+    owner = await signed_in(StaffRole.OWNER)
+    page = await owner.get(f"/vouchers/batches/{batch_id}")
+    token = csrf_token_in(page.text)
+    assert "Kiosk Kamau" in page.text
+    path = f"/vouchers/batches/{batch_id}/assign"
+    bad = await owner.post(
+        path,
+        data={"reseller_id": str(agent), "commission_percent": "ten", "_csrf_token": token},
+    )
+    assert bad.status_code == 400 and "commission is a percentage" in bad.text
+    done = await owner.post(
+        path,
+        data={"reseller_id": str(agent), "commission_percent": "7.5%", "_csrf_token": token},
+    )
+    assert done.status_code == 303
+    async with unit_of_work() as session:
+        batch = await session.get(VoucherBatch, batch_id)
+        assert (batch.reseller_id, batch.commission_bp) == (agent, 750)
+    page = await owner.get(f"/vouchers/batches/{batch_id}")
+    assert "Agent: Kiosk Kamau, commission 7.5 %" in page.text
