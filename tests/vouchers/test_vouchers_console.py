@@ -277,3 +277,13 @@ async def test_the_batch_page_hands_the_batch_to_an_agent(
         assert (batch.reseller_id, batch.commission_bp) == (agent, 750)
     page = await owner.get(f"/vouchers/batches/{batch_id}")
     assert "Agent: Kiosk Kamau, commission 7.5 %" in page.text
+
+
+async def test_an_agent_tied_to_no_reseller_record_cannot_sign_in(
+    tenant, make_staff, login, client_for
+):
+    # Without a reseller record nothing would confine them: refused like a wrong password.
+    client = client_for(tenant.host)
+    answer = await login(client, make_staff(tenant.id, role=StaffRole.AGENT))
+    assert answer.status_code == 401
+    assert (await client.get("/vouchers")).status_code == 303
