@@ -9,6 +9,7 @@ in with the agent role — sees and sells only the batches assigned to their res
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from kiunga.platform.auth.principals import ApiKeyPrincipal, Principal, StaffPrincipal
@@ -352,15 +353,24 @@ class VoucherSaleController(Controller):
         batch_id: FromQuery[int | None] = None,
         reseller_id: FromQuery[int | None] = None,
         channel: FromQuery[SaleChannel | None] = None,
+        since: Annotated[
+            datetime | None, QueryParameter(description="sold at or after (with a zone)")
+        ] = None,
+        until: Annotated[datetime | None, QueryParameter(description="sold before")] = None,
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> SalePage:
+        for field, value in (("since", since), ("until", until)):
+            if value is not None and value.tzinfo is None:
+                raise FieldError(field, f"{field} needs a time zone (such as Z or +03:00)")
         own = agent_of(principal)
         rows, total = await sales.list_sales(
             tenant_session,
             reseller_id=own if own is not None else reseller_id,
             batch_id=batch_id,
             channel=channel,
+            since=since,
+            until=until,
             limit=limit,
             offset=offset,
         )

@@ -176,6 +176,19 @@ async def test_sales_by_code_listed_and_summed_per_agent(
     assert {s["channel"] for s in sold.json()["items"]} == {"agent"}
     listed = (await client.get("/api/v1/voucher-sales", headers=auth(voucher_key))).json()
     assert listed["total"] == 2
+    later = (datetime.now(UTC) + timedelta(minutes=5)).isoformat()
+    none_yet = await client.get(
+        "/api/v1/voucher-sales", params={"since": later}, headers=auth(voucher_key)
+    )
+    assert none_yet.json()["total"] == 0
+    before = await client.get(
+        "/api/v1/voucher-sales", params={"until": later}, headers=auth(voucher_key)
+    )
+    assert before.json()["total"] == 2
+    naive = await client.get(
+        "/api/v1/voucher-sales", params={"since": "2026-01-01T00:00:00"}, headers=auth(voucher_key)
+    )
+    assert naive.status_code == 400 and naive.json()["errors"][0]["field"] == "since"
     assert {s["code"] for s in listed["items"]} == {items[0]["code"], items[1]["code"]}
     summary = (await client.get("/api/v1/agents/summary", headers=auth(voucher_key))).json()
     assert summary == [
