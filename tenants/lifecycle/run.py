@@ -33,7 +33,8 @@ from kiunga.tenants.services.models import Service, ServiceStatus, SuspensionRea
 from kiunga.tenants.services.settings import billing_settings
 from kiunga.tenants.services.subscriber_status import sync_subscriber_statuses
 from kiunga.tenants.vouchers.ending import use_up_vouchers_of
-from sqlalchemy import and_, or_, select, update
+from kiunga.tenants.vouchers.models import Voucher
+from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 LIFECYCLE = Actor.system("lifecycle")
@@ -285,6 +286,8 @@ async def _remind(session, now, settings, report) -> None:
         Service.package_id.not_in(_postpaid_ids()),
         Service.expires_at > now,
         Service.expires_at <= soon,
+        # A voucher is not renewed by paying: nothing to remind.
+        ~exists().where(Voucher.service_id == Service.id),
     )
     postpaid_due_soon = and_(
         Service.status == ServiceStatus.ACTIVE,

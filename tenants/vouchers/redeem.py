@@ -9,7 +9,7 @@ marked sold has its sale recorded now, through the redemption channel). The serv
 RADIUS servers learn it from the services table's NOTIFY trigger.
 
 Again (an active voucher): the same credentials, from the bound device (or any, when the
-batch does not bind).
+batch does not bind); nothing is written. `voucher.redeemed` is emitted at first use only.
 
 Refused: unknown, expired (unused past its batch's expiry), used_up (validity over or data
 cap reached), revoked, other_device. A refusal costs one indexed lookup whether the code
@@ -169,7 +169,6 @@ async def redeem_voucher(
     if status is VoucherStatus.ACTIVE:
         if voucher.mac_address is not None and device != voucher.mac_address:
             raise RedeemRefused("other_device")
-        await emit(session, REDEEMED, _event(voucher, row, ip=ip, first_use=False))
         return _redeemed(voucher, row, first_use=False)
     if status not in (VoucherStatus.NEW, VoucherStatus.SOLD):
         raise RedeemRefused(status.value)

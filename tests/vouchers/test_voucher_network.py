@@ -9,10 +9,12 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from kiunga.tenants.catalog.models import BillingType, Package, ServiceType, ValidityUnit
+from kiunga.tenants.network.provisioning.runner import run_queues
 from kiunga.tenants.network.radius.subscribers import DEVICES_IN_USE, OTHER_DEVICE
 from kiunga.tenants.services.models import Service, ServiceStatus
 from kiunga.tenants.vouchers.codes import random_codes
@@ -44,6 +46,7 @@ router_listener = _radius.router_listener
 isp = _radius.isp
 radius = _radius.radius
 _needs_radclient = _radius._needs_radclient
+add_service = _radius.add_service
 make_isp = _provisioning.make_isp
 eventually = _radius.eventually
 SECRET = _radius.SECRET
@@ -210,7 +213,9 @@ async def test_an_api_mode_router_gets_the_voucher_user_and_its_profile(
     isp = make_isp()
     await isp.add_router(mikrotik)
     await isp.deliver()
-    bound = await _voucher_of(unit_of_work, isp.schema, mac_binding=True, shared_users=1)
+    bound = await _voucher_of(
+        unit_of_work, isp.schema, mac_binding=True, shared_users=1, data_cap_bytes=10**9
+    )
     family = await _voucher_of(unit_of_work, isp.schema, shared_users=3)
     first = await _redeem(unit_of_work, isp.schema, bound, PHONE)
     second = await _redeem(unit_of_work, isp.schema, family, LAPTOP)
@@ -219,11 +224,12 @@ async def test_an_api_mode_router_gets_the_voucher_user_and_its_profile(
     [user] = mikrotik.state.find(HOTSPOT_USER, name=bound)
     assert user["password"] == bound and user["disabled"] == "false"
     assert user["mac-address"] == PHONE
+    assert user["limit-bytes-total"] == str(10**9)  # the router counts the bundle down
     assert user["comment"] == f"kiunga:{isp.slug}:svc-{first.service_id}"
     [profile] = mikrotik.state.find(HOTSPOT_PROFILE, name=user["profile"])
     assert profile["shared-users"] == "1"
     [other] = mikrotik.state.find(HOTSPOT_USER, name=family)
-    assert "mac-address" not in other or not other["mac-address"]
+    assert not other.get("mac-address") and other.get("limit-bytes-total", "0") == "0"
     [profile] = mikrotik.state.find(HOTSPOT_PROFILE, name=other["profile"])
     assert profile["shared-users"] == "3"
 
@@ -236,7 +242,48 @@ async def test_an_api_mode_router_gets_the_voucher_user_and_its_profile(
         voucher.status = VoucherStatus.REVOKED
     await isp.deliver()
     assert mikrotik.state.find(HOTSPOT_USER, name=family) == []
+    # Reconciled in full, the router then has nothing to change (the bound user's MAC
+    # and byte limit read back as written).
+    await run_queues(isp.database, isp.schema, isp.slug, full_sync=True)
+    assert len(mikrotik.state.find(HOTSPOT_USER, name=bound)) == 1
+    before = len(_provisioning.changes_sent(mikrotik))
+    again = await run_queues(isp.database, isp.schema, isp.slug, full_sync=True)
+    assert again["applied"] == 1 and len(_provisioning.changes_sent(mikrotik)) == before
     assert second.service_id != first.service_id
+
+
+async def test_a_voucher_gets_no_grace_after_its_validity(radius, isp, unit_of_work):
+    """Renewing services keep ten minutes' grace for the lifecycle run to renew them; a
+    voucher is never renewed, so RADIUS refuses it as soon as its time is up."""
+    code = await _voucher_of(unit_of_work, isp.schema)
+    async with unit_of_work(isp.schema) as session:
+        await redeem_voucher(
+            session, code, mac=PHONE, ip=None, now=datetime.now(UTC) - timedelta(minutes=61)
+        )
+    await eventually(lambda: _cached(radius, isp.schema, code))
+    refused = await _auth(radius, code, PHONE)
+    assert refused.code == "Access-Reject"
+    assert refused["Reply-Message"] == "Subscription expired"
+
+
+async def test_pppoe_logins_are_neither_bound_nor_capped(radius, isp, unit_of_work, add_service):
+    service_id = await add_service(isp, "otieno-home", "home-pass-1")
+    async with unit_of_work(isp.schema) as session:
+        service = await session.get(Service, service_id)
+        service.mac_address = PHONE
+    await eventually(
+        lambda: (
+            (_cached(radius, isp.schema, "otieno-home") or None)
+            and _cached(radius, isp.schema, "otieno-home").shared_users is None
+        )
+    )
+    await _acct(radius, "Start", "ppp-1", "otieno-home", LAPTOP)
+    await _acct(radius, "Start", "ppp-2", "otieno-home", TABLET)
+    cached = _cached(radius, isp.schema, "otieno-home")
+    assert cached.mac_address is None and cached.sessions == ()
+    assert (await _auth(radius, "otieno-home", LAPTOP, password="home-pass-1")).code == (
+        "Access-Accept"
+    )
 
 
 @pytest.mark.parametrize(

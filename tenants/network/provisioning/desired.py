@@ -14,7 +14,8 @@ What it holds, each item marked `kiunga:<slug>:<key>` with a key that never chan
 | PPPoE | /ppp/profile | pkg-<package id> | `<slug>-pkg-<id>`, the package's rate-limit |
 | PPPoE | /ppp/secret | svc-<service id> | username, password, profile; disabled unless active |
 | hotspot | /ip/hotspot/user/profile | pkg-<package id> | as the PPP profile, and shared-users |
-| hotspot | /ip/hotspot/user | svc-<service id> | as the PPP secret; mac-address if bound |
+| hotspot | /ip/hotspot/user | svc-<service id> | as the PPP secret; mac-address if bound, |
+| | | | limit-bytes-total: a voucher's data cap |
 | static | /queue/simple | svc-<service id> | target <ip>/32, max-limit: the package's rate |
 | static, cut off | /ip/firewall/address-list | svc-<service id> | kiunga-suspended, <ip> |
 
@@ -270,8 +271,13 @@ def _add_service(state: DesiredState, tenant: str, service: Service, package: Pa
             attributes["service"] = "pppoe"
             if service.static_ip:
                 attributes["remote-address"] = str(_address(service.static_ip).ip)
-        elif service.mac_address:
-            attributes["mac-address"] = service.mac_address
+        else:
+            if service.mac_address:
+                attributes["mac-address"] = service.mac_address
+            if not service.auto_renew and package.data_cap_bytes and not package.fup_rate_limit:
+                # A period that is never renewed (a voucher): the router counts the bundle
+                # down itself. A renewing service's counters would outlive its period.
+                attributes["limit-bytes-total"] = str(package.data_cap_bytes)
         state.add(Item(user_menu, key, attributes))
         return
     if service.service_type is ServiceType.STATIC:

@@ -4,8 +4,9 @@ for an Access-Request made from it (no database involved).
 Rules, in order: a pending, suspended or expired service is refused with the reason; an
 active prepaid service whose period ended more than `EXPIRY_GRACE` ago is refused as
 expired (the lifecycle runs every five minutes, so a service it is about to renew is not
-cut off meanwhile); a package's data cap used up cuts the service off unless the package
-has a fair-usage rate, which it then gets. Every refusal carries the password, so only
+cut off meanwhile; one that never renews, such as a voucher's, is refused at its end);
+a package's data cap used up cuts the service off unless the package has a fair-usage
+rate, which it then gets. Every refusal carries the password, so only
 someone who knows it learns why (the server answers "Wrong password" otherwise).
 
 A hotspot login also answers to the device asking (`admit_device`, after `decide`): a
@@ -60,8 +61,10 @@ class Subscriber:
     # The billed period `used_bytes` counts (epoch seconds), so that usage news of another
     # period is not taken for this one's.
     period_start: float | None = None
-    # The only device admitted (upper case, colon-separated), when the service is bound.
+    # The only device admitted (upper case, colon-separated), when a hotspot login is bound.
     mac_address: str | None = None
+    # False: the period is never renewed (a voucher), so no grace after it ends.
+    renews: bool = True
     # Hotspot logins: how many devices at once (the package's shared_users); None: no cap.
     shared_users: int | None = None
     # Open accounting sessions: (device MAC or None, last heard, epoch seconds).
@@ -88,7 +91,7 @@ def decide(
     session_timeout = None
     if subscriber.prepaid and subscriber.expires_at is not None:
         left = subscriber.expires_at - now
-        if left <= -EXPIRY_GRACE:
+        if left <= -EXPIRY_GRACE or (left <= 0 and not subscriber.renews):
             return Rejection(RejectReason.EXPIRED, password=password)
         session_timeout = math.ceil(left if left > 0 else left + EXPIRY_GRACE)
     rate_limit = subscriber.rate_limit
@@ -164,6 +167,7 @@ def _query(service_ids: Iterable[int] | None):
             Service.static_ip,
             Service.service_type,
             Service.mac_address,
+            Service.auto_renew,
             Package.billing_type,
             Package.shared_users,
             Package.rate_limit,
@@ -238,7 +242,8 @@ async def load_subscribers(
                 static_ip=_ipv4(row.static_ip),
                 password_token=token,
                 period_start=_epoch(row.period_start),
-                mac_address=row.mac_address,
+                mac_address=row.mac_address if hotspot else None,
+                renews=row.auto_renew,
                 shared_users=row.shared_users if hotspot else None,
                 sessions=sessions.get(row.id, ()) if hotspot else (),
             )
