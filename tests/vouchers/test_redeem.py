@@ -340,6 +340,7 @@ async def test_the_lifecycle_ends_a_voucher_with_its_validity(
     async with unit_of_work() as session:
         report = await run_lifecycle(session, now=NOW + timedelta(hours=1, minutes=5))
     assert report.expired == 1
+    assert report.reminded_due_soon == 0  # a voucher is not renewed by paying
 
     voucher = await _voucher(unit_of_work, done)
     assert voucher.status is VoucherStatus.USED_UP
