@@ -13,8 +13,8 @@ batch does not bind); nothing is written. `voucher.redeemed` is emitted at first
 
 Refused: unknown, expired (unused past its batch's expiry), used_up (validity over or data
 cap reached), revoked, other_device. A refusal costs one indexed lookup whether the code
-exists or not, and writes nothing, so its time tells nothing about the code; another ISP's
-code is simply unknown (it lives in another schema).
+exists or not, and writes and locks nothing, so its time tells nothing about the code;
+another ISP's code is simply unknown (it lives in another schema).
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from kiunga.tenants.vouchers.codes import normalise_code
 from kiunga.tenants.vouchers.ending import end_services
 from kiunga.tenants.vouchers.errors import VoucherError
 from kiunga.tenants.vouchers.models import SaleChannel, Voucher, VoucherBatch, VoucherStatus
+from kiunga.tenants.vouchers.sales import record_sale
 from kiunga.tenants.vouchers.walkin import walk_in_subscriber_id
 from sqlalchemy import and_, select
 from sqlalchemy.exc import IntegrityError
@@ -134,6 +135,13 @@ def effective_status(row, now: datetime) -> VoucherStatus:
     return status
 
 
+async def _lookup(session: AsyncSession, code: str, *, lock: bool):
+    query = lookup_query(code).execution_options(populate_existing=True)
+    if lock:
+        query = query.with_for_update(of=Voucher)
+    return (await session.execute(query)).first()
+
+
 def _device(mac: str | None) -> str | None:
     try:
         return clean_mac(mac)
@@ -156,14 +164,15 @@ async def redeem_voucher(
     subscriber holds the service. Only flushes; the caller commits."""
     now = now or utcnow()
     code = normalise_code(code)
-    row = (
-        await session.execute(
-            lookup_query(code).with_for_update(of=Voucher).execution_options(populate_existing=True)
-        )
-    ).first()
+    row = await _lookup(session, code, lock=False)
     if row is None:
         raise RedeemRefused("unknown")
     status = effective_status(row, now)
+    if status in (VoucherStatus.NEW, VoucherStatus.SOLD):
+        # Locked only now, so that a refusal costs the same whether the code exists or not;
+        # a concurrent first use of the same code waits here and finds it active.
+        row = await _lookup(session, code, lock=True)
+        status = effective_status(row, now)
     device = _device(mac)
     voucher: Voucher = row.Voucher
     if status is VoucherStatus.ACTIVE:
@@ -215,8 +224,6 @@ async def _first_use(
             "code", "the code is already the login of another service", status_code=409
         ) from exc
     if voucher.status is VoucherStatus.NEW:
-        from kiunga.tenants.vouchers.sales import record_sale
-
         await record_sale(
             session, voucher, channel=SaleChannel.REDEMPTION, actor_label=actor_label, now=now
         )
