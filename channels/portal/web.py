@@ -23,9 +23,21 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader
 from kiunga.channels.portal.chap import chap_response
-from kiunga.channels.portal.i18n import LANGUAGE_NAMES, Translator, data_amount, pick_language
+from kiunga.channels.portal.i18n import (
+    LANGUAGE_NAMES,
+    STRINGS,
+    Translator,
+    data_amount,
+    pick_language,
+)
 from kiunga.channels.portal.ratelimit import REDEMPTIONS, Limited, RedeemThrottle
-from kiunga.channels.portal.state import RouterState, Signer, new_nonce, router_url
+from kiunga.channels.portal.state import (
+    RouterState,
+    Signer,
+    new_nonce,
+    normalise_mac,
+    router_url,
+)
 from kiunga.platform.auth.derived_keys import derive_key
 from kiunga.platform.web.cache import ABSENT, TtlCache
 from kiunga.platform.web.dependencies import CurrentTenant, Services
@@ -253,9 +265,22 @@ class Page:
         )
 
     def usage(
-        self, code: str, usage: VoucherUsage, *, logout_url: str = "", online: bool = False
+        self, code: str, usage: VoucherUsage | None, *, logout_url: str = "", online: bool = False
     ) -> Response:
+        """A voucher's time and data left; `online`: the router's status page (None usage:
+        a login that is not a voucher, shown with only its log-out button)."""
         t = self.t
+        if usage is None:
+            return self.render(
+                "status.html",
+                toggle_path="/portal/status",
+                toggle_extra={"username": code, "link-logout": logout_url},
+                code=code,
+                usage=None,
+                online=online,
+                logout_url=logout_url,
+                back_url="",
+            )
         return self.render(
             "status.html",
             toggle_path="/portal/status" if online else None,
@@ -263,7 +288,7 @@ class Page:
             code=code,
             usage=usage,
             online=online,
-            status_text=t(f"status_{usage.status}") if f"status_{usage.status}" else "",
+            status_text=t(f"status_{usage.status}") if f"status_{usage.status}" in STRINGS else "",
             time_left=t.duration(usage.seconds_left or 0),
             not_started=usage.seconds_left is None and usage.status in ("new", "sold"),
             data_left=data_amount(usage.bytes_left or 0),
@@ -467,19 +492,23 @@ class PortalController(Controller):
         code = (params.get("username") or "").strip()[:40]
         if not code:
             return page.landing()
+        # A status page answers for any code it is given: guessing through it is limited
+        # and padded like redeeming.
+        source = _client_address(request)
+        mac = normalise_mac(params.get("mac"))
+        ip = (params.get("ip") or "").strip()[:45]
+        device_ip = f"{source}/{ip}" if ip else source
+        throttle = _throttle(services)
+        limited = await throttle.check(tenant.id, mac, device_ip, source)
+        if limited is not None:
+            await _pad(request)
+            return _limited(page, limited)
         async with services.database.tenant_session(tenant.schema) as session:
             usage = await voucher_usage(session, code)
-        logout_url = router_url(params.get("link-logout")) or ""
         if usage is None:
-            usage = VoucherUsage(
-                status="active",
-                expires_at=None,
-                seconds_left=None,
-                data_cap_bytes=None,
-                bytes_used=0,
-                bytes_left=None,
-                package_name="",
-            )
+            await throttle.failed(tenant.id, mac, device_ip, source)
+            await _pad(request)
+        logout_url = router_url(params.get("link-logout")) or ""
         return page.usage(code, usage, logout_url=logout_url, online=True)
 
     @get("/logo")

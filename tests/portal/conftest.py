@@ -171,12 +171,14 @@ async def phone_without_js(browser, request):
 @pytest.fixture
 def fake_router(isp, server):
     """A MikroTik hotspot whose login.html is the one Kiunga generates for this ISP."""
-    from kiunga.channels.portal.router_files import login_html
+    from kiunga.channels.portal.router_files import login_html, status_html
 
     from .fake_router import FakeRouter
 
-    page = login_html(f"{isp.host}:{server}", isp.name, scheme="http")
-    router = FakeRouter(page).start()
+    host = f"{isp.host}:{server}"
+    router = FakeRouter(
+        login_html(host, isp.name, scheme="http"), status_html(host, isp.name, scheme="http")
+    ).start()
     yield router
     router.stop()
 

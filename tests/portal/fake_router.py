@@ -29,7 +29,8 @@ class Login:
 
 @dataclass
 class FakeRouter:
-    login_html: str  # Kiunga's generated file, with $(…) variables
+    login_html: str  # Kiunga's generated files, with $(…) variables
+    status_html: str = ""
     chap: bool = True
     logins: list[Login] = field(default_factory=list)
     logouts: list[dict] = field(default_factory=list)
@@ -55,6 +56,8 @@ class FakeRouter:
                 query = {k: v[0] for k, v in parse_qs(url.query).items()}
                 if url.path == "/hotspot":
                     self._reply(router.page(query.get("mac", ""), query.get("error", "")))
+                elif url.path == "/status":
+                    self._reply(router.status(query.get("mac", "")))
                 else:
                     self._reply("not found", 404)
 
@@ -104,6 +107,23 @@ class FakeRouter:
         for name, value in values.items():
             html = html.replace(f"$({name})", escape(value))
         return html
+
+    def status(self, mac: str) -> str:
+        """status.html for a device that is logged in (as the last login recorded)."""
+        values = {
+            "username": self.logins[-1].username if self.logins else "",
+            "mac": mac,
+            "ip": "10.5.50.9",
+            "link-logout": f"{self.url}/logout",
+            "link-login-only": f"{self.url}/login",
+        }
+        html = self.status_html
+        for name, value in values.items():
+            html = html.replace(f"$({name})", escape(value))
+        return html
+
+    def status_url(self, mac: str) -> str:
+        return f"{self.url}/status?{urlencode({'mac': mac})}"
 
     def record(self, form: dict[str, str]) -> Login:
         username, password = form.get("username", ""), form.get("password", "")

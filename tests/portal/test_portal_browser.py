@@ -15,9 +15,11 @@ MAC = "AA:BB:CC:00:33:{:02X}"
 
 
 async def _submit(page, selector: str) -> None:
-    """Press a form's button and wait for the page it leads to."""
-    async with page.expect_navigation():
-        await page.click(selector)
+    """Press a form's button and wait until the page it leads to has replaced this one."""
+    await page.evaluate("window.__before_submit = true")
+    await page.click(selector)
+    await page.wait_for_function("window.__before_submit === undefined")
+    await page.wait_for_load_state()
 
 
 async def _fits_the_screen(page) -> bool:
@@ -43,6 +45,16 @@ async def test_redeem_a_voucher_and_get_online_with_chap(
     assert login.username == code
     assert login.chap_ok is True and login.password != code
     assert login.dst == "http://example.com/" and login.popup == "false"
+
+    # The router's status.html sends the user to the portal's status page: time and data
+    # left, and a log-out button that posts to the router.
+    await phone.goto(fake_router.status_url(MAC.format(1)))
+    await phone.wait_for_url(re.compile(r"/portal/status\?"))
+    status = await phone.locator("#status").inner_text()
+    assert "You are online" in status and "Saa Moja" in status and "Time left" in status
+    await _submit(phone, "#logout")
+    await phone.locator("#logged-out").wait_for()
+    assert len(fake_router.logouts) == 1
 
 
 async def test_redeem_with_javascript_off(
