@@ -278,3 +278,44 @@ async def test_portal_forms_need_their_token_and_the_router_state_its_signature(
     altered = {**fields, "rs": body[:-2] + "xx." + signature}
     answer = await redeem(client, altered, code)
     assert "http://10.5.50.1/login" not in answer.text
+
+
+async def test_buying_refusals_are_worded_for_the_user(client_for, isp, add_package):
+    on_sale = await add_package(name="Saa Moja")
+    hidden_package = await add_package(name="Staff Only", on_sale=False)
+    client = client_for(isp.host)
+    _, fields = await arrive(client)
+    form = {key: fields[key] for key in ("rs", "lang", "_pt")}
+
+    page = await client.get("/portal/buy", params={"package": on_sale, "rs": fields["rs"]})
+    assert page.status_code == 200 and "Pay KES 20 with M-Pesa" in page.text
+    bad_phone = await client.post(
+        "/portal/buy", data={**form, "package": on_sale, "phone": "12345"}
+    )
+    assert bad_phone.status_code == 400 and "Enter a Safaricom number" in bad_phone.text
+    assert 'value="12345"' in bad_phone.text
+    # This ISP has not set M-Pesa up: said plainly, nothing breaks.
+    no_mpesa = await client.post(
+        "/portal/buy", data={**form, "package": on_sale, "phone": "0712345678"}
+    )
+    assert no_mpesa.status_code == 400 and "M-Pesa is not answering" in no_mpesa.text
+    not_for_sale = await client.post(
+        "/portal/buy", data={**form, "package": hidden_package, "phone": "0712345678"}
+    )
+    assert "That package is not on sale any more" in not_for_sale.text
+    # Without the router there is no device to log in: back to the landing page.
+    assert "Connect to the Wi-Fi first" in (await client.get(f"/portal/buy?package={on_sale}")).text
+    assert (await client.get("/portal/purchase/nope")).status_code == 404
+    assert "We could not find that payment" in (await client.get("/portal/wait/nope")).text
+
+
+async def test_guessing_through_the_status_page_is_limited(client_for, isp):
+    client = client_for(isp.host)
+    params = {"mac": "AA:BB:CC:00:05:01", "ip": "10.5.50.77", "link-logout": ""}
+    for attempt in range(5):
+        started = time.perf_counter()
+        answer = await client.get("/portal/status", params={**params, "username": f"G{attempt}"})
+        assert answer.status_code == 200
+        assert time.perf_counter() - started >= REFUSAL_FLOOR_SECONDS
+    answer = await client.get("/portal/status", params={**params, "username": "G5"})
+    assert answer.status_code == 429 and "Too many wrong codes" in answer.text
