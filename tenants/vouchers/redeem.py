@@ -94,10 +94,12 @@ def lookup_query(code: str):
             Package.validity_unit,
             Package.data_cap_bytes,
             Package.fup_rate_limit,
+            Service.status.label("service_status"),
             used,
         )
         .join(VoucherBatch, VoucherBatch.id == Voucher.batch_id)
         .join(Package, Package.id == VoucherBatch.package_id)
+        .outerjoin(Service, Service.id == Voucher.service_id)
         .outerjoin(
             UsagePeriod,
             and_(
@@ -129,6 +131,8 @@ def effective_status(row, now: datetime) -> VoucherStatus:
         return status
     if status is VoucherStatus.ACTIVE:
         if voucher.service_id is None or voucher.expires_at is None:
+            return VoucherStatus.USED_UP
+        if row.service_status == ServiceStatus.TERMINATED:  # ended by staff
             return VoucherStatus.USED_UP
         if voucher.expires_at <= now or data_used_up(row):
             return VoucherStatus.USED_UP

@@ -10,7 +10,7 @@ Its status stays active: a voucher's service ending does not make it follow its 
 from __future__ import annotations
 
 from kiunga.tenants.subscribers.models import Subscriber, SubscriberStatus
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,10 +19,21 @@ WALK_IN_NAME = "Hotspot vouchers"
 
 
 async def walk_in_subscriber_id(session: AsyncSession) -> int:
-    query = select(Subscriber.id).where(Subscriber.account_number == WALK_IN_ACCOUNT)
-    found = await session.scalar(query)
+    query = select(Subscriber.id, Subscriber.status).where(
+        Subscriber.account_number == WALK_IN_ACCOUNT
+    )
+    found = (await session.execute(query)).first()
     if found is not None:
-        return found
+        if found.status is not SubscriberStatus.ACTIVE:
+            # Staff ending its last voucher's service by hand made it follow that service;
+            # it is nobody's account to close, so it comes back for the next voucher.
+            await session.execute(
+                update(Subscriber)
+                .where(Subscriber.id == found.id)
+                .values(status=SubscriberStatus.ACTIVE)
+                .execution_options(synchronize_session=False)
+            )
+        return found.id
     created = await session.scalar(
         insert(Subscriber)
         .values(
@@ -36,4 +47,4 @@ async def walk_in_subscriber_id(session: AsyncSession) -> int:
     )
     if created is not None:
         return created
-    return await session.scalar(query)  # another redemption created it meanwhile
+    return (await session.execute(query)).first().id  # another redemption made it meanwhile

@@ -9,10 +9,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from kiunga.platform.jobs.outbox import OutboxEvent
+from kiunga.tenants.actors import Actor
 from kiunga.tenants.billing.models import Invoice
 from kiunga.tenants.lifecycle.run import run_lifecycle
 from kiunga.tenants.network.radius.models import UsagePeriod
 from kiunga.tenants.services.credentials import decrypt_password
+from kiunga.tenants.services.lifecycle import terminate_service
 from kiunga.tenants.services.models import Service, ServiceStatus
 from kiunga.tenants.subscribers.models import Subscriber, SubscriberStatus
 from kiunga.tenants.vouchers.codes import random_codes
@@ -378,3 +380,27 @@ async def test_revoking_an_active_voucher_ends_its_service(
     (terminated,) = await _topics(unit_of_work, "service.terminated")
     assert terminated["service_id"] == redeemed.service_id
     assert await _refusal(redeem, code) == "revoked"
+
+
+async def test_a_service_staff_ended_ends_its_voucher_for_the_portal(
+    add_package, add_vouchers, redeem, unit_of_work
+):
+    package_id = await add_package()
+    (code,) = await add_vouchers(package_id)
+    redeemed = await redeem(code)
+    async with unit_of_work() as session:
+        await terminate_service(
+            session, redeemed.service_id, reason="abuse", actor=Actor.staff(1, "noc@isp.example")
+        )
+    assert await _refusal(redeem, code) == "used_up"
+    async with unit_of_work() as session:
+        assert (await voucher_usage(session, code, now=NOW)).status == "used_up"
+        holder = await session.get(
+            Subscriber, (await session.get(Service, redeemed.service_id)).subscriber_id
+        )
+        assert holder.status is SubscriberStatus.TERMINATED  # it followed its only service
+    # The next voucher brings the walk-in account back.
+    (following,) = await add_vouchers(package_id)
+    await redeem(following)
+    async with unit_of_work() as session:
+        assert (await session.get(Subscriber, holder.id)).status is SubscriberStatus.ACTIVE
