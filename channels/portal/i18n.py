@@ -116,6 +116,45 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "The payment did not go through: {reason}",
         "sw": "Malipo hayakufanikiwa: {reason}",
     },
+    "prompt_open": {
+        "en": "A payment request is already waiting on that phone. Finish or cancel it, "
+        "then try again.",
+        "sw": "Ombi la malipo tayari linasubiri kwenye simu hiyo. Likamilishe au ulighairi, "
+        "kisha ujaribu tena.",
+    },
+    # why a purchase failed (keys of the purchases' FAILURES)
+    "failure_cancelled": {"en": "you cancelled the payment.", "sw": "ulighairi malipo."},
+    "failure_insufficient_funds": {
+        "en": "your M-Pesa balance is not enough for this package.",
+        "sw": "salio lako la M-Pesa halitoshi kwa kifurushi hiki.",
+    },
+    "failure_unreachable": {
+        "en": "your phone could not be reached.",
+        "sw": "simu yako haikupatikana.",
+    },
+    "failure_busy": {
+        "en": "another M-Pesa payment is in progress on your phone. Try again in a minute.",
+        "sw": "malipo mengine ya M-Pesa yanaendelea kwenye simu yako. Jaribu tena baada ya "
+        "dakika moja.",
+    },
+    "failure_timeout": {"en": "the request timed out.", "sw": "muda wa ombi umekwisha."},
+    "failure_wrong_pin": {
+        "en": "the M-Pesa PIN was wrong.",
+        "sw": "PIN ya M-Pesa haikuwa sahihi.",
+    },
+    "failure_being_checked": {
+        "en": "your payment is being checked; the provider will contact you.",
+        "sw": "malipo yako yanakaguliwa; mtoa huduma atawasiliana nawe.",
+    },
+    "failure_not_issued": {
+        "en": "your payment was received but no voucher was issued yet. Please call support.",
+        "sw": "malipo yako yamepokelewa lakini vocha bado haijatolewa. Tafadhali piga msaada.",
+    },
+    "failure_refused": {
+        "en": "M-Pesa did not accept the request. Try again.",
+        "sw": "M-Pesa haikukubali ombi. Jaribu tena.",
+    },
+    "failure_failed": {"en": "it was not completed.", "sw": "hayakukamilika."},
     "purchase_unknown": {
         "en": "We could not find that payment.",
         "sw": "Hatukupata malipo hayo.",

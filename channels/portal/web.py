@@ -39,6 +39,7 @@ from kiunga.channels.portal.state import (
     router_url,
 )
 from kiunga.platform.auth.derived_keys import derive_key
+from kiunga.platform.db.base import utcnow
 from kiunga.platform.web.cache import ABSENT, TtlCache
 from kiunga.platform.web.dependencies import CurrentTenant, Services
 from kiunga.platform.web.request_state import STARTED_AT
@@ -432,7 +433,9 @@ class PortalController(Controller):
                 language=page.lang,
             )
         except VoucherError as error:
-            return again(t("bad_phone") if error.field == "phone" else t("package_unavailable"))
+            if error.field == "phone":
+                return again(t("prompt_open") if error.status_code == 409 else t("bad_phone"))
+            return again(t("package_unavailable"))
         except MpesaError:  # not set up, refused, or not answering (MpesaUnavailable)
             return again(t("mpesa_unavailable"))
         return Redirect(page.url(f"/portal/wait/{purchase.token}"), status_code=303)
@@ -461,10 +464,15 @@ class PortalController(Controller):
             return page.render(
                 "failed.html", message=t("purchase_unknown"), back_url=page.landing_url, **toggle
             )
-        if view.status == "failed":
+        reason = view.failure_reason
+        if view.status == "pending" and view.pending_until and utcnow() > view.pending_until:
+            reason = "timeout"  # the prompt has closed: stop waiting
+        if view.status == "failed" or reason == "timeout":
+            key = f"failure_{reason}"
+            words = t(key) if key in STRINGS else (view.failure or t("failure_failed"))
             return page.render(
                 "failed.html",
-                message=t("payment_failed", reason=view.failure or "-"),
+                message=t("payment_failed", reason=words),
                 back_url=page.landing_url,
                 **toggle,
             )

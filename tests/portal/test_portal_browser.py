@@ -151,3 +151,23 @@ async def test_buy_with_mpesa_and_get_online_automatically(
     await phone.locator("#logged-in").wait_for(timeout=30_000)
     [login] = fake_router.logins
     assert login.chap_ok is True and len(login.username) >= 6
+
+
+async def test_a_cancelled_payment_is_told_in_swahili(
+    phone, fake_router, isp, server, add_package, with_mpesa
+):
+    await with_mpesa()
+    await add_package(name="Saa Moja", price=2_000)
+    await phone.goto(fake_router.hotspot_url(MAC.format(7)))
+    await phone.wait_for_url(re.compile(r"/portal/login$"))
+    await phone.click("#lang-toggle")
+    await phone.wait_for_url(re.compile(r"lang=sw"))
+    await phone.locator("ul.packages li button").click()
+    await phone.wait_for_url(re.compile(r"/portal/buy\?"))
+    await phone.fill("#phone", "0712341032")  # the emulator: the customer cancels
+    await _submit(phone, "#pay")
+    assert "Angalia simu yako" in await phone.locator("main").inner_text()
+    message = phone.locator("#message")
+    await message.wait_for(timeout=30_000)
+    assert "Malipo hayakufanikiwa: ulighairi malipo." in await message.inner_text()
+    assert fake_router.logins == []
