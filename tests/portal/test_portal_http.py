@@ -11,7 +11,8 @@ import time
 from datetime import timedelta
 
 from kiunga.channels.portal.chap import chap_response
-from kiunga.channels.portal.web import LOOK_CACHE_SECONDS, REFUSAL_FLOOR_SECONDS
+from kiunga.channels.portal.pages import LOOK_CACHE_SECONDS
+from kiunga.channels.portal.web import REFUSAL_FLOOR_SECONDS
 from kiunga.platform.db.base import utcnow
 from kiunga.tenants.vouchers.batches import revoke_batch
 from kiunga.tenants.vouchers.models import Voucher, VoucherBatch, VoucherStatus
