@@ -171,3 +171,27 @@ async def test_a_cancelled_payment_is_told_in_swahili(
     await message.wait_for(timeout=30_000)
     assert "Malipo hayakufanikiwa: ulighairi malipo." in await message.inner_text()
     assert fake_router.logins == []
+
+
+async def test_buy_with_javascript_off(
+    phone_without_js, fake_router, isp, server, add_package, with_mpesa
+):
+    page = phone_without_js
+    await with_mpesa()
+    await add_package(name="Saa Moja", price=2_000)
+    await page.goto(fake_router.hotspot_url(MAC.format(8)))
+    await page.click("button:has-text('Continue')")
+    await page.wait_for_url(re.compile(r"/portal/login$"))
+    await page.locator("ul.packages li button").click()
+    await page.wait_for_url(re.compile(r"/portal/buy\?"))
+    await page.fill("#phone", "0712345678")
+    await page.click("#pay")
+    await page.wait_for_url(re.compile(r"/portal/wait/"))
+    # No script: the waiting page refreshes itself until the voucher is issued, then the
+    # login form waits for the button.
+    await page.locator("#continue").wait_for(timeout=30_000)
+    assert "Your voucher code is" in await page.locator("#your-code").inner_text()
+    await page.click("#continue")
+    await page.locator("#logged-in").wait_for()
+    [login] = fake_router.logins
+    assert login.chap_ok is True
