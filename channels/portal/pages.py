@@ -33,13 +33,13 @@ from kiunga.tenants.vouchers.portal_settings import (
     portal_look,
 )
 from kiunga.tenants.vouchers.usage import VoucherUsage
+from kiunga.tenants.zones import tenant_zone
 from litestar import MediaType, Request, Response
 from litestar.datastructures import Cookie
 
 COOKIE = "kiunga_portal"
 LOOK_CACHE_SECONDS = 5.0
 NO_STORE = {"cache-control": "no-store"}
-LOCAL_TIME = ZoneInfo("Africa/Nairobi")
 
 templates = Environment(
     loader=FileSystemLoader(Path(__file__).resolve().parent / "templates"),
@@ -68,6 +68,7 @@ def redeem_throttle(services: WebServices) -> RedeemThrottle:
 class Shop:
     look: PortalLook
     packages: list[PackageOnSale]
+    zone: ZoneInfo
 
 
 async def load_shop(request: Request, services: WebServices, tenant: TenantContext) -> Shop:
@@ -80,7 +81,11 @@ async def load_shop(request: Request, services: WebServices, tenant: TenantConte
     shop = cache.get(tenant.id)
     if shop is ABSENT:
         async with services.database.tenant_session(tenant.schema) as session:
-            shop = Shop(await portal_look(session, tenant.name), await packages_on_sale(session))
+            shop = Shop(
+                await portal_look(session, tenant.name),
+                await packages_on_sale(session),
+                await tenant_zone(session),
+            )
         cache.set(tenant.id, shop)
     return shop
 
@@ -93,8 +98,9 @@ def price_text(amount: int, currency: str) -> str:
     return f"{currency} {whole:,}" if cents == 0 else f"{currency} {whole:,}.{cents:02d}"
 
 
-def local_time(moment: datetime | None) -> str:
-    return moment.astimezone(LOCAL_TIME).strftime("%d/%m/%Y %H:%M") if moment else ""
+def local_time(moment: datetime | None, zone: ZoneInfo) -> str:
+    """A time as the ISP's users read it: in the ISP's own zone."""
+    return moment.astimezone(zone).strftime("%d/%m/%Y %H:%M") if moment else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,7 +237,7 @@ class Page:
             login_url=state.login_url,
             dst=state.original_url,
             show_code=show_code,
-            valid_until=local_time(expires_at),
+            valid_until=local_time(expires_at, self.shop.zone),
         )
 
     def usage(

@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from kiunga.platform.auth.passwords import generate_password, hash_password
 from kiunga.platform.auth.principals import StaffPrincipal
@@ -34,6 +33,7 @@ from kiunga.tenants.vouchers.api import agent_of, csv_response
 from kiunga.tenants.vouchers.batches import BatchSpec
 from kiunga.tenants.vouchers.errors import VoucherError, VoucherNotFound
 from kiunga.tenants.vouchers.models import VoucherStatus
+from kiunga.tenants.zones import tenant_zone
 from litestar import Controller, Request, Response, get, post
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotFoundException, PermissionDeniedException
@@ -97,10 +97,6 @@ def _whole(field: str, text: str) -> int | None:
         raise VoucherError(field, f"{field.replace('_', ' ')} must be a whole number") from exc
 
 
-async def _tenant_zone(session: AsyncSession) -> ZoneInfo:
-    return await sales._tenant_zone(session)
-
-
 def commission_from(text: str | None) -> int:
     """A percentage as typed (12.5) in basis points (1250); empty is none."""
     text = (text or "").strip().rstrip("%").strip()
@@ -127,7 +123,7 @@ async def spec_from_form(session: AsyncSession, form) -> BatchSpec:
             day = datetime.strptime(day_text, "%Y-%m-%d").date()
         except ValueError as exc:
             raise VoucherError("unused_expires_on", "give the day as YYYY-MM-DD") from exc
-        zone = await _tenant_zone(session)
+        zone = await tenant_zone(session)
         end = datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=zone)
         expires_at = end.astimezone(UTC)
     return BatchSpec(

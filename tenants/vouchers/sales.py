@@ -13,12 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 from kiunga.platform.db.base import utcnow
-from kiunga.platform.db.engine import TENANT_SCHEMA_KEY
 from kiunga.platform.jobs.outbox import emit
-from kiunga.platform.models import Tenant
 from kiunga.tenants.subscribers.models import Reseller
 from kiunga.tenants.vouchers import codes as code_rules
 from kiunga.tenants.vouchers.errors import VoucherError, VoucherNotFound
@@ -29,6 +26,7 @@ from kiunga.tenants.vouchers.models import (
     VoucherSale,
     VoucherStatus,
 )
+from kiunga.tenants.zones import tenant_zone
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -280,15 +278,9 @@ async def agent_summaries(
     return sorted(summaries, key=lambda s: (s.name.lower(), s.reseller_id))
 
 
-async def _tenant_zone(session: AsyncSession) -> ZoneInfo:
-    schema = session.info.get(TENANT_SCHEMA_KEY)
-    name = await session.scalar(select(Tenant.timezone).where(Tenant.schema_name == schema))
-    return ZoneInfo(name or "Africa/Nairobi")
-
-
 async def count_sold_today(session: AsyncSession, *, now: datetime | None = None) -> int:
     """Vouchers sold since midnight in the ISP's own timezone (the dashboard's counter)."""
-    zone = await _tenant_zone(session)
+    zone = await tenant_zone(session)
     local = (now or utcnow()).astimezone(zone)
     start = local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
     return (

@@ -11,12 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
-from zoneinfo import ZoneInfo
 
 from kiunga.platform.auth.scopes import BILLING_WRITE
 from kiunga.platform.db.base import utcnow
-from kiunga.platform.db.engine import TENANT_SCHEMA_KEY
-from kiunga.platform.models import Tenant
 from kiunga.platform.web.dependencies import TenantSession
 from kiunga.platform.web.guards import requires_scopes, staff_only, tenant_only
 from kiunga.tenants.billing import adjustments, invoices, ledger
@@ -30,12 +27,12 @@ from kiunga.tenants.billing.console.pages import (
 )
 from kiunga.tenants.billing.errors import BillingError, NotFound
 from kiunga.tenants.billing.invoices import InvoiceLineInput
+from kiunga.tenants.zones import tenant_zone
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import FormMultiDict
 from litestar.params import FromPath
 from litestar.response import Redirect
 from litestar.status_codes import HTTP_400_BAD_REQUEST, HTTP_404_NOT_FOUND, HTTP_409_CONFLICT
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 LINE_ROWS = 5
@@ -59,12 +56,6 @@ class InvoiceForm:
     due_at: datetime
     lines: list[InvoiceLineInput]
     issue: bool
-
-
-async def _tenant_timezone(session: AsyncSession) -> ZoneInfo:
-    schema = session.info.get(TENANT_SCHEMA_KEY)
-    name = await session.scalar(select(Tenant.timezone).where(Tenant.schema_name == schema))
-    return ZoneInfo(name or "Africa/Nairobi")
 
 
 def _line_price(text: str, currency: str, field: str) -> int:
@@ -119,7 +110,7 @@ async def read_invoice_form(session: AsyncSession, form: FormMultiDict) -> Invoi
     else:
         # Due at the end of that day where the ISP is.
         next_day = datetime.combine(due_day + timedelta(days=1), time())
-        due_at = next_day.replace(tzinfo=await _tenant_timezone(session)) - timedelta(seconds=1)
+        due_at = next_day.replace(tzinfo=await tenant_zone(session)) - timedelta(seconds=1)
     lines = _read_lines(form, currency, errors)
     if errors:
         raise FormErrors(errors)
@@ -138,7 +129,7 @@ def _status_for(exc: BillingError | NotFound) -> int:
 
 async def _render_new_invoice(request, session, *, form=None, errors=None, status_code=200):
     if form is None:
-        today = utcnow().astimezone(await _tenant_timezone(session)).date()
+        today = utcnow().astimezone(await tenant_zone(session)).date()
         form = {
             "account_number": request.query_params.get("account", ""),
             "due_date": (today + timedelta(days=DEFAULT_DUE_DAYS)).isoformat(),
