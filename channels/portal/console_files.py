@@ -31,6 +31,29 @@ async def _addresses(host: str) -> list[str]:
     return sorted({info[4][0] for info in infos if not info[4][0].startswith("127.")})
 
 
+async def router_file(request: Request, services, look, name: str) -> Response:
+    """One of the router's hotspot files (or the walled-garden lines) for this ISP's host,
+    as the request reached it; 404 for any other name."""
+    netloc = request.url.netloc
+    hostname = request.url.hostname or netloc
+    scheme = "https" if services.settings.is_production else request.url.scheme
+    colour = look.primary_colour
+    if name == "login.html":
+        body = router_files.login_html(netloc, look.title, scheme=scheme, colour=colour)
+    elif name in ("status.html", "alogin.html"):
+        body = router_files.status_html(netloc, look.title, scheme=scheme, colour=colour)
+    elif name == "walled-garden.rsc":
+        body = router_files.walled_garden(hostname, await _addresses(hostname))
+    else:
+        raise NotFoundException("No such file")
+    media_type = "text/plain" if name.endswith(".rsc") else "text/html"
+    return Response(
+        body,
+        media_type=f"{media_type}; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="{name}"'},
+    )
+
+
 class PortalRouterFilesController(Controller):
     path = "/settings/portal/files"
     include_in_schema = False
@@ -46,21 +69,4 @@ class PortalRouterFilesController(Controller):
         name: FromPath[str],
     ) -> Response:
         look = await portal_look(tenant_session, tenant.name)
-        netloc = request.url.netloc
-        hostname = request.url.hostname or netloc
-        scheme = "https" if services.settings.is_production else request.url.scheme
-        colour = look.primary_colour
-        if name == "login.html":
-            body = router_files.login_html(netloc, look.title, scheme=scheme, colour=colour)
-        elif name in ("status.html", "alogin.html"):
-            body = router_files.status_html(netloc, look.title, scheme=scheme, colour=colour)
-        elif name == "walled-garden.rsc":
-            body = router_files.walled_garden(hostname, await _addresses(hostname))
-        else:
-            raise NotFoundException("No such file")
-        media_type = "text/plain" if name.endswith(".rsc") else "text/html"
-        return Response(
-            body,
-            media_type=f"{media_type}; charset=utf-8",
-            headers={"content-disposition": f'attachment; filename="{name}"'},
-        )
+        return await router_file(request, services, look, name)

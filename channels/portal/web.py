@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+from kiunga.channels.portal.console_files import router_file
 from kiunga.channels.portal.i18n import STRINGS
 from kiunga.channels.portal.pages import (
     NO_STORE,
@@ -36,7 +37,7 @@ from kiunga.platform.web.services import WebServices
 from kiunga.platform.web.tenancy import TenantContext
 from kiunga.tenants.mpesa.errors import MpesaError
 from kiunga.tenants.vouchers.errors import VoucherError
-from kiunga.tenants.vouchers.portal_settings import portal_logo
+from kiunga.tenants.vouchers.portal_settings import portal_logo, portal_look
 from kiunga.tenants.vouchers.purchases import purchase_view, start_purchase
 from kiunga.tenants.vouchers.redeem import RedeemRefused, redeem_voucher
 from kiunga.tenants.vouchers.usage import voucher_usage
@@ -269,6 +270,17 @@ class PortalController(Controller):
             await _pad(request)
         logout_url = router_url(params.get("link-logout")) or ""
         return page.usage(code, usage, logout_url=logout_url, online=True)
+
+    @get("/router/{name:str}")
+    async def router_files(
+        self, request: Request, tenant: CurrentTenant, services: Services, name: FromPath[str]
+    ) -> Response:
+        """The router's hotspot pages and walled-garden lines, public (they hold nothing but
+        the portal's address) so that a router can fetch them itself, e.g. `/tool fetch
+        url=https://<ISP host>/portal/router/login.html dst-path=hotspot/login.html`."""
+        async with services.database.tenant_session(tenant.schema) as session:
+            look = await portal_look(session, tenant.name)
+        return await router_file(request, services, look, name)
 
     @get("/logo")
     async def logo(self, tenant: CurrentTenant, services: Services) -> Response:

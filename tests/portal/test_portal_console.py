@@ -89,3 +89,17 @@ async def test_only_owners_and_admins_and_never_anonymous(client_for, isp, login
     assert (await support.get("/settings/portal")).status_code == 403
     # The portal itself needs nobody signed in, and the console's login never catches it.
     assert (await anonymous.get("/portal/", headers={"accept": "text/html"})).status_code == 200
+
+
+async def test_a_router_fetches_its_files_from_the_portal_without_signing_in(client_for, isp):
+    router = client_for(isp.host)
+    login_html = await router.get("/portal/router/login.html")
+    assert login_html.status_code == 200
+    assert f'action="http://{isp.host}/portal/login"' in login_html.text
+    assert 'value="$(link-login-only)"' in login_html.text
+    status_html = await router.get("/portal/router/status.html")
+    assert f'action="http://{isp.host}/portal/status"' in status_html.text
+    garden = await router.get("/portal/router/walled-garden.rsc")
+    assert f"/ip hotspot walled-garden add dst-host={isp.host}" in garden.text
+    assert (await router.get("/portal/router/../../etc/passwd")).status_code == 404
+    assert (await router.get("/portal/router/config.rsc")).status_code == 404
