@@ -92,3 +92,47 @@ def routeros_command(
         empty_replies=empty_replies,
         on_ready=ready,
     )
+
+
+@emulator_app.command("hotspot")
+def hotspot_command(
+    login_html: Annotated[
+        str,
+        typer.Option(
+            "--login-html",
+            help="Where the router gets its login.html: the ISP portal's "
+            "http(s)://<ISP host>/portal/router/login.html.",
+        ),
+    ],
+    radius_host: Annotated[str, typer.Option("--radius-host", help="RADIUS server.")] = (
+        "127.0.0.1"
+    ),
+    auth_port: Annotated[int, typer.Option("--auth-port", min=1, help="Its auth port.")] = 1812,
+    acct_port: Annotated[
+        int, typer.Option("--acct-port", min=1, help="Its accounting port.")
+    ] = 1813,
+    secret: Annotated[str, typer.Option("--secret", help="The RADIUS shared secret.")] = "",
+    nas_ip: Annotated[
+        str, typer.Option("--nas-ip", help="NAS-IP-Address the router sends.")
+    ] = "127.0.0.1",
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", "-p", min=0, help="Port (0: any).")] = 8090,
+) -> None:
+    """Serve an emulated MikroTik hotspot: the login page a phone sees (the ISP's
+    login.html), link-login-only, and the RADIUS Access and Accounting a router sends."""
+    from kiunga.integrations.routeros.emulator.hotspot import HotspotEmulator
+
+    hotspot = HotspotEmulator(
+        login_html_url=login_html,
+        radius_host=radius_host,
+        auth_port=auth_port,
+        acct_port=acct_port,
+        secret=secret.encode(),
+        nas_ip=nas_ip,
+        host=host,
+        port=port,
+    )
+    console.print(
+        f"Hotspot emulator on http://{host}:{port}/login (RADIUS {radius_host}:{auth_port})"
+    )
+    hotspot.serve_forever()

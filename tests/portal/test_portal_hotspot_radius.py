@@ -1,0 +1,142 @@
+"""The whole hotspot chain as a phone lives it, with every part real: Chromium opens the
+hotspot emulator's login page, which is the login.html the router fetched from the ISP's
+portal; the portal redeems the voucher and posts the login (CHAP) back to the router's
+link-login-only; the router asks Kiunga's RADIUS server (CHAP-Password, Calling-Station-Id),
+gets the package's speed and opens the session with an Accounting-Request. A second phone
+with the same voucher is refused by RADIUS (one device per voucher), and the router's
+refusal reaches the user on the portal."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+
+import pytest
+from kiunga.integrations.radius.server import RadiusServer
+from kiunga.integrations.routeros.emulator.hotspot import HotspotEmulator
+from kiunga.tenants.network.directory import RadiusClientDirectory
+from kiunga.tenants.network.radius.accounting import AccountingWriter
+from kiunga.tenants.network.radius.authorizer import TenantAuthorizer
+from kiunga.tenants.network.radius.models import RadiusSession
+from kiunga.tenants.network.service import create_router, delete_router
+from sqlalchemy import select
+
+pytestmark = pytest.mark.slow
+
+SECRET = "hotspot-nas-secret-5521"
+
+
+@pytest.fixture
+async def nas(isp, unit_of_work):
+    """The ISP's hotspot router as a RADIUS client sending from 127.0.0.1."""
+    async with unit_of_work() as session:
+        router = await create_router(
+            session,
+            isp.id,
+            name="Hostel hotspot",
+            address="127.0.0.1",
+            mode="radius",
+            radius_secret=SECRET,
+            radius_source_address="127.0.0.1",
+        )
+        router_id = router.id
+    yield router_id
+    async with unit_of_work() as session:  # 127.0.0.1 is free for the next test
+        await delete_router(session, isp.id, router_id)
+
+
+@pytest.fixture
+async def radius(nas, database_url, settings_env):
+    """What `kiunga radius` runs, on free ports."""
+    directory = RadiusClientDirectory(database_url, refresh_seconds=3600)
+    authorizer = TenantAuthorizer(database_url, reload_seconds=3600, interim_interval=60)
+    writer = AccountingWriter(database_url, max_batch=100, max_delay=0.05)
+    server = RadiusServer(directory, authorizer, writer, host="127.0.0.1", auth_port=0, acct_port=0)
+    for part in (directory, authorizer, writer):
+        await part.start()
+    await authorizer.wait_listening()
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.close()
+        for part in (writer, authorizer, directory):
+            await part.close()
+
+
+@pytest.fixture
+def hotspot(isp, server, radius):
+    emulator = HotspotEmulator(
+        login_html_url=f"http://{isp.host}:{server}/portal/router/login.html",
+        portal_address="127.0.0.1",
+        radius_host="127.0.0.1",
+        auth_port=radius.auth_address[1],
+        acct_port=radius.acct_address[1],
+        secret=SECRET.encode(),
+    ).start()
+    yield emulator
+    emulator.stop()
+
+
+async def _open_sessions(unit_of_work, username: str) -> int:
+    async with unit_of_work() as session:
+        rows = await session.scalars(
+            select(RadiusSession.id).where(
+                RadiusSession.username == username, RadiusSession.stopped_at.is_(None)
+            )
+        )
+        return len(list(rows))
+
+
+async def _eventually(check, within: float = 10.0):
+    deadline = time.monotonic() + within
+    while not await check():
+        assert time.monotonic() < deadline, "not in time"
+        await asyncio.sleep(0.1)
+
+
+async def test_a_voucher_gets_a_phone_online_through_radius_and_only_one(
+    browser, hotspot, isp, add_package, add_vouchers, unit_of_work
+):
+    package_id = await add_package(name="Saa Moja", shared_users=1)
+    code = (await add_vouchers(package_id))[0]
+
+    first = await browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True)
+    phone = await first.new_page()
+    try:
+        await phone.goto(f"{hotspot.url}/login")
+        await phone.wait_for_url(re.compile(r"/portal/login$"))
+        await phone.fill("#code", code)
+        await phone.click("#redeem")
+        # The portal posts the login to the router, the router asks RADIUS and, accepted,
+        # shows its status page with what RADIUS granted.
+        await phone.wait_for_url(re.compile(rf"^{re.escape(hotspot.url)}/d/[0-9A-F:]+/status$"))
+        assert code in await phone.locator("#user").inner_text()
+        assert "2M/2M" in await phone.locator("#rate").inner_text()
+    finally:
+        await first.close()
+    [session] = hotspot.sessions.values()
+    assert session.username == code and session.rate_limit == "2M/2M"
+
+    async def started() -> bool:
+        return await _open_sessions(unit_of_work, code) == 1
+
+    await _eventually(started)
+    await asyncio.sleep(0.5)  # the writer's NOTIFY reaches the RADIUS cache
+
+    # A second phone with the same code: the portal hands it the login, RADIUS refuses a
+    # second device, and the router's error comes back to the portal's page.
+    second = await browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True)
+    other = await second.new_page()
+    try:
+        await other.goto(f"{hotspot.url}/login")
+        await other.wait_for_url(re.compile(r"/portal/login$"))
+        await other.fill("#code", code)
+        await other.click("#redeem")
+        await other.locator("#router-error").wait_for()
+        assert other.url.endswith("/portal/login")
+    finally:
+        await second.close()
+    assert len(hotspot.sessions) == 1
+    assert await _open_sessions(unit_of_work, code) == 1
