@@ -39,6 +39,7 @@ CHILD_COMMANDS = {"api": ["serve"], "worker": ["worker"]}
 EMULATOR_PORT = 8089
 ROUTEROS_PORT = 8728
 RADIUS_PORTS = (1812, 1813)
+HOTSPOT_PORT = 8090
 READY_TIMEOUT_SECONDS = 60
 STOP_TIMEOUT_SECONDS = 15
 PR_SET_PDEATHSIG = 1
@@ -85,7 +86,7 @@ def up_command() -> None:
         if _wait_until_listening("127.0.0.1", emulator_port, children["Daraja emulator"]):
             mpesa = _seed_demo_mpesa(urls.database_url, f"http://127.0.0.1:{emulator_port}")
         children |= {name: _start_child(command) for name, command in CHILD_COMMANDS.items()}
-        network = _start_network(urls.database_url, children)
+        network = _start_network(urls.database_url, children, portal=_demo_portal(settings, demo))
         if _wait_until_listening(_connect_host(settings), settings.port, children["api"]):
             _print_banner(settings, demo, mpesa, emulator_port, network, hotspot)
         exit_code = _supervise(children)
@@ -335,7 +336,7 @@ def _seed_demo_hotspot(database_url: str):
         return None
 
 
-def _hotspot_banner(url: str, hotspot) -> str:
+def _hotspot_banner(url: str, hotspot, network: NetworkDemo | None = None) -> str:
     if hotspot is None:
         return ""
     batch = f"{url}/vouchers/batches/{hotspot.batch_id}"
@@ -347,6 +348,12 @@ def _hotspot_banner(url: str, hotspot) -> str:
     if hotspot.sample_codes:
         code = hotspot.sample_codes[0]
         lines += f"  An unused code: {code} — {url}/portal/?code={code}\n"
+    if network is not None and network.hotspot_port:
+        lines += (
+            f"  Be a phone on the demo hotspot: http://127.0.0.1:{network.hotspot_port}/login "
+            "(the Demo NAS: its login page\n  is the portal's login.html; a voucher or an "
+            "M-Pesa purchase logs it in through Kiunga's RADIUS).\n"
+        )
     return lines
 
 
@@ -356,6 +363,7 @@ class NetworkDemo:
     auth_port: int
     acct_port: int
     seeded: object  # tenants.network.demo.DemoNetwork, or None when seeding failed
+    hotspot_port: int | None = None
 
 
 def _udp_port(preferred: int) -> int:
@@ -367,11 +375,20 @@ def _udp_port(preferred: int) -> int:
         return sock.getsockname()[1]
 
 
-def _start_network(database_url: str, children: dict[str, subprocess.Popen]) -> NetworkDemo:
-    """A RouterOS emulator for the demo router, the demo network seeded, and RADIUS."""
+def _demo_portal(settings: Settings, demo: Demo) -> str:
+    """The demo ISP's portal as a phone on the hotspot reaches it."""
+    return f"http://{demo.host}:{settings.port}"
+
+
+def _start_network(
+    database_url: str, children: dict[str, subprocess.Popen], *, portal: str
+) -> NetworkDemo:
+    """A RouterOS emulator for the demo router, the demo network seeded, RADIUS, and a
+    hotspot (the Demo NAS) whose login page is the demo ISP's own login.html."""
     import asyncio
 
     from kiunga.tenants.network.demo import (
+        DEMO_RADIUS_SECRET,
         DEMO_ROUTER_PASSWORD,
         DEMO_ROUTER_USER,
         seed_demo_network,
@@ -394,7 +411,13 @@ def _start_network(database_url: str, children: dict[str, subprocess.Popen]) -> 
         ["radius", "--host", "127.0.0.1", "--auth-port", str(auth_port),
          "--acct-port", str(acct_port)]
     )  # fmt: skip
-    return NetworkDemo(port, auth_port, acct_port, seeded)
+    hotspot_port = HOTSPOT_PORT if _port_free("127.0.0.1", HOTSPOT_PORT) else _any_port()
+    children["hotspot emulator"] = _start_child(
+        ["emulator", "hotspot", "--login-html", f"{portal}/portal/router/login.html",
+         "--auth-port", str(auth_port), "--acct-port", str(acct_port),
+         "--secret", DEMO_RADIUS_SECRET, "--port", str(hotspot_port)]
+    )  # fmt: skip
+    return NetworkDemo(port, auth_port, acct_port, seeded, hotspot_port)
 
 
 def _network_banner(network: NetworkDemo | None) -> str:
@@ -458,7 +481,7 @@ def _print_banner(
         f"  login    {demo.admin_email} / {admin_password}\n"
         f"{_mpesa_banner(mpesa, emulator_port)}"
         f"{_network_banner(network)}"
-        f"{_hotspot_banner(url, hotspot)}"
+        f"{_hotspot_banner(url, hotspot, network)}"
         "Browsers resolve *.localhost to this machine; for other base domains use the Host\n"
         "header as above. Ctrl-C stops the API, the worker, RADIUS, the emulators and the\n"
         "embedded services.\n",

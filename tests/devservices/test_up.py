@@ -132,6 +132,14 @@ def assert_the_hotspot_demo_works(up: Up) -> None:
     assert "Demo Wireless Hotspot" in page.text
     assert code in page.text
     assert "Hotspot 1 hour" in page.text
+    # The demo hotspot (the Demo NAS) shows a phone the ISP's own login.html, which hands
+    # the phone to the portal.
+    hotspot = re.search(r"demo hotspot: (http://127\.0\.0\.1:\d+)/login", up.output)
+    assert hotspot, up.output
+    login = httpx.get(f"{hotspot.group(1)}/login", follow_redirects=True, timeout=10)
+    assert login.status_code == 200, login.text
+    assert f'action="http://demo.localhost:{up.port}/portal/login"' in login.text
+    assert re.search(r'name="chap-challenge" value="(\\\d{3}){16}"', login.text), login.text
 
 
 def assert_the_mpesa_demo_works(up: Up) -> None:
