@@ -38,7 +38,7 @@ from kiunga.tenants.vouchers.codes import normalise_code
 from kiunga.tenants.vouchers.ending import end_services
 from kiunga.tenants.vouchers.errors import VoucherError
 from kiunga.tenants.vouchers.models import SaleChannel, Voucher, VoucherBatch, VoucherStatus
-from kiunga.tenants.vouchers.sales import record_sale
+from kiunga.tenants.vouchers.sales import SaleTerms, sale_insert
 from kiunga.tenants.vouchers.walkin import walk_in_subscriber_id
 from sqlalchemy import and_, select
 from sqlalchemy.exc import IntegrityError
@@ -87,6 +87,10 @@ def lookup_query(code: str):
             VoucherBatch.revoked_at.label("batch_revoked_at"),
             VoucherBatch.unused_expires_at,
             VoucherBatch.mac_binding,
+            VoucherBatch.price.label("batch_price"),
+            VoucherBatch.currency.label("batch_currency"),
+            VoucherBatch.reseller_id.label("batch_reseller_id"),
+            VoucherBatch.commission_bp.label("batch_commission_bp"),
             Package.id.label("package_id"),
             Package.name.label("package_name"),
             Package.service_type,
@@ -228,9 +232,21 @@ async def _first_use(
             "code", "the code is already the login of another service", status_code=409
         ) from exc
     if voucher.status is VoucherStatus.NEW:
-        await record_sale(
-            session, voucher, channel=SaleChannel.REDEMPTION, actor_label=actor_label, now=now
+        # A printed voucher nobody marked sold is sold now, on its batch's terms (read with
+        # it). The voucher is locked: no one else can be recording its sale meanwhile.
+        terms = SaleTerms(
+            voucher.batch_id,
+            row.batch_price,
+            row.batch_currency,
+            row.batch_reseller_id,
+            row.batch_commission_bp,
         )
+        await session.execute(
+            sale_insert(
+                voucher.id, terms, channel=SaleChannel.REDEMPTION, actor_label=actor_label, now=now
+            )
+        )
+        voucher.sold_at = now
     voucher.status = VoucherStatus.ACTIVE
     voucher.activated_at = now
     voucher.expires_at = expires_at

@@ -42,6 +42,50 @@ def commission_of(price: int, commission_bp: int) -> int:
     return price * commission_bp // BASIS_POINTS
 
 
+@dataclass(frozen=True, slots=True)
+class SaleTerms:
+    """What a batch sells its vouchers for, and to whose commission."""
+
+    batch_id: int
+    price: int
+    currency: str
+    reseller_id: int | None
+    commission_bp: int
+
+    @classmethod
+    def of(cls, batch: VoucherBatch) -> SaleTerms:
+        return cls(batch.id, batch.price, batch.currency, batch.reseller_id, batch.commission_bp)
+
+
+def sale_insert(
+    voucher_id: int,
+    terms: SaleTerms,
+    *,
+    channel: SaleChannel | str,
+    actor_label: str,
+    now: datetime,
+    payment_id: int | None = None,
+):
+    """The INSERT of a voucher's sale on `terms`; a voucher already sold keeps its sale."""
+    commission_bp = terms.commission_bp if terms.reseller_id is not None else 0
+    return (
+        pg_insert(VoucherSale)
+        .values(
+            voucher_id=voucher_id,
+            batch_id=terms.batch_id,
+            reseller_id=terms.reseller_id,
+            channel=SaleChannel(channel),
+            price=terms.price,
+            commission=commission_of(terms.price, commission_bp),
+            currency=terms.currency,
+            payment_id=payment_id,
+            sold_by=(actor_label or "")[:120],
+            sold_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["voucher_id"])
+    )
+
+
 async def record_sale(
     session: AsyncSession,
     voucher: Voucher,
@@ -63,22 +107,15 @@ async def record_sale(
         )
     now = now or utcnow()
     batch = await session.get(VoucherBatch, voucher.batch_id)
-    commission_bp = batch.commission_bp if batch.reseller_id is not None else 0
     await session.execute(
-        pg_insert(VoucherSale)
-        .values(
-            voucher_id=voucher.id,
-            batch_id=batch.id,
-            reseller_id=batch.reseller_id,
-            channel=SaleChannel(channel),
-            price=batch.price,
-            commission=commission_of(batch.price, commission_bp),
-            currency=batch.currency,
+        sale_insert(
+            voucher.id,
+            SaleTerms.of(batch),
+            channel=channel,
+            actor_label=actor_label,
+            now=now,
             payment_id=payment_id,
-            sold_by=(actor_label or "")[:120],
-            sold_at=now,
         )
-        .on_conflict_do_nothing(index_elements=["voucher_id"])
     )
     if voucher.status is VoucherStatus.NEW:
         voucher.status = VoucherStatus.SOLD
