@@ -157,3 +157,25 @@ async def test_sold_today_counts_from_the_isps_midnight(unit_of_work, add_packag
         )
     async with unit_of_work() as session:
         assert await sales.count_sold_today(session, now=NOW) == 1
+
+
+async def test_a_sale_once_written_is_never_changed(unit_of_work, add_package):
+    """Like the ledger, voucher sales are append-only (a trigger refuses the rest)."""
+    from kiunga.platform.db.engine import TENANT_SCHEMA_KEY
+    from sqlalchemy import delete, text, update
+    from sqlalchemy.exc import DBAPIError
+
+    ids = await agent_batch(unit_of_work, await add_package(), count=1)
+    async with unit_of_work() as session:
+        await sales.sell_vouchers(session, voucher_ids=ids, actor_label="counter", now=NOW)
+        schema = session.info[TENANT_SCHEMA_KEY]
+    for statement in (
+        update(VoucherSale).values(price=0),
+        delete(VoucherSale),
+        text(f'TRUNCATE "{schema}".voucher_sales CASCADE'),
+    ):
+        with pytest.raises(DBAPIError, match="append-only"):
+            async with unit_of_work() as session:
+                await session.execute(statement)
+    async with unit_of_work() as session:
+        assert await session.scalar(select(func.count()).select_from(VoucherSale)) == 1

@@ -15,6 +15,25 @@ branch_labels = None
 depends_on = None
 
 
+# A sale is never changed: like the ledger, what was sold, for how much and to whose
+# commission stays as it was written (the function names no table: the same in every schema).
+SALES_APPEND_ONLY_FUNCTION = """
+CREATE FUNCTION voucher_sales_append_only() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'voucher sales are append-only: % refused', TG_OP
+        USING ERRCODE = 'restrict_violation';
+END;
+$$
+"""
+SALES_APPEND_ONLY_TRIGGERS = (
+    """CREATE TRIGGER voucher_sales_append_only BEFORE UPDATE OR DELETE ON voucher_sales
+    FOR EACH ROW EXECUTE FUNCTION voucher_sales_append_only()""",
+    """CREATE TRIGGER voucher_sales_no_truncate BEFORE TRUNCATE ON voucher_sales
+    FOR EACH STATEMENT EXECUTE FUNCTION voucher_sales_append_only()""",
+)
+
+
 def _fk(table: str, column: str, target: str, ondelete: str) -> sa.ForeignKeyConstraint:
     return sa.ForeignKeyConstraint(
         [column], [f"{target}.id"], name=op.f(f"fk_{table}_{column}_{target}"), ondelete=ondelete
@@ -135,6 +154,9 @@ def upgrade() -> None:
     op.create_index(op.f("ix_voucher_sales_batch_id"), "voucher_sales", ["batch_id"])
     op.create_index(op.f("ix_voucher_sales_reseller_id"), "voucher_sales", ["reseller_id"])
     op.create_index("ix_voucher_sales_sold_at", "voucher_sales", ["sold_at"])
+    op.execute(SALES_APPEND_ONLY_FUNCTION)
+    for trigger in SALES_APPEND_ONLY_TRIGGERS:
+        op.execute(trigger)
 
     op.create_table(
         "hotspot_purchases",
@@ -194,6 +216,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("portal_settings")
     op.drop_table("hotspot_purchases")
+    op.execute("DROP TRIGGER voucher_sales_no_truncate ON voucher_sales")
+    op.execute("DROP TRIGGER voucher_sales_append_only ON voucher_sales")
+    op.execute("DROP FUNCTION voucher_sales_append_only()")
     op.drop_table("voucher_sales")
     op.drop_table("vouchers")
     op.drop_table("voucher_batches")
