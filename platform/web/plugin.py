@@ -12,6 +12,7 @@ from kiunga.platform.web.api.platform_tenants import PlatformTenantController
 from kiunga.platform.web.console.auth import LoginController
 from kiunga.platform.web.console.home import home
 from kiunga.platform.web.console.platform_admin import PlatformConsoleController
+from kiunga.platform.web.console.template_filters import add_template_filters
 from kiunga.platform.web.dependencies import DEPENDENCIES
 from kiunga.platform.web.errors import http_exception_handler, internal_error_handler
 from kiunga.platform.web.health import healthz, readyz
@@ -139,6 +140,7 @@ class KiungaWebPlugin(InitPluginProtocol):
         app_config.template_config = TemplateConfig(
             directory=[WEB_DIR / "templates", *registry.TEMPLATE_DIRECTORIES],
             engine=JinjaTemplateEngine,
+            engine_callback=add_template_filters,
         )
         app_config.openapi_config = openapi_config()
         app_config.state["services"] = services

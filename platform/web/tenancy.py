@@ -32,6 +32,8 @@ class TenantContext:
     schema: str
     name: str
     status: str
+    # The ISP's IANA zone: times are stored in UTC and shown to its people in this one.
+    timezone: str = "Africa/Nairobi"
 
     @property
     def is_active(self) -> bool:
@@ -45,6 +47,7 @@ class TenantContext:
             schema=tenant.schema_name,
             name=tenant.name,
             status=TenantStatus(tenant.status).value,
+            timezone=tenant.timezone,
         )
 
 

@@ -287,3 +287,20 @@ async def test_an_agent_tied_to_no_reseller_record_cannot_sign_in(
     answer = await login(client, make_staff(tenant.id, role=StaffRole.AGENT))
     assert answer.status_code == 401
     assert (await client.get("/vouchers")).status_code == 303
+
+
+async def test_times_are_shown_in_the_isps_zone(signed_in, add_package, unit_of_work):
+    """Stored in UTC, shown as the ISP's people read them (Nairobi: UTC+3)."""
+    from datetime import UTC, datetime
+
+    from kiunga.tenants.vouchers import sales
+
+    batch_id = await make_batch(unit_of_work, await add_package(), count=1)
+    async with unit_of_work() as session:
+        [voucher_id] = await session.scalars(select(Voucher.id).where(Voucher.batch_id == batch_id))
+        sold_at = datetime(2026, 3, 1, 22, 30, tzinfo=UTC)
+        await sales.sell_vouchers(session, voucher_ids=[voucher_id], actor_label="t", now=sold_at)
+    owner = await signed_in(StaffRole.OWNER)
+    page = await owner.get(f"/vouchers/batches/{batch_id}")
+    assert page.status_code == 200
+    assert "2026-03-02 01:30" in page.text and "2026-03-01 22:30" not in page.text
