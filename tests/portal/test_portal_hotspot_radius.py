@@ -2,9 +2,10 @@
 hotspot emulator's login page, which is the login.html the router fetched from the ISP's
 portal; the portal redeems the voucher and posts the login (CHAP) back to the router's
 link-login-only; the router asks Kiunga's RADIUS server (CHAP-Password, Calling-Station-Id),
-gets the package's speed and opens the session with an Accounting-Request. A second phone
-with the same voucher is refused by RADIUS (one device per voucher), and the router's
-refusal reaches the user on the portal."""
+gets the package's speed and opens the session with an Accounting-Request, then serves the
+ISP's status.html, which shows the portal's status page. A second phone with the same
+voucher is refused by RADIUS (one device per voucher), and the router's refusal reaches the
+user on the portal. Logging out there ends the session (Accounting Stop)."""
 
 from __future__ import annotations
 
@@ -96,47 +97,61 @@ async def _eventually(check, within: float = 10.0):
         await asyncio.sleep(0.1)
 
 
+async def _phone(browser):
+    context = await browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True)
+    return context, await context.new_page()
+
+
 async def test_a_voucher_gets_a_phone_online_through_radius_and_only_one(
     browser, hotspot, isp, add_package, add_vouchers, unit_of_work
 ):
     package_id = await add_package(name="Saa Moja", shared_users=1)
     code = (await add_vouchers(package_id))[0]
 
-    first = await browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True)
-    phone = await first.new_page()
+    first, phone = await _phone(browser)
     try:
         await phone.goto(f"{hotspot.url}/login")
         await phone.wait_for_url(re.compile(r"/portal/login$"))
         await phone.fill("#code", code)
         await phone.click("#redeem")
         # The portal posts the login to the router, the router asks RADIUS and, accepted,
-        # shows its status page with what RADIUS granted.
-        await phone.wait_for_url(re.compile(rf"^{re.escape(hotspot.url)}/d/[0-9A-F:]+/status$"))
-        assert code in await phone.locator("#user").inner_text()
-        assert "2M/2M" in await phone.locator("#rate").inner_text()
+        # serves the ISP's status.html, which hands the phone to the portal's status page.
+        await phone.wait_for_url(re.compile(r"/portal/status\?"))
+        status = await phone.locator("#status").inner_text()
+        assert "You are online" in status and "Saa Moja" in status and "Time left" in status
+        [session] = hotspot.sessions.values()
+        assert session.username == code and session.rate_limit == "2M/2M"
+        assert 3500 <= session.session_timeout <= 3600
+
+        async def started() -> bool:
+            return await _open_sessions(unit_of_work, code) == 1
+
+        await _eventually(started)
+        await asyncio.sleep(0.5)  # the writer's NOTIFY reaches the RADIUS cache
+
+        # A second phone with the same code: the portal hands it the login, RADIUS
+        # refuses a second device, and the router's error comes back to the portal's page.
+        second, other = await _phone(browser)
+        try:
+            await other.goto(f"{hotspot.url}/login")
+            await other.wait_for_url(re.compile(r"/portal/login$"))
+            await other.fill("#code", code)
+            await other.click("#redeem")
+            await other.locator("#router-error").wait_for()
+            assert "another device" in await other.locator("#router-error").inner_text()
+        finally:
+            await second.close()
+        assert len(hotspot.sessions) == 1
+
+        # Logging out on the portal's status page posts to the router's link-logout: the
+        # session ends with an Accounting Stop.
+        await phone.click("#logout")
+        await phone.wait_for_url(re.compile(r"/portal/login$"))
     finally:
         await first.close()
-    [session] = hotspot.sessions.values()
-    assert session.username == code and session.rate_limit == "2M/2M"
+    assert hotspot.sessions == {}
 
-    async def started() -> bool:
-        return await _open_sessions(unit_of_work, code) == 1
+    async def stopped() -> bool:
+        return await _open_sessions(unit_of_work, code) == 0
 
-    await _eventually(started)
-    await asyncio.sleep(0.5)  # the writer's NOTIFY reaches the RADIUS cache
-
-    # A second phone with the same code: the portal hands it the login, RADIUS refuses a
-    # second device, and the router's error comes back to the portal's page.
-    second = await browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True)
-    other = await second.new_page()
-    try:
-        await other.goto(f"{hotspot.url}/login")
-        await other.wait_for_url(re.compile(r"/portal/login$"))
-        await other.fill("#code", code)
-        await other.click("#redeem")
-        await other.locator("#router-error").wait_for()
-        assert other.url.endswith("/portal/login")
-    finally:
-        await second.close()
-    assert len(hotspot.sessions) == 1
-    assert await _open_sessions(unit_of_work, code) == 1
+    await _eventually(stopped)

@@ -12,7 +12,9 @@ It behaves as RouterOS does with an external login page and a RADIUS server:
   or CHAP-Password/CHAP-Challenge, Calling-Station-Id = the device's MAC; an Access-Accept
   opens a session (Accounting-Request Start) and sends the browser on to `dst`; a reject
   sends it back to the login page with the Reply-Message as `$(error)`.
-- `GET /d/<MAC>/status` shows the session (what the RADIUS server granted); `…/logout` ends it
+- `GET /d/<MAC>/status` serves the ISP's status.html (which hands the phone to the portal's
+  status page), `…/session` the router's own account of the session (what RADIUS granted);
+  `…/logout` (link-logout) ends it
   (Accounting-Request Stop).
 
 A router knows a phone by its MAC at layer 2; a browser here has none, so the emulator gives
@@ -45,7 +47,7 @@ from pyrad.client import Client, Timeout
 DEVICE_COOKIE = "hotspot_device"
 MAC_PATTERN = re.compile(r"([0-9A-F]{2}:){5}[0-9A-F]{2}")
 DEVICE_PATH = re.compile(
-    r"/d/(?P<mac>([0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2})/(?P<page>login|status|logout)"
+    r"/d/(?P<mac>([0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2})/(?P<page>login|status|session|logout)"
 )
 DEFAULT_ORIG = "http://example.com/"
 NOT_LOGGED_IN = (
@@ -137,7 +139,7 @@ class HotspotEmulator:
 
     def login_page(self, mac: str, *, error: str = "", orig: str = DEFAULT_ORIG) -> str:
         try:
-            template = self._fetch_login_html()
+            template = self._fetch("login.html")
         except OSError:
             return NO_LOGIN_PAGE
         chap_id, challenge = secrets.token_bytes(1), secrets.token_bytes(16)
@@ -157,17 +159,36 @@ class HotspotEmulator:
             "error": error,
             "identity": self.identity,
         }
-        for name, value in values.items():
-            template = template.replace(f"$({name})", escape(value))
-        return template
+        return _fill(template, values)
 
-    def _fetch_login_html(self) -> str:
-        """The ISP's login.html, fetched as a router does with /tool fetch."""
-        url = urlsplit(self.login_html_url)
+    def status_page(self, mac: str) -> str:
+        """What a logged-in phone sees at the router: the ISP's status.html (uploaded beside
+        login.html) with the session's variables, or the router's own page without one."""
+        session = self.sessions.get(mac)
+        if session is None:
+            return NOT_LOGGED_IN
+        try:
+            template = self._fetch("status.html")
+        except OSError:
+            return self.session_page(mac)
+        values = {
+            "username": session.username,
+            "mac": mac,
+            "ip": session.ip,
+            "link-logout": f"{self.device_url(mac)}/logout",
+            "link-login-only": f"{self.device_url(mac)}/login",
+            "identity": self.identity,
+        }
+        return _fill(template, values)
+
+    def _fetch(self, name: str) -> str:
+        """One of the ISP's hotspot files, beside login_html_url, fetched as a router does
+        with /tool fetch."""
+        url = urlsplit(self.login_html_url.rsplit("/", 1)[0] + "/" + name)
         address = self.portal_address
         if address is None and (url.hostname or "").endswith("localhost"):
             address = "127.0.0.1"
-        request = urllib.request.Request(self.login_html_url)
+        request = urllib.request.Request(url.geturl())
         if address is not None:
             port = f":{url.port}" if url.port else ""
             request = urllib.request.Request(
@@ -176,13 +197,15 @@ class HotspotEmulator:
         with urllib.request.urlopen(request, timeout=10) as answer:
             return answer.read().decode()
 
-    def status_page(self, mac: str) -> str:
+    def session_page(self, mac: str) -> str:
+        """The router's own account of a session: what RADIUS granted."""
         session = self.sessions.get(mac)
         if session is None:
             return NOT_LOGGED_IN
         minutes = int((time.time() - session.started_at) // 60)
         return (
-            "<!DOCTYPE html><title>Hotspot status</title>"
+            '<!DOCTYPE html><meta name="viewport" content="width=device-width">'
+            "<title>Hotspot session</title>"
             f"<h1>You are online</h1><p id=user>Logged in as {escape(session.username)}</p>"
             f"<p>Device {escape(session.mac)}, address {escape(session.ip)}, "
             f"online for {minutes} min.</p>"
@@ -285,6 +308,13 @@ class HotspotEmulator:
         return True
 
 
+def _fill(template: str, values: dict[str, str]) -> str:
+    """Fill RouterOS's $(name) variables, as the router does when it serves a page."""
+    for name, value in values.items():
+        template = template.replace(f"$({name})", escape(value))
+    return template
+
+
 def _first(values):
     return values[0] if values else None
 
@@ -363,6 +393,8 @@ def _handler_for(hotspot: HotspotEmulator):
                 self._send(200, hotspot.login_page(mac, error=query.get("error", ""), orig=orig))
             elif page == "status":
                 self._send(200, hotspot.status_page(mac))
+            elif page == "session":
+                self._send(200, hotspot.session_page(mac))
             elif page == "logout":
                 hotspot.log_out(mac)
                 self._send(302, location="login")
