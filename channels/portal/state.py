@@ -18,9 +18,10 @@ import time
 from dataclasses import asdict, dataclass
 from urllib.parse import urlsplit
 
+from kiunga.tenants.services.service import router_mac
+
 STATE_MAX_AGE_SECONDS = 3 * 3600
 FORM_MAX_AGE_SECONDS = 3600
-_MAC = re.compile(r"^([0-9A-F]{2}[:-]){5}[0-9A-F]{2}$")
 _IP = re.compile(r"^[0-9A-Fa-f:.]{2,45}$")
 _ESCAPED = re.compile(r"^(\\[0-7]{1,3}|[ -~]){0,64}$")
 
@@ -31,11 +32,6 @@ def _b64(data: bytes) -> str:
 
 def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def normalise_mac(raw: str | None) -> str | None:
-    mac = (raw or "").strip().upper().replace("-", ":")
-    return mac if _MAC.match(mac) else None
 
 
 def router_url(raw: str | None) -> str | None:
@@ -93,7 +89,7 @@ class RouterState:
         if not (_ESCAPED.match(chap_id) and _ESCAPED.match(chap_challenge)):
             chap_id = chap_challenge = ""
         return cls(
-            mac=normalise_mac(form.get("mac")),
+            mac=router_mac(form.get("mac")),
             ip=ip if _IP.match(ip) else None,
             login_url=login_url,
             original_url=page_url(form.get("link-orig")),

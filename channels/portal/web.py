@@ -29,13 +29,14 @@ from kiunga.channels.portal.pages import (
     redeem_throttle,
 )
 from kiunga.channels.portal.ratelimit import REDEMPTIONS, RedeemThrottle
-from kiunga.channels.portal.state import RouterState, normalise_mac, router_url
+from kiunga.channels.portal.state import RouterState, router_url
 from kiunga.platform.db.base import utcnow
 from kiunga.platform.web.dependencies import CurrentTenant, Services
 from kiunga.platform.web.request_state import STARTED_AT
 from kiunga.platform.web.services import WebServices
 from kiunga.platform.web.tenancy import TenantContext
 from kiunga.tenants.mpesa.errors import MpesaError
+from kiunga.tenants.services.service import router_mac
 from kiunga.tenants.vouchers.errors import VoucherError
 from kiunga.tenants.vouchers.portal_settings import portal_logo, portal_look
 from kiunga.tenants.vouchers.purchases import purchase_view, start_purchase
@@ -255,7 +256,7 @@ class PortalController(Controller):
         # A status page answers for any code it is given: guessing through it is limited
         # and padded like redeeming.
         source = _client_address(request)
-        mac = normalise_mac(params.get("mac"))
+        mac = router_mac(params.get("mac"))
         ip = (params.get("ip") or "").strip()[:45]
         device_ip = f"{source}/{ip}" if ip else source
         throttle = redeem_throttle(services)

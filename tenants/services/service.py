@@ -54,6 +54,17 @@ def clean_mac(mac: str | None) -> str | None:
     return ":".join(digits[i : i + 2] for i in range(0, 12, 2))
 
 
+def router_mac(raw: object) -> str | None:
+    """A MAC address as a router sent it (hotspot `$(mac)`), normalised like clean_mac, or
+    None when there is none or it is not one: a router's word is not input to refuse."""
+    if not isinstance(raw, str):
+        return None
+    try:
+        return clean_mac(raw)
+    except ServiceError:
+        return None
+
+
 def clean_ip(address: str | None) -> str | None:
     if address is None or not address.strip():
         return None

@@ -24,6 +24,7 @@ from kiunga.tenants.mpesa.errors import MpesaError
 from kiunga.tenants.mpesa.gateway import GatewayFactory, daraja_gateway
 from kiunga.tenants.mpesa.models import MpesaRequest, RequestStatus
 from kiunga.tenants.mpesa.stk import EXPIRE_AFTER, PaymentAsk, request_payment
+from kiunga.tenants.services.service import router_mac
 from kiunga.tenants.subscribers.models import (
     Language,
     Subscriber,
@@ -42,7 +43,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 # Kenyan mobiles only: M-Pesa is Safaricom's (07xx and 01xx ranges).
 _KENYAN_MOBILE = re.compile(r"^\+254(7\d{8}|1\d{8})$")
-_MAC = re.compile(r"^([0-9A-F]{2}[:-]){5}[0-9A-F]{2}$")
 MAX_TOKEN_LENGTH = 64
 # How long Safaricom keeps an STK prompt open on the phone.
 PROMPT_OPEN = timedelta(seconds=60)
@@ -82,15 +82,6 @@ def portal_phone(raw: object) -> str:
     if not _KENYAN_MOBILE.match(phone):
         raise VoucherError("phone", "M-Pesa needs a Kenyan mobile number (07… or 01…)")
     return phone
-
-
-def clean_mac(raw: object) -> str | None:
-    """AA:BB:CC:DD:EE:FF, or None when the router sent none or something else (as for a
-    redemption: the voucher is still issued and shown, only not logged in for a device)."""
-    if not isinstance(raw, str):
-        return None
-    text_ = raw.strip().upper()
-    return text_.replace("-", ":") if _MAC.match(text_) else None
 
 
 def _clean_language(language: object) -> Language | None:
@@ -222,7 +213,9 @@ async def start_purchase(
     MpesaError / MpesaUnavailable when M-Pesa is not set up or Daraja refused (the purchase
     is then recorded as failed)."""
     phone = portal_phone(phone)
-    mac = clean_mac(mac)
+    # A MAC the router sent badly counts as none (as for a redemption): the voucher is
+    # still issued and shown, only not logged in for a device.
+    mac = router_mac(mac)
     ip = (ip or "").strip()[:45] or None
     async with database.tenant_session(schema) as session, session.begin():
         package = await portal_package(session, package_id)

@@ -29,10 +29,9 @@ from kiunga.tenants.catalog.models import Package
 from kiunga.tenants.catalog.periods import period_end
 from kiunga.tenants.network.radius.models import UsagePeriod
 from kiunga.tenants.services.credentials import encrypt_password
-from kiunga.tenants.services.errors import ServiceError
 from kiunga.tenants.services.lifecycle import event_payload
 from kiunga.tenants.services.models import Service, ServiceStatus
-from kiunga.tenants.services.service import clean_mac
+from kiunga.tenants.services.service import router_mac
 from kiunga.tenants.services.subscriber_status import sync_subscriber_statuses
 from kiunga.tenants.vouchers.codes import normalise_code
 from kiunga.tenants.vouchers.ending import end_services
@@ -150,13 +149,6 @@ async def _lookup(session: AsyncSession, code: str, *, lock: bool):
     return (await session.execute(query)).first()
 
 
-def _device(mac: str | None) -> str | None:
-    try:
-        return clean_mac(mac)
-    except ServiceError:
-        return None  # not a MAC address: as if the router had sent none
-
-
 async def redeem_voucher(
     session: AsyncSession,
     code: str,
@@ -181,7 +173,7 @@ async def redeem_voucher(
         # a concurrent first use of the same code waits here and finds it active.
         row = await _lookup(session, code, lock=True)
         status = effective_status(row, now)
-    device = _device(mac)
+    device = router_mac(mac)
     voucher: Voucher = row.Voucher
     if status is VoucherStatus.ACTIVE:
         if voucher.mac_address is not None and device != voucher.mac_address:
