@@ -31,6 +31,7 @@ from kiunga.platform.models import (
     TenantMembership,
     TenantStatus,
 )
+from kiunga.platform.tenant_schema import create_tenant_schema
 from psycopg.errors import DuplicateSchema
 from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import IntegrityError, ProgrammingError
@@ -104,8 +105,9 @@ def create_tenant(
 ) -> CreatedTenant:
     """Create a tenant at `target_revision` (tests and benchmarks use an older one).
 
-    The schema is built by the same Alembic upgrade that `kiunga migrate` runs, so a new
-    tenant cannot differ from an old one brought up to date (a test compares the two).
+    The schema is built by the same Alembic upgrade that `kiunga migrate` runs (replayed
+    from a recording after the first creation in a process), so a new tenant cannot differ
+    from an old one brought up to date (a test compares the two).
     """
     slug, name, owner_email = validate_new_tenant(slug, name, owner_email)
     if owner_password is not None and len(owner_password) < MIN_PASSWORD_LENGTH:
@@ -140,7 +142,10 @@ def create_tenant(
             # Plain CREATE SCHEMA, not IF NOT EXISTS: a schema left behind by a removed tenant
             # must never be handed, data and all, to a new ISP that picked the same slug.
             session.execute(text(f'CREATE SCHEMA "{schema}"'))
-            upgrade_tenant_schema(session.connection(), schema, target_revision)
+            if target_revision == ALL_HEADS:
+                create_tenant_schema(session.connection(), schema)
+            else:
+                upgrade_tenant_schema(session.connection(), schema, target_revision)
             created = CreatedTenant(
                 id=tenant.id,
                 slug=slug,

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from kiunga.platform.migrate import tenant_revisions_in_order, upgrade_tenant_schema
+from kiunga.platform.tenant_schema import replay_script, replay_used
 from kiunga.tenants.models import metadata
 from sqlalchemy import Connection, text
 
@@ -100,13 +102,37 @@ def upgrade_step_by_step(engine, schema: str) -> None:
 
 
 def test_created_tenant_equals_a_schema_upgraded_revision_by_revision(scratch):
-    created = scratch.make_tenant("fresh")
+    # The first creation in a process may run Alembic; the second replays its recording.
+    created = [scratch.make_tenant("fresh"), scratch.make_tenant("replayed")]
+    assert replay_used()
     upgrade_step_by_step(scratch.engine, "t_upgraded")
     with scratch.engine.connect() as connection:
-        fresh, upgraded = catalog(connection, created.schema), catalog(connection, "t_upgraded")
-    assert fresh["relations"] and fresh["columns"] and fresh["constraints"]
-    for kind in fresh:
-        assert fresh[kind] == upgraded[kind], kind
+        upgraded = catalog(connection, "t_upgraded")
+        for tenant in created:
+            fresh = catalog(connection, tenant.schema)
+            assert fresh["relations"] and fresh["columns"] and fresh["functions"]
+            for kind in fresh:
+                assert fresh[kind] == upgraded[kind], (tenant.slug, kind)
+
+
+@pytest.mark.parametrize(
+    "statement, parameters",
+    [
+        ("INSERT INTO packages (name) VALUES (%(name)s)", {"name": "x"}),
+        ("SELECT value FROM platform.settings", {}),
+        ('CREATE VIEW v AS SELECT 1 FROM "t_recorded".packages', {}),
+    ],
+    ids=["parameters", "a query", "its own schema"],
+)
+def test_a_recording_that_could_differ_per_schema_is_never_replayed(statement, parameters):
+    recorded = [
+        ('CREATE SCHEMA IF NOT EXISTS "t_recorded"', {}),
+        ("SELECT set_config('search_path', %(s)s, true)", {"s": "t_recorded"}),
+        ("CREATE TABLE packages (name TEXT)", {}),
+        (statement, parameters),
+    ]
+    assert replay_script(recorded[:3], "t_recorded") == "CREATE TABLE packages (name TEXT)"
+    assert replay_script(recorded, "t_recorded") is None
 
 
 def test_the_comparison_sees_a_missing_revision(scratch):
