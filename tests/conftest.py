@@ -39,6 +39,49 @@ def _server_urls() -> tuple[str, str]:
     return normalise_database_url(database_url), redis_url
 
 
+class _RememberingHasher:
+    """argon2 with each answer remembered: a password hashes once per run, a verification is
+    computed once per (hash, password). Both are argon2's own results; only the salt is shared
+    between test accounts with the same password. Servers run as subprocesses hash for real."""
+
+    def __init__(self, hasher):
+        self._hasher = hasher
+        self._hashes: dict[str, str] = {}
+        self._verdicts: dict[tuple[str, str], BaseException | None] = {}
+
+    def hash(self, password: str) -> str:
+        if password not in self._hashes:
+            self._hashes[password] = self._hasher.hash(password)
+        return self._hashes[password]
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        key = (password_hash, password)
+        if key not in self._verdicts:
+            try:
+                self._hasher.verify(password_hash, password)
+                self._verdicts[key] = None
+            except Exception as exc:  # argon2's refusals, remembered and raised again
+                self._verdicts[key] = exc
+        if self._verdicts[key] is not None:
+            raise self._verdicts[key]
+        return True
+
+    def check_needs_rehash(self, password_hash: str) -> bool:
+        return self._hasher.check_needs_rehash(password_hash)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _argon2_once_per_password():
+    # argon2 is slow on purpose (0.1–0.4 s a hash here); hundreds of test accounts share a
+    # few passwords and sign in again and again.
+    from kiunga.platform.auth import passwords
+
+    real = passwords._hasher
+    passwords._hasher = _RememberingHasher(real)
+    yield
+    passwords._hasher = real
+
+
 @pytest.fixture(scope="session")
 def server_urls() -> tuple[str, str]:
     return _server_urls()
