@@ -89,6 +89,25 @@ def hotspot_profile_name(tenant: str, package_id: int) -> str:
     return reserved_name(tenant, package_key(package_id))
 
 
+def queue_name(tenant: str, service_id: int) -> str:
+    return f"{tenant}-svc-{service_id}"
+
+
+@dataclass(frozen=True)
+class Item:
+    """One item Kiunga wants on a router: where, under which key, with which properties
+    (RouterOS names and wire values; the mark, a comment or in a menu without comments the
+    reserved name already given, is added when it is written)."""
+
+    path: str
+    key: str
+    attributes: dict[str, str]
+
+    @property
+    def name(self) -> str:
+        return self.attributes.get("name") or self.attributes.get("address") or self.key
+
+
 def suspended_drop_rule() -> Item:
     """The rule that makes the suspended list mean something: without it a stock router
     lets a listed address through as before. Placed first in the forward chain (when
@@ -103,24 +122,6 @@ def suspended_drop_rule() -> Item:
             "disabled": "no",
         },
     )
-
-
-def queue_name(tenant: str, service_id: int) -> str:
-    return f"{tenant}-svc-{service_id}"
-
-
-@dataclass(frozen=True)
-class Item:
-    """One item Kiunga wants on a router: where, under which key, with which properties
-    (RouterOS names and wire values; the mark comment is added when it is written)."""
-
-    path: str
-    key: str
-    attributes: dict[str, str]
-
-    @property
-    def name(self) -> str:
-        return self.attributes.get("name") or self.attributes.get("address") or self.key
 
 
 def _by_login_kind() -> dict[str, set[str]]:
