@@ -32,9 +32,11 @@ from kiunga.integrations.routeros.errors import (
 )
 from kiunga.integrations.routeros.gateway import (
     ADDRESS_LIST,
+    FIREWALL_FILTER,
     HOTSPOT_ACTIVE,
     HOTSPOT_USER,
     HOTSPOT_USER_PROFILE,
+    NAMED_MENUS,
     PPP_ACTIVE,
     PPP_PROFILE,
     PPP_SECRET,
@@ -45,7 +47,8 @@ from kiunga.integrations.routeros.gateway import (
     RouterStatus,
     Row,
 )
-from kiunga.integrations.routeros.marks import mark, ours
+from kiunga.integrations.routeros.marks import Mark, mark, parse_mark, parse_reserved_name
+from kiunga.integrations.routeros.marks import reserved_name as _reserved_name
 from kiunga.integrations.routeros.menus import MenuCalls
 from kiunga.integrations.routeros.values import (
     api_name,
@@ -62,9 +65,11 @@ __all__ = [
     "ADDRESS_LIST",
     "API_PORT",
     "API_SSL_PORT",
+    "FIREWALL_FILTER",
     "HOTSPOT_ACTIVE",
     "HOTSPOT_USER",
     "HOTSPOT_USER_PROFILE",
+    "NAMED_MENUS",
     "PPP_ACTIVE",
     "PPP_PROFILE",
     "PPP_SECRET",
@@ -289,6 +294,14 @@ class RouterOSClient(MenuCalls):
             normalise_path(path) + "/set", f"=.id={item_id}", *attribute_words(attributes)
         )
 
+    async def add_first(self, path: str, **attributes: object) -> str:
+        """add, placed before every item already there (a firewall rule that must be
+        reached before the router's own rules let the traffic through)."""
+        first = await self.list(path, proplist=[".id"])
+        if first:
+            attributes = {**attributes, "place_before": first[0][".id"]}
+        return await self.add(path, **attributes)
+
     async def remove(self, path: str, *item_ids: str) -> None:
         if not item_ids:
             return
@@ -332,16 +345,40 @@ class RouterOSClient(MenuCalls):
     def mark(self, key: str | int) -> str:
         return mark(self._tenant(), key)
 
-    def is_ours(self, item: Mapping[str, str]) -> bool:
-        return ours(item.get("comment"), self._tenant())
+    def reserved_name(self, key: str | int) -> str:
+        """The name of this tenant's item `key` in a menu without comments."""
+        return _reserved_name(self._tenant(), key)
+
+    def mark_of(self, path: str, item: Mapping[str, str]) -> Mark | None:
+        """This tenant's mark on an item (its comment, or its reserved name in a menu
+        without comments); None for an item that is not this tenant's."""
+        if normalise_path(path) in NAMED_MENUS:
+            found = parse_reserved_name(item.get("name"))
+        else:
+            found = parse_mark(item.get("comment"))
+        return found if found is not None and found.tenant == self._tenant() else None
+
+    def is_ours(self, path: str, item: Mapping[str, str]) -> bool:
+        return self.mark_of(path, item) is not None
+
+    def marking(self, path: str, key: str | int) -> dict[str, str]:
+        """The property that makes an item this tenant's `key`."""
+        if normalise_path(path) in NAMED_MENUS:
+            return {"name": self.reserved_name(key)}
+        return {"comment": self.mark(key)}
 
     async def ours(self, path: str, **equal: object) -> list[Row]:
         """This tenant's items in a menu."""
-        return [item for item in await self.list(path, **equal) if self.is_ours(item)]
+        return [item for item in await self.list(path, **equal) if self.is_ours(path, item)]
+
+    async def by_key(self, path: str, key: str | int) -> list[Row]:
+        """The items this tenant made under `key` (one, unless a run was cut short)."""
+        rows = await self.list(path, **self.marking(path, key))
+        return [row for row in rows if self.is_ours(path, row)]
 
     async def find_by_key(self, path: str, key: str | int) -> Row | None:
         """The item this tenant made under `key`, whatever it is named now."""
-        found = await self.list(path, comment=self.mark(key))
+        found = await self.by_key(path, key)
         return found[0] if found else None
 
     async def ensure(
@@ -352,15 +389,19 @@ class RouterOSClient(MenuCalls):
         Created when missing; changed only where it differs; RouterItemNotOurs when an item
         of that name exists without this tenant's mark.
         """
-        comment = self.mark(key)
+        marking = self.marking(path, key)
+        if "name" in marking and named(match).get("name") != marking["name"]:
+            raise ValueError(
+                f"{normalise_path(path)} has no comment: name the item {marking['name']}"
+            )
         wanted = {api_name(k): wire_value(v) for k, v in attributes.items()}
-        wanted["comment"] = comment
+        wanted.update(marking)
         found = await self.list(path, **match)
         if not found:
             item_id = await self.add(path, **{**named(match), **wanted})
             return Ensured(item_id, created=True)
         item = found[0]
-        if not self.is_ours(item):
+        if not self.is_ours(path, item):
             raise RouterItemNotOurs(self.connection.address, normalise_path(path), item)
         changes = {k: v for k, v in wanted.items() if not same_value(k, item.get(k, ""), v)}
         if changes:

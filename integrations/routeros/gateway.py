@@ -4,7 +4,7 @@ router tests use."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -18,6 +18,13 @@ PPP_SECRET = "/ppp/secret"
 PPP_ACTIVE = "/ppp/active"
 SIMPLE_QUEUE = "/queue/simple"
 ADDRESS_LIST = "/ip/firewall/address-list"
+FIREWALL_FILTER = "/ip/firewall/filter"
+# Menus whose items have no comment property on RouterOS: Kiunga's items there are known by
+# a reserved name (see `marks.reserved_name`).
+NAMED_MENUS = frozenset({HOTSPOT_USER_PROFILE})
+# Each active-session menu: the menu of the items that let its sessions in, and the
+# session's property naming that item.
+SESSION_LOGINS = {PPP_ACTIVE: (PPP_SECRET, "name"), HOTSPOT_ACTIVE: (HOTSPOT_USER, "user")}
 # The firewall address list a suspended subscriber's address goes on (the ISP's firewall
 # rules decide what that list may reach: usually only the payment page).
 SUSPENDED_LIST = "kiunga-suspended"
@@ -63,6 +70,8 @@ class RouterOSGateway(Protocol):
     async def set(self, path: str, item_id: str, **attributes: object) -> None: ...
     async def remove(self, path: str, *item_ids: str) -> None: ...
     async def ours(self, path: str, **equal: object) -> list[Row]: ...
+    async def by_key(self, path: str, key: str | int) -> list[Row]: ...
+    async def add_first(self, path: str, **attributes: object) -> str: ...
     async def find_by_key(self, path: str, key: str | int) -> Row | None: ...
     async def ensure(
         self, path: str, match: Mapping[str, object], key: str | int, **attributes: object
@@ -90,6 +99,9 @@ class RouterOSGateway(Protocol):
     async def remove_hotspot_user(self, name: str) -> int: ...
     async def hotspot_sessions(self, user: str | None = None) -> list[Row]: ...
     async def cut_hotspot_sessions(self, user: str) -> int: ...
+    async def cut_own_sessions(
+        self, path: str, logins: Iterable[str], *, one_by_one: bool = True
+    ) -> list[str]: ...
     async def ensure_ppp_profile(
         self,
         name: str,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from kiunga.integrations.routeros.errors import RouterTrap
 from kiunga.integrations.routeros.gateway import (
     ADDRESS_LIST,
@@ -11,11 +13,13 @@ from kiunga.integrations.routeros.gateway import (
     PPP_ACTIVE,
     PPP_PROFILE,
     PPP_SECRET,
+    SESSION_LOGINS,
     SIMPLE_QUEUE,
     SUSPENDED_LIST,
     Ensured,
     Row,
 )
+from kiunga.integrations.routeros.marks import parse_reserved_name
 from kiunga.integrations.routeros.rates import RateLimit
 
 
@@ -33,10 +37,20 @@ class MenuCalls:
         key: str | None = None,
         **extra: object,
     ) -> Ensured:
+        """RouterOS has no comment on this menu: `name` must be this tenant's reserved
+        name for `key` (`reserved_name(key)`); `key` is read from it when not given."""
+        if key is None:
+            found = parse_reserved_name(name)
+            if found is None:
+                raise ValueError(
+                    f"a hotspot user profile has no comment on RouterOS: {name!r} is not a "
+                    "reserved name (kiunga-<slug>-<word>-<number>)"
+                )
+            key = found.key
         return await self.ensure(
             HOTSPOT_USER_PROFILE,
             {"name": name},
-            key or f"profile:{name}",
+            key,
             rate_limit=RateLimit.parse(rate_limit),
             shared_users=shared_users,
             **extra,
@@ -71,8 +85,8 @@ class MenuCalls:
         return await self.list(HOTSPOT_ACTIVE, user=user)
 
     async def cut_hotspot_sessions(self, user: str) -> int:
-        """Logs a hotspot user out everywhere. Returns how many sessions were cut."""
-        return await self._cut(HOTSPOT_ACTIVE, await self.hotspot_sessions(user))
+        """Logs this tenant's hotspot user out everywhere. Returns how many sessions were cut."""
+        return len(await self.cut_own_sessions(HOTSPOT_ACTIVE, [user]))
 
     # -- PPP -----------------------------------------------------------------------
 
@@ -127,18 +141,59 @@ class MenuCalls:
         return await self.list(PPP_ACTIVE, name=name)
 
     async def cut_ppp_sessions(self, name: str) -> int:
-        """Disconnects a PPP client (so it redials under its new settings, or not at all)."""
-        return await self._cut(PPP_ACTIVE, await self.ppp_sessions(name))
+        """Disconnects this tenant's PPP client (so it redials under its new settings, or
+        not at all). Returns how many sessions were cut."""
+        return len(await self.cut_own_sessions(PPP_ACTIVE, [name]))
 
-    async def _cut(self, path: str, sessions: list[Row]) -> int:
-        cut = 0
+    async def cut_own_sessions(
+        self, path: str, logins: Iterable[str], *, one_by_one: bool = True
+    ) -> list[str]:
+        """Cuts the sessions (in /ppp/active or /ip/hotspot/active) that this tenant's
+        secrets or hotspot users let in; returns the login of each session cut.
+
+        A session is known by its login's name only, and that name may also be a staff
+        account's or another ISP's on a shared router. So the login's item is looked up
+        first: a login is cut only when every item of that name carries this tenant's
+        mark, and only its sessions the router authenticated itself (a RADIUS login of
+        the same name was not let in by our item). `one_by_one`: look each login up by
+        name (a few logins) rather than read the whole menus once (a whole router)."""
+        login_menu, login_property = SESSION_LOGINS[path]
+        wanted = set(logins)
+        if not wanted:
+            return []
+        holders: dict[str, list[Row]] = {}
+        if one_by_one:
+            for login in sorted(wanted):
+                holders[login] = await self.list(login_menu, name=login)
+        else:
+            for row in await self.list(login_menu, proplist=[".id", "name", "comment"]):
+                if row.get("name") in wanted:
+                    holders.setdefault(row["name"], []).append(row)
+        own = {
+            login
+            for login, rows in holders.items()
+            if rows and all(self.is_ours(login_menu, row) for row in rows)
+        }
+        if not own:
+            return []
+        if one_by_one:
+            sessions = []
+            for login in sorted(own):
+                sessions.extend(await self.list(path, **{login_property: login}))
+        else:
+            rows = await self.list(path, proplist=[".id", login_property, "radius"])
+            sessions = [row for row in rows if row.get(login_property) in own]
+        cut = []
         for session in sessions:
+            if session.get("radius", "").lower() not in ("false", "no"):
+                continue
             try:
                 await self.remove(path, session[".id"])
-                cut += 1
             except RouterTrap as trap:
                 if trap.message != "no such item":  # it ended on its own meanwhile
                     raise
+                continue
+            cut.append(session.get(login_property, "?"))
         return cut
 
     # -- queues and the suspended list ----------------------------------------------

@@ -6,8 +6,13 @@ Start it with `kiunga emulator routeros --port 8728 --user admin --password secr
 port). Each `RouterEmulator` is one router.
 
 Menus: /ip/hotspot/user/profile, /ip/hotspot/user, /ip/hotspot/active, /ppp/profile,
-/ppp/secret, /ppp/active, /queue/simple, /ip/firewall/address-list (print, add, set,
-remove, enable, disable), /system/identity (print, set), /system/resource (print).
+/ppp/secret, /ppp/active, /queue/simple, /ip/firewall/address-list, /ip/firewall/filter
+(print, add, set, remove, enable, disable), /system/identity (print, set), /system/resource
+(print). Each menu takes only the properties RouterOS 7 documents for it (`tables`; when
+unsure a property is left out): any other is refused with "unknown parameter <name>", as
+the router refuses it; read-only ones (a session's counters) are printed but never set.
+Booleans are printed true/false. A hotspot user profile has no comment on RouterOS, so it
+has none here either. Filter rules keep their order (`place-before` on add).
 
 The protocol as RouterOS 7 speaks it: plain /login (and the pre-6.43 MD5 challenge), a
 wrong password answered by !trap "invalid user name or password (6)" then !done; print with
@@ -20,7 +25,8 @@ same name already exists", "failure: already have such name", "failure: already 
 entry", "input does not match any value of profile".
 
 Hooks for tests, on `RouterEmulator.state` (an `EmulatedRouter`): rows(path),
-find(path, **equal), login_hotspot(user, …), login_ppp(name, …), fail_next(prefix,
+find(path, **equal), login_hotspot(user, …), login_ppp(name, …), forwards(address) (whether
+the firewall lets a new connection from it through), fail_next(prefix,
 message, category=None, times=1), commands (every sentence received after login);
 on `RouterEmulator`: offline() (refuses connections, cuts open ones), unresponsive()
 (accepts but never answers), online(), connection() (a `RouterConnection` to it).
@@ -42,6 +48,7 @@ from kiunga.integrations.routeros.emulator.server import (
 )
 from kiunga.integrations.routeros.emulator.tables import (
     ADDRESS_LIST,
+    FIREWALL_FILTER,
     HOTSPOT_ACTIVE,
     HOTSPOT_PROFILE,
     HOTSPOT_USER,
@@ -58,6 +65,7 @@ __all__ = [
     "ADDRESS_LIST",
     "API_PORT",
     "API_SSL_PORT",
+    "FIREWALL_FILTER",
     "HOTSPOT_ACTIVE",
     "HOTSPOT_PROFILE",
     "HOTSPOT_USER",

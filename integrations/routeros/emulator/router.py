@@ -8,6 +8,7 @@ router's lock, so tests may poke the router from their own thread while clients 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import secrets
 import threading
 import time
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 
 from kiunga.integrations.routeros.emulator.query import compile_query, project
 from kiunga.integrations.routeros.emulator.tables import (
+    ADDRESS_LIST,
+    FIREWALL_FILTER,
     HOTSPOT_ACTIVE,
     HOTSPOT_USER,
     MISSING_ITEM_OR_COMMAND,
@@ -29,6 +32,10 @@ IDENTITY = "/system/identity"
 RESOURCE = "/system/resource"
 LOGIN_FAILED = "invalid user name or password (6)"
 MAX_LOGGED_COMMANDS = 10_000
+# What a filter rule may say without saying which packets it matches.
+_RULE_SETTINGS = {".id", "chain", "action", "comment", "disabled", "log", "log-prefix",
+                  "dynamic", "invalid", "bytes", "packets", "reject-with"}  # fmt: skip
+_DROPPING = {"drop", "reject", "tarpit"}
 
 Sentence = list[str]
 
@@ -160,6 +167,43 @@ class EmulatedRouter:
                 },
                 internal=True,
             )
+
+    def forwards(self, source: str) -> bool:
+        """Whether the router would forward a new connection from `source`: the forward
+        chain's enabled rules in order, the first that matches deciding (accept, or drop,
+        reject, tarpit); none matching, RouterOS forwards it. A rule that matches on
+        anything but the source address or source address list is taken as not matching
+        (it cannot be told to match here), so only a rule that plainly drops the source
+        cuts it off."""
+        with self.lock:
+            for rule in self.menus.rows(FIREWALL_FILTER):
+                if rule.get("chain") != "forward" or rule.get("disabled") == "true":
+                    continue
+                if not self._rule_matches(rule, source):
+                    continue
+                action = rule.get("action", "accept")
+                if action == "accept":
+                    return True
+                if action in _DROPPING:
+                    return False
+            return True
+
+    def _rule_matches(self, rule: Mapping[str, str], source: str) -> bool:
+        conditions = {k: v for k, v in rule.items() if k not in _RULE_SETTINGS}
+        address_list = conditions.pop("src-address-list", None)
+        address = conditions.pop("src-address", None)
+        if conditions:
+            return False
+        if address is not None and not _within(source, address):
+            return False
+        if address_list is not None:
+            return any(
+                entry.get("list") == address_list
+                and entry.get("disabled") != "true"
+                and _within(source, entry.get("address", ""))
+                for entry in self.menus.rows(ADDRESS_LIST)
+            )
+        return True
 
     def fail_next(
         self, prefix: str, message: str, *, category: int | None = None, times: int = 1
@@ -322,6 +366,18 @@ class Session:
             replies.append(["!empty"])
         replies.append(["!done"])
         return replies
+
+
+def _within(address: str, entry: str) -> bool:
+    """Whether `address` is `entry` (an address, a prefix or a range a-b)."""
+    try:
+        ip = ipaddress.ip_address(address)
+        if "-" in entry:
+            low, high = (ipaddress.ip_address(part.strip()) for part in entry.split("-", 1))
+            return low <= ip <= high
+        return ip in ipaddress.ip_network(entry, strict=False)
+    except (TypeError, ValueError):
+        return False
 
 
 def _trap(message: str, category: int | None = None) -> list[Sentence]:

@@ -51,6 +51,10 @@ class MenuSpec:
     auto_name: str | None = None
     # Items present on a router from the start: (id, properties)
     builtin: tuple[tuple[str, Mapping[str, str]], ...] = ()
+    # property → the values RouterOS accepts for it
+    choices: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    # Items are kept in an order that matters (firewall rules): `add` takes place-before.
+    ordered: bool = False
 
 
 def _names(*groups: str) -> frozenset[str]:
@@ -65,6 +69,13 @@ PPP_SECRET = "/ppp/secret"
 PPP_ACTIVE = "/ppp/active"
 SIMPLE_QUEUE = "/queue/simple"
 ADDRESS_LIST = "/ip/firewall/address-list"
+FIREWALL_FILTER = "/ip/firewall/filter"
+
+# The actions RouterOS 7 documents for a filter rule.
+FILTER_ACTIONS = frozenset(
+    "accept add-dst-to-address-list add-src-to-address-list drop fasttrack-connection jump "
+    "log passthrough reject return tarpit".split()
+)
 
 _PROFILE_DEFAULTS = {"shared-users": "1", "idle-timeout": "none", "keepalive-timeout": "2m",
                      "status-autorefresh": "1m", "transparent-proxy": "false",
@@ -78,8 +89,9 @@ MENUS: tuple[MenuSpec, ...] = (
             "address-pool address-list status-autorefresh transparent-proxy add-mac-cookie",
             "mac-cookie-timeout open-status-page on-login on-logout incoming-filter",
             "outgoing-filter incoming-packet-mark outgoing-packet-mark parent-queue",
-            "queue-type insert-queue-before advertise comment",
-        ),
+            "queue-type insert-queue-before advertise advertise-interval advertise-timeout",
+            "advertise-url",
+        ),  # no comment: RouterOS has none on this menu
         read_only=_names("default"),
         defaults=_PROFILE_DEFAULTS,
         required=("name",),
@@ -227,6 +239,38 @@ MENUS: tuple[MenuSpec, ...] = (
         duplicate_message="failure: already have such entry",
         booleans=frozenset({"disabled", "dynamic"}),
     ),
+    MenuSpec(
+        FIREWALL_FILTER,
+        settable=_names(
+            "chain action comment disabled log log-prefix jump-target reject-with",
+            "src-address dst-address src-address-list dst-address-list src-address-type",
+            "dst-address-type protocol src-port dst-port port in-interface out-interface",
+            "in-interface-list out-interface-list connection-state connection-nat-state",
+            "connection-mark packet-mark routing-mark connection-limit connection-rate",
+            "connection-bytes connection-type address-list address-list-timeout limit",
+            "dst-limit icmp-options tcp-flags tcp-mss packet-size ttl dscp priority",
+            "src-mac-address layer7-protocol content hotspot ipsec-policy fragment nth random",
+            "per-connection-classifier psd time tls-host hw-offload in-bridge-port",
+            "out-bridge-port in-bridge-port-list out-bridge-port-list ingress-priority",
+            "ipv4-options p2p realm",
+        ),
+        read_only=_names("dynamic invalid bytes packets"),
+        defaults={
+            "action": "accept",
+            "disabled": "false",
+            "log": "false",
+            "log-prefix": "",
+            "dynamic": "false",
+            "invalid": "false",
+            "bytes": "0",
+            "packets": "0",
+        },  # fmt: skip
+        required=("chain",),
+        unique=None,
+        booleans=frozenset({"disabled", "log", "dynamic", "invalid"}),
+        choices={"action": FILTER_ACTIONS},
+        ordered=True,
+    ),
 )
 
 
@@ -312,6 +356,11 @@ class Menu:
             for item_id, item in self.items.items()
         )
 
+    def move_before(self, item_id: str, before_id: str) -> None:
+        order = [key for key in self.items if key != item_id]
+        order.insert(order.index(before_id), item_id)
+        self.items = {key: self.items[key] for key in order}
+
     def next_auto_name(self) -> str:
         taken = {item.get("name") for item in self.items.values()}
         number = 1
@@ -341,6 +390,9 @@ class Menus:
             if key not in menu.spec.settable:
                 raise Trap(f"unknown parameter {key}", ARGUMENT_VALUE_FAILURE)
             checked[key] = menu.check_value(key, value)
+            allowed = menu.spec.choices.get(key)
+            if allowed is not None and checked[key] not in allowed:
+                raise Trap(f"input does not match any value of {key}", ARGUMENT_VALUE_FAILURE)
         for key, target in menu.spec.references.items():
             if key in checked and not any(
                 item.get("name") == checked[key] for item in self.menus[target].items.values()
@@ -350,10 +402,13 @@ class Menus:
 
     def add(self, path: str, attributes: Mapping[str, str], *, internal: bool = False) -> str:
         menu = self.menus[path]
-        if internal:
-            values = dict(attributes)
-        else:
-            values = self._checked(menu, attributes)
+        values = dict(attributes)
+        # Where a rule goes in an ordered menu: said on add, never stored.
+        place_before = values.pop("place-before", None) if menu.spec.ordered else None
+        if place_before is not None:
+            place_before = menu.find(place_before)
+        if not internal:
+            values = self._checked(menu, values)
         if menu.spec.auto_name and not values.get("name"):
             values["name"] = menu.next_auto_name()
         for name in menu.spec.required:
@@ -365,6 +420,8 @@ class Menus:
             raise Trap(menu.spec.duplicate_message)
         item_id = menu.new_id()
         menu.items[item_id] = menu._normalised(item)
+        if place_before is not None:
+            menu.move_before(item_id, place_before)
         return item_id
 
     def set(self, path: str, references: str, attributes: Mapping[str, str]) -> None:

@@ -7,17 +7,21 @@ Which router holds a service (`serves`):
 - a subscriber with no site is served by every router at a site where the service's package
   is offered (a package with no sites is offered everywhere).
 
-What it holds, each item marked `kiunga:<slug>:<key>` with a key that never changes:
+What it holds, each item marked `kiunga:<slug>:<key>` with a key that never changes (in
+/ip/hotspot/user/profile, which has no comment on RouterOS, the reserved name
+`kiunga-<slug>-<key>` is the mark):
 
 | service | menu | key | what |
 |---|---|---|---|
 | PPPoE | /ppp/profile | pkg-<package id> | `<slug>-pkg-<id>`, the package's rate-limit |
 | PPPoE | /ppp/secret | svc-<service id> | username, password, profile; disabled unless active |
-| hotspot | /ip/hotspot/user/profile | pkg-<package id> | as the PPP profile, and shared-users |
+| hotspot | /ip/hotspot/user/profile | pkg-<package id> | `kiunga-<slug>-pkg-<id>`, rate-limit |
+| | | | and shared-users |
 | hotspot | /ip/hotspot/user | svc-<service id> | as the PPP secret; mac-address if bound, |
 | | | | limit-bytes-total: a voucher's data cap |
 | static | /queue/simple | svc-<service id> | target <ip>/32, max-limit: the package's rate |
 | static, cut off | /ip/firewall/address-list | svc-<service id> | kiunga-suspended, <ip> |
+| any static | /ip/firewall/filter | suspended-drop | forward chain: drop from kiunga-suspended |
 
 Active, suspended and expired services are on the router (the last two disabled, or listed
 as suspended); pending and terminated ones are not.
@@ -31,6 +35,7 @@ from dataclasses import dataclass, field
 
 from kiunga.integrations.routeros.client import (
     ADDRESS_LIST,
+    FIREWALL_FILTER,
     HOTSPOT_USER,
     HOTSPOT_USER_PROFILE,
     PPP_PROFILE,
@@ -38,6 +43,7 @@ from kiunga.integrations.routeros.client import (
     SIMPLE_QUEUE,
     SUSPENDED_LIST,
 )
+from kiunga.integrations.routeros.marks import reserved_name
 from kiunga.tenants.catalog.models import Package, ServiceType, package_sites
 from kiunga.tenants.network.models import Router, RouterMode
 from kiunga.tenants.services.credentials import decrypt_password
@@ -54,8 +60,14 @@ CUT_OFF = (ServiceStatus.SUSPENDED, ServiceStatus.EXPIRED)
 # The menus a sync reads and writes, profiles first: a secret or user names its profile,
 # so profiles are added before and removed after them.
 PROFILE_MENUS = (PPP_PROFILE, HOTSPOT_USER_PROFILE)
+# Items of the router as a whole rather than of one service.
+ROUTER_MENUS = (FIREWALL_FILTER,)
+# Shared by many services: added before the items that need them, and removed only by a
+# full sync (one service's sync cannot know what the others need).
+SHARED_MENUS = PROFILE_MENUS + ROUTER_MENUS
 ITEM_MENUS = (PPP_SECRET, HOTSPOT_USER, SIMPLE_QUEUE, ADDRESS_LIST)
-MENUS = PROFILE_MENUS + ITEM_MENUS
+MENUS = SHARED_MENUS + ITEM_MENUS
+SUSPENDED_DROP_KEY = "suspended-drop"
 
 
 def service_key(service_id: int) -> str:
@@ -72,6 +84,11 @@ def profile_name(tenant: str, package_id: int) -> str:
     return f"{tenant}-pkg-{package_id}"
 
 
+def hotspot_profile_name(tenant: str, package_id: int) -> str:
+    # RouterOS has no comment on a hotspot user profile: the name itself is the mark.
+    return reserved_name(tenant, package_key(package_id))
+
+
 def queue_name(tenant: str, service_id: int) -> str:
     return f"{tenant}-svc-{service_id}"
 
@@ -79,7 +96,8 @@ def queue_name(tenant: str, service_id: int) -> str:
 @dataclass(frozen=True)
 class Item:
     """One item Kiunga wants on a router: where, under which key, with which properties
-    (RouterOS names and wire values; the mark comment is added when it is written)."""
+    (RouterOS names and wire values; the mark, a comment or in a menu without comments the
+    reserved name already given, is added when it is written)."""
 
     path: str
     key: str
@@ -88,6 +106,22 @@ class Item:
     @property
     def name(self) -> str:
         return self.attributes.get("name") or self.attributes.get("address") or self.key
+
+
+def suspended_drop_rule() -> Item:
+    """The rule that makes the suspended list mean something: without it a stock router
+    lets a listed address through as before. Placed first in the forward chain (when
+    added), ahead of the router's own accept rules, so established connections end too."""
+    return Item(
+        FIREWALL_FILTER,
+        SUSPENDED_DROP_KEY,
+        {
+            "chain": "forward",
+            "action": "drop",
+            "src-address-list": SUSPENDED_LIST,
+            "disabled": "no",
+        },
+    )
 
 
 def _by_login_kind() -> dict[str, set[str]]:
@@ -254,7 +288,11 @@ def _add_service(state: DesiredState, tenant: str, service: Service, package: Pa
             state.problems.append(f"service {service.id}: its password cannot be read")
             state.untouchable.add((user_menu, key))
             return
-        profile = profile_name(tenant, package.id)
+        profile = (
+            profile_name(tenant, package.id)
+            if profile_menu == PPP_PROFILE
+            else hotspot_profile_name(tenant, package.id)
+        )
         profile_attributes = {"name": profile, "rate-limit": package.rate_limit}
         if profile_menu == HOTSPOT_USER_PROFILE:
             # How many devices may be logged in with one user at once (a voucher's
@@ -285,6 +323,7 @@ def _add_service(state: DesiredState, tenant: str, service: Service, package: Pa
             state.problems.append(f"service {service.id} has no static address")
             return
         address = _address(service.static_ip)
+        state.add(suspended_drop_rule())
         state.add(
             Item(
                 SIMPLE_QUEUE,

@@ -16,6 +16,7 @@ import ipaddress
 from dataclasses import dataclass, field
 
 from kiunga.integrations.routeros.client import (
+    FIREWALL_FILTER,
     HOTSPOT_ACTIVE,
     HOTSPOT_USER,
     PPP_ACTIVE,
@@ -24,19 +25,20 @@ from kiunga.integrations.routeros.client import (
     RouterTrap,
     Row,
 )
-from kiunga.integrations.routeros.marks import parse_mark
 from kiunga.integrations.routeros.values import same_value
 from kiunga.tenants.network.provisioning.desired import (
     ITEM_MENUS,
     MENUS,
-    PROFILE_MENUS,
+    SHARED_MENUS,
     DesiredState,
     Item,
 )
 
-# Which active-session menu, and which of its properties, names a login of each kind.
-SESSIONS = {"ppp": (PPP_ACTIVE, "name"), "hotspot": (HOTSPOT_ACTIVE, "user")}
+# The active-session menu of each kind of login.
+SESSIONS = {"ppp": PPP_ACTIVE, "hotspot": HOTSPOT_ACTIVE}
 LOGIN_MENUS = {PPP_SECRET: "ppp", HOTSPOT_USER: "hotspot"}
+# Menus where order matters: Kiunga's item goes first when it is added.
+FIRST_IN_MENUS = (FIREWALL_FILTER,)
 _LABELS = {
     "/ppp/profile": "PPP profile",
     "/ppp/secret": "PPP secret",
@@ -44,6 +46,7 @@ _LABELS = {
     "/ip/hotspot/user": "hotspot user",
     "/queue/simple": "queue",
     "/ip/firewall/address-list": "suspended address",
+    "/ip/firewall/filter": "firewall rule",
 }
 
 
@@ -65,6 +68,9 @@ class Change:
     name: str
     item_id: str | None = None
     attributes: dict[str, str] = field(default_factory=dict)
+    # A login item removed or renamed: its sessions are cut just before, while the item
+    # still shows they are this ISP's: (kind, its name now), kind "ppp" or "hotspot".
+    cut_first: tuple[str, str] | None = None
 
     def subject(self) -> str:
         return f"{_LABELS.get(self.path, self.path)} {self.name}"
@@ -101,7 +107,7 @@ async def read_all(client: RouterOSClient) -> dict[str, dict[str, list[Row]]]:
     for path in MENUS:
         by_key: dict[str, list[Row]] = {}
         for row in await client.ours(path):
-            mark = parse_mark(row.get("comment"))
+            mark = client.mark_of(path, row)
             if mark is not None:
                 by_key.setdefault(mark.key, []).append(row)
         held[path] = by_key
@@ -115,8 +121,7 @@ async def read_keys(
     held: dict[str, dict[str, list[Row]]] = {}
     for path, keys in wanted.items():
         for key in sorted(keys):
-            rows = await client.list(path, comment=client.mark(key))
-            held.setdefault(path, {})[key] = [row for row in rows if client.is_ours(row)]
+            held.setdefault(path, {})[key] = await client.by_key(path, key)
     return held
 
 
@@ -143,8 +148,8 @@ def _same(name: str, current: str, wanted: str) -> bool:
     return False
 
 
-def differences(row: Row, item: Item, mark: str) -> dict[str, str]:
-    wanted = {**item.attributes, "comment": mark}
+def differences(row: Row, item: Item, marking: dict[str, str]) -> dict[str, str]:
+    wanted = {**item.attributes, **marking}
     if "password" not in row:
         # The API user may not see passwords (no "sensitive" policy): an unreadable
         # password is taken as right rather than written again on every sync.
@@ -162,8 +167,9 @@ def plan(
     """The changes that make `held` (this ISP's items as read) into `desired`.
 
     `held` covers the keys that were read: an item under a key not read is not known and
-    so not touched. Profiles no service uses any more are removed only in a full sync
-    (`remove_unwanted_profiles`): one service's sync cannot know what the others use.
+    so not touched. Profiles (and router-wide items) no service uses any more are removed
+    only in a full sync (`remove_unwanted_profiles`): one service's sync cannot know what
+    the others use.
     """
     result = Plan()
     upserts: list[Change] = []
@@ -181,33 +187,38 @@ def plan(
                 )
                 continue
             first, *extra = rows
-            changes = differences(first, item, client.mark(key))
+            changes = differences(first, item, client.marking(path, key))
             if changes:
-                upserts.append(Change("set", path, key, item.name, first[".id"], changes))
-                kind = LOGIN_MENUS.get(path)
-                if kind and "name" in changes and first.get("name"):
-                    result.cut[kind].add(first["name"])
+                renamed = "name" in changes and first.get("name")
+                upserts.append(
+                    Change(
+                        "set",
+                        path,
+                        key,
+                        item.name,
+                        first[".id"],
+                        changes,
+                        cut_first=_cut_first(path, first, desired) if renamed else None,
+                    )
+                )
             # Two items under one key (left by a run cut short): the first one stays.
-            removals.extend(Change("remove", path, key, _name(row), row[".id"]) for row in extra)
+            removals.extend(_removal(path, key, row, desired) for row in extra)
         for key, rows in found.items():
             if key in wanted or (path, key) in desired.untouchable:
                 continue
-            if path in PROFILE_MENUS and not remove_unwanted_profiles:
+            if path in SHARED_MENUS and not remove_unwanted_profiles:
                 continue
-            removals.extend(Change("remove", path, key, _name(row), row[".id"]) for row in rows)
-    # Profiles first, as secrets and users name them; an item that goes makes way before
-    # one that comes (a username freed by one service and taken by another); profiles no
-    # longer named by anything go last.
+            removals.extend(_removal(path, key, row, desired) for row in rows)
+    # Profiles and router-wide rules first, as secrets and users name the profiles (and a
+    # suspended address means nothing without the rule); an item that goes makes way
+    # before one that comes (a username freed by one service and taken by another);
+    # profiles no longer named by anything go last.
     result.changes = (
-        [c for c in upserts if c.path in PROFILE_MENUS]
-        + [c for c in removals if c.path not in PROFILE_MENUS]
-        + [c for c in upserts if c.path not in PROFILE_MENUS]
-        + [c for c in removals if c.path in PROFILE_MENUS]
+        [c for c in upserts if c.path in SHARED_MENUS]
+        + [c for c in removals if c.path not in SHARED_MENUS]
+        + [c for c in upserts if c.path not in SHARED_MENUS]
+        + [c for c in removals if c.path in SHARED_MENUS]
     )
-    for change in removals:
-        kind = LOGIN_MENUS.get(change.path)
-        if kind:
-            result.cut[kind].add(change.name)
     for kind, logins in desired.cut_logins.items():
         result.cut[kind] |= logins
     for kind in result.cut:
@@ -216,7 +227,22 @@ def plan(
 
 
 def _with_mark(client: RouterOSClient, item: Item) -> dict[str, str]:
-    return {**item.attributes, "comment": client.mark(item.key)}
+    return {**item.attributes, **client.marking(item.path, item.key)}
+
+
+def _cut_first(path: str, row: Row, desired: DesiredState) -> tuple[str, str] | None:
+    """The login whose sessions go before this item is removed or renamed: none when its
+    name is still wanted by an active service (freed by one, taken by another)."""
+    kind, name = LOGIN_MENUS.get(path), row.get("name")
+    if kind is None or not name or name in desired.live_logins[kind]:
+        return None
+    return kind, name
+
+
+def _removal(path: str, key: str, row: Row, desired: DesiredState) -> Change:
+    return Change(
+        "remove", path, key, _name(row), row[".id"], cut_first=_cut_first(path, row, desired)
+    )
 
 
 def _name(row: Row) -> str:
@@ -238,7 +264,15 @@ async def apply_plan(client: RouterOSClient, work: Plan, *, few_logins: bool) ->
     problems: list[str] = []
     for change in work.changes:
         try:
-            if change.op == "add":
+            if change.cut_first is not None:
+                # Once the item is gone or renamed, nothing on the router says whose the
+                # sessions under its old name were.
+                kind, login = change.cut_first
+                cut = await client.cut_own_sessions(SESSIONS[kind], [login])
+                done.extend(f"cut {kind} session of {name}" for name in cut)
+            if change.op == "add" and change.path in FIRST_IN_MENUS:
+                await client.add_first(change.path, **change.attributes)
+            elif change.op == "add":
                 await client.add(change.path, **change.attributes)
             elif change.op == "set":
                 await client.set(change.path, change.item_id, **change.attributes)
@@ -254,7 +288,7 @@ async def apply_plan(client: RouterOSClient, work: Plan, *, few_logins: bool) ->
         if not logins:
             continue
         try:
-            cut = await _cut_sessions(client, kind, logins, few_logins=few_logins)
+            cut = await client.cut_own_sessions(SESSIONS[kind], logins, one_by_one=few_logins)
         except RouterTrap as trap:
             problems.append(f"cutting {kind} sessions: {trap.message}")
             continue
@@ -264,38 +298,12 @@ async def apply_plan(client: RouterOSClient, work: Plan, *, few_logins: bool) ->
     return done
 
 
-async def _cut_sessions(
-    client: RouterOSClient, kind: str, logins: set[str], *, few_logins: bool
-) -> list[str]:
-    path, prop = SESSIONS[kind]
-    if few_logins:
-        sessions = []
-        for login in sorted(logins):
-            sessions.extend(await client.list(path, **{prop: login}))
-    else:
-        sessions = [
-            row
-            for row in await client.list(path, proplist=[".id", prop])
-            if row.get(prop) in logins
-        ]
-    cut = []
-    for session in sessions:
-        try:
-            await client.remove(path, session[".id"])
-        except RouterTrap as trap:
-            if trap.message != "no such item":  # it ended on its own meanwhile
-                raise
-            continue
-        cut.append(session.get(prop, "?"))
-    return cut
-
-
 def service_keys(desired: DesiredState, service_key: str) -> dict[str, set[str]]:
     """The keys one service's sync reads: its own in every item menu, and its package's
-    profile where it needs one."""
+    profile (or the router-wide rule) where it needs one."""
     keys = {path: {service_key} for path in ITEM_MENUS}
     for path, key in desired.items:
-        if path in PROFILE_MENUS:
+        if path in SHARED_MENUS:
             keys.setdefault(path, set()).add(key)
     return keys
 

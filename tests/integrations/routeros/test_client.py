@@ -163,6 +163,10 @@ async def test_an_injected_trap_fails_the_next_matching_command_only(router, cli
 
 
 async def test_cutting_sessions_removes_only_that_users_active_rows(router, client):
+    for user in ("1234", "5678"):
+        await client.ensure_hotspot_user(user, password="pw", profile="default")
+    for name in ("alice", "bob"):
+        await client.ensure_ppp_secret(name, password="pw", profile="default")
     router.state.login_hotspot("1234", address="10.5.50.2")
     router.state.login_hotspot("1234", address="10.5.50.3", mac_address="02:00:00:00:00:09")
     router.state.login_hotspot("5678", address="10.5.50.4")
@@ -177,6 +181,29 @@ async def test_cutting_sessions_removes_only_that_users_active_rows(router, clie
 
     assert await client.cut_ppp_sessions("alice") == 1
     assert [row["name"] for row in await client.ppp_sessions()] == ["bob"]
+
+
+async def test_only_sessions_this_tenants_item_let_in_are_cut(router, client, client_for):
+    other = client_for(router, tenant="other-isp")
+    await other.ensure_ppp_secret("shared", password="pw", profile="default")
+    await client.add(PPP_SECRET, name="staff", password="pw", profile="default")
+    await client.ensure_hotspot_user("ours", password="pw", profile="default")
+    router.state.login_ppp("shared")
+    router.state.login_ppp("staff")
+    router.state.login_ppp("nobody")  # no secret: RADIUS let it in
+    router.state.login_hotspot("radius-user")
+    assert await client.cut_ppp_sessions("shared") == 0
+    assert await client.cut_ppp_sessions("staff") == 0
+    assert await client.cut_ppp_sessions("nobody") == 0
+    assert await client.cut_hotspot_sessions("radius-user") == 0
+    assert len(router.state.rows("/ppp/active")) == 3
+    # Our user's name, but the session came in through RADIUS before the user was added.
+    router.state.login_hotspot("late")
+    await client.ensure_hotspot_user("late", password="pw", profile="default")
+    router.state.login_hotspot("ours", address="10.5.50.9")
+    assert await client.cut_own_sessions("/ip/hotspot/active", ["late", "ours"]) == ["ours"]
+    assert await client.cut_own_sessions("/ppp/active", ["shared"], one_by_one=False) == []
+    assert await other.cut_own_sessions("/ppp/active", ["shared"], one_by_one=False) == ["shared"]
 
 
 async def test_many_clients_at_once_and_one_client_shared_by_many_tasks(router, client_for):

@@ -76,15 +76,44 @@ async def test_another_tenants_items_are_not_ours(client, client_for, router):
 
 
 async def test_hotspot_profile_and_user(client, router):
-    await client.ensure_hotspot_user_profile("day-pass", rate_limit="2M/4M", shared_users=2)
+    day_pass = client.reserved_name("pkg-4")
+    assert day_pass == f"kiunga-{TENANT}-pkg-4"
+    created = await client.ensure_hotspot_user_profile(day_pass, rate_limit="2M/4M", shared_users=2)
+    assert created.created
     await client.ensure_hotspot_user(
-        "483920", password="483920", profile="day-pass", limit_uptime="1d"
+        "483920", password="483920", profile=day_pass, limit_uptime="1d"
     )
-    profile = router.state.find(HOTSPOT_USER_PROFILE, name="day-pass")[0]
+    profile = router.state.find(HOTSPOT_USER_PROFILE, name=day_pass)[0]
     assert (profile["rate-limit"], profile["shared-users"]) == ("2M/4M", "2")
+    assert "comment" not in profile  # RouterOS has none on this menu: the name is the mark
+    assert await client.find_by_key(HOTSPOT_USER_PROFILE, "pkg-4") == profile
+    assert await client.ensure_hotspot_user_profile(
+        day_pass, rate_limit="2M/4M", shared_users=2
+    ) == Ensured(profile[".id"])
     user = (await client.ours(HOTSPOT_USER))[0]
-    assert (user["name"], user["profile"], user["limit-uptime"]) == ("483920", "day-pass", "1d")
+    assert (user["name"], user["profile"], user["limit-uptime"]) == ("483920", day_pass, "1d")
     assert user["comment"] == mark(TENANT, "user:483920")
+
+
+async def test_a_hotspot_profile_without_a_reserved_name_is_refused_before_sending(client, router):
+    with pytest.raises(ValueError, match="reserved name"):
+        await client.ensure_hotspot_user_profile("day-pass", rate_limit="2M/4M")
+    with pytest.raises(ValueError, match="no comment"):
+        await client.ensure_hotspot_user_profile(
+            "kiunga-other-isp-pkg-4", rate_limit="2M/4M", key="pkg-4"
+        )
+    assert router.state.commands == []
+
+
+async def test_reserved_names_of_another_tenant_or_by_hand_are_not_ours(client, client_for, router):
+    longer = client_for(router, tenant=f"{TENANT}-west")  # a slug that starts with ours
+    await longer.ensure_hotspot_user_profile(longer.reserved_name("pkg-4"), rate_limit="1M/1M")
+    router.state.menus.add(HOTSPOT_USER_PROFILE, {"name": f"{TENANT}-pkg-4"})
+    assert await client.ours(HOTSPOT_USER_PROFILE) == []
+    assert await client.find_by_key(HOTSPOT_USER_PROFILE, "pkg-4") is None
+    assert [row["name"] for row in await longer.ours(HOTSPOT_USER_PROFILE)] == [
+        f"kiunga-{TENANT}-west-pkg-4"
+    ]
 
 
 async def test_a_queue_rate_given_in_megabits_is_not_rewritten_when_printed_in_bits(client, router):

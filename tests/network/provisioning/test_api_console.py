@@ -56,6 +56,7 @@ async def test_the_router_page_shows_the_queue_and_syncs(
     detail = await technician.get(f"/routers/{router['id']}")
     assert detail.status_code == 200
     assert "Pending changes" in detail.text and "Sync now" in detail.text
+    assert "suspended-drop" in detail.text  # what static suspension needs of the router
     synced = await technician.post(f"/routers/{router['id']}/sync", data={"_csrf_token": token})
     assert synced.status_code == 303
     assert "added PPP secret page-user" in unquote_plus(synced.headers["location"])

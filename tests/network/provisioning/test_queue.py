@@ -240,9 +240,9 @@ def test_a_password_the_router_does_not_show_is_not_written_again():
 
     item = Item(PPP_SECRET, "svc-1", {"name": "a", "password": "p", "disabled": "no"})
     shown = {".id": "*1", "name": "a", "password": "old", "disabled": "false", "comment": "m"}
-    assert differences(shown, item, "m") == {"password": "p"}
+    assert differences(shown, item, {"comment": "m"}) == {"password": "p"}
     hidden = {k: v for k, v in shown.items() if k != "password"}
-    assert differences(hidden, item, "m") == {}
+    assert differences(hidden, item, {"comment": "m"}) == {}
 
 
 async def test_commands_queued_at_once_are_numbered_without_gaps_or_twins(isp):
