@@ -253,3 +253,28 @@ async def test_a_poison_callback_never_holds_back_other_callbacks_or_stk_settlem
         (CallbackOutcome.CREDITED, None),
     ]
     await check_invariants(isp)
+
+
+async def test_a_payer_sent_hashed_is_matched_by_the_phone_it_hashes(
+    kiunga, daraja, emulated_isp, database, add_subscriber, session_for, check_invariants
+):
+    isp, shortcode = await emulated_isp()
+    subscriber = await add_subscriber(isp, phone="+254712345150")
+    registered = await connection.rotate_and_register(database, isp.schema, isp.id)
+    assert registered.ok, registered.message
+    async with httpx.AsyncClient(timeout=30) as http:
+        paid = await http.post(
+            f"{daraja.url}/emulator/c2b/pay",
+            json={
+                "shortcode": shortcode,
+                "amount": 300,
+                "msisdn": "254712345150",
+                "bill_ref_number": "not an account",
+                "hash_msisdn": True,
+            },
+        )
+    assert paid.status_code == 200, paid.text
+    assert paid.json()["accepted"], paid.json()["validation"]
+    async with session_for(isp) as session:
+        assert await ledger.balance(session, subscriber.id) == 30_000
+    await check_invariants(isp)
