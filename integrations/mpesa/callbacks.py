@@ -539,7 +539,9 @@ def parse_transaction_status_result(body: Any) -> TransactionStatusResult:
     return TransactionStatusResult(
         result_type=0 if result_type is None else _int(result, "ResultType", "Result.ResultType"),
         result_code=_code(result, "ResultCode", "Result.ResultCode"),
-        result_desc=_text(result, "ResultDesc", "Result.ResultDesc", required=False),
+        result_desc=_text(
+            result, "ResultDesc", "Result.ResultDesc", required=False, max_length=1000
+        ),
         originator_conversation_id=_text(
             result, "OriginatorConversationID", "Result.OriginatorConversationID", required=False
         ),

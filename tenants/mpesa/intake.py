@@ -1,14 +1,17 @@
 """Daraja's callbacks in, exactly once.
 
 Each callback is stored as it arrived, in a transaction of its own, before anything is
-done with it; then it is processed in a second transaction: the receipt (TransID /
+done with it: its raw body as text, and the JSON only when it reads safely (a depth limit,
+nothing jsonb refuses); a body that does not is stored flagged. Then it is processed in a
+second transaction, every field checked before it reaches a column: the receipt (TransID /
 MpesaReceiptNumber) is a unique key, the STK request's row and the subscriber's account are
 locked, and the credit, its allocation to invoices and the restoration of service all
 commit together (billing's record_payment and its hooks). A repeated or concurrent callback
 finds the receipt taken and changes nothing. Whatever happens, Daraja is answered with
 success (or a validation's yes/no), so that it stops retrying: what could not be credited
 is flagged on the stored callback, and money that matched no account waits in the
-unmatched queue for staff.
+unmatched queue for staff. A callback whose processing raises is flagged with the error and
+retried by the minute job (reprocess_stored) up to MAX_ATTEMPTS in all, each on its own.
 """
 
 from __future__ import annotations
