@@ -196,7 +196,7 @@ async def test_stk_push_paid_by_callback_and_by_stk_query(
 
 
 async def test_a_poison_callback_never_holds_back_other_callbacks_or_stk_settlement(
-    kiunga, emulated_isp, database, add_subscriber, session_for, check_invariants
+    kiunga, daraja, emulated_isp, database, add_subscriber, session_for, check_invariants
 ):
     """The minute job with stored callbacks that cannot be processed (an amount of 1E+30, a
     TransID over 40 characters) before a good confirmation, and an STK push Daraja never
@@ -229,6 +229,13 @@ async def test_a_poison_callback_never_holds_back_other_callbacks_or_stk_settlem
         stk.PaymentAsk(phone="0712340000", amount=30_000, subscriber_id=subscriber.id),
         actor=STAFF,
     )
+    async with httpx.AsyncClient(timeout=10) as http:
+
+        async def decided():
+            found = await http.get(f"{daraja.url}/emulator/stk/{silent.checkout_request_id}")
+            return found.json()["decided"]
+
+        await _wait(decided, seconds=60)  # until then STK Query would still say pending
     async with session_for(isp) as session:
         two_minutes_ago = func.now() - timedelta(minutes=2)
         await session.execute(update(MpesaCallback).values(received_at=two_minutes_ago))
