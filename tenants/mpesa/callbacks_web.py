@@ -1,15 +1,17 @@
 """Daraja's callbacks: POST /hooks/daraja/{token}/stk | c2b/validation | c2b/confirmation |
 result | timeout, on any host, without session, CSRF or API key: the secret token in the
-path is what names the ISP (see routing). An unknown token is 404 and stores nothing."""
+path is what names the ISP (see routing). An unknown token is 404 and stores nothing; a
+body over 64 KB is answered 413 (in Daraja's shape) and logged, not stored."""
 
 from __future__ import annotations
 
 import structlog
+from kiunga.integrations.mpesa.callbacks import C2B_OTHER_ERROR, c2b_reject
 from kiunga.platform.web.request_state import TENANT
 from kiunga.platform.web.services import services_of
 from kiunga.platform.web.tenancy import TenantContext
 from kiunga.tenants.mpesa.config import HOOK_PREFIX, source_allowed
-from kiunga.tenants.mpesa.intake import handle_callback
+from kiunga.tenants.mpesa.intake import MAX_BODY_BYTES, handle_callback
 from kiunga.tenants.mpesa.models import CallbackKind
 from kiunga.tenants.mpesa.routing import CallbackRoutes
 from litestar import Controller, MediaType, Request, Response, post
@@ -32,6 +34,27 @@ def callback_routes(request: Request) -> CallbackRoutes:
     return routes
 
 
+async def _body_within_cap(request: Request) -> bytes | None:
+    """The body, or None when it is over MAX_BODY_BYTES (read no further than that)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large_answer(kind: CallbackKind) -> dict:
+    if kind in (CallbackKind.C2B_VALIDATION, CallbackKind.C2B_CONFIRMATION):
+        return c2b_reject(C2B_OTHER_ERROR, "Rejected: body too large")
+    return {"ResultCode": 1, "ResultDesc": "Rejected: body too large"}
+
+
 async def receive(request: Request, token: str, kind: CallbackKind) -> Response:
     target = await callback_routes(request).resolve(token)
     if target is None:
@@ -44,7 +67,16 @@ async def receive(request: Request, token: str, kind: CallbackKind) -> Response:
     request.scope.setdefault("state", {})[TENANT] = TenantContext(
         target.tenant_id, target.slug, target.schema, target.slug, "active"
     )
-    raw = await request.body()
+    raw = await _body_within_cap(request)
+    if raw is None:
+        log.warning(
+            "mpesa callback over the size cap refused",
+            tenant=target.slug,
+            kind=kind.value,
+            cap=MAX_BODY_BYTES,
+            declared=request.headers.get("content-length"),
+        )
+        return Response(_too_large_answer(kind), status_code=413, media_type=MediaType.JSON)
     handled = await handle_callback(services_of(request).database, target.schema, kind, raw, source)
     if handled.flag:
         log.warning(

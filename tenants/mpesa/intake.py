@@ -1,23 +1,26 @@
 """Daraja's callbacks in, exactly once.
 
 Each callback is stored as it arrived, in a transaction of its own, before anything is
-done with it; then it is processed in a second transaction: the receipt (TransID /
+done with it: its raw body as text, and the JSON only when it reads safely (a depth limit,
+nothing jsonb refuses); a body that does not is stored flagged. Then it is processed in a
+second transaction, every field checked before it reaches a column: the receipt (TransID /
 MpesaReceiptNumber) is a unique key, the STK request's row and the subscriber's account are
 locked, and the credit, its allocation to invoices and the restoration of service all
 commit together (billing's record_payment and its hooks). A repeated or concurrent callback
 finds the receipt taken and changes nothing. Whatever happens, Daraja is answered with
 success (or a validation's yes/no), so that it stops retrying: what could not be credited
 is flagged on the stored callback, and money that matched no account waits in the
-unmatched queue for staff.
+unmatched queue for staff. A callback whose processing raises is flagged with the error and
+retried by the minute job (reprocess_stored) up to MAX_ATTEMPTS in all, each on its own.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import structlog
 from kiunga.integrations.mpesa.callbacks import (
     C2B_INVALID_ACCOUNT_NUMBER,
     C2B_INVALID_SHORTCODE,
@@ -30,6 +33,7 @@ from kiunga.integrations.mpesa.callbacks import (
     callback_ack,
     parse_c2b,
     parse_stk_callback,
+    read_body,
 )
 from kiunga.platform.db.base import utcnow
 from kiunga.platform.db.engine import Database
@@ -52,12 +56,18 @@ from kiunga.tenants.mpesa.models import (
     TransactionStatus,
 )
 from kiunga.tenants.vouchers import purchase_hooks as _purchases  # noqa: F401  (portal vouchers)
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+log = structlog.get_logger("kiunga.mpesa")
+
 MPESA = Actor.system("mpesa")
+# Daraja's bodies are a few hundred bytes; a larger one is answered 413 and not stored.
 MAX_BODY_BYTES = 64 * 1024
+# A stored callback whose processing raises is retried this many times, then left flagged.
+MAX_ATTEMPTS = 3
+PROCESSING_FAILED = "processing_failed"
 
 
 @dataclass(slots=True)
@@ -76,52 +86,80 @@ class Handled:
 class Flagged(Exception):
     """Processing stops here: the callback is recorded with this flag, nothing credited."""
 
-    def __init__(self, flag: str, detail: str, checkout_request_id: str | None = None):
+    def __init__(
+        self,
+        flag: str,
+        detail: str,
+        checkout_request_id: str | None = None,
+        receipt: str | None = None,
+    ):
         super().__init__(detail)
         self.flag = flag
         self.detail = detail
         self.checkout_request_id = checkout_request_id
+        self.receipt = receipt
 
 
 # ------------------------------------------------------------------------ storing first
 
 
-def _decode(raw: bytes) -> tuple[str, Any]:
-    text = raw[:MAX_BODY_BYTES].decode("utf-8", errors="replace").replace("\x00", "")
-    try:
-        parsed = json.loads(text)
-    except ValueError:
-        return text, None
-    return text, parsed
+@dataclass(frozen=True, slots=True)
+class Stored:
+    id: int
+    body: dict[str, Any] | None  # None: unusable, and already flagged malformed
+    problem: str | None = None
+
+
+def _as_text(raw: bytes) -> str:
+    """The raw body as text that PostgreSQL always takes: what is not UTF-8, and NUL, become
+    U+FFFD (the parsed body is read from the bytes, never from this)."""
+    return raw[:MAX_BODY_BYTES].decode("utf-8", errors="replace").replace("\x00", "\ufffd")
 
 
 async def store_callback(
     database: Database, schema: str, kind: CallbackKind, raw: bytes, source: str | None
-) -> tuple[int, Any]:
-    """The callback as it arrived, committed before any processing; (id, parsed JSON)."""
-    text, parsed = _decode(raw)
+) -> Stored:
+    """The callback as it arrived, committed before any processing. A body that cannot be
+    read (not JSON, too deep, not storable as jsonb) is stored flagged, never refused."""
+    body: dict[str, Any] | None
+    try:
+        body, problem = read_body(raw[:MAX_BODY_BYTES]), None
+    except CallbackError as error:
+        body, problem = None, f"{error.field}: {error.message}"
+    callback = MpesaCallback(
+        kind=kind,
+        raw_body=_as_text(raw),
+        body=body,
+        source_address=(source or "")[:45] or None,
+        outcome=CallbackOutcome.RECEIVED,
+    )
+    if problem is not None:
+        callback.outcome = CallbackOutcome.FLAGGED
+        callback.flag = "malformed"
+        callback.detail = problem
+        callback.processed_at = utcnow()
     async with database.tenant_session(schema) as session, session.begin():
-        callback = MpesaCallback(
-            kind=kind,
-            raw_body=text,
-            body=parsed if isinstance(parsed, dict) else None,
-            source_address=(source or "")[:45] or None,
-            outcome=CallbackOutcome.RECEIVED,
-        )
         session.add(callback)
         await session.flush()
-        return callback.id, parsed
+        return Stored(callback.id, body, problem)
 
 
 async def handle_callback(
     database: Database, schema: str, kind: CallbackKind, raw: bytes, source: str | None
 ) -> Handled:
-    """Store, then process in one transaction; the answer for Daraja."""
-    callback_id, parsed = await store_callback(database, schema, kind, raw, source)
-    async with database.tenant_session(schema) as session, session.begin():
-        handled = await process(session, kind, parsed)
-        await _record_outcome(session, callback_id, handled)
-    return handled
+    """Store, then process in one transaction; the answer for Daraja, whatever happened
+    after storing (what failed is retried by reprocess_stored)."""
+    stored = await store_callback(database, schema, kind, raw, source)
+    if stored.body is None:
+        return Handled(_stop_answer(kind), CallbackOutcome.FLAGGED, "malformed", stored.problem)
+    try:
+        async with database.tenant_session(schema) as session, session.begin():
+            handled = await process(session, kind, stored.body)
+            await _record_outcome(session, stored.id, handled)
+        return handled
+    except Exception as error:  # noqa: BLE001  (stored: answered, retried by the job)
+        detail = await _record_failure(database, schema, stored.id, error)
+        return Handled(_stop_answer(kind), CallbackOutcome.RECEIVED, PROCESSING_FAILED, detail)
 
 
 async def _record_outcome(session: AsyncSession, callback_id: int, handled: Handled) -> None:
@@ -143,12 +181,56 @@ async def _record_outcome(session: AsyncSession, callback_id: int, handled: Hand
     )
 
 
+def _describe(error: Exception) -> str:
+    """The error in one line, without the statement or its parameters."""
+    cause = getattr(error, "orig", None) or error
+    message = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+    return f"{type(cause).__name__}: {message}"[:500]
+
+
+async def _record_failure(
+    database: Database, schema: str, callback_id: int, error: Exception
+) -> str | None:
+    """Count a failed attempt on the stored callback and flag it with the error; after
+    MAX_ATTEMPTS it is left flagged for a person, and no longer retried. None when even
+    that could not be written (the database is away: the callback waits as received)."""
+    detail = _describe(error)
+    log.warning("mpesa callback processing failed", callback_id=callback_id, error=detail)
+    try:
+        async with database.tenant_session(schema) as session, session.begin():
+            attempts = MpesaCallback.attempts + 1
+            await session.execute(
+                update(MpesaCallback)
+                .where(
+                    MpesaCallback.id == callback_id,
+                    MpesaCallback.outcome == CallbackOutcome.RECEIVED,
+                )
+                .values(
+                    attempts=attempts,
+                    flag=PROCESSING_FAILED,
+                    detail=detail,
+                    outcome=case(
+                        (attempts >= MAX_ATTEMPTS, CallbackOutcome.FLAGGED.value),
+                        else_=CallbackOutcome.RECEIVED.value,
+                    ),
+                    processed_at=case((attempts >= MAX_ATTEMPTS, func.clock_timestamp())),
+                )
+                .execution_options(synchronize_session=False)
+            )
+    except Exception:  # noqa: BLE001
+        log.warning("mpesa callback failure not recorded", callback_id=callback_id)
+        return None
+    return detail
+
+
 async def reprocess_stored(
     database: Database, schema: str, *, older_than: timedelta = timedelta(minutes=1)
 ) -> int:
-    """Process callbacks that were stored but never processed (the process died, or the
-    database failed between the two transactions), each at most once more per run.
-    Processing is idempotent, so a callback that did get through changes nothing."""
+    """Process callbacks that were stored but never processed (the process died, the
+    database failed between the two transactions, or processing raised), each at most
+    once more per run, each in its own transaction: one that fails is flagged with its
+    error and the others go on. Processing is idempotent, so a callback that did get
+    through changes nothing."""
     async with database.tenant_session(schema) as session:
         waiting = list(
             await session.scalars(
@@ -162,24 +244,22 @@ async def reprocess_stored(
             )
         )
     for callback_id in waiting:
-        async with database.tenant_session(schema) as session, session.begin():
-            callback = await session.scalar(
-                select(MpesaCallback)
-                .where(
-                    MpesaCallback.id == callback_id,
-                    MpesaCallback.outcome == CallbackOutcome.RECEIVED,
+        try:
+            async with database.tenant_session(schema) as session, session.begin():
+                callback = await session.scalar(
+                    select(MpesaCallback)
+                    .where(
+                        MpesaCallback.id == callback_id,
+                        MpesaCallback.outcome == CallbackOutcome.RECEIVED,
+                    )
+                    .with_for_update(skip_locked=True)
                 )
-                .with_for_update(skip_locked=True)
-            )
-            if callback is None:
-                continue  # processed meanwhile, or being processed now
-            parsed = (
-                callback.body
-                if callback.body is not None
-                else _decode(callback.raw_body.encode())[1]
-            )
-            handled = await process(session, callback.kind, parsed)
-            await _record_outcome(session, callback_id, handled)
+                if callback is None:
+                    continue  # processed meanwhile, or being processed now
+                handled = await process(session, callback.kind, callback.body)
+                await _record_outcome(session, callback_id, handled)
+        except Exception as error:  # noqa: BLE001  (one callback never stops the others)
+            await _record_failure(database, schema, callback_id, error)
     return len(waiting)
 
 
@@ -193,15 +273,20 @@ def _stop_answer(kind: CallbackKind) -> dict[str, Any]:
 
 
 async def process(session: AsyncSession, kind: CallbackKind, parsed: Any) -> Handled:
+    receipt = None  # known once the body is read: a flagged callback can be found by it
     try:
         if parsed is None:
-            raise Flagged("malformed", "the body is not JSON")
+            raise Flagged("malformed", "the body is not a usable JSON object")
         if kind is CallbackKind.C2B_VALIDATION:
             return await _validate(session, _parse(parse_c2b, parsed))
         if kind is CallbackKind.C2B_CONFIRMATION:
-            return await _confirm(session, _parse(parse_c2b, parsed), parsed)
+            notice = _parse(parse_c2b, parsed)
+            receipt = notice.trans_id
+            return await _confirm(session, notice, parsed)
         if kind is CallbackKind.STK:
-            return await _stk(session, _parse(parse_stk_callback, parsed), parsed)
+            callback = _parse(parse_stk_callback, parsed)
+            receipt = callback.receipt
+            return await _stk(session, callback, parsed)
         # Result and timeout callbacks (Transaction Status) are kept for people to read.
         return Handled(callback_ack(), CallbackOutcome.ACCEPTED)
     except Flagged as flagged:
@@ -211,6 +296,7 @@ async def process(session: AsyncSession, kind: CallbackKind, parsed: Any) -> Han
             flagged.flag,
             flagged.detail[:2000],
             checkout_request_id=flagged.checkout_request_id,
+            receipt=flagged.receipt or receipt,
         )
 
 
@@ -251,7 +337,10 @@ async def _validate(session: AsyncSession, notice: C2BNotice) -> Handled:
     # A till has no account to type: any payment to it is welcome.
     if row.shortcode_type is ShortcodeType.TILL and not notice.bill_ref_number:
         return Handled(c2b_accept(), CallbackOutcome.ACCEPTED, receipt=notice.trans_id)
-    if await match_subscriber(session, notice.bill_ref_number, notice.phone) is None:
+    matched = await match_subscriber(
+        session, notice.bill_ref_number, notice.phone, notice.msisdn_hash
+    )
+    if matched is None:
         return Handled(
             c2b_reject(C2B_INVALID_ACCOUNT_NUMBER, "Rejected"),
             CallbackOutcome.REJECTED,
@@ -280,6 +369,7 @@ async def _repeat(session: AsyncSession, receipt: str, amount: int) -> Handled:
         raise Flagged(
             "changed_replay",
             f"receipt {receipt} came again for {amount}, first for {existing.amount}",
+            receipt=receipt,
         )
     return Handled(
         {},
@@ -300,8 +390,8 @@ async def _confirm(session: AsyncSession, notice: C2BNotice, body: dict) -> Hand
         source="c2b",
         amount=notice.amount_minor,
         shortcode=notice.business_shortcode,
-        bill_ref=notice.bill_ref_number[:40] or None,
-        msisdn=notice.msisdn_raw[:20] or None,
+        bill_ref=notice.bill_ref_number or None,
+        msisdn=notice.msisdn_raw or None,
         phone=notice.phone,
         payer_name=notice.payer_name[:200] or None,
         paid_at=notice.trans_time,
@@ -311,7 +401,9 @@ async def _confirm(session: AsyncSession, notice: C2BNotice, body: dict) -> Hand
         handled.answer = answer
         return handled
     transaction_id = transaction.id
-    subscriber_id = await match_subscriber(session, notice.bill_ref_number, notice.phone)
+    subscriber_id = await match_subscriber(
+        session, notice.bill_ref_number, notice.phone, notice.msisdn_hash
+    )
     if subscriber_id is None:
         transaction.flag = "no_account"
         transaction.detail = f"no account {clean_reference(notice.bill_ref_number)!r}"
@@ -344,7 +436,8 @@ async def credit(
                 transaction.amount,
                 method=PaymentMethod.MPESA,
                 reference=reference or transaction.receipt,
-                received_at=transaction.paid_at,
+                # A clock ahead (TransTime in the future) never starts a period later.
+                received_at=min(transaction.paid_at, utcnow()),
                 actor=actor,
                 payer_phone=transaction.phone,
                 raw=raw,

@@ -111,7 +111,8 @@ class MpesaCallback(TenantBase):
     kind: Mapped[CallbackKind] = mapped_column(text_enum(CallbackKind, "mpesa_callback_kind"))
     received_at: Mapped[datetime] = mapped_column(server_default=func.now())
     source_address: Mapped[str | None] = mapped_column(String(45))
-    # The body as sent (kept even when it is not JSON), and parsed when it was.
+    # The body as sent (at most intake.MAX_BODY_BYTES, kept even when it is not JSON; bytes
+    # that are not UTF-8, and NUL, shown as U+FFFD), and parsed when it was usable JSON.
     raw_body: Mapped[str] = mapped_column(Text)
     body: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     receipt: Mapped[str | None] = mapped_column(String(40))
@@ -125,6 +126,8 @@ class MpesaCallback(TenantBase):
     detail: Mapped[str | None] = mapped_column(Text)
     transaction_id: Mapped[int | None] = mapped_column(BigInteger)
     processed_at: Mapped[datetime | None]
+    # Processing attempts that raised; after intake.MAX_ATTEMPTS it is left flagged.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
     __table_args__ = (
         Index("ix_mpesa_callbacks_flagged", "id", postgresql_where=text("flag IS NOT NULL")),
@@ -185,7 +188,8 @@ class MpesaTransaction(TenantBase):
     detail: Mapped[str | None] = mapped_column(Text)
     shortcode: Mapped[str | None] = mapped_column(String(12))
     bill_ref: Mapped[str | None] = mapped_column(String(40))
-    msisdn: Mapped[str | None] = mapped_column(String(20))  # as sent, perhaps masked
+    # As sent: a number, masked (2547****149) or hashed (SHA-256 hex, 64 characters).
+    msisdn: Mapped[str | None] = mapped_column(String(64))
     phone: Mapped[str | None] = mapped_column(String(16))  # E.164, when it was not masked
     payer_name: Mapped[str | None] = mapped_column(String(200))
     paid_at: Mapped[datetime]

@@ -309,10 +309,76 @@ async def test_a_callback_stored_but_never_processed_is_processed_by_the_job(
     await store_callback(database, isp.schema, CallbackKind.C2B_CONFIRMATION, raw, "1.2.3.4")
     await store_callback(database, isp.schema, CallbackKind.C2B_CONFIRMATION, b"{x", "1.2.3.4")
     await asyncio.sleep(0.05)
-    assert await reprocess_stored(database, isp.schema, older_than=timedelta(0)) == 2
+    # What is not JSON is flagged as it is stored: only the confirmation waits.
+    assert await reprocess_stored(database, isp.schema, older_than=timedelta(0)) == 1
     assert await reprocess_stored(database, isp.schema, older_than=timedelta(0)) == 0
     async with session_for(isp) as session:
         assert await ledger.balance(session, subscriber.id) == 25_000
         outcomes = sorted(o.value for o in await session.scalars(select(MpesaCallback.outcome)))
     assert outcomes == ["credited", "flagged"]
+    await check_invariants(isp)
+
+
+async def test_a_changed_replay_is_flagged_with_its_receipt_so_it_can_be_found(
+    isp, add_subscriber, client_for, session_for
+):
+    subscriber = await add_subscriber(isp)
+    request_id = await _stk_request(session_for, isp, subscriber, "ws_CO_R1", amount=10_000)
+    c2b = c2b_body("RKR1", "100", subscriber.account_number)
+    await _post(client_for, isp.hook("c2b/confirmation"), c2b)
+    await _post(client_for, isp.hook("c2b/confirmation"), {**c2b, "TransAmount": "900"})
+    await _post(client_for, isp.hook("stk"), stk_body("ws_CO_R1", amount=100, receipt="RKR2"))
+    await _post(client_for, isp.hook("stk"), stk_body("ws_CO_R1", amount=900, receipt="RKR2"))
+    async with session_for(isp) as session:
+        flagged, _ = await list_flagged(session)
+        assert (await session.get(MpesaRequest, request_id)).status is RequestStatus.PAID
+    assert sorted((f.flag, f.receipt) for f in flagged) == [
+        ("changed_replay", "RKR1"),
+        ("changed_replay", "RKR2"),
+    ]
+
+
+async def test_a_hashed_msisdn_is_kept_whole_and_matches_the_phone_it_hashes(
+    isp, add_subscriber, client_for, session_for, check_invariants
+):
+    import hashlib
+
+    subscriber = await add_subscriber(isp, phone="+254712000333")
+    await add_subscriber(isp, phone="+254712000444")
+    # Safaricom's form: SHA-256 of the MSISDN as 2547…, in hex.
+    hashed = hashlib.sha256(b"254712000333").hexdigest()
+    validation = c2b_body("RKH2", "100", "wrong ref", msisdn=hashed)
+    answer = await _post(client_for, isp.hook("c2b/validation"), validation)
+    assert answer.json()["ResultCode"] == "0"
+    await _post(client_for, isp.hook("c2b/confirmation"), validation)
+    stranger = hashlib.sha256(b"254799999999").hexdigest().upper()
+    await _post(client_for, isp.hook("c2b/confirmation"), c2b_body("RKH3", "100", "x", stranger))
+    async with session_for(isp) as session:
+        assert await ledger.balance(session, subscriber.id) == 10_000
+        rows = {t.receipt: t for t in await session.scalars(select(MpesaTransaction))}
+    assert rows["RKH2"].msisdn == hashed and rows["RKH2"].status is TransactionStatus.CREDITED
+    assert rows["RKH3"].msisdn == stranger and rows["RKH3"].status is TransactionStatus.UNMATCHED
+    await check_invariants(isp)
+
+
+async def test_a_transtime_in_the_future_never_starts_the_period_later_than_now(
+    isp, add_subscriber, add_expired_service, client_for, session_for, check_invariants
+):
+    from datetime import UTC, datetime, timedelta
+
+    from kiunga.integrations.mpesa.callbacks import daraja_timestamp
+
+    subscriber = await add_subscriber(isp)
+    service_id = await add_expired_service(isp, subscriber.id, price=100_000)
+    ahead = daraja_timestamp(datetime.now(UTC) + timedelta(days=3))
+    body = {**c2b_body("RKF1", "1000", subscriber.account_number), "TransTime": ahead}
+    before = datetime.now(UTC)
+    await _post(client_for, isp.hook("c2b/confirmation"), body)
+    after = datetime.now(UTC)
+    async with session_for(isp) as session:
+        service = await session.get(Service, service_id)
+        payment = await session.scalar(select(Payment).where(Payment.reference == "RKF1"))
+    assert service.status is ServiceStatus.ACTIVE
+    assert before - timedelta(seconds=1) <= service.period_start <= after
+    assert payment.received_at <= after
     await check_invariants(isp)

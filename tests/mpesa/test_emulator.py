@@ -193,3 +193,95 @@ async def test_stk_push_paid_by_callback_and_by_stk_query(
         found = await session.get(MpesaRequest, silent.id)
         assert found.status is RequestStatus.PAID and found.receipt is None
     await check_invariants(isp)
+
+
+async def test_a_poison_callback_never_holds_back_other_callbacks_or_stk_settlement(
+    kiunga, daraja, emulated_isp, database, add_subscriber, session_for, check_invariants
+):
+    """The minute job with stored callbacks that cannot be processed (an amount of 1E+30, a
+    TransID over 40 characters) before a good confirmation, and an STK push Daraja never
+    called back about: the good ones are settled within two runs."""
+    import json
+    from types import SimpleNamespace
+
+    from kiunga.tenants.mpesa.intake import store_callback
+    from kiunga.tenants.mpesa.jobs import mpesa_settle_pending
+    from kiunga.tenants.mpesa.models import CallbackKind, CallbackOutcome, MpesaCallback
+    from sqlalchemy import update
+
+    from .conftest import c2b_body
+
+    isp, shortcode = await emulated_isp()
+    subscriber = await add_subscriber(isp, phone="+254712345678")
+    confirmations = [
+        c2b_body("RPSN000001", "1E+30", subscriber.account_number, shortcode=shortcode),
+        c2b_body("R" * 41, "100", subscriber.account_number, shortcode=shortcode),
+        c2b_body("RGOD000001", "250", subscriber.account_number, shortcode=shortcode),
+    ]
+    for body in confirmations:
+        # Stored, then the process died before processing them.
+        raw = json.dumps(body).encode()
+        await store_callback(database, isp.schema, CallbackKind.C2B_CONFIRMATION, raw, None)
+    # Paid, but the emulator never calls back about a phone ending 0000.
+    silent = await stk.request_payment(
+        database,
+        isp.schema,
+        stk.PaymentAsk(phone="0712340000", amount=30_000, subscriber_id=subscriber.id),
+        actor=STAFF,
+    )
+    async with httpx.AsyncClient(timeout=10) as http:
+
+        async def decided():
+            found = await http.get(f"{daraja.url}/emulator/stk/{silent.checkout_request_id}")
+            return found.json()["decided"]
+
+        await _wait(decided, seconds=60)  # until then STK Query would still say pending
+    async with session_for(isp) as session:
+        two_minutes_ago = func.now() - timedelta(minutes=2)
+        await session.execute(update(MpesaCallback).values(received_at=two_minutes_ago))
+        await session.execute(update(MpesaRequest).values(created_at=two_minutes_ago))
+
+    ctx = SimpleNamespace(database=database, tenant=SimpleNamespace(schema=isp.schema))
+    failures = []
+    for _ in range(2):  # the scheduler runs it again a minute later whatever happened
+        try:
+            await mpesa_settle_pending.fn(ctx, isp.slug, None)
+        except Exception as error:  # noqa: BLE001
+            failures.append(repr(error)[:200])
+
+    async with session_for(isp) as session:
+        assert await ledger.balance(session, subscriber.id) == 25_000 + 30_000, failures
+        request = await session.get(MpesaRequest, silent.id)
+        assert request.status is RequestStatus.PAID, failures
+        callbacks = list(await session.scalars(select(MpesaCallback).order_by(MpesaCallback.id)))
+    assert [(c.outcome, c.flag) for c in callbacks] == [
+        (CallbackOutcome.FLAGGED, "malformed"),
+        (CallbackOutcome.FLAGGED, "malformed"),
+        (CallbackOutcome.CREDITED, None),
+    ]
+    await check_invariants(isp)
+
+
+async def test_a_payer_sent_hashed_is_matched_by_the_phone_it_hashes(
+    kiunga, daraja, emulated_isp, database, add_subscriber, session_for, check_invariants
+):
+    isp, shortcode = await emulated_isp()
+    subscriber = await add_subscriber(isp, phone="+254712345150")
+    registered = await connection.rotate_and_register(database, isp.schema, isp.id)
+    assert registered.ok, registered.message
+    async with httpx.AsyncClient(timeout=30) as http:
+        paid = await http.post(
+            f"{daraja.url}/emulator/c2b/pay",
+            json={
+                "shortcode": shortcode,
+                "amount": 300,
+                "msisdn": "254712345150",
+                "bill_ref_number": "not an account",
+                "hash_msisdn": True,
+            },
+        )
+    assert paid.status_code == 200, paid.text
+    assert paid.json()["accepted"], paid.json()["validation"]
+    async with session_for(isp) as session:
+        assert await ledger.balance(session, subscriber.id) == 30_000
+    await check_invariants(isp)

@@ -24,6 +24,7 @@ Control endpoints (JSON):
     POST   /emulator/stk/outcomes    {phone, outcome} (see `Outcome`); DELETE clears them
     GET    /emulator/stk/{checkout_request_id}   an STK request as the emulator sees it
     POST   /emulator/c2b/pay         {shortcode, amount, bill_ref_number, msisdn, mask_msisdn?,
+                                     hash_msisdn? (SHA-256 hex, as Safaricom sends it now),
                                      duplicates?, first_name?, middle_name?, last_name?}: a
                                      customer pays; validation, then confirmation(s) are POSTed
                                      and the ISP's answers returned with the TransID

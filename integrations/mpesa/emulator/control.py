@@ -10,7 +10,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-from kiunga.integrations.mpesa.callbacks import daraja_timestamp
+from kiunga.integrations.mpesa.callbacks import daraja_timestamp, hash_msisdn
 from kiunga.integrations.mpesa.emulator.state import (
     FAULTS,
     EmulatedApp,
@@ -60,8 +60,16 @@ def _shillings(value: Any) -> int:
 
 
 def mask(msisdn: str) -> str:
-    """254712345149 → 2547****149, the way Daraja hides C2B payers' numbers."""
+    """254712345149 → 2547****149, the way Daraja hid C2B payers' numbers until 2024."""
     return f"{msisdn[:4]}****{msisdn[-3:]}"
+
+
+def _payer_msisdn(msisdn: str, body: dict[str, Any]) -> str:
+    """The MSISDN as the C2B notice carries it: hashed (SHA-256 hex, as Safaricom sends it
+    since July 2024), masked, or plain."""
+    if body.get("hash_msisdn"):
+        return hash_msisdn(msisdn)
+    return mask(msisdn) if body.get("mask_msisdn") else msisdn
 
 
 def _accepted(entry: dict[str, Any], response_type: str) -> bool:
@@ -170,7 +178,7 @@ def build_control_routes(state: EmulatorState) -> list[HTTPRouteHandler]:
             "InvoiceNumber": str(body.get("invoice_number") or ""),
             "OrgAccountBalance": "",
             "ThirdPartyTransID": "",
-            "MSISDN": mask(msisdn) if body.get("mask_msisdn") else msisdn,
+            "MSISDN": _payer_msisdn(msisdn, body),
             "FirstName": names[0],
             "MiddleName": names[1],
             "LastName": names[2],

@@ -12,10 +12,12 @@ from kiunga.integrations.mpesa.callbacks import (
     c2b_accept,
     c2b_reject,
     callback_ack,
+    hash_msisdn,
     minor_from_amount,
     parse_c2b,
     parse_stk_callback,
     parse_transaction_status_result,
+    read_body,
     shillings_from_minor,
 )
 
@@ -235,6 +237,16 @@ def test_c2b_validation_body_has_an_empty_balance():
         ({"TransID": None}, "TransID"),
         ({"TransTime": "2019-11-22"}, "TransTime"),
         ({"BusinessShortCode": ""}, "BusinessShortCode"),
+        # What does not fit a column, a bigint or a datetime is refused before it reaches one.
+        ({"TransID": "R" * 41}, "TransID"),
+        ({"TransID": "RKT QDM7W6"}, "TransID"),
+        ({"TransAmount": "1E+30"}, "TransAmount"),
+        ({"TransTime": "00010101000000"}, "TransTime"),
+        ({"BusinessShortCode": "6006381234567"}, "BusinessShortCode"),
+        ({"BillRefNumber": "A" * 41}, "BillRefNumber"),
+        ({"MSISDN": "f" * 65}, "MSISDN"),
+        ({"FirstName": "Jo\x00hn"}, "FirstName"),
+        ({"LastName": "D" * 101}, "LastName"),
     ],
 )
 def test_malformed_c2b_names_the_field(change, field):
@@ -295,3 +307,54 @@ def test_amounts():
         shillings_from_minor(15_050)
     with pytest.raises(AmountError):
         shillings_from_minor(1.5)  # type: ignore[arg-type]
+
+
+def test_a_hashed_msisdn_is_the_sha256_of_the_254_form():
+    digest = hash_msisdn("+254708374149")
+    assert digest == "bbff37cea44ac0b2d964ee0dfb8d2df8513dc7ba1b36129a929fc3fbd6dd4af4"
+    notice = parse_c2b({**C2B_CONFIRMATION, "MSISDN": digest.upper()})
+    assert notice.msisdn_hash == digest and notice.phone is None
+    assert parse_c2b(C2B_CONFIRMATION).msisdn_hash is None
+
+
+def test_stk_values_that_fit_no_column_are_refused():
+    items = STK_SUCCESS["Body"]["stkCallback"]["CallbackMetadata"]["Item"]
+    for name, value in (
+        ("Amount", 1e30),
+        ("MpesaReceiptNumber", "N" * 41),
+        ("TransactionDate", "00010101000000"),
+    ):
+        body = copy.deepcopy(STK_SUCCESS)
+        body["Body"]["stkCallback"]["CallbackMetadata"]["Item"] = [
+            {**item, "Value": value} if item["Name"] == name else item for item in items
+        ]
+        with pytest.raises(CallbackError) as raised:
+            parse_stk_callback(body)
+        assert raised.value.field.endswith(name)
+    too_big = copy.deepcopy(STK_CANCELLED)
+    too_big["Body"]["stkCallback"]["ResultCode"] = 99_999_999_999
+    with pytest.raises(CallbackError):
+        parse_stk_callback(too_big)
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"[" * 5000 + b"]" * 5000, "nested deeper"),
+        (b'{"a": "' + b"[" * 5000 + b'"}', None),  # brackets in a string are no nesting
+        (b'{"a": "x\\u0000"}', "NUL"),
+        (b'{"a": "\\ud800"}', "surrogate"),
+        (b'{"a": NaN}', "NaN"),
+        (b'{"a": 1e999}', "out of range"),
+        (b'{"a": "\xff"}', "UTF-8"),
+        (b"[1]", "not a JSON object"),
+        (b"{x", "not JSON"),
+    ],
+)
+def test_reading_a_body(raw, reason):
+    if reason is None:
+        assert read_body(raw) == {"a": "[" * 5000}
+        return
+    with pytest.raises(CallbackError) as raised:
+        read_body(raw)
+    assert reason in raised.value.message

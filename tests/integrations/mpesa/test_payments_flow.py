@@ -4,6 +4,7 @@ emulator over real HTTP, and the emulator's callbacks reaching a real HTTP recei
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from dataclasses import replace
 
 import pytest
@@ -335,3 +336,24 @@ async def test_transaction_status_needs_an_initiator(new_app, client_for, contro
             transaction_id="X", result_url="http://x/r", queue_timeout_url="http://x/t"
         )
     assert raised.value.field == "Initiator"
+
+
+async def test_c2b_hashed_msisdn_as_safaricom_sends_it_now(new_app, client_for, control, receiver):
+    config = new_app()
+    _, confirmation = await register(client_for(config), receiver)
+    control.post(
+        "/emulator/c2b/pay",
+        json={
+            "shortcode": config.shortcode,
+            "amount": "200.00",
+            "bill_ref_number": "ACC-9",
+            "msisdn": "0712345149",
+            "hash_msisdn": True,
+        },
+    ).raise_for_status()
+    [confirmed] = receiver.at(confirmation)
+    notice = parse_c2b(confirmed.body)
+    # SHA-256 of the MSISDN in its 2547… form, in hex.
+    digest = hashlib.sha256(b"254712345149").hexdigest()
+    assert notice.msisdn_raw == digest and notice.msisdn_hash == digest
+    assert notice.phone is None
