@@ -14,6 +14,7 @@ from jinja2 import Environment, FileSystemLoader
 from kiunga.channels.portal.chap import chap_response
 from kiunga.channels.portal.i18n import (
     LANGUAGE_NAMES,
+    LANGUAGES,
     STRINGS,
     Translator,
     data_amount,
@@ -31,6 +32,7 @@ from kiunga.tenants.vouchers.portal_settings import (
     PortalLook,
     packages_on_sale,
     portal_look,
+    swahili_package_names,
 )
 from kiunga.tenants.vouchers.usage import VoucherUsage
 from kiunga.tenants.zones import tenant_zone
@@ -38,6 +40,14 @@ from litestar import MediaType, Request, Response
 from litestar.datastructures import Cookie
 
 COOKIE = "kiunga_portal"
+# The language a phone chose. The router's pages (login.html after a refused login or a
+# log-out) post to the portal from the router's own site, and such a cross-site post only
+# carries a SameSite=None cookie, which browsers keep only when Secure (https, or
+# localhost in development); on plain http the Lax one still holds for the portal's own
+# pages and the router's status.html, which arrives by GET.
+LANG_COOKIE = "kiunga_portal_lang"
+LANG_COOKIE_PLAIN = "kiunga_portal_lang_lax"
+LANG_COOKIE_SECONDS = 90 * 86400
 LOOK_CACHE_SECONDS = 5.0
 NO_STORE = {"cache-control": "no-store"}
 
@@ -69,6 +79,8 @@ class Shop:
     look: PortalLook
     packages: list[PackageOnSale]
     zone: ZoneInfo
+    # English package name → Swahili name, where the ISP gave one.
+    names_sw: dict[str, str]
 
 
 async def load_shop(request: Request, services: WebServices, tenant: TenantContext) -> Shop:
@@ -85,6 +97,7 @@ async def load_shop(request: Request, services: WebServices, tenant: TenantConte
                 await portal_look(session, tenant.name),
                 await packages_on_sale(session),
                 await tenant_zone(session),
+                await swahili_package_names(session),
             )
         cache.set(tenant.id, shop)
     return shop
@@ -112,6 +125,7 @@ class PackageCard:
 
 
 def package_summary(package: PackageOnSale, t: Translator) -> PackageCard:
+    name = package.name_sw if t.language == "sw" and package.name_sw else package.name
     validity = t(
         "validity",
         count=package.validity_count,
@@ -124,7 +138,7 @@ def package_summary(package: PackageOnSale, t: Translator) -> PackageCard:
     )
     return PackageCard(
         package.id,
-        package.name,
+        name,
         price_text(package.price, package.currency),
         f"{validity} · {data}",
     )
@@ -137,7 +151,10 @@ class Page:
         self.request = request
         self.tenant = tenant
         self.shop = shop
-        self.lang = pick_language(values.get("lang"), shop.look.default_language)
+        chosen = values.get("lang")
+        self._chosen_lang = chosen if chosen in LANGUAGES else None
+        remembered = request.cookies.get(LANG_COOKIE) or request.cookies.get(LANG_COOKIE_PLAIN)
+        self.lang = pick_language(self._chosen_lang or remembered, shop.look.default_language)
         self.t = Translator(self.lang)
         self.rs = values.get("rs") or ""
         self.state = portal_signer(request).load_state(tenant.id, self.rs)
@@ -161,6 +178,17 @@ class Page:
     def landing_url(self) -> str:
         return self.url("/portal/")
 
+    @property
+    def welcome(self) -> str:
+        look = self.shop.look
+        if self.lang == "sw" and look.welcome_sw:
+            return look.welcome_sw
+        return look.welcome or self.t("welcome_default")
+
+    def package_name(self, name: str) -> str:
+        """A package's name as this page's language shows it."""
+        return self.shop.names_sw.get(name, name) if self.lang == "sw" else name
+
     def render(
         self,
         template: str,
@@ -182,9 +210,10 @@ class Page:
             other_lang=other,
             other_lang_name=LANGUAGE_NAMES[other],
             toggle_url=f"{toggle_path or '/portal/'}?{urlencode(toggle_query)}",
+            welcome=self.welcome,
             **context,
         )
-        cookies = []
+        cookies = self._language_cookies()
         if self._new_nonce:
             secure = self.request.app.state.services.settings.is_production
             cookies.append(
@@ -205,6 +234,21 @@ class Page:
             headers=NO_STORE,
             cookies=cookies,
         )
+
+    def _language_cookies(self) -> list[Cookie]:
+        if self._chosen_lang is None:
+            return []
+        common = {"value": self._chosen_lang, "path": "/portal", "httponly": True}
+        return [
+            Cookie(
+                key=LANG_COOKIE,
+                samesite="none",
+                secure=True,
+                max_age=LANG_COOKIE_SECONDS,
+                **common,
+            ),
+            Cookie(key=LANG_COOKIE_PLAIN, samesite="lax", max_age=LANG_COOKIE_SECONDS, **common),
+        ]
 
     def landing(
         self,
@@ -263,6 +307,7 @@ class Page:
             toggle_extra={"username": code, "link-logout": logout_url} if online else None,
             code=code,
             usage=usage,
+            package_name=self.package_name(usage.package_name),
             online=online,
             status_text=t(f"status_{usage.status}") if f"status_{usage.status}" in STRINGS else "",
             time_left=t.duration(usage.seconds_left or 0),

@@ -240,6 +240,7 @@ class PortalController(Controller):
         return page.render(
             "wait.html",
             view=view,
+            package_name=page.package_name(view.package_name),
             price_text=price_text(view.amount, view.currency),
             poll_url=f"/portal/purchase/{token}",
             **toggle,

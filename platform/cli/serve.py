@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Annotated
 
 import typer
@@ -26,6 +27,15 @@ def serve_command(
     reload: Annotated[
         bool, typer.Option("--reload", help="Restart when the code changes (development).")
     ] = False,
+    fd: Annotated[
+        int | None,
+        typer.Option(
+            "--fd",
+            min=0,
+            help="Serve on this inherited, already listening socket instead of binding "
+            "host and port (how `kiunga up` hands over the port it holds).",
+        ),
+    ] = None,
 ) -> None:
     """Serve the web app: consoles, the tenant and platform APIs, health and metrics."""
     import uvicorn
@@ -38,12 +48,21 @@ def serve_command(
     get_settings.cache_clear()
     settings = load_settings_or_exit()
     configure_logging(settings.log_level, settings.log_json)
+    # Our own request log line carries the request id and tenant; uvicorn's would not.
+    options = {"access_log": False, "log_config": None, "proxy_headers": True}
+    if fd is not None:
+        if workers != 1 or reload:
+            console.print("[red]error:[/red] --fd serves one process: no --workers or --reload")
+            raise typer.Exit(2)
+        listening = socket.socket(fileno=fd)
+        host, port = listening.getsockname()[:2]
+        _announce(host, port, settings.base_domain)
+        config = uvicorn.Config(APP_FACTORY, factory=True, server_header=False, **options)
+        uvicorn.Server(config).run(sockets=[listening])
+        return
     host = host or settings.host
     port = port or settings.port
-    console.print(
-        f"serving on http://{host}:{port} — tenants at <slug>.{settings.base_domain}, "
-        f"the platform at {settings.base_domain}"
-    )
+    _announce(host, port, settings.base_domain)
     uvicorn.run(
         APP_FACTORY,
         factory=True,
@@ -51,9 +70,13 @@ def serve_command(
         port=port,
         workers=None if reload else workers,
         reload=reload,
-        # Our own request log line carries the request id and tenant; uvicorn's would not.
-        access_log=False,
-        log_config=None,
-        proxy_headers=True,
         server_header=False,
+        **options,
+    )
+
+
+def _announce(host: str, port: int, base_domain: str) -> None:
+    console.print(
+        f"serving on http://{host}:{port} — tenants at <slug>.{base_domain}, "
+        f"the platform at {base_domain}"
     )

@@ -1,30 +1,42 @@
 """`kiunga up`: the whole system for development, in one command.
 
 Services (embedded PostgreSQL and Valkey unless URLs are configured), migrations, a demo
-ISP, then the API (`kiunga serve`), the worker (`kiunga worker`) and a Daraja (M-Pesa)
-emulator (`kiunga emulator daraja`) as child processes until Ctrl-C or SIGTERM, after which
-the children are stopped and the embedded services released. The demo ISP's M-Pesa points
-at the emulator, so a paybill payment can be simulated with one curl; its network is a
-RouterOS emulator (`kiunga emulator routeros`) that Kiunga provisions and a NAS that asks
-Kiunga's RADIUS server (`kiunga radius`).
+ISP, then the API (`kiunga serve`), the worker (`kiunga worker`) and Kiunga's RADIUS server
+(`kiunga radius`) as child processes until Ctrl-C or SIGTERM, after which the children are
+stopped and the embedded services released. The outside systems are emulators served from
+this process: a Daraja (M-Pesa) emulator the demo ISP's M-Pesa points at, so that a paybill
+payment can be simulated with one curl; a RouterOS emulator that Kiunga provisions; and a
+MikroTik hotspot (the demo NAS) that asks Kiunga's RADIUS server.
+
+Ports are never checked and then bound later, when another program may have taken them:
+the API's port (KIUNGA_HOST, KIUNGA_PORT) is bound here first and its socket handed to
+`kiunga serve`; RADIUS is started on KIUNGA_RADIUS_AUTH_PORT / KIUNGA_RADIUS_ACCT_PORT and
+`up` stops, naming the setting, when it cannot listen there (when they are not set, on any
+free ports instead of 1812/1813); an emulator is bound on its usual port, or on any free one
+when that is taken, and the demo's records that point at it follow.
 """
 
 from __future__ import annotations
 
 import ctypes
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
+import httpx
 import typer
 from kiunga.platform.cli.common import console, load_settings_or_exit, services_or_exit
 from kiunga.platform.devservices import release_services
-from kiunga.platform.settings import Settings
+from kiunga.platform.settings import ENV_PREFIX, Settings
 from rich.console import Console
 
 DEMO_SLUG = "demo"
@@ -35,11 +47,11 @@ DEMO_OWNER_PASSWORD = "demo-owner-pass"
 DEMO_ADMIN_EMAIL = "admin@platform.example"
 DEMO_ADMIN_PASSWORD = "demo-admin-pass"
 
-CHILD_COMMANDS = {"api": ["serve"], "worker": ["worker"]}
 EMULATOR_PORT = 8089
 ROUTEROS_PORT = 8728
-RADIUS_PORTS = (1812, 1813)
 HOTSPOT_PORT = 8090
+# What `kiunga radius` prints once it answers (its ports, also when it picked them).
+RADIUS_READY = re.compile(r"authentication (\d+), accounting (\d+)")
 READY_TIMEOUT_SECONDS = 60
 STOP_TIMEOUT_SECONDS = 15
 PR_SET_PDEATHSIG = 1
@@ -61,42 +73,42 @@ def up_command() -> None:
     if settings.is_production:
         console.print("[red]error:[/red] `kiunga up` is for development; use serve and worker")
         raise typer.Exit(2)
-    if not _port_free(settings.host, settings.port):
-        console.print(
-            f"[red]error:[/red] {settings.host}:{settings.port} is in use "
-            "(another `kiunga up`?); set KIUNGA_PORT to use another port"
-        )
-        raise typer.Exit(2)
+    api_socket = _listen_for_the_api(settings)  # the port is ours from here on
 
     _raise_on_termination_signals()
     children: dict[str, subprocess.Popen] = {}
+    emulators: list = []
     exit_code = 0
     try:
         urls = services_or_exit(settings)
         _migrate_everything(urls.database_url, settings)
         demo = seed_demo(urls.database_url, settings.base_domain)
         hotspot = _seed_demo_hotspot(urls.database_url)
-        emulator_port = EMULATOR_PORT if _port_free("127.0.0.1", EMULATOR_PORT) else _any_port()
-        children = {
-            "Daraja emulator": _start_child(
-                ["emulator", "daraja", "--host", "127.0.0.1", "--port", str(emulator_port)]
-            )
-        }
-        mpesa = None
-        if _wait_until_listening("127.0.0.1", emulator_port, children["Daraja emulator"]):
-            mpesa = _seed_demo_mpesa(urls.database_url, f"http://127.0.0.1:{emulator_port}")
-        children |= {name: _start_child(command) for name, command in CHILD_COMMANDS.items()}
-        network = _start_network(urls.database_url, children, portal=_demo_portal(settings, demo))
-        if _wait_until_listening(_connect_host(settings), settings.port, children["api"]):
-            _print_banner(settings, demo, mpesa, emulator_port, network, hotspot)
+        radius = RadiusStart(settings, children)  # loads its cache while the rest starts
+        daraja = _start_daraja(emulators)
+        mpesa = _seed_demo_mpesa(urls.database_url, daraja.url) if daraja else None
+        children["api"] = _start_child(
+            ["serve", "--fd", str(api_socket.fileno())], pass_fds=(api_socket.fileno(),)
+        )
+        api_socket.close()
+        children["worker"] = _start_child(["worker"])
+        network = _start_network(
+            urls.database_url, radius, emulators, portal=_demo_portal(settings, demo)
+        )
+        if _wait_until_answering(_api_url(settings), children["api"]):
+            daraja_port = daraja.port if daraja else 0
+            _print_banner(settings, demo, mpesa, daraja_port, network, hotspot)
         exit_code = _supervise(children)
     except (KeyboardInterrupt, Shutdown):
         console.print("Stopping…")
     finally:
         _ignore_termination_signals()  # a second Ctrl-C must not cut the cleanup short
-        if children:
+        api_socket.close()
+        if children or emulators:
             console.print("Stopping the API, the worker, RADIUS and the emulators…")
         _stop_children(children)
+        for emulator in emulators:
+            emulator.stop()
         console.print("Releasing the embedded services…")
         release_services()
         console.print("Stopped.")
@@ -218,12 +230,20 @@ def _die_with_parent():
     return hook
 
 
-def _start_child(arguments: list[str]) -> subprocess.Popen:
+def _start_child(
+    arguments: list[str], *, pass_fds: tuple[int, ...] = (), capture: bool = False
+) -> subprocess.Popen:
+    """`capture`: its output comes to us by a pipe, line by line, to be read and passed on."""
     # A process group of its own: Ctrl-C reaches only us, and we stop the children in
     # order, instead of every process receiving SIGINT at once.
     return subprocess.Popen(
         _kiunga_command(arguments),
         stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE if capture else None,
+        stderr=subprocess.STDOUT if capture else None,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"} if capture else None,
+        text=capture,
+        pass_fds=pass_fds,
         process_group=0,
         preexec_fn=_die_with_parent(),
     )
@@ -277,35 +297,146 @@ def _ignore_termination_signals() -> None:
 # ------------------------------------------------------------------------ readiness, banner
 
 
-def _port_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
+def _listen_for_the_api(settings: Settings) -> socket.socket:
+    """The API's socket, bound and listening before anything else starts; `kiunga serve`
+    inherits it. Taken: `up` stops and says which settings choose it."""
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    try:
+        return socket.create_server((settings.host, settings.port), family=family, backlog=128)
+    except OSError as exc:
+        console.print(
+            f"[red]error:[/red] cannot listen on {settings.host}:{settings.port} "
+            f"({exc.strerror or exc}; another `kiunga up`?): set {ENV_PREFIX}PORT "
+            f"(and {ENV_PREFIX}HOST) to a free port"
+        )
+        raise typer.Exit(2) from None
 
 
-def _any_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def _operator_set(name: str) -> bool:
+    return bool(os.environ.get(ENV_PREFIX + name, "").strip())
 
 
-def _connect_host(settings: Settings) -> str:
-    return "127.0.0.1" if settings.host in {"0.0.0.0", "::", ""} else settings.host
+def _connect_host(host: str) -> str:
+    return "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host
 
 
-def _wait_until_listening(host: str, port: int, child: subprocess.Popen) -> bool:
+def _api_url(settings: Settings) -> str:
+    host = _connect_host(settings.host)
+    return f"http://{f'[{host}]' if ':' in host else host}:{settings.port}/healthz"
+
+
+def _wait_until_answering(url: str, child: subprocess.Popen) -> bool:
+    """The socket listens from the start, so only an answer says the API is serving."""
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS
     while time.monotonic() < deadline and child.poll() is None:
         try:
-            with socket.create_connection((host, port), timeout=0.5):
+            if httpx.get(url, timeout=2).status_code == 200:
                 return True
-        except OSError:
+        except httpx.HTTPError:
             time.sleep(0.1)
     return False
+
+
+Server = TypeVar("Server")
+
+
+def _on_usual_port_or_any(usual: int, start: Callable[[int], Server]) -> Server:
+    """An emulator started on its usual port, or on any free one when that is taken. The
+    bind itself is the test, so nothing can take the port between a check and the use."""
+    try:
+        return start(usual)
+    except (OSError, RuntimeError):
+        return start(0)
+
+
+def _start_daraja(emulators: list):
+    """The Daraja emulator in this process; None (and a warning) if it cannot start."""
+    from kiunga.integrations.mpesa.emulator import EmulatorServer
+
+    try:
+        daraja = _on_usual_port_or_any(
+            EMULATOR_PORT, lambda port: EmulatorServer("127.0.0.1", port).start()
+        )
+    except (OSError, RuntimeError) as exc:
+        console.print(f"[yellow]Daraja emulator not started: {exc}[/yellow]")
+        return None
+    emulators.append(daraja)
+    return daraja
+
+
+class RadiusStart:
+    """`kiunga radius` on the ports the settings name. Its ready line (read from its
+    output, which is passed on) says it answers and on which ports; when it cannot listen
+    there, `up` stops naming the settings, or, where the operator set neither, starts it
+    again on any free ports."""
+
+    def __init__(self, settings: Settings, children: dict[str, subprocess.Popen]) -> None:
+        self.host = settings.radius_host
+        self.children = children
+        self.set_by_operator = [
+            f"{ENV_PREFIX}{name}"
+            for name in ("RADIUS_AUTH_PORT", "RADIUS_ACCT_PORT")
+            if _operator_set(name)
+        ]
+        self.wanted = (settings.radius_auth_port, settings.radius_acct_port)
+        self._start(*self.wanted)
+
+    def _start(self, auth_port: int, acct_port: int) -> None:
+        self.child = _start_child(
+            ["radius", "--host", self.host, "--auth-port", str(auth_port),
+             "--acct-port", str(acct_port)],
+            capture=True,
+        )  # fmt: skip
+        self.children["RADIUS"] = self.child
+        self._ready = _ReadyLine(self.child, RADIUS_READY)
+
+    def ports(self) -> tuple[int, int]:
+        """The ports it answers on, once it does."""
+        found = self._ready.wait(READY_TIMEOUT_SECONDS)
+        if found is None and not self.set_by_operator:
+            _stop_children({"RADIUS": self.child})
+            self._start(0, 0)  # its usual ports are taken: any free ones will do
+            found = self._ready.wait(READY_TIMEOUT_SECONDS)
+        if found is None:
+            names = self.set_by_operator or [
+                f"{ENV_PREFIX}RADIUS_AUTH_PORT",
+                f"{ENV_PREFIX}RADIUS_ACCT_PORT",
+            ]
+            settings = " / ".join(names)
+            console.print(
+                f"[red]error:[/red] RADIUS did not start on {self.host} ports "
+                f"{self.wanted[0]}/{self.wanted[1]} (taken?): set {settings} to free ports"
+            )
+            raise typer.Exit(2)
+        return int(found.group(1)), int(found.group(2))
+
+    @property
+    def connect_host(self) -> str:
+        return _connect_host(self.host)
+
+
+class _ReadyLine:
+    """Passes a child's output on, line by line, watching for the line that says it is
+    ready."""
+
+    def __init__(self, child: subprocess.Popen, pattern: re.Pattern) -> None:
+        self.child, self.pattern = child, pattern
+        self.match: re.Match | None = None
+        self._seen = threading.Event()
+        threading.Thread(target=self._pass_on, daemon=True).start()
+
+    def _pass_on(self) -> None:
+        for line in self.child.stdout:
+            sys.stdout.write(line)
+            sys.stdout.flush()
+            if self.match is None and (found := self.pattern.search(line)):
+                self.match = found
+                self._seen.set()
+        self._seen.set()  # ended without it
+
+    def wait(self, timeout: float) -> re.Match | None:
+        self._seen.wait(timeout)
+        return self.match
 
 
 def _seed_demo_mpesa(database_url: str, emulator_url: str):
@@ -366,27 +497,21 @@ class NetworkDemo:
     hotspot_port: int | None = None
 
 
-def _udp_port(preferred: int) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        try:
-            sock.bind(("127.0.0.1", preferred))
-        except OSError:
-            sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _demo_portal(settings: Settings, demo: Demo) -> str:
     """The demo ISP's portal as a phone on the hotspot reaches it."""
     return f"http://{demo.host}:{settings.port}"
 
 
 def _start_network(
-    database_url: str, children: dict[str, subprocess.Popen], *, portal: str
+    database_url: str, radius: RadiusStart, emulators: list, *, portal: str
 ) -> NetworkDemo:
-    """A RouterOS emulator for the demo router, the demo network seeded, RADIUS, and a
-    hotspot (the Demo NAS) whose login page is the demo ISP's own login.html."""
+    """A RouterOS emulator for the demo router (the demo router pointed at its port), the
+    demo network seeded, and, once RADIUS answers, a hotspot (the Demo NAS) whose login
+    page is the demo ISP's own login.html."""
     import asyncio
 
+    from kiunga.integrations.routeros.emulator import RouterEmulator
+    from kiunga.integrations.routeros.emulator.hotspot import HotspotEmulator
     from kiunga.tenants.network.demo import (
         DEMO_RADIUS_SECRET,
         DEMO_ROUTER_PASSWORD,
@@ -394,33 +519,33 @@ def _start_network(
         seed_demo_network,
     )
 
-    port = ROUTEROS_PORT if _port_free("127.0.0.1", ROUTEROS_PORT) else _any_port()
-    children["RouterOS emulator"] = _start_child(
-        ["emulator", "routeros", "--host", "127.0.0.1", "--port", str(port),
-         "--user", DEMO_ROUTER_USER, "--password", DEMO_ROUTER_PASSWORD,
-         "--identity", "Demo router"]
+    router = _on_usual_port_or_any(
+        ROUTEROS_PORT,
+        lambda port: RouterEmulator(
+            "127.0.0.1", port, username=DEMO_ROUTER_USER, password=DEMO_ROUTER_PASSWORD,
+            identity="Demo router",
+        ).start(),
     )  # fmt: skip
+    emulators.append(router)
     seeded = None
-    if _wait_until_listening("127.0.0.1", port, children["RouterOS emulator"]):
-        try:
-            seeded = asyncio.run(seed_demo_network(database_url, DEMO_SLUG, port))
-        except Exception as exc:  # the demo goes on without its network; say why
-            console.print(f"[yellow]Network demo not set up: {type(exc).__name__}: {exc}[/yellow]")
-    auth_port, acct_port = _udp_port(RADIUS_PORTS[0]), _udp_port(RADIUS_PORTS[1])
-    children["RADIUS"] = _start_child(
-        ["radius", "--host", "127.0.0.1", "--auth-port", str(auth_port),
-         "--acct-port", str(acct_port)]
+    try:
+        seeded = asyncio.run(seed_demo_network(database_url, DEMO_SLUG, router.port))
+    except Exception as exc:  # the demo goes on without its network; say why
+        console.print(f"[yellow]Network demo not set up: {type(exc).__name__}: {exc}[/yellow]")
+    auth_port, acct_port = radius.ports()
+    hotspot = _on_usual_port_or_any(
+        HOTSPOT_PORT,
+        lambda port: HotspotEmulator(
+            login_html_url=f"{portal}/portal/router/login.html",
+            radius_host=radius.connect_host, auth_port=auth_port, acct_port=acct_port,
+            secret=DEMO_RADIUS_SECRET.encode(), port=port,
+        ).start(),
     )  # fmt: skip
-    hotspot_port = HOTSPOT_PORT if _port_free("127.0.0.1", HOTSPOT_PORT) else _any_port()
-    children["hotspot emulator"] = _start_child(
-        ["emulator", "hotspot", "--login-html", f"{portal}/portal/router/login.html",
-         "--auth-port", str(auth_port), "--acct-port", str(acct_port),
-         "--secret", DEMO_RADIUS_SECRET, "--port", str(hotspot_port)]
-    )  # fmt: skip
-    return NetworkDemo(port, auth_port, acct_port, seeded, hotspot_port)
+    emulators.append(hotspot)
+    return NetworkDemo(router.port, auth_port, acct_port, seeded, hotspot.port)
 
 
-def _network_banner(network: NetworkDemo | None) -> str:
+def _network_banner(network: NetworkDemo | None, mpesa=None) -> str:
     if network is None or network.seeded is None:
         return ""
     seeded = network.seeded
@@ -431,8 +556,14 @@ def _network_banner(network: NetworkDemo | None) -> str:
         f"(accounting {network.acct_port}).\n"
     )
     if seeded.pppoe_username and seeded.pppoe_password:
+        if mpesa is not None and not mpesa.lapsed:
+            state = "Its service is active: the subscriber's PPPoE login is accepted"
+        elif mpesa is not None:
+            state = "The lapsed subscriber's PPPoE login is refused until the payment above"
+        else:
+            state = "The subscriber's PPPoE login is refused while lapsed"
         lines += (
-            "  The lapsed subscriber's PPPoE login is refused until the payment above, then\n"
+            f"  {state}, then\n"
             "  accepted with the package's speed (radtest is in Debian's freeradius-utils):\n"
             f"  radtest {seeded.pppoe_username} {seeded.pppoe_password} "
             f"127.0.0.1:{network.auth_port} 0 {seeded.radius_secret}\n"
@@ -449,10 +580,18 @@ def _mpesa_banner(mpesa, emulator_port: int) -> str:
         f'"msisdn": "{mpesa.msisdn}", "bill_ref_number": "{mpesa.account_number}"}}'
     )
     registered = "" if mpesa.registered else f"  (C2B URLs not registered: {mpesa.message})\n"
+    if mpesa.lapsed:
+        state = f"Subscriber {mpesa.account_number} is lapsed; pay for it as a customer would"
+    else:
+        until = f" until {mpesa.paid_until:%Y-%m-%d %H:%M} UTC" if mpesa.paid_until else ""
+        state = (
+            f"Subscriber {mpesa.account_number} is paid up (active{until});\n"
+            "  pay for another period as a customer would"
+        )
     return (
         f"M-Pesa: the demo ISP's paybill {mpesa.shortcode} is on a Daraja emulator at {emulator}.\n"
         f"{registered}"
-        f"  Subscriber {mpesa.account_number} is lapsed; pay for it as a customer would:\n"
+        f"  {state}:\n"
         f"  curl -X POST {emulator}/emulator/c2b/pay -H 'Content-Type: application/json' "
         f"-d '{body}'\n"
         "  then watch its service come back (Services, M-Pesa in the console).\n"
@@ -480,7 +619,7 @@ def _print_banner(
         f"Platform console (all ISPs): http://{settings.base_domain}:{settings.port}/\n"
         f"  login    {demo.admin_email} / {admin_password}\n"
         f"{_mpesa_banner(mpesa, emulator_port)}"
-        f"{_network_banner(network)}"
+        f"{_network_banner(network, mpesa)}"
         f"{_hotspot_banner(url, hotspot, network)}"
         "Browsers resolve *.localhost to this machine; for other base domains use the Host\n"
         "header as above. Ctrl-C stops the API, the worker, RADIUS, the emulators and the\n"

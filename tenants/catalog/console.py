@@ -24,7 +24,7 @@ from litestar.status_codes import HTTP_400_BAD_REQUEST, HTTP_409_CONFLICT
 
 GIGABYTE = 1_000_000_000
 FORM_FIELDS = (
-    "name", "price", "billing_type", "validity_count", "validity_unit", "service_type",
+    "name", "name_sw", "price", "billing_type", "validity_count", "validity_unit", "service_type",
     "rate_limit", "data_cap_gb", "fup_rate_limit", "description", "shared_users",
     "sold_on_portal",
 )  # fmt: skip
@@ -58,6 +58,7 @@ def fields_from_form(form) -> service.PackageFields:
             raise service.PackageError("data_cap_gb", "data cap must be a number of GB") from exc
     return service.PackageFields(
         name=form.get("name", ""),
+        name_sw=form.get("name_sw", ""),
         description=form.get("description", ""),
         price=price_to_minor(form.get("price", "")),
         billing_type=form.get("billing_type") or "prepaid",

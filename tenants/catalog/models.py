@@ -66,6 +66,8 @@ class Package(TenantBase):
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     name: Mapped[str] = mapped_column(String(120), unique=True)
+    # The name the captive portal shows in Swahili; empty: the name above.
+    name_sw: Mapped[str] = mapped_column(String(120), server_default="")
     description: Mapped[str] = mapped_column(Text, default="")
     # Integer minor units (cents) of `currency`; never a float.
     price: Mapped[int] = mapped_column(BigInteger)

@@ -21,6 +21,8 @@ class PackageCreate(msgspec.Struct, forbid_unknown_fields=True):
     validity_count: Whole
     validity_unit: str
     rate_limit: str
+    # The name shown on the captive portal in Swahili; empty: `name` is shown.
+    name_sw: str = ""
     description: str = ""
     billing_type: str = "prepaid"
     service_type: str = "pppoe"
@@ -33,6 +35,7 @@ class PackageCreate(msgspec.Struct, forbid_unknown_fields=True):
     def fields(self) -> PackageFields:
         return PackageFields(
             name=self.name,
+            name_sw=self.name_sw,
             description=self.description,
             price=self.price,
             billing_type=self.billing_type,
@@ -52,6 +55,7 @@ class PackageUpdate(msgspec.Struct, forbid_unknown_fields=True):
     """Absent fields stay as they are; null removes the data cap or the FUP rate."""
 
     name: str | msgspec.UnsetType = UNSET
+    name_sw: str | msgspec.UnsetType = UNSET
     description: str | msgspec.UnsetType = UNSET
     price: Whole | msgspec.UnsetType = UNSET
     billing_type: str | msgspec.UnsetType = UNSET
@@ -81,6 +85,7 @@ class PackageUpdate(msgspec.Struct, forbid_unknown_fields=True):
 class PackageRead(msgspec.Struct):
     id: int
     name: str
+    name_sw: str
     description: str
     price: int
     currency: str
@@ -103,6 +108,7 @@ class PackageRead(msgspec.Struct):
         return cls(
             id=package.id,
             name=package.name,
+            name_sw=package.name_sw,
             description=package.description,
             price=package.price,
             currency=package.currency,

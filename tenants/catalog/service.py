@@ -49,6 +49,8 @@ class PackageFields:
     `clear_data_cap` / `clear_fup_rate_limit` to remove those two)."""
 
     name: str | None = None
+    # The name the captive portal shows in Swahili ("" for none: the name above is shown).
+    name_sw: str | None = None
     description: str | None = None
     price: int | None = None
     billing_type: str | None = None
@@ -94,12 +96,16 @@ def _rate(field: str, value: str) -> str:
         raise PackageError(field, str(exc)) from exc
 
 
-def _clean_name(name: str) -> str:
-    name = " ".join((name or "").split())
-    if not name:
-        raise PackageError("name", "name is required")
+def _clean_name(name: str, field: str = "name", *, required: bool = True) -> str:
+    if not isinstance(name, str):
+        raise PackageError(field, f"{field} must be text")
+    name = " ".join(name.split())
+    if not name and required:
+        raise PackageError(field, f"{field} is required")
     if len(name) > MAX_NAME_LENGTH:
-        raise PackageError("name", f"name must be at most {MAX_NAME_LENGTH} characters")
+        raise PackageError(field, f"{field} must be at most {MAX_NAME_LENGTH} characters")
+    if not name.isprintable():
+        raise PackageError(field, f"{field} must not contain control characters")
     return name
 
 
@@ -117,6 +123,8 @@ async def _apply(session: AsyncSession, package: Package, data: PackageFields) -
     values: dict[str, object] = {}
     if data.name is not None:
         values["name"] = _clean_name(data.name)
+    if data.name_sw is not None:
+        values["name_sw"] = _clean_name(data.name_sw, "name_sw", required=False)
     if data.description is not None:
         values["description"] = data.description.strip()
     if data.price is not None:

@@ -5,7 +5,7 @@ whose prepaid service comes back when a paybill payment for it arrives."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from kiunga.integrations.mpesa.emulator import (
     DEMO_CONSUMER_KEY,
@@ -30,6 +30,7 @@ from kiunga.tenants.mpesa.config import (
 )
 from kiunga.tenants.mpesa.connection import register_c2b
 from kiunga.tenants.services import lifecycle
+from kiunga.tenants.services.models import Service
 from kiunga.tenants.services.service import NewService, create_service
 from kiunga.tenants.subscribers.models import Subscriber, SubscriberPhone, SubscriberStatus
 from sqlalchemy import select
@@ -48,6 +49,14 @@ class DemoMpesa:
     msisdn: str
     registered: bool
     message: str
+    # The demo subscriber's service as the database has it now ("expired" until a payment
+    # for it arrives, then "active"), and when its paid period ends.
+    service_status: str | None = None
+    paid_until: datetime | None = None
+
+    @property
+    def lapsed(self) -> bool:
+        return self.service_status != "active"
 
 
 async def _seed_settings(session, tenant_id: int, emulator_url: str) -> None:
@@ -105,6 +114,19 @@ async def _seed_lapsed_subscriber(session) -> None:
     await lifecycle.expire_service(session, service.id, actor=SEEDER)
 
 
+async def _demo_service_state(session) -> tuple[str | None, datetime | None]:
+    row = (
+        await session.execute(
+            select(Service.status, Service.expires_at)
+            .join(Subscriber, Subscriber.id == Service.subscriber_id)
+            .where(Subscriber.account_number == DEMO_ACCOUNT)
+            .order_by(Service.id)
+            .limit(1)
+        )
+    ).first()
+    return (row.status.value, row.expires_at) if row else (None, None)
+
+
 async def seed_demo_mpesa(database_url: str, slug: str, emulator_url: str) -> DemoMpesa:
     """Idempotent: a second run only points the settings at the emulator's current address
     and registers the C2B URLs again (the emulator forgets them when it stops)."""
@@ -115,6 +137,7 @@ async def seed_demo_mpesa(database_url: str, slug: str, emulator_url: str) -> De
         async with database.tenant_session(tenant.schema_name) as session, session.begin():
             await _seed_settings(session, tenant.id, emulator_url)
             await _seed_lapsed_subscriber(session)
+            status, paid_until = await _demo_service_state(session)
         result = await register_c2b(database, tenant.schema_name)
     finally:
         await database.dispose()
@@ -125,4 +148,6 @@ async def seed_demo_mpesa(database_url: str, slug: str, emulator_url: str) -> De
         msisdn=DEMO_PHONE.lstrip("+"),
         registered=result.ok,
         message=result.message,
+        service_status=status,
+        paid_until=paid_until,
     )

@@ -31,9 +31,11 @@ class DemoHotspot:
     sample_codes: tuple[str, ...]
 
 
-def _hotspot_package(name: str, price: int, count: int, unit: ValidityUnit, rate: str, cap):
+def _hotspot_package(
+    name: str, name_sw: str, price: int, count: int, unit: ValidityUnit, rate: str, cap
+):
     return Package(
-        name=name, description="", price=price, currency="KES",
+        name=name, name_sw=name_sw, description="", price=price, currency="KES",
         billing_type=BillingType.PREPAID, validity_count=count, validity_unit=unit,
         service_type=ServiceType.HOTSPOT, rate_limit=rate, data_cap_bytes=cap,
         shared_users=1, sold_on_portal=True,
@@ -44,8 +46,12 @@ async def _seed(session) -> int:
     batch_id = await session.scalar(select(VoucherBatch.id).where(VoucherBatch.name == BATCH_NAME))
     if batch_id is not None:
         return batch_id
-    hour = _hotspot_package(HOUR_PACKAGE, 1_000, 1, ValidityUnit.HOUR, "2M/2M", None)
-    day = _hotspot_package(DAY_PACKAGE, 5_000, 1, ValidityUnit.DAY, "3M/3M", 1_000_000_000)
+    hour = _hotspot_package(
+        HOUR_PACKAGE, "Hotspot saa 1", 1_000, 1, ValidityUnit.HOUR, "2M/2M", None
+    )
+    day = _hotspot_package(
+        DAY_PACKAGE, "Hotspot siku 1", 5_000, 1, ValidityUnit.DAY, "3M/3M", 1_000_000_000
+    )
     agent = Reseller(name=AGENT_NAME, phone=AGENT_PHONE)
     session.add_all([hour, day, agent])
     if await session.get(PortalSettings, 1) is None:
@@ -54,6 +60,7 @@ async def _seed(session) -> int:
                 id=1,
                 title="Demo Wireless Hotspot",
                 welcome="Fast Wi-Fi from KES 10. Buy with M-Pesa or enter a voucher.",
+                welcome_sw="Wi-Fi ya kasi kuanzia KES 10. Nunua kwa M-Pesa au weka vocha.",
                 support_phone="+254700000000",
             )
         )

@@ -200,6 +200,8 @@ class PortalSettings(TenantBase):
     # The name shown at the top; the ISP's name when empty.
     title: Mapped[str] = mapped_column(String(120), server_default="")
     welcome: Mapped[str] = mapped_column(String(500), server_default="")
+    # Shown when the portal is in Swahili; empty: the English welcome.
+    welcome_sw: Mapped[str] = mapped_column(String(500), server_default="")
     # A small logo (PNG, JPEG, SVG or WebP), served by the portal itself so that the
     # walled garden need not open another host.
     logo: Mapped[bytes | None] = mapped_column(LargeBinary)

@@ -34,6 +34,7 @@ PATH = "/settings/portal"
 FIELDS = (
     "title",
     "welcome",
+    "welcome_sw",
     "primary_colour",
     "accent_colour",
     "support_phone",
@@ -116,6 +117,7 @@ class PortalSettingsPageController(Controller):
         change = PortalChange(
             title=given["title"],
             welcome=given["welcome"],
+            welcome_sw=given["welcome_sw"],
             primary_colour=given["primary_colour"],
             accent_colour=given["accent_colour"],
             support_phone=given["support_phone"] or None,

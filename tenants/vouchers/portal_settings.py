@@ -1,5 +1,6 @@
-"""The captive portal's look (title, welcome, logo, colours, support phone, language) and
-which hotspot packages it sells. One row per ISP; the defaults stand in until it exists."""
+"""The captive portal's look (title, welcome in English and Swahili, logo, colours, support
+phone, language) and which hotspot packages it sells. One row per ISP; the defaults stand in
+until it exists."""
 
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ LOOK_CACHE_STATE_KEY = "portal_look_cache"
 class PortalLook:
     title: str
     welcome: str
+    # Shown when the portal is in Swahili; empty: `welcome`.
+    welcome_sw: str
     primary_colour: str
     accent_colour: str
     support_phone: str | None
@@ -47,6 +50,7 @@ class PortalChange:
     accent_colour: str
     support_phone: str | None
     default_language: str
+    welcome_sw: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +62,8 @@ class PackageOnSale:
     validity_count: int
     validity_unit: str
     data_cap_bytes: int | None
+    # The name in Swahili; empty: `name`.
+    name_sw: str = ""
 
 
 async def _row(session: AsyncSession) -> PortalSettings | None:
@@ -69,6 +75,7 @@ async def portal_look(session: AsyncSession, isp_name: str) -> PortalLook:
         select(
             PortalSettings.title,
             PortalSettings.welcome,
+            PortalSettings.welcome_sw,
             PortalSettings.primary_colour,
             PortalSettings.accent_colour,
             PortalSettings.support_phone,
@@ -79,11 +86,12 @@ async def portal_look(session: AsyncSession, isp_name: str) -> PortalLook:
     )
     found = row.first()
     if found is None:
-        return PortalLook(isp_name, "", "#0b6e4f", "#f2a541", None, "en", False, 0)
-    title, welcome, primary, accent, phone, language, has_logo, updated = found
+        return PortalLook(isp_name, "", "", "#0b6e4f", "#f2a541", None, "en", False, 0)
+    title, welcome, welcome_sw, primary, accent, phone, language, has_logo, updated = found
     return PortalLook(
         title or isp_name,
         welcome,
+        welcome_sw,
         primary,
         accent,
         phone,
@@ -109,6 +117,8 @@ def check_change(change: PortalChange) -> None:
         raise VoucherError("title", "The title is at most 120 characters")
     if len(change.welcome) > 500:
         raise VoucherError("welcome", "The welcome text is at most 500 characters")
+    if len(change.welcome_sw) > 500:
+        raise VoucherError("welcome_sw", "The Kiswahili welcome text is at most 500 characters")
     for field in ("primary_colour", "accent_colour"):
         if not _COLOUR.match(getattr(change, field)):
             raise VoucherError(field, "A colour is written #rrggbb, for example #0b6e4f")
@@ -132,6 +142,7 @@ async def update_portal_settings(session: AsyncSession, change: PortalChange) ->
     row = await _ensure_row(session)
     row.title = change.title.strip()
     row.welcome = change.welcome.strip()
+    row.welcome_sw = change.welcome_sw.strip()
     row.primary_colour = change.primary_colour.lower()
     row.accent_colour = change.accent_colour.lower()
     row.support_phone = change.support_phone or None
@@ -178,6 +189,7 @@ async def packages_on_sale(session: AsyncSession) -> list[PackageOnSale]:
         select(
             Package.id,
             Package.name,
+            Package.name_sw,
             Package.price,
             Package.currency,
             Package.validity_count,
@@ -192,9 +204,20 @@ async def packages_on_sale(session: AsyncSession) -> list[PackageOnSale]:
         .order_by(Package.price, Package.name)
     )
     return [
-        PackageOnSale(pid, name, price, currency, count, unit.value, cap)
-        for pid, name, price, currency, count, unit, cap in rows
+        PackageOnSale(pid, name, price, currency, count, unit.value, cap, name_sw)
+        for pid, name, name_sw, price, currency, count, unit, cap in rows
     ]
+
+
+async def swahili_package_names(session: AsyncSession) -> dict[str, str]:
+    """English name → Swahili name of every hotspot package that has one (archived too: a
+    voucher outlives its package's sale), for the portal's status and waiting pages."""
+    rows = await session.execute(
+        select(Package.name, Package.name_sw).where(
+            Package.service_type == ServiceType.HOTSPOT, Package.name_sw != ""
+        )
+    )
+    return {name: name_sw for name, name_sw in rows}
 
 
 async def set_packages_on_sale(session: AsyncSession, package_ids: set[int]) -> None:

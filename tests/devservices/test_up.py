@@ -1,5 +1,8 @@
 """`kiunga up` on embedded services in a private data directory: it seeds the demo ISP once,
-serves it, stops everything on SIGTERM, and its children die with it even after a SIGKILL."""
+serves it on the ports its settings name (RADIUS included) and on other ones where an
+emulator's usual port is taken, even when the API's port is sought by another program
+while it starts, stops everything on SIGTERM, tells the demo subscriber's real state on a
+second start, and its children die with it even after a SIGKILL."""
 
 from __future__ import annotations
 
@@ -29,16 +32,42 @@ BANNER_TIMEOUT_SECONDS = 120
 STOP_TIMEOUT_SECONDS = 150
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def take(port: int) -> socket.socket | None:
+    """Another program's listening socket on the port; None when one is there already."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(("127.0.0.1", port))
+        sock.listen()
+    except OSError:
+        sock.close()
+        return None
+    return sock
+
+
+def radclient_accounting(port: int, secret: str) -> str:
+    """An Accounting-Request Start sent by Debian's radclient (freeradius-utils)."""
+    request = (
+        'User-Name = "nobody-here", Acct-Status-Type = Start, Acct-Session-Id = "UPTEST1", '
+        "NAS-IP-Address = 127.0.0.1\n"
+    )
+    done = subprocess.run(
+        ["radclient", "-r", "3", "-t", "5", f"127.0.0.1:{port}", "acct", secret],
+        input=request, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    return done.stdout + done.stderr
 
 
 class Up:
     """A running `kiunga up`, its output collected line by line."""
 
-    def __init__(self, data_dir: Path, port: int):
+    def __init__(self, data_dir: Path, port: int, **settings: str):
         self.port = port
         env = {key: value for key, value in os.environ.items() if not key.startswith("KIUNGA_")}
         env.update(
@@ -46,6 +75,7 @@ class Up:
             KIUNGA_PORT=str(port),
             KIUNGA_ENV="development",
             KIUNGA_MIGRATE_CONCURRENCY="1",
+            **settings,
         )
         self.process = subprocess.Popen(
             [str(Path(sys.executable).with_name("kiunga")), "up"],
@@ -213,8 +243,8 @@ def assert_the_router_is_provisioned(port: int, username: str) -> None:
 def start_up(data_dir):
     started: list[Up] = []
 
-    def start() -> Up:
-        up = Up(data_dir, free_port())
+    def start(**settings: str) -> Up:
+        up = Up(data_dir, free_port(), **settings)
         started.append(up)
         return up
 
@@ -223,16 +253,34 @@ def start_up(data_dir):
         up.kill()
 
 
-def test_up_serves_the_demo_and_stops_everything_on_sigterm(start_up, data_dir):
-    up = start_up()
-    up.wait_for("Kiunga is up")
+def test_up_serves_the_demo_on_its_ports_and_a_second_up_tells_the_truth(start_up, data_dir):
+    # The emulators' usual ports are taken by other programs (or already were).
+    held = [sock for sock in map(take, (8728, 8089, 8090)) if sock is not None]
+    auth_port, acct_port = free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_DGRAM)
+    try:
+        up = start_up(
+            KIUNGA_RADIUS_AUTH_PORT=str(auth_port), KIUNGA_RADIUS_ACCT_PORT=str(acct_port)
+        )
+        # While it migrates, another program seeks the API's port: it is `up`'s already.
+        up.wait_for("Migrating the platform schema")
+        intruder = take(up.port)
+        assert intruder is None, "the API's port was free while kiunga up started"
+        up.wait_for("Kiunga is up")
+    finally:
+        for sock in held:
+            sock.close()
     assert "owner@demo.example / demo-owner-pass" in up.output
     assert "(created)" in up.output
     assert f"http://demo.localhost:{up.port}/" in up.output
     assert get(up.port, "demo.localhost").status_code != 404
     assert get(up.port, "nobody.localhost").status_code == 404
     command, routeros_port = network_demo(up)
+    assert f"127.0.0.1:{auth_port} " in command, command
+    assert f"(accounting {acct_port})" in up.output
+    assert routeros_port != 8728, "the RouterOS emulator is on a port another program holds"
+    assert "is lapsed; pay for it" in up.output
     assert "Reply-Message" in assert_radius_answers(command, "Access-Reject", up)
+    assert "Accounting-Response" in radclient_accounting(acct_port, command.split()[-1])
     assert_the_router_is_provisioned(routeros_port, command.split()[1])
     assert_the_mpesa_demo_works(up)
     assert_the_hotspot_demo_works(up)
@@ -240,31 +288,28 @@ def test_up_serves_the_demo_and_stops_everything_on_sigterm(start_up, data_dir):
     assert "5M/10M" in accepted, accepted
 
     children = up.api_and_worker()
-    assert len(children) >= 2
+    assert len(children) >= 3  # the API, the worker, RADIUS
     postgres = EmbeddedPostgres(data_dir / "postgres")
     postmaster = psutil.Process(postgres.postmaster_pid())
     valkey = psutil.Process(EmbeddedValkey(data_dir / "valkey").running_server()[0])
-
     assert up.stop() == 0, up.output
     assert all_gone([*children, postmaster, valkey]), up.output
 
-
-def test_a_second_up_seeds_nothing_new_and_its_children_die_with_it(start_up, data_dir):
-    first = start_up()
-    first.wait_for("Kiunga is up")
-    assert first.stop() == 0, first.output
-
+    # Started again, the demo is already there, and paid for: the banner says so.
     second = start_up()
     second.wait_for("Kiunga is up")
     assert "(already there)" in second.output
     assert "owner@demo.example / demo-owner-pass" in second.output
+    assert "is lapsed" not in second.output and "refused until the payment" not in second.output
+    assert "Subscriber DEMO1 is paid up (active until" in second.output, second.output
+    command, _ = network_demo(second)
+    assert "5M/10M" in assert_radius_answers(command, "Access-Accept", second)
     children = second.api_and_worker()
-    assert len(children) >= 2
+    assert len(children) >= 3
     second.kill()  # SIGKILL: no cleanup of its own
-    assert all_gone(children), "the API or the worker outlived a SIGKILLed kiunga up"
+    assert all_gone(children), "the API, the worker or RADIUS outlived a SIGKILLed kiunga up"
 
     # The servers outlived it; attaching again finds them, and the demo exactly once.
-    postgres = EmbeddedPostgres(data_dir / "postgres")
     url = libpq_url(postgres.acquire())
     try:
         with psycopg.connect(url) as conn:

@@ -119,6 +119,54 @@ async def test_swahili_toggle(phone, fake_router, isp, server, add_package):
     assert await phone.locator("html").get_attribute("lang") == "sw"
 
 
+@pytest.fixture
+def router_of_a_secure_portal(isp, server, engine):
+    """A router whose pages name the ISP's portal on a secure origin, as every real portal
+    is (https); here a domain of the ISP's under .localhost, which browsers treat as secure."""
+    from kiunga.channels.portal.router_files import login_html, status_html
+    from kiunga.platform.models import DomainKind, TenantDomain
+    from sqlalchemy.orm import Session
+
+    from .fake_router import FakeRouter
+
+    host = f"{isp.slug}.localhost"
+    with Session(engine) as session, session.begin():
+        session.add(TenantDomain(tenant_id=isp.id, host=host, kind=DomainKind.CUSTOM))
+    portal = f"{host}:{server}"
+    router = FakeRouter(
+        login_html(portal, isp.name, scheme="http"), status_html(portal, isp.name, scheme="http")
+    ).start()
+    yield router
+    router.stop()
+
+
+async def test_swahili_holds_through_the_routers_pages(
+    phone, router_of_a_secure_portal, isp, add_package, add_vouchers
+):
+    """The router's pages come from its own site: its status.html (a GET) and its
+    login.html after a refusal (a cross-site POST) still bring the phone's language."""
+    fake_router = router_of_a_secure_portal
+    code = (await add_vouchers(await add_package(name="Saa Nne", validity_count=4)))[0]
+    await phone.goto(fake_router.hotspot_url(MAC.format(9)))
+    await phone.wait_for_url(re.compile(r"/portal/login$"))
+    await phone.click("#lang-toggle")
+    await phone.wait_for_url(re.compile(r"lang=sw"))
+    await phone.fill("#code", code)
+    await phone.click("#redeem")
+    await phone.locator("#logged-in").wait_for()
+
+    await phone.goto(fake_router.status_url(MAC.format(9)))
+    await phone.wait_for_url(re.compile(r"/portal/status\?"))
+    status = await phone.locator("#status").inner_text()
+    assert "Uko mtandaoni" in status and "Muda uliobaki" in status, status
+    assert await phone.locator("#logout").inner_text() == "Toka"
+
+    await phone.goto(fake_router.hotspot_url(MAC.format(9), error="invalid password"))
+    await phone.wait_for_url(re.compile(r"/portal/login$"))
+    assert await phone.locator("html").get_attribute("lang") == "sw"
+    assert "Hotspot imesema: invalid password" in await phone.locator("#router-error").inner_text()
+
+
 async def test_opened_directly_shows_how_to_connect(phone, isp, server, add_package, add_vouchers):
     code = (await add_vouchers(await add_package()))[0]
     await phone.goto(f"http://{isp.host}:{server}/portal/?code={code}")
