@@ -1,16 +1,16 @@
 """tenant portal in Swahili: the portal's welcome text and each package's name in Swahili
 (empty: the portal shows the English text)
 
-Revision ID: 0014
-Revises: 0011
-Create Date: 2026-12-08 10:00:00
+Revision ID: 0013
+Revises: 0012
+Create Date: 2026-12-07 18:00:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014"
-down_revision = "0011"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
