@@ -167,6 +167,15 @@ async def start_worker(database_url, redis_url, settings_env):
 
     yield start
     for running, main in started:
-        await running.close()
+        # A job still running when the worker closes is cancelled, and arq lets that
+        # CancelledError out of close(); let jobs finish first (bounded), and never let a
+        # late cancellation escape the teardown (the fixtures after it would not run).
+        deadline = time.monotonic() + 15
+        while any(not task.done() for task in running.tasks.values()):
+            if time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.05)
+        with contextlib.suppress(asyncio.CancelledError):
+            await running.close()
         with contextlib.suppress(asyncio.CancelledError):
             await main
