@@ -7,6 +7,7 @@ check one thing whatever the credential.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from kiunga.platform.models import StaffRole
 
@@ -35,6 +36,8 @@ class ApiKeyPrincipal:
     tenant_id: int | None
     reseller_id: int | None
     scopes: frozenset[str]
+    # A key cannot make a key that outlives it.
+    expires_at: datetime | None = None
 
 
 Principal = StaffPrincipal | ApiKeyPrincipal

@@ -60,6 +60,7 @@ class ApiKeyAuthenticator:
             tenant_id=record.tenant_id,
             reseller_id=record.reseller_id,
             scopes=record.scopes,
+            expires_at=record.expires_at,
         )
 
     async def _record(self, prefix: str) -> ApiKeyRecord | None:

@@ -15,6 +15,7 @@ from kiunga.platform.web.console.platform_admin import PlatformConsoleController
 from kiunga.platform.web.console.template_filters import add_template_filters
 from kiunga.platform.web.dependencies import DEPENDENCIES
 from kiunga.platform.web.errors import http_exception_handler, internal_error_handler
+from kiunga.platform.web.guards import fence_guard
 from kiunga.platform.web.health import healthz, readyz
 from kiunga.platform.web.metrics import MetricsController, prometheus_config
 from kiunga.platform.web.middleware import (
@@ -126,6 +127,7 @@ class KiungaWebPlugin(InitPluginProtocol):
             ]
         )
         app_config.dependencies.update(DEPENDENCIES)
+        app_config.guards = [fence_guard, *app_config.guards]
         app_config.middleware = [
             prometheus_config().middleware,
             session_config(services).middleware,

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from urllib.parse import urlencode
 
+from kiunga.platform.auth.fence import fence_of
 from kiunga.platform.auth.passwords import generate_password, hash_password
 from kiunga.platform.auth.principals import StaffPrincipal
 from kiunga.platform.auth.scopes import VOUCHERS_READ, VOUCHERS_SELL, VOUCHERS_WRITE
@@ -29,7 +30,7 @@ from kiunga.tenants.catalog.models import Package, ServiceType
 from kiunga.tenants.resellers.service import reseller_choices
 from kiunga.tenants.subscribers.models import Reseller
 from kiunga.tenants.vouchers import batches, sales
-from kiunga.tenants.vouchers.api import agent_of, csv_response
+from kiunga.tenants.vouchers.api import csv_response
 from kiunga.tenants.vouchers.batches import BatchSpec
 from kiunga.tenants.vouchers.errors import VoucherError, VoucherNotFound
 from kiunga.tenants.vouchers.models import VoucherStatus
@@ -57,7 +58,7 @@ FORM_FIELDS = (
 
 
 def not_for_agents(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-    if agent_of(request_principal(connection)) is not None:
+    if fence_of(request_principal(connection)) is not None:
         raise PermissionDeniedException("Agents cannot make or revoke voucher batches")
 
 
@@ -162,7 +163,7 @@ async def _names(session: AsyncSession, model, ids) -> dict[int, str]:
 
 async def _batch_or_404(request: Request, session: AsyncSession, batch_id: int):
     try:
-        return await batches.get_batch(session, batch_id, reseller_id=agent_of(request.user))
+        return await batches.get_batch(session, batch_id, reseller_id=fence_of(request.user))
     except VoucherNotFound as exc:
         raise NotFoundException(exc.message) from exc
 
@@ -215,7 +216,7 @@ class VouchersPageController(Controller):
         number = _page_number(request)
         rows, total = await batches.list_batches(
             tenant_session,
-            reseller_id=agent_of(request.user),
+            reseller_id=fence_of(request.user),
             limit=BATCHES_PER_PAGE,
             offset=(number - 1) * BATCHES_PER_PAGE,
         )
@@ -230,8 +231,8 @@ class VouchersPageController(Controller):
             page_number=number,
             page_size=BATCHES_PER_PAGE,
             page_link=lambda n: "/vouchers?" + urlencode({"page": n}),
-            can_write=_can(request, VOUCHERS_WRITE) and agent_of(request.user) is None,
-            is_agent=agent_of(request.user) is not None,
+            can_write=_can(request, VOUCHERS_WRITE) and fence_of(request.user) is None,
+            is_agent=fence_of(request.user) is not None,
         )
 
     async def _form(self, request, session, *, form, errors=None, status_code=200) -> Response:
@@ -290,7 +291,7 @@ class VouchersPageController(Controller):
             offset=(number - 1) * VOUCHERS_PER_PAGE,
         )
         query = {"status": status.value} if status else {}
-        agent = agent_of(request.user)
+        agent = fence_of(request.user)
         return page(
             request,
             "vouchers/batch.html",
@@ -337,7 +338,7 @@ class VouchersPageController(Controller):
         batch_id: FromPath[int],
     ) -> Response:
         batch = await _batch_or_404(request, tenant_session, batch_id)
-        return csv_response(services, tenant, batch, agent_of(request.user))
+        return csv_response(services, tenant, batch, fence_of(request.user))
 
     @post(
         "/batches/{batch_id:int}/revoke",
@@ -426,7 +427,7 @@ class VouchersPageController(Controller):
                     tenant_session,
                     voucher_ids=ids,
                     codes=typed,
-                    reseller_id=agent_of(request.user),
+                    reseller_id=fence_of(request.user),
                     actor_label=actor_of(request.user).label,
                 )
                 if any(sale.batch_id != batch.id for sale in recorded):
@@ -450,7 +451,7 @@ class VouchersPageController(Controller):
     async def _agents_page(
         self, request, session, *, form=None, errors=None, created=None, status_code=200
     ) -> Response:
-        agent = agent_of(request.user)
+        agent = fence_of(request.user)
         recent, _ = await sales.list_sales(session, reseller_id=agent, limit=20)
         principal = request.user
         can_manage = isinstance(principal, StaffPrincipal) and principal.role in MANAGING_ROLES
