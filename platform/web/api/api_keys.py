@@ -14,6 +14,7 @@ from kiunga.platform.auth.api_keys import (
     create_api_key,
     list_api_keys,
     revoke_api_key,
+    validate_key_request,
 )
 from kiunga.platform.auth.principals import StaffPrincipal
 from kiunga.platform.auth.scopes import API_KEYS_MANAGE
@@ -111,6 +112,9 @@ class ApiKeyController(Controller):
             ),
         )
         try:
+            # Scopes unknown to a tenant key (or ISP-wide on a reseller's) are bad input
+            # whoever asks; only then is the request measured against the caller.
+            validate_key_request(data.name, data.scopes, tenant.id, data.reseller_id)
             issued = await create_api_key(
                 platform_session,
                 bounded_by_caller(request, principal),
