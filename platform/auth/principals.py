@@ -23,6 +23,8 @@ class StaffPrincipal:
     scopes: frozenset[str]
     # An agent's reseller record: what they see of vouchers is confined to it.
     reseller_id: int | None = None
+    # The account's session generation when loaded: written into a new session cookie.
+    session_generation: int = 0
 
     @property
     def display_name(self) -> str:

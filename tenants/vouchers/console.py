@@ -12,10 +12,10 @@ from decimal import Decimal, InvalidOperation
 from urllib.parse import urlencode
 
 from kiunga.platform.auth.fence import fence_of
-from kiunga.platform.auth.passwords import generate_password, hash_password
+from kiunga.platform.auth.invitations import InvitationError, invitation_path, invite_staff
 from kiunga.platform.auth.principals import StaffPrincipal
 from kiunga.platform.auth.scopes import VOUCHERS_READ, VOUCHERS_SELL, VOUCHERS_WRITE
-from kiunga.platform.models import StaffAccount, StaffRole, TenantMembership
+from kiunga.platform.models import StaffRole
 from kiunga.platform.web.console.rendering import page
 from kiunga.platform.web.dependencies import (
     CurrentTenant,
@@ -166,44 +166,6 @@ async def _batch_or_404(request: Request, session: AsyncSession, batch_id: int):
         return await batches.get_batch(session, batch_id, reseller_id=fence_of(request.user))
     except VoucherNotFound as exc:
         raise NotFoundException(exc.message) from exc
-
-
-async def add_agent_login(
-    platform_session: AsyncSession,
-    *,
-    tenant_id: int,
-    reseller_id: int,
-    email: str,
-    name: str = "",
-) -> str | None:
-    """Make a staff account an agent of the ISP tied to `reseller_id`: a new account gets
-    a generated password (returned, to be shown once); an existing one keeps its own."""
-    email = (email or "").strip().lower()
-    if "@" not in email or len(email) > 254 or " " in email:
-        raise VoucherError("email", "give the agent's email address")
-    account = await platform_session.scalar(select(StaffAccount).where(StaffAccount.email == email))
-    password = None
-    if account is None:
-        password = generate_password()
-        account = StaffAccount(
-            email=email, name=" ".join(name.split())[:200], password_hash=hash_password(password)
-        )
-        platform_session.add(account)
-        await platform_session.flush()
-    member = await platform_session.scalar(
-        select(TenantMembership).where(
-            TenantMembership.staff_id == account.id, TenantMembership.tenant_id == tenant_id
-        )
-    )
-    if member is not None:
-        raise VoucherError("email", f"{email} already works here (as {member.role.value})")
-    platform_session.add(
-        TenantMembership(
-            staff_id=account.id, tenant_id=tenant_id, role=StaffRole.AGENT, reseller_id=reseller_id
-        )
-    )
-    await platform_session.flush()
-    return password
 
 
 class VouchersPageController(Controller):
@@ -449,7 +411,7 @@ class VouchersPageController(Controller):
         return await self._batch_page(request, tenant_session, batch.id, notice=notice)
 
     async def _agents_page(
-        self, request, session, *, form=None, errors=None, created=None, status_code=200
+        self, request, session, *, form=None, errors=None, invited=None, status_code=200
     ) -> Response:
         agent = fence_of(request.user)
         recent, _ = await sales.list_sales(session, reseller_id=agent, limit=20)
@@ -466,7 +428,7 @@ class VouchersPageController(Controller):
             can_manage=can_manage,
             form=form or {},
             errors=errors or {},
-            created=created,
+            invited=invited,
         )
 
     @get("/agents")
@@ -474,28 +436,31 @@ class VouchersPageController(Controller):
         return await self._agents_page(request, tenant_session)
 
     @post("/agents/logins", guards=[managers_only])
-    async def add_agent_login(
+    async def invite_agent(
         self,
         request: Request,
         tenant_session: TenantSession,
         platform_session: PlatformSession,
         tenant: CurrentTenant,
-        services: Services,
     ) -> Response:
+        """Invite an agent by a link (shown here, to be passed on): whether the email has an
+        account is not looked up, and an existing account joins only with its password."""
         form = await request.form()
         given = {key: form.get(key, "") for key in ("email", "name", "reseller_id")}
         try:
             reseller_id = _whole("reseller_id", given["reseller_id"])
             if reseller_id is None or await tenant_session.get(Reseller, reseller_id) is None:
                 raise VoucherError("reseller_id", "choose the agent's reseller record")
-            password = await add_agent_login(
+            token = await invite_staff(
                 platform_session,
                 tenant_id=tenant.id,
-                reseller_id=reseller_id,
                 email=given["email"],
                 name=given["name"],
+                role=StaffRole.AGENT,
+                reseller_id=reseller_id,
+                invited_by_staff_id=request.user.staff_id,
             )
-        except VoucherError as exc:
+        except (VoucherError, InvitationError) as exc:
             await platform_session.rollback()
             return await self._agents_page(
                 request,
@@ -505,6 +470,8 @@ class VouchersPageController(Controller):
                 status_code=HTTP_400_BAD_REQUEST,
             )
         await platform_session.commit()
-        services.staff_sessions.invalidate()
-        created = {"email": given["email"].strip().lower(), "password": password}
-        return await self._agents_page(request, tenant_session, created=created)
+        invited = {
+            "email": given["email"].strip().lower(),
+            "link": f"{request.base_url}".rstrip("/") + invitation_path(token),
+        }
+        return await self._agents_page(request, tenant_session, invited=invited)

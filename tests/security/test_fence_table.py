@@ -159,6 +159,7 @@ async def callers(
     agent = client_for(tenant.host)
     signed_in = await login(agent, make_agent(tenant.id, reseller_id))
     assert signed_in.status_code == 303, signed_in.text
+    await agent.get("/vouchers")  # the CSRF token is new after signing in
     agent.headers["x-csrftoken"] = agent.cookies["kiunga_csrf"]
     return tenant, (owner, reseller, agent)
 
