@@ -12,7 +12,10 @@ from kiunga.platform.web.api.platform_tenants import PlatformTenantController
 from kiunga.platform.web.console.auth import LoginController
 from kiunga.platform.web.console.home import home
 from kiunga.platform.web.console.invitations import InvitationController
-from kiunga.platform.web.console.platform_admin import PlatformConsoleController
+from kiunga.platform.web.console.platform_admin import (
+    PlatformConsoleController,
+    RadiusClientsPageController,
+)
 from kiunga.platform.web.console.template_filters import add_template_filters
 from kiunga.platform.web.dependencies import DEPENDENCIES
 from kiunga.platform.web.errors import http_exception_handler, internal_error_handler
@@ -119,6 +122,7 @@ class KiungaWebPlugin(InitPluginProtocol):
                 LoginController,
                 InvitationController,
                 PlatformConsoleController,
+                RadiusClientsPageController,
                 PlatformTenantController,
                 ApiKeyController,
                 *registry.TENANT_API_CONTROLLERS,
