@@ -18,7 +18,7 @@ from kiunga.platform.web.dependencies import Services
 from kiunga.platform.web.guards import tenant_only
 from kiunga.platform.web.request_state import request_tenant
 from litestar import Controller, Request, Response, get, post
-from litestar.params import URLEncodedBody
+from litestar.params import FromPath, URLEncodedBody
 from litestar.response import Redirect
 from litestar.status_codes import (
     HTTP_400_BAD_REQUEST,
@@ -40,7 +40,9 @@ class InvitationController(Controller):
     guards = [tenant_only]
 
     @get("/{token:str}")
-    async def invitation_page(self, request: Request, services: Services, token: str) -> Response:
+    async def invitation_page(
+        self, request: Request, services: Services, token: FromPath[str]
+    ) -> Response:
         tenant = request_tenant(request)
         async with services.database.platform_session() as session:
             invitation = await find_invitation(session, token, tenant.id)
@@ -51,7 +53,7 @@ class InvitationController(Controller):
         self,
         request: Request,
         services: Services,
-        token: str,
+        token: FromPath[str],
         data: URLEncodedBody[AcceptForm],
     ) -> Response:
         tenant = request_tenant(request)

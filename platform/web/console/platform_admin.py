@@ -22,7 +22,7 @@ from kiunga.platform.web.dependencies import PlatformSession, Services
 from kiunga.platform.web.guards import platform_only, requires_scopes, staff_only
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath, URLEncodedBody
+from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect
 from litestar.status_codes import HTTP_201_CREATED, HTTP_400_BAD_REQUEST, HTTP_409_CONFLICT
 from sqlalchemy import select
@@ -118,7 +118,7 @@ class RadiusClientsPageController(Controller):
 
     @get()
     async def claimed_page(
-        self, request: Request, platform_session: PlatformSession, released: str = ""
+        self, request: Request, platform_session: PlatformSession, released: FromQuery[str] = ""
     ) -> Response:
         return page(
             request,
