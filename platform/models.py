@@ -13,6 +13,7 @@ from sqlalchemy import (
     Enum,
     ForeignKey,
     Identity,
+    Integer,
     String,
     Text,
     UniqueConstraint,
@@ -100,6 +101,9 @@ class StaffAccount(PlatformBase):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     last_login_at: Mapped[datetime | None]
+    # Part of every session cookie; raised at sign-out, password change and disable, so
+    # that every cookie issued before (a copied one too) stops working at once.
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     memberships: Mapped[list[TenantMembership]] = relationship(
         back_populates="staff", cascade="all, delete-orphan"
@@ -125,6 +129,34 @@ class TenantMembership(PlatformBase):
     tenant: Mapped[Tenant] = relationship()
 
     __table_args__ = (UniqueConstraint("staff_id", "tenant_id"),)
+
+
+class StaffInvitation(PlatformBase):
+    """An invitation to work at one ISP in a role, opened by a link only its holder has.
+
+    Nothing about existing accounts is looked up when inviting: the person who opens the
+    link either sets a password for a new account or proves, with their current password,
+    that the existing account with that email is theirs. Only a SHA-256 of the link's
+    token is kept."""
+
+    __tablename__ = "staff_invitations"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str] = mapped_column(String(254))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[StaffRole] = mapped_column(_enum(StaffRole, "invitation_role"))
+    # An agent's reseller record in the tenant's schema (another schema: not a foreign key).
+    reseller_id: Mapped[int | None] = mapped_column(BigInteger)
+    invited_by_staff_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_accounts.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    expires_at: Mapped[datetime]
+    accepted_at: Mapped[datetime | None]
+
+    __table_args__ = (CheckConstraint("email = lower(email)", name="invitation_email_lowercase"),)
 
 
 class ApiKey(PlatformBase):

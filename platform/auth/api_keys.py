@@ -12,11 +12,13 @@ import hmac
 import re
 import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from kiunga.platform.auth.derived_keys import derive_key
-from kiunga.platform.auth.scopes import allowed_scopes
+from kiunga.platform.auth.fence import fence_of
+from kiunga.platform.auth.principals import ApiKeyPrincipal, Principal
+from kiunga.platform.auth.scopes import RESELLER_SCOPES, allowed_scopes
 from kiunga.platform.db.base import utcnow
 from kiunga.platform.models import ApiKey
 from sqlalchemy import Engine, or_, select, update
@@ -38,6 +40,10 @@ class ApiKeyError(ValueError):
         super().__init__(message)
         self.field = field
         self.message = message
+
+
+class KeyNotAllowed(ApiKeyError):
+    """The caller may not make this key: it would reach further than the caller does."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +103,7 @@ def _new_token() -> tuple[str, str, str]:
 
 
 def validate_key_request(
-    name: str, scopes: Iterable[str], tenant_id: int | None
+    name: str, scopes: Iterable[str], tenant_id: int | None, reseller_id: int | None = None
 ) -> tuple[str, tuple[str, ...]]:
     name = (name or "").strip()
     if len(name) > MAX_NAME_LENGTH:
@@ -109,6 +115,14 @@ def validate_key_request(
     if unknown:
         kind = "a tenant" if tenant_id is not None else "a platform"
         raise ApiKeyError("scopes", f"not valid for {kind} key: {', '.join(unknown)}")
+    if reseller_id is not None:
+        if tenant_id is None:
+            raise ApiKeyError("reseller_id", "a platform key has no reseller")
+        isp_wide = [scope for scope in wanted if scope not in RESELLER_SCOPES]
+        if isp_wide:
+            raise ApiKeyError(
+                "scopes", f"a reseller's key cannot hold ISP-wide scopes: {', '.join(isp_wide)}"
+            )
     return name, wanted
 
 
@@ -124,7 +138,9 @@ class KeyRequest:
     created_by_staff_id: int | None = None
 
     def new_row(self, secret_key: str) -> tuple[ApiKey, str]:
-        name, scopes = validate_key_request(self.name, self.scopes, self.tenant_id)
+        name, scopes = validate_key_request(
+            self.name, self.scopes, self.tenant_id, self.reseller_id
+        )
         prefix, secret, token = _new_token()
         row = ApiKey(
             prefix=prefix,
@@ -137,6 +153,32 @@ class KeyRequest:
             created_by_staff_id=self.created_by_staff_id,
         )
         return row, token
+
+
+def bounded_by_caller(request: KeyRequest, caller: Principal) -> KeyRequest:
+    """The request as the caller may make it: a key holds no more than whoever makes it —
+    a subset of the caller's scopes, the caller's reseller (when it has one), and an expiry
+    no later than the caller's own key. Otherwise a key could mint its way out of its fence."""
+    beyond = sorted(set(request.scopes) - caller.scopes)
+    if beyond:
+        held = ", ".join(beyond)
+        raise KeyNotAllowed("scopes", f"cannot grant scopes the caller does not hold: {held}")
+    reseller_id = request.reseller_id
+    fence = fence_of(caller)
+    if fence is not None:
+        if reseller_id not in (None, fence):
+            raise KeyNotAllowed(
+                "reseller_id", "a reseller's key can only make keys for that reseller"
+            )
+        reseller_id = fence
+    expires_at = request.expires_at
+    caller_expires_at = caller.expires_at if isinstance(caller, ApiKeyPrincipal) else None
+    if caller_expires_at is not None:
+        if expires_at is None:
+            expires_at = caller_expires_at
+        elif expires_at > caller_expires_at:
+            raise KeyNotAllowed("expires_at", "a key cannot outlive the key that makes it")
+    return replace(request, reseller_id=reseller_id, expires_at=expires_at)
 
 
 def _issued(row: ApiKey, token: str) -> IssuedApiKey:

@@ -7,6 +7,7 @@ check one thing whatever the credential.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from kiunga.platform.models import StaffRole
 
@@ -22,6 +23,8 @@ class StaffPrincipal:
     scopes: frozenset[str]
     # An agent's reseller record: what they see of vouchers is confined to it.
     reseller_id: int | None = None
+    # The account's session generation when loaded: written into a new session cookie.
+    session_generation: int = 0
 
     @property
     def display_name(self) -> str:
@@ -35,6 +38,8 @@ class ApiKeyPrincipal:
     tenant_id: int | None
     reseller_id: int | None
     scopes: frozenset[str]
+    # A key cannot make a key that outlives it.
+    expires_at: datetime | None = None
 
 
 Principal = StaffPrincipal | ApiKeyPrincipal

@@ -108,3 +108,18 @@ for _role in (StaffRole.OWNER, StaffRole.ADMIN):
 ROLE_SCOPES[StaffRole.FINANCE] = ROLE_SCOPES[StaffRole.FINANCE] | {VOUCHERS_READ}
 ROLE_SCOPES[StaffRole.SUPPORT] = ROLE_SCOPES[StaffRole.SUPPORT] | {VOUCHERS_READ, VOUCHERS_SELL}
 ROLE_SCOPES[StaffRole.AGENT] = frozenset({VOUCHERS_READ, VOUCHERS_SELL})
+
+
+# What a reseller's key may hold: the scopes of the routes that confine themselves to the
+# caller's fence (reading the catalog, the reseller's own subscribers, their services,
+# bills, tickets and vouchers). Every other scope reaches the whole ISP, and a key tied to a
+# reseller is refused it when it is made.
+RESELLER_SCOPES: frozenset[str] = frozenset(
+    {SITES_READ, PACKAGES_READ}
+    | CATALOG_SUBSCRIBER_SCOPES - {PACKAGES_WRITE}
+    | SERVICE_SCOPES
+    | BILLING_SCOPES
+    | TICKET_SCOPES
+    | {VOUCHERS_READ, VOUCHERS_SELL}
+)
+ISP_WIDE_SCOPES: frozenset[str] = TENANT_SCOPES - RESELLER_SCOPES

@@ -17,7 +17,7 @@ from kiunga.platform.auth.api_keys import (
     secret_matches,
 )
 from kiunga.platform.auth.principals import ApiKeyPrincipal, StaffPrincipal
-from kiunga.platform.auth.sessions import load_staff_principal
+from kiunga.platform.auth.sessions import SessionIdentity, load_staff_principal
 from kiunga.platform.db.engine import Database
 from kiunga.platform.web.cache import ABSENT, TtlCache
 from kiunga.platform.web.metrics import API_KEY_AUTHENTICATIONS, cache_size_reporter
@@ -60,6 +60,7 @@ class ApiKeyAuthenticator:
             tenant_id=record.tenant_id,
             reseller_id=record.reseller_id,
             scopes=record.scopes,
+            expires_at=record.expires_at,
         )
 
     async def _record(self, prefix: str) -> ApiKeyRecord | None:
@@ -83,22 +84,23 @@ class ApiKeyAuthenticator:
 
 
 class StaffSessionLoader:
-    """(staff id, tenant id) from a session cookie → the staff principal, cached."""
+    """A session cookie's identity → the staff principal, cached."""
 
     def __init__(self, database: Database, ttl_seconds: float):
         self.database = database
-        self._principals: TtlCache[tuple[int, int | None], StaffPrincipal | None] = TtlCache(
+        self._principals: TtlCache[SessionIdentity, StaffPrincipal | None] = TtlCache(
             ttl_seconds, on_size_change=cache_size_reporter("staff_session")
         )
 
     def invalidate(self) -> None:
         self._principals.clear()
 
-    async def load(self, staff_id: int, tenant_id: int | None) -> StaffPrincipal | None:
-        key = (staff_id, tenant_id)
-        principal = self._principals.get(key)
+    async def load(self, identity: SessionIdentity) -> StaffPrincipal | None:
+        principal = self._principals.get(identity)
         if principal is ABSENT:
             async with self.database.platform_session() as session:
-                principal = await load_staff_principal(session, staff_id, tenant_id)
-            self._principals.set(key, principal)
+                principal = await load_staff_principal(
+                    session, identity.staff_id, identity.tenant_id, identity.generation
+                )
+            self._principals.set(identity, principal)
         return principal

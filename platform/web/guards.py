@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kiunga.platform.auth.fence import Reach, fence_of, reach_of
 from kiunga.platform.auth.principals import StaffPrincipal
 from kiunga.platform.web.errors import LoginRequired
 from kiunga.platform.web.request_state import (
@@ -53,4 +54,23 @@ def requires_scopes(*scopes: str) -> Guard:
             raise PermissionDeniedException(f"Missing scope: {', '.join(sorted(missing))}")
 
     guard.__name__ = f"requires_scopes({', '.join(sorted(needed))})"
+    # Read back by the fence's checks: which scopes the routes open to fenced callers ask for.
+    guard.required_scopes = needed  # type: ignore[attr-defined]
     return guard
+
+
+API_PATH_PREFIX = "/api/"
+
+
+def fence_guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+    """Turn a fenced caller (a reseller's key, an agent) away from an API route that covers
+    the whole ISP. Installed once for the whole app, so a new route is closed to fenced
+    callers until it declares `Reach.FENCED` and confines what it does."""
+    if not connection.scope["path"].startswith(API_PATH_PREFIX):
+        return
+    if fence_of(request_principal(connection)) is None:
+        return
+    if reach_of(handler.opt) is not Reach.FENCED:
+        raise PermissionDeniedException(
+            "This credential is confined to one reseller; this endpoint covers the whole ISP"
+        )

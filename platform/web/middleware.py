@@ -158,10 +158,12 @@ async def _session_principal(
     identity = session_identity(session if isinstance(session, dict) else None)
     if identity is None:
         return None
-    staff_id, session_tenant_id = identity
-    if session_tenant_id != (tenant.id if tenant else None):
+    if identity.tenant_id != (tenant.id if tenant else None):
         return None
-    return await services.staff_sessions.load(staff_id, session_tenant_id)
+    return await services.staff_sessions.load(identity)
+
+
+CSRF_COOKIE = "kiunga_csrf"
 
 
 class BearerAwareCSRFMiddleware(CSRFMiddleware):

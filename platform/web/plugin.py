@@ -11,13 +11,19 @@ from kiunga.platform.web.api.api_keys import ApiKeyController
 from kiunga.platform.web.api.platform_tenants import PlatformTenantController
 from kiunga.platform.web.console.auth import LoginController
 from kiunga.platform.web.console.home import home
-from kiunga.platform.web.console.platform_admin import PlatformConsoleController
+from kiunga.platform.web.console.invitations import InvitationController
+from kiunga.platform.web.console.platform_admin import (
+    PlatformConsoleController,
+    RadiusClientsPageController,
+)
 from kiunga.platform.web.console.template_filters import add_template_filters
 from kiunga.platform.web.dependencies import DEPENDENCIES
 from kiunga.platform.web.errors import http_exception_handler, internal_error_handler
+from kiunga.platform.web.guards import fence_guard
 from kiunga.platform.web.health import healthz, readyz
 from kiunga.platform.web.metrics import MetricsController, prometheus_config
 from kiunga.platform.web.middleware import (
+    CSRF_COOKIE,
     BearerAwareCSRFMiddleware,
     TenancyMiddleware,
     stamp_response,
@@ -38,7 +44,6 @@ from litestar.template import TemplateConfig
 
 WEB_DIR = Path(__file__).resolve().parent
 SESSION_COOKIE = "kiunga_session"
-CSRF_COOKIE = "kiunga_csrf"
 SESSION_MAX_AGE_SECONDS = 12 * 3600
 # Neither probes nor static files need a session or a CSRF cookie.
 NO_COOKIES = ["^/healthz$", "^/readyz$", "^/metrics$", "^/static/"]
@@ -115,7 +120,9 @@ class KiungaWebPlugin(InitPluginProtocol):
                 MetricsController,
                 home,
                 LoginController,
+                InvitationController,
                 PlatformConsoleController,
+                RadiusClientsPageController,
                 PlatformTenantController,
                 ApiKeyController,
                 *registry.TENANT_API_CONTROLLERS,
@@ -126,6 +133,7 @@ class KiungaWebPlugin(InitPluginProtocol):
             ]
         )
         app_config.dependencies.update(DEPENDENCIES)
+        app_config.guards = [fence_guard, *app_config.guards]
         app_config.middleware = [
             prometheus_config().middleware,
             session_config(services).middleware,

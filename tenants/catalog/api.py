@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+from kiunga.platform.auth.fence import FENCED_CALLERS_ALLOWED
 from kiunga.platform.auth.scopes import PACKAGES_READ, PACKAGES_WRITE
 from kiunga.platform.web.dependencies import CurrentTenant, TenantSession
 from kiunga.platform.web.errors import Conflict, FieldError
@@ -35,7 +36,9 @@ class PackageController(Controller):
     guards = [tenant_only]
     security = [{"BearerAuth": []}]
 
-    @get(guards=[requires_scopes(PACKAGES_READ)], summary="List packages")
+    @get(
+        guards=[requires_scopes(PACKAGES_READ)], opt=FENCED_CALLERS_ALLOWED, summary="List packages"
+    )
     async def list_packages(
         self,
         tenant_session: TenantSession,
@@ -58,7 +61,12 @@ class PackageController(Controller):
             raise http_error(exc) from exc
         return PackageRead.of(package)
 
-    @get("/{package_id:int}", guards=[requires_scopes(PACKAGES_READ)], summary="Get a package")
+    @get(
+        "/{package_id:int}",
+        guards=[requires_scopes(PACKAGES_READ)],
+        opt=FENCED_CALLERS_ALLOWED,
+        summary="Get a package",
+    )
     async def get_package(
         self, tenant_session: TenantSession, package_id: FromPath[int]
     ) -> PackageRead:

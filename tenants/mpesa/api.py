@@ -4,7 +4,6 @@ refused: M-Pesa is the ISP's own till."""
 
 from __future__ import annotations
 
-from kiunga.platform.auth.principals import ApiKeyPrincipal
 from kiunga.platform.auth.scopes import BILLING_READ, BILLING_WRITE, MPESA_SETTINGS
 from kiunga.platform.web.dependencies import (
     CurrentPrincipal,
@@ -14,7 +13,6 @@ from kiunga.platform.web.dependencies import (
 )
 from kiunga.platform.web.errors import FieldError
 from kiunga.platform.web.guards import requires_scopes, tenant_only
-from kiunga.platform.web.request_state import request_principal
 from kiunga.tenants.billing.api.common import Limit, Offset, actor_of
 from kiunga.tenants.mpesa import config, connection, queue, stk
 from kiunga.tenants.mpesa.callbacks_web import callback_routes
@@ -35,19 +33,10 @@ from kiunga.tenants.mpesa.schemas import (
     TransactionRead,
 )
 from litestar import Controller, Request, get, post, put
-from litestar.connection import ASGIConnection
-from litestar.exceptions import PermissionDeniedException
-from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 GATEWAY_FACTORY_KEY = "mpesa_gateway_factory"
-
-
-def no_resellers(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-    principal = request_principal(connection)
-    if isinstance(principal, ApiKeyPrincipal) and principal.reseller_id is not None:
-        raise PermissionDeniedException("A reseller's key cannot use M-Pesa")
 
 
 def gateway_factory(request: Request) -> GatewayFactory:
@@ -61,7 +50,7 @@ def http_error(error: MpesaError) -> FieldError:
 class MpesaController(Controller):
     path = "/api/v1/mpesa"
     tags = ["mpesa"]
-    guards = [tenant_only, no_resellers]
+    guards = [tenant_only]
     security = [{"BearerAuth": []}]
 
     @get("/settings", guards=[requires_scopes(MPESA_SETTINGS)], summary="M-Pesa settings")

@@ -1,7 +1,8 @@
 """Daraja's callbacks: POST /hooks/daraja/{token}/stk | c2b/validation | c2b/confirmation |
 result | timeout, on any host, without session, CSRF or API key: the secret token in the
 path is what names the ISP (see routing). An unknown token is 404 and stores nothing; a
-body over 64 KB is answered 413 (in Daraja's shape) and logged, not stored."""
+disabled ISP's callback is stored unprocessed and answered so that Daraja stops; a body
+over 64 KB is answered 413 (in Daraja's shape) and logged, not stored."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from kiunga.platform.web.request_state import TENANT
 from kiunga.platform.web.services import services_of
 from kiunga.platform.web.tenancy import TenantContext
 from kiunga.tenants.mpesa.config import HOOK_PREFIX, source_allowed
-from kiunga.tenants.mpesa.intake import MAX_BODY_BYTES, handle_callback
+from kiunga.tenants.mpesa.intake import MAX_BODY_BYTES, handle_callback, hold_callback
 from kiunga.tenants.mpesa.models import CallbackKind
 from kiunga.tenants.mpesa.routing import CallbackRoutes
 from litestar import Controller, MediaType, Request, Response, post
@@ -65,7 +66,11 @@ async def receive(request: Request, token: str, kind: CallbackKind) -> Response:
         raise PermissionDeniedException("Not allowed from this address")
     # For the request log line: which ISP this was for.
     request.scope.setdefault("state", {})[TENANT] = TenantContext(
-        target.tenant_id, target.slug, target.schema, target.slug, "active"
+        target.tenant_id,
+        target.slug,
+        target.schema,
+        target.slug,
+        "active" if target.active else "disabled",
     )
     raw = await _body_within_cap(request)
     if raw is None:
@@ -77,7 +82,14 @@ async def receive(request: Request, token: str, kind: CallbackKind) -> Response:
             declared=request.headers.get("content-length"),
         )
         return Response(_too_large_answer(kind), status_code=413, media_type=MediaType.JSON)
-    handled = await handle_callback(services_of(request).database, target.schema, kind, raw, source)
+    database = services_of(request).database
+    if not target.active:
+        # The money moved at Safaricom whatever the ISP's state: a 404 would only make
+        # Daraja retry and then drop it. Keep it for when the ISP works again.
+        answer = await hold_callback(database, target.schema, kind, raw, source)
+        log.warning("mpesa callback for a disabled ISP held", tenant=target.slug, kind=kind.value)
+        return Response(answer, status_code=200, media_type=MediaType.JSON)
+    handled = await handle_callback(database, target.schema, kind, raw, source)
     if handled.flag:
         log.warning(
             "mpesa callback flagged", tenant=target.slug, kind=kind.value, flag=handled.flag

@@ -162,6 +162,15 @@ async def handle_callback(
         return Handled(_stop_answer(kind), CallbackOutcome.RECEIVED, PROCESSING_FAILED, detail)
 
 
+async def hold_callback(
+    database: Database, schema: str, kind: CallbackKind, raw: bytes, source: str | None
+) -> dict[str, Any]:
+    """A callback for a disabled ISP: stored as received, not processed (the minute job
+    processes it once the ISP is enabled again), and answered so that Daraja stops."""
+    await store_callback(database, schema, kind, raw, source)
+    return _stop_answer(kind)
+
+
 async def _record_outcome(session: AsyncSession, callback_id: int, handled: Handled) -> None:
     await session.execute(
         update(MpesaCallback)

@@ -1,6 +1,8 @@
-"""Callback path token → tenant. Fails closed: an unknown token (or a disabled ISP) is
-nobody's, and nothing is stored anywhere. Answers are cached for the tenant cache's TTL,
-misses too, so that guessing tokens costs the database nothing."""
+"""Callback path token → tenant. Fails closed: an unknown token is nobody's, and nothing is
+stored anywhere. A disabled ISP's token still names it (`active` is False): Daraja keeps
+sending its customers' payments, and those are recorded and answered, not lost. Answers are
+cached for the tenant cache's TTL, misses too, so that guessing tokens costs the database
+nothing."""
 
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ class CallbackTarget:
     slug: str
     schema: str
     allowed_sources: str
+    active: bool = True
 
 
 class CallbackRoutes:
@@ -47,18 +50,16 @@ class CallbackRoutes:
         async with self.database.platform_session() as session:
             row = (
                 await session.execute(
-                    select(Tenant.id, Tenant.slug, Tenant.schema_name)
+                    select(Tenant.id, Tenant.slug, Tenant.schema_name, Tenant.status)
                     .join(WebhookRoute, WebhookRoute.tenant_id == Tenant.id)
-                    .where(
-                        WebhookRoute.token_hash == digest,
-                        WebhookRoute.provider == PROVIDER,
-                        Tenant.status == TenantStatus.ACTIVE,
-                    )
+                    .where(WebhookRoute.token_hash == digest, WebhookRoute.provider == PROVIDER)
                 )
             ).first()
         if row is None:
             return None
-        tenant_id, slug, schema = row
+        tenant_id, slug, schema, status = row
         async with self.database.tenant_session(schema) as session:
             allowed = await session.scalar(select(MpesaSettings.allowed_sources))
-        return CallbackTarget(tenant_id, slug, schema, allowed or "")
+        return CallbackTarget(
+            tenant_id, slug, schema, allowed or "", active=status is TenantStatus.ACTIVE
+        )

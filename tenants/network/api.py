@@ -4,12 +4,10 @@ ISP's own. Passwords and shared secrets are never returned, only whether they ar
 
 from __future__ import annotations
 
-from kiunga.platform.auth.principals import ApiKeyPrincipal
 from kiunga.platform.auth.scopes import NETWORK_READ, NETWORK_WRITE
 from kiunga.platform.web.dependencies import CurrentTenant, Services, TenantSession
 from kiunga.platform.web.errors import FieldError
 from kiunga.platform.web.guards import requires_scopes, tenant_only
-from kiunga.platform.web.request_state import request_principal
 from kiunga.tenants.network import service, status
 from kiunga.tenants.network.schemas import (
     ConnectionCheck,
@@ -18,19 +16,11 @@ from kiunga.tenants.network.schemas import (
     RouterUpdate,
 )
 from litestar import Controller, Request, delete, get, patch, post
-from litestar.connection import ASGIConnection
-from litestar.exceptions import NotFoundException, PermissionDeniedException
-from litestar.handlers.base import BaseRouteHandler
+from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK
 
 GATEWAY_FACTORY_KEY = "network_gateway_factory"
-
-
-def no_resellers(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-    principal = request_principal(connection)
-    if isinstance(principal, ApiKeyPrincipal) and principal.reseller_id is not None:
-        raise PermissionDeniedException("A reseller's key cannot see or change routers")
 
 
 def gateway_factory(request: Request) -> status.GatewayFactory:
@@ -49,7 +39,7 @@ def http_error(exc: Exception) -> Exception:
 class RouterController(Controller):
     path = "/api/v1/routers"
     tags = ["network"]
-    guards = [tenant_only, no_resellers]
+    guards = [tenant_only]
     security = [{"BearerAuth": []}]
 
     @get(guards=[requires_scopes(NETWORK_READ)], summary="List routers with their status")

@@ -17,6 +17,7 @@ from typing import Any
 from kiunga.platform.db.base import utcnow
 from kiunga.platform.jobs.outbox import emit
 from kiunga.platform.models import RadiusClientRoute
+from kiunga.platform.radius_routes import RADIUS_CLIENTS_CHANNEL
 from kiunga.tenants.network import secrets
 from kiunga.tenants.network.models import (
     API_PORT,
@@ -60,8 +61,7 @@ __all__ = [
 ]
 
 MAX_ERROR_LENGTH = 2000
-# Told (on commit) whenever platform.radius_clients changes, so RADIUS servers reload.
-RADIUS_NOTIFY_CHANNEL = "kiunga_radius_clients"
+RADIUS_NOTIFY_CHANNEL = RADIUS_CLIENTS_CHANNEL
 # The fields a caller may give; anything else is a programming error, not input.
 FIELDS = frozenset(
     {
@@ -351,5 +351,6 @@ def _address_taken(address: str) -> RouterConflict:
     return RouterConflict(
         "radius_source_address",
         f"{address} is already the RADIUS address of another router; each router must "
-        "send RADIUS from an address of its own",
+        "send RADIUS from an address of its own (if this address is yours, the platform's "
+        "operators can release it)",
     )

@@ -11,19 +11,15 @@ from datetime import date
 from typing import Annotated, Any
 
 import msgspec
-from kiunga.platform.auth.principals import ApiKeyPrincipal
 from kiunga.platform.auth.scopes import REPORTS_READ
 from kiunga.platform.web.dependencies import TenantSession
 from kiunga.platform.web.errors import FieldError
 from kiunga.platform.web.guards import requires_scopes, tenant_only
-from kiunga.platform.web.request_state import request_principal
 from kiunga.tenants.reports.catalogue import REPORTS, ReportKind
 from kiunga.tenants.reports.period import Period, PeriodError, make_period, tenant_facts
 from kiunga.tenants.reports.tables import Table, plain, to_csv
 from litestar import Controller, Request, Response, get
-from litestar.connection import ASGIConnection
-from litestar.exceptions import NotFoundException, PermissionDeniedException
-from litestar.handlers.base import BaseRouteHandler
+from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -73,16 +69,10 @@ def wants_csv(request: Request, format_: str | None) -> bool:
     return CSV in request.headers.get("accept", "")
 
 
-def not_for_resellers(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-    principal = request_principal(connection)
-    if isinstance(principal, ApiKeyPrincipal) and principal.reseller_id is not None:
-        raise PermissionDeniedException("Reports cover the whole ISP: not for a reseller's key")
-
-
 class ReportController(Controller):
     path = "/api/v1/reports"
     tags = ["reports"]
-    guards = [tenant_only, requires_scopes(REPORTS_READ), not_for_resellers]
+    guards = [tenant_only, requires_scopes(REPORTS_READ)]
     security = [{"BearerAuth": []}]
 
     @get(summary="The reports there are")

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Annotated
 
 import msgspec
-from kiunga.platform.auth.principals import ApiKeyPrincipal, StaffPrincipal
+from kiunga.platform.auth.principals import StaffPrincipal
 from kiunga.platform.auth.scopes import SUBSCRIBERS_READ, SUBSCRIBERS_WRITE
 from kiunga.platform.models import StaffRole
 from kiunga.platform.web.dependencies import TenantSession
@@ -32,10 +32,8 @@ MANAGING_ROLES = frozenset({StaffRole.OWNER, StaffRole.ADMIN})
 
 
 def managers_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-    """Not for a reseller's own key, and among staff only for owners and admins."""
+    """Among staff only owners and admins (a reseller's key is fenced off ISP-wide routes)."""
     principal = request_principal(connection)
-    if isinstance(principal, ApiKeyPrincipal) and principal.reseller_id is not None:
-        raise PermissionDeniedException("A reseller's API key cannot manage resellers")
     if isinstance(principal, StaffPrincipal) and principal.role not in MANAGING_ROLES:
         raise PermissionDeniedException("Only owners and admins manage resellers")
 

@@ -7,7 +7,8 @@ billing:write. A reseller's key sees only its own subscribers' services; others 
 from __future__ import annotations
 
 import structlog
-from kiunga.platform.auth.principals import ApiKeyPrincipal, Principal
+from kiunga.platform.auth.fence import FENCED_CALLERS_ALLOWED, fence_of
+from kiunga.platform.auth.principals import Principal
 from kiunga.platform.auth.scopes import BILLING_WRITE, SERVICES_READ, SERVICES_WRITE
 from kiunga.platform.web.dependencies import CurrentPrincipal, TenantSession
 from kiunga.platform.web.errors import FieldError
@@ -52,10 +53,6 @@ def http_error(exc: Exception) -> Exception:
 ERRORS = (ServiceError, ServiceNotFound, BillingError, NotFound)
 
 
-def _reseller(principal: Principal) -> int | None:
-    return principal.reseller_id if isinstance(principal, ApiKeyPrincipal) else None
-
-
 def _needs_billing(principal: Principal, allow_unpaid: bool) -> None:
     if allow_unpaid and BILLING_WRITE not in principal.scopes:
         raise PermissionDeniedException(f"Missing scope: {BILLING_WRITE} (allow_unpaid)")
@@ -63,7 +60,7 @@ def _needs_billing(principal: Principal, allow_unpaid: bool) -> None:
 
 async def _visible(session: AsyncSession, principal: Principal, service_id: int) -> Service:
     service = await session.get(Service, service_id)
-    reseller_id = _reseller(principal)
+    reseller_id = fence_of(principal)
     if service is not None and reseller_id is not None:
         subscriber = await session.get(Subscriber, service.subscriber_id)
         if subscriber.reseller_id != reseller_id:
@@ -77,6 +74,7 @@ class ServiceController(Controller):
     path = "/api/v1/services"
     tags = ["services"]
     guards = [tenant_only]
+    opt = FENCED_CALLERS_ALLOWED
     security = [{"BearerAuth": []}]
 
     @get(guards=[requires_scopes(SERVICES_READ)], summary="List services")
@@ -96,7 +94,7 @@ class ServiceController(Controller):
             status=status,
             package_id=package_id,
             username=username,
-            reseller_id=_reseller(principal),
+            reseller_id=fence_of(principal),
         )
         rows, total = await list_services(tenant_session, where, limit=limit, offset=offset)
         return ServicePage(
@@ -123,7 +121,7 @@ class ServiceController(Controller):
         data: JSONBody[ServiceCreate],
     ) -> ServiceRead:
         _needs_billing(principal, data.allow_unpaid)
-        reseller_id = _reseller(principal)
+        reseller_id = fence_of(principal)
         if reseller_id is not None:
             subscriber = await tenant_session.get(Subscriber, data.subscriber_id)
             if subscriber is None or subscriber.reseller_id != reseller_id:

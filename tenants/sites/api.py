@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import structlog
+from kiunga.platform.auth.fence import FENCED_CALLERS_ALLOWED
 from kiunga.platform.auth.scopes import SITES_READ, SITES_WRITE
 from kiunga.platform.web.dependencies import TenantSession
 from kiunga.platform.web.errors import Conflict, FieldError
@@ -32,7 +33,7 @@ class SiteController(Controller):
     guards = [tenant_only]
     security = [{"BearerAuth": []}]
 
-    @get(guards=[requires_scopes(SITES_READ)], summary="List sites")
+    @get(guards=[requires_scopes(SITES_READ)], opt=FENCED_CALLERS_ALLOWED, summary="List sites")
     async def list_sites(self, tenant_session: TenantSession) -> list[SiteRead]:
         return [SiteRead.of(site) for site in await service.list_sites(tenant_session)]
 
@@ -47,7 +48,12 @@ class SiteController(Controller):
         log.info("site created", site_id=site.id)
         return SiteRead.of(site)
 
-    @get("/{site_id:int}", guards=[requires_scopes(SITES_READ)], summary="Get a site")
+    @get(
+        "/{site_id:int}",
+        guards=[requires_scopes(SITES_READ)],
+        opt=FENCED_CALLERS_ALLOWED,
+        summary="Get a site",
+    )
     async def get_site(self, tenant_session: TenantSession, site_id: FromPath[int]) -> SiteRead:
         try:
             return SiteRead.of(await service.get_site(tenant_session, site_id))

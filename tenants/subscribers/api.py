@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from kiunga.platform.auth.principals import ApiKeyPrincipal, Principal, StaffPrincipal
+from kiunga.platform.auth.fence import FENCED_CALLERS_ALLOWED, fence_of
+from kiunga.platform.auth.principals import Principal, StaffPrincipal
 from kiunga.platform.auth.scopes import SUBSCRIBERS_READ, SUBSCRIBERS_WRITE
 from kiunga.platform.web.dependencies import CurrentPrincipal, TenantSession
 from kiunga.platform.web.errors import Conflict, FieldError
@@ -40,10 +41,6 @@ def actor_for(principal: Principal) -> Actor:
     return Actor.api_key(principal.prefix)
 
 
-def reseller_of(principal: Principal) -> int | None:
-    return principal.reseller_id if isinstance(principal, ApiKeyPrincipal) else None
-
-
 def http_error(exc: Exception) -> Exception:
     if isinstance(exc, service.DuplicateAccountNumber | InvalidTransition):
         return Conflict(exc.field, exc.message)
@@ -58,6 +55,7 @@ class SubscriberController(Controller):
     path = "/api/v1/subscribers"
     tags = ["subscribers"]
     guards = [tenant_only]
+    opt = FENCED_CALLERS_ALLOWED
     security = [{"BearerAuth": []}]
 
     @get(guards=[requires_scopes(SUBSCRIBERS_READ)], summary="List and search subscribers")
@@ -75,7 +73,7 @@ class SubscriberController(Controller):
         page: FromQuery[int] = 1,
         per_page: FromQuery[int] = 50,
     ) -> SubscriberPage:
-        own = reseller_of(principal)
+        own = fence_of(principal)
         filters = SubscriberFilters(
             status=status,
             region=region,
@@ -108,7 +106,7 @@ class SubscriberController(Controller):
                 data.fields(),
                 actor=actor_for(principal),
                 status=data.status,
-                reseller_id=reseller_of(principal),
+                reseller_id=fence_of(principal),
             )
         except service.SubscriberError as exc:
             raise http_error(exc) from exc
@@ -123,7 +121,7 @@ class SubscriberController(Controller):
     ) -> SubscriberRead:
         try:
             subscriber = await service.get_subscriber(
-                tenant_session, subscriber_id, reseller_id=reseller_of(principal)
+                tenant_session, subscriber_id, reseller_id=fence_of(principal)
             )
         except service.SubscriberNotFound as exc:
             raise http_error(exc) from exc
@@ -139,7 +137,7 @@ class SubscriberController(Controller):
     ) -> SubscriberRead:
         try:
             subscriber = await service.update_subscriber(
-                tenant_session, subscriber_id, data.fields(), reseller_id=reseller_of(principal)
+                tenant_session, subscriber_id, data.fields(), reseller_id=fence_of(principal)
             )
         except (service.SubscriberError, service.SubscriberNotFound) as exc:
             raise http_error(exc) from exc
@@ -160,7 +158,7 @@ class SubscriberController(Controller):
     ) -> SubscriberRead:
         try:
             await service.get_subscriber(
-                tenant_session, subscriber_id, reseller_id=reseller_of(principal)
+                tenant_session, subscriber_id, reseller_id=fence_of(principal)
             )
             target = service.check.status(data.status)
             subscriber = await service.set_status(
@@ -188,7 +186,7 @@ class SubscriberController(Controller):
     ) -> list[StatusChangeRead]:
         try:
             await service.get_subscriber(
-                tenant_session, subscriber_id, reseller_id=reseller_of(principal)
+                tenant_session, subscriber_id, reseller_id=fence_of(principal)
             )
         except service.SubscriberNotFound as exc:
             raise http_error(exc) from exc

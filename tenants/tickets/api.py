@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from kiunga.platform.auth.fence import FENCED_CALLERS_ALLOWED, fence_of
 from kiunga.platform.auth.principals import ApiKeyPrincipal, Principal, StaffPrincipal
 from kiunga.platform.auth.scopes import TICKETS_READ, TICKETS_WRITE
 from kiunga.platform.web.dependencies import CurrentPrincipal, TenantSession
@@ -56,10 +57,6 @@ def http_error(exc: Exception) -> Exception:
 TICKET_ERRORS = (service.TicketError, service.TicketNotFound)
 
 
-def reseller_of(principal: Principal | None) -> int | None:
-    return principal.reseller_id if isinstance(principal, ApiKeyPrincipal) else None
-
-
 async def _owned_by(session: AsyncSession, subscriber_id: int | None, reseller_id: int) -> bool:
     if subscriber_id is None:
         return False
@@ -69,7 +66,7 @@ async def _owned_by(session: AsyncSession, subscriber_id: int | None, reseller_i
 
 async def ensure_visible(session: AsyncSession, principal: Principal, ticket_id: int) -> None:
     """For a reseller's key, a ticket about someone else's subscriber is not found."""
-    reseller_id = reseller_of(principal)
+    reseller_id = fence_of(principal)
     if reseller_id is None:
         return
     ticket = await service.get_ticket(session, ticket_id)
@@ -81,6 +78,7 @@ class TicketController(Controller):
     path = "/api/v1/tickets"
     tags = ["tickets"]
     guards = [tenant_only]
+    opt = FENCED_CALLERS_ALLOWED
     security = [{"BearerAuth": []}]
 
     @get(guards=[requires_scopes(TICKETS_READ)], summary="List tickets, newest first")
@@ -105,7 +103,7 @@ class TicketController(Controller):
                 assignee_staff_id=assignee,
                 subscriber_id=subscriber,
                 search=q,
-                reseller_id=reseller_of(principal),
+                reseller_id=fence_of(principal),
             )
         except service.TicketError as exc:
             raise http_error(exc) from exc
@@ -123,7 +121,7 @@ class TicketController(Controller):
         principal: CurrentPrincipal,
         data: JSONBody[TicketCreate],
     ) -> TicketRead:
-        reseller_id = reseller_of(principal)
+        reseller_id = fence_of(principal)
         if reseller_id is not None:
             if data.subscriber_id is None:
                 raise FieldError(

@@ -12,9 +12,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from kiunga.platform.auth.principals import ApiKeyPrincipal, Principal, StaffPrincipal
+from kiunga.platform.auth.fence import FENCED_CALLERS_ALLOWED, fence_of
+from kiunga.platform.auth.principals import Principal
 from kiunga.platform.auth.scopes import VOUCHERS_READ, VOUCHERS_SELL, VOUCHERS_WRITE
-from kiunga.platform.models import StaffRole
 from kiunga.platform.web.dependencies import (
     CurrentPrincipal,
     CurrentTenant,
@@ -23,7 +23,6 @@ from kiunga.platform.web.dependencies import (
 )
 from kiunga.platform.web.errors import FieldError
 from kiunga.platform.web.guards import requires_scopes, tenant_only
-from kiunga.platform.web.request_state import request_principal
 from kiunga.tenants.billing.api.common import actor_of
 from kiunga.tenants.vouchers import batches, export, sales
 from kiunga.tenants.vouchers.errors import VoucherError, VoucherNotFound
@@ -44,9 +43,6 @@ from kiunga.tenants.vouchers.schemas import (
     VoucherRead,
 )
 from litestar import Controller, get, post
-from litestar.connection import ASGIConnection
-from litestar.exceptions import PermissionDeniedException
-from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.response import Stream
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
@@ -57,20 +53,6 @@ MAX_OFFSET = 10_000_000
 Limit = Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)]
 Offset = Annotated[int, QueryParameter(ge=0, le=MAX_OFFSET)]
 ERRORS = (VoucherError, VoucherNotFound)
-
-
-def agent_of(principal: Principal | None) -> int | None:
-    """The reseller record an agent is confined to; None for everyone else."""
-    if isinstance(principal, ApiKeyPrincipal):
-        return principal.reseller_id
-    if isinstance(principal, StaffPrincipal) and principal.role is StaffRole.AGENT:
-        return principal.reseller_id
-    return None
-
-
-def not_for_agents(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-    if agent_of(request_principal(connection)) is not None:
-        raise PermissionDeniedException("An agent cannot make or revoke voucher batches")
 
 
 def http_error(exc: Exception) -> Exception:
@@ -88,7 +70,7 @@ async def batch_read(session: AsyncSession, batch) -> BatchRead:
 
 async def _batch(session: AsyncSession, principal: Principal, batch_id: int):
     try:
-        return await batches.get_batch(session, batch_id, reseller_id=agent_of(principal))
+        return await batches.get_batch(session, batch_id, reseller_id=fence_of(principal))
     except VoucherNotFound as exc:
         raise http_error(exc) from exc
 
@@ -99,7 +81,11 @@ class VoucherBatchController(Controller):
     guards = [tenant_only]
     security = [{"BearerAuth": []}]
 
-    @get(guards=[requires_scopes(VOUCHERS_READ)], summary="List voucher batches, newest first")
+    @get(
+        guards=[requires_scopes(VOUCHERS_READ)],
+        opt=FENCED_CALLERS_ALLOWED,
+        summary="List voucher batches, newest first",
+    )
     async def list_batches(
         self,
         tenant_session: TenantSession,
@@ -109,7 +95,7 @@ class VoucherBatchController(Controller):
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> BatchPage:
-        own = agent_of(principal)
+        own = fence_of(principal)
         rows, total = await batches.list_batches(
             tenant_session,
             reseller_id=own if own is not None else reseller_id,
@@ -122,7 +108,7 @@ class VoucherBatchController(Controller):
         return BatchPage(items=items, total=total, limit=limit, offset=offset)
 
     @post(
-        guards=[requires_scopes(VOUCHERS_WRITE), not_for_agents],
+        guards=[requires_scopes(VOUCHERS_WRITE)],
         status_code=HTTP_201_CREATED,
         summary="Generate a batch of vouchers",
         description="Codes come from the operating system's CSPRNG, drawn from an alphabet "
@@ -143,7 +129,12 @@ class VoucherBatchController(Controller):
             raise http_error(exc) from exc
         return await batch_read(tenant_session, batch)
 
-    @get("/{batch_id:int}", guards=[requires_scopes(VOUCHERS_READ)], summary="Get a batch")
+    @get(
+        "/{batch_id:int}",
+        guards=[requires_scopes(VOUCHERS_READ)],
+        opt=FENCED_CALLERS_ALLOWED,
+        summary="Get a batch",
+    )
     async def get_batch(
         self, tenant_session: TenantSession, principal: CurrentPrincipal, batch_id: FromPath[int]
     ) -> BatchRead:
@@ -151,7 +142,7 @@ class VoucherBatchController(Controller):
 
     @post(
         "/{batch_id:int}/revoke",
-        guards=[requires_scopes(VOUCHERS_WRITE), not_for_agents],
+        guards=[requires_scopes(VOUCHERS_WRITE)],
         status_code=HTTP_200_OK,
         summary="Revoke every voucher of the batch not used up or expired",
     )
@@ -176,7 +167,7 @@ class VoucherBatchController(Controller):
 
     @post(
         "/{batch_id:int}/assign",
-        guards=[requires_scopes(VOUCHERS_WRITE), not_for_agents],
+        guards=[requires_scopes(VOUCHERS_WRITE)],
         status_code=HTTP_200_OK,
         summary="Hand the batch to an agent (or take it back) at a commission",
         description="Sales already made keep the agent and commission they were made with.",
@@ -203,6 +194,7 @@ class VoucherBatchController(Controller):
     @get(
         "/{batch_id:int}/vouchers",
         guards=[requires_scopes(VOUCHERS_READ)],
+        opt=FENCED_CALLERS_ALLOWED,
         summary="A page of the batch's vouchers, optionally of one status",
     )
     async def list_vouchers(
@@ -224,6 +216,7 @@ class VoucherBatchController(Controller):
     @get(
         "/{batch_id:int}/export.csv",
         guards=[requires_scopes(VOUCHERS_READ)],
+        opt=FENCED_CALLERS_ALLOWED,
         summary="The batch's vouchers as CSV (streamed)",
         media_type="text/csv",
     )
@@ -236,7 +229,7 @@ class VoucherBatchController(Controller):
         batch_id: FromPath[int],
     ) -> Stream:
         batch = await _batch(tenant_session, principal, batch_id)
-        return csv_response(services, tenant, batch, agent_of(principal))
+        return csv_response(services, tenant, batch, fence_of(principal))
 
 
 def csv_response(services, tenant, batch, reseller_id: int | None) -> Stream:
@@ -256,7 +249,11 @@ class VoucherController(Controller):
     guards = [tenant_only]
     security = [{"BearerAuth": []}]
 
-    @get(guards=[requires_scopes(VOUCHERS_READ)], summary="Find a voucher by its code")
+    @get(
+        guards=[requires_scopes(VOUCHERS_READ)],
+        opt=FENCED_CALLERS_ALLOWED,
+        summary="Find a voucher by its code",
+    )
     async def find_voucher(
         self,
         tenant_session: TenantSession,
@@ -265,19 +262,24 @@ class VoucherController(Controller):
     ) -> VoucherRead:
         try:
             voucher = await batches.find_voucher(
-                tenant_session, code, reseller_id=agent_of(principal)
+                tenant_session, code, reseller_id=fence_of(principal)
             )
         except ERRORS as exc:
             raise http_error(exc) from exc
         return VoucherRead.of(voucher)
 
-    @get("/{voucher_id:int}", guards=[requires_scopes(VOUCHERS_READ)], summary="Get a voucher")
+    @get(
+        "/{voucher_id:int}",
+        guards=[requires_scopes(VOUCHERS_READ)],
+        opt=FENCED_CALLERS_ALLOWED,
+        summary="Get a voucher",
+    )
     async def get_voucher(
         self, tenant_session: TenantSession, principal: CurrentPrincipal, voucher_id: FromPath[int]
     ) -> VoucherRead:
         try:
             voucher = await batches.get_voucher(
-                tenant_session, voucher_id, reseller_id=agent_of(principal)
+                tenant_session, voucher_id, reseller_id=fence_of(principal)
             )
         except ERRORS as exc:
             raise http_error(exc) from exc
@@ -285,7 +287,7 @@ class VoucherController(Controller):
 
     @post(
         "/{voucher_id:int}/revoke",
-        guards=[requires_scopes(VOUCHERS_WRITE), not_for_agents],
+        guards=[requires_scopes(VOUCHERS_WRITE)],
         status_code=HTTP_200_OK,
         summary="Revoke one voucher (an active one loses its service)",
     )
@@ -312,6 +314,7 @@ class VoucherSaleController(Controller):
     path = "/api/v1/voucher-sales"
     tags = ["vouchers"]
     guards = [tenant_only]
+    opt = FENCED_CALLERS_ALLOWED
     security = [{"BearerAuth": []}]
 
     @post(
@@ -332,7 +335,7 @@ class VoucherSaleController(Controller):
                 tenant_session,
                 voucher_ids=data.voucher_ids,
                 codes=data.codes,
-                reseller_id=agent_of(principal),
+                reseller_id=fence_of(principal),
                 actor_label=actor_of(principal).label,
             )
         except ERRORS as exc:
@@ -363,7 +366,7 @@ class VoucherSaleController(Controller):
         for field, value in (("since", since), ("until", until)):
             if value is not None and value.tzinfo is None:
                 raise FieldError(field, f"{field} needs a time zone (such as Z or +03:00)")
-        own = agent_of(principal)
+        own = fence_of(principal)
         rows, total = await sales.list_sales(
             tenant_session,
             reseller_id=own if own is not None else reseller_id,
@@ -382,6 +385,7 @@ class AgentSummaryController(Controller):
     path = "/api/v1/agents"
     tags = ["vouchers"]
     guards = [tenant_only]
+    opt = FENCED_CALLERS_ALLOWED
     security = [{"BearerAuth": []}]
 
     @get(
@@ -392,7 +396,7 @@ class AgentSummaryController(Controller):
     async def summary(
         self, tenant_session: TenantSession, principal: CurrentPrincipal
     ) -> list[AgentSummaryRead]:
-        rows = await sales.agent_summaries(tenant_session, reseller_id=agent_of(principal))
+        rows = await sales.agent_summaries(tenant_session, reseller_id=fence_of(principal))
         return [AgentSummaryRead.of(row) for row in rows]
 
 

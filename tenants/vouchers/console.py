@@ -11,10 +11,11 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from urllib.parse import urlencode
 
-from kiunga.platform.auth.passwords import generate_password, hash_password
+from kiunga.platform.auth.fence import fence_of
+from kiunga.platform.auth.invitations import InvitationError, invitation_path, invite_staff
 from kiunga.platform.auth.principals import StaffPrincipal
 from kiunga.platform.auth.scopes import VOUCHERS_READ, VOUCHERS_SELL, VOUCHERS_WRITE
-from kiunga.platform.models import StaffAccount, StaffRole, TenantMembership
+from kiunga.platform.models import StaffRole
 from kiunga.platform.web.console.rendering import page
 from kiunga.platform.web.dependencies import (
     CurrentTenant,
@@ -29,7 +30,7 @@ from kiunga.tenants.catalog.models import Package, ServiceType
 from kiunga.tenants.resellers.service import reseller_choices
 from kiunga.tenants.subscribers.models import Reseller
 from kiunga.tenants.vouchers import batches, sales
-from kiunga.tenants.vouchers.api import agent_of, csv_response
+from kiunga.tenants.vouchers.api import csv_response
 from kiunga.tenants.vouchers.batches import BatchSpec
 from kiunga.tenants.vouchers.errors import VoucherError, VoucherNotFound
 from kiunga.tenants.vouchers.models import VoucherStatus
@@ -57,7 +58,7 @@ FORM_FIELDS = (
 
 
 def not_for_agents(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-    if agent_of(request_principal(connection)) is not None:
+    if fence_of(request_principal(connection)) is not None:
         raise PermissionDeniedException("Agents cannot make or revoke voucher batches")
 
 
@@ -162,47 +163,9 @@ async def _names(session: AsyncSession, model, ids) -> dict[int, str]:
 
 async def _batch_or_404(request: Request, session: AsyncSession, batch_id: int):
     try:
-        return await batches.get_batch(session, batch_id, reseller_id=agent_of(request.user))
+        return await batches.get_batch(session, batch_id, reseller_id=fence_of(request.user))
     except VoucherNotFound as exc:
         raise NotFoundException(exc.message) from exc
-
-
-async def add_agent_login(
-    platform_session: AsyncSession,
-    *,
-    tenant_id: int,
-    reseller_id: int,
-    email: str,
-    name: str = "",
-) -> str | None:
-    """Make a staff account an agent of the ISP tied to `reseller_id`: a new account gets
-    a generated password (returned, to be shown once); an existing one keeps its own."""
-    email = (email or "").strip().lower()
-    if "@" not in email or len(email) > 254 or " " in email:
-        raise VoucherError("email", "give the agent's email address")
-    account = await platform_session.scalar(select(StaffAccount).where(StaffAccount.email == email))
-    password = None
-    if account is None:
-        password = generate_password()
-        account = StaffAccount(
-            email=email, name=" ".join(name.split())[:200], password_hash=hash_password(password)
-        )
-        platform_session.add(account)
-        await platform_session.flush()
-    member = await platform_session.scalar(
-        select(TenantMembership).where(
-            TenantMembership.staff_id == account.id, TenantMembership.tenant_id == tenant_id
-        )
-    )
-    if member is not None:
-        raise VoucherError("email", f"{email} already works here (as {member.role.value})")
-    platform_session.add(
-        TenantMembership(
-            staff_id=account.id, tenant_id=tenant_id, role=StaffRole.AGENT, reseller_id=reseller_id
-        )
-    )
-    await platform_session.flush()
-    return password
 
 
 class VouchersPageController(Controller):
@@ -215,7 +178,7 @@ class VouchersPageController(Controller):
         number = _page_number(request)
         rows, total = await batches.list_batches(
             tenant_session,
-            reseller_id=agent_of(request.user),
+            reseller_id=fence_of(request.user),
             limit=BATCHES_PER_PAGE,
             offset=(number - 1) * BATCHES_PER_PAGE,
         )
@@ -230,8 +193,8 @@ class VouchersPageController(Controller):
             page_number=number,
             page_size=BATCHES_PER_PAGE,
             page_link=lambda n: "/vouchers?" + urlencode({"page": n}),
-            can_write=_can(request, VOUCHERS_WRITE) and agent_of(request.user) is None,
-            is_agent=agent_of(request.user) is not None,
+            can_write=_can(request, VOUCHERS_WRITE) and fence_of(request.user) is None,
+            is_agent=fence_of(request.user) is not None,
         )
 
     async def _form(self, request, session, *, form, errors=None, status_code=200) -> Response:
@@ -290,7 +253,7 @@ class VouchersPageController(Controller):
             offset=(number - 1) * VOUCHERS_PER_PAGE,
         )
         query = {"status": status.value} if status else {}
-        agent = agent_of(request.user)
+        agent = fence_of(request.user)
         return page(
             request,
             "vouchers/batch.html",
@@ -337,7 +300,7 @@ class VouchersPageController(Controller):
         batch_id: FromPath[int],
     ) -> Response:
         batch = await _batch_or_404(request, tenant_session, batch_id)
-        return csv_response(services, tenant, batch, agent_of(request.user))
+        return csv_response(services, tenant, batch, fence_of(request.user))
 
     @post(
         "/batches/{batch_id:int}/revoke",
@@ -426,7 +389,7 @@ class VouchersPageController(Controller):
                     tenant_session,
                     voucher_ids=ids,
                     codes=typed,
-                    reseller_id=agent_of(request.user),
+                    reseller_id=fence_of(request.user),
                     actor_label=actor_of(request.user).label,
                 )
                 if any(sale.batch_id != batch.id for sale in recorded):
@@ -448,9 +411,9 @@ class VouchersPageController(Controller):
         return await self._batch_page(request, tenant_session, batch.id, notice=notice)
 
     async def _agents_page(
-        self, request, session, *, form=None, errors=None, created=None, status_code=200
+        self, request, session, *, form=None, errors=None, invited=None, status_code=200
     ) -> Response:
-        agent = agent_of(request.user)
+        agent = fence_of(request.user)
         recent, _ = await sales.list_sales(session, reseller_id=agent, limit=20)
         principal = request.user
         can_manage = isinstance(principal, StaffPrincipal) and principal.role in MANAGING_ROLES
@@ -465,7 +428,7 @@ class VouchersPageController(Controller):
             can_manage=can_manage,
             form=form or {},
             errors=errors or {},
-            created=created,
+            invited=invited,
         )
 
     @get("/agents")
@@ -473,28 +436,31 @@ class VouchersPageController(Controller):
         return await self._agents_page(request, tenant_session)
 
     @post("/agents/logins", guards=[managers_only])
-    async def add_agent_login(
+    async def invite_agent(
         self,
         request: Request,
         tenant_session: TenantSession,
         platform_session: PlatformSession,
         tenant: CurrentTenant,
-        services: Services,
     ) -> Response:
+        """Invite an agent by a link (shown here, to be passed on): whether the email has an
+        account is not looked up, and an existing account joins only with its password."""
         form = await request.form()
         given = {key: form.get(key, "") for key in ("email", "name", "reseller_id")}
         try:
             reseller_id = _whole("reseller_id", given["reseller_id"])
             if reseller_id is None or await tenant_session.get(Reseller, reseller_id) is None:
                 raise VoucherError("reseller_id", "choose the agent's reseller record")
-            password = await add_agent_login(
+            token = await invite_staff(
                 platform_session,
                 tenant_id=tenant.id,
-                reseller_id=reseller_id,
                 email=given["email"],
                 name=given["name"],
+                role=StaffRole.AGENT,
+                reseller_id=reseller_id,
+                invited_by_staff_id=request.user.staff_id,
             )
-        except VoucherError as exc:
+        except (VoucherError, InvitationError) as exc:
             await platform_session.rollback()
             return await self._agents_page(
                 request,
@@ -504,6 +470,8 @@ class VouchersPageController(Controller):
                 status_code=HTTP_400_BAD_REQUEST,
             )
         await platform_session.commit()
-        services.staff_sessions.invalidate()
-        created = {"email": given["email"].strip().lower(), "password": password}
-        return await self._agents_page(request, tenant_session, created=created)
+        invited = {
+            "email": given["email"].strip().lower(),
+            "link": f"{request.base_url}".rstrip("/") + invitation_path(token),
+        }
+        return await self._agents_page(request, tenant_session, invited=invited)

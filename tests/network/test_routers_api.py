@@ -4,7 +4,7 @@ secrets encrypted at rest and never shown; one ISP never sees another's routers;
 from __future__ import annotations
 
 import pytest
-from kiunga.platform.auth.api_keys import KeyRequest, create_api_key_sync
+from kiunga.platform.auth.api_keys import ApiKeyError, KeyRequest, create_api_key_sync
 from kiunga.platform.models import StaffRole
 from kiunga.tenants.network import secrets
 from sqlalchemy import text
@@ -215,9 +215,15 @@ async def test_who_may_see_and_change_routers(
     other_scopes.headers.update(auth(make_key(tenant.id, scopes=("sites:read",))))
     assert (await other_scopes.get("/api/v1/routers")).status_code == 403
 
+    with pytest.raises(ApiKeyError):
+        create_api_key_sync(
+            engine,
+            KeyRequest(scopes=("network:read",), tenant_id=tenant.id, reseller_id=1),
+            secret_key=settings.secret_key,
+        )
     reseller_key = create_api_key_sync(
         engine,
-        KeyRequest(scopes=("network:read", "network:write"), tenant_id=tenant.id, reseller_id=1),
+        KeyRequest(scopes=("sites:read",), tenant_id=tenant.id, reseller_id=1),
         secret_key=settings.secret_key,
     ).token
     reseller = client_for(tenant.host)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
+from kiunga.platform.auth.api_keys import ApiKeyError
 from kiunga.tenants.catalog.models import BillingType, Package, ServiceType, ValidityUnit
 from sqlalchemy.orm import Session
 
@@ -240,7 +241,9 @@ async def test_reports_cover_the_whole_isp_so_a_reseller_key_is_refused(
     world, reseller_key, make_key, tenant
 ):
     api = world.api
-    own = auth(reseller_key(world.reseller_a, scopes=("reports:read",)))
+    with pytest.raises(ApiKeyError):
+        reseller_key(world.reseller_a, scopes=("reports:read",))
+    own = auth(reseller_key(world.reseller_a, scopes=("subscribers:read",)))
     isp = auth(make_key(tenant.id, scopes=("reports:read",)))
     for path in ("/api/v1/reports", "/api/v1/reports/revenue-by-day"):
         assert (await api.get(path, headers=own)).status_code == 403, path

@@ -34,6 +34,8 @@ login = _web.login
 PASSWORD = _web.PASSWORD
 
 VOUCHER_SCOPES = ("vouchers:read", "vouchers:write", "vouchers:sell", "packages:read")
+# What a reseller's key may hold of them: making and revoking batches is ISP-wide.
+AGENT_SCOPES = ("vouchers:read", "vouchers:sell", "packages:read")
 _numbers = itertools.count(1)
 
 
@@ -119,7 +121,7 @@ def voucher_key(make_key, tenant) -> str:
 def reseller_key(engine, settings, tenant):
     """An API key confined to one reseller (agent) record."""
 
-    def make(reseller_id: int, scopes=VOUCHER_SCOPES, tenant_id: int | None = None) -> str:
+    def make(reseller_id: int, scopes=AGENT_SCOPES, tenant_id: int | None = None) -> str:
         request = KeyRequest(
             scopes=scopes, tenant_id=tenant_id or tenant.id, reseller_id=reseller_id
         )

@@ -226,14 +226,17 @@ async def test_an_owner_gives_an_agent_a_login(
         },
     )
     assert given.status_code == 200, given.text
-    password = re.search(r"shown this once: <code>([^<]+)</code>", given.text).group(1)
-    twice = await owner.post(
-        "/vouchers/agents/logins",
-        data={"email": "baraka@shop.example", "reseller_id": str(other), "_csrf_token": token},
-    )
-    assert twice.status_code == 400 and "already works here (as agent)" in twice.text
-
+    link = re.search(r'<code class="invitation-link">([^<]+)</code>', given.text).group(1)
     agent = client_for(tenant.host)
+    invitation = await agent.get(link)
+    assert invitation.status_code == 200
+    password = "baraka's own password"
+    accepted = await agent.post(
+        link, data={"password": password, "_csrf_token": csrf_token_in(invitation.text)}
+    )
+    assert accepted.status_code == 303, accepted.text
+    assert (await agent.get(link)).status_code == 404  # used once
+
     assert (await login(agent, "baraka@shop.example", password)).status_code == 303
     assert (await agent.get(f"/vouchers/batches/{own_batch}")).status_code == 200
     assert (await agent.get(f"/vouchers/batches/{other_batch}")).status_code == 404

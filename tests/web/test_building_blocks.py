@@ -7,7 +7,11 @@ from kiunga.platform.auth.api_keys import (
     parse_token,
     validate_key_request,
 )
-from kiunga.platform.auth.sessions import MAX_SESSION_AGE_SECONDS, session_identity
+from kiunga.platform.auth.sessions import (
+    MAX_SESSION_AGE_SECONDS,
+    SessionIdentity,
+    session_identity,
+)
 from kiunga.platform.auth.throttle import LoginThrottle, throttle_keys
 from kiunga.platform.web.cache import ABSENT, TtlCache
 from kiunga.platform.web.console.rendering import safe_next
@@ -110,11 +114,20 @@ def test_key_scopes_must_fit_the_kind_of_key():
 
 def test_session_identity_wants_well_formed_recent_content():
     now = 2_000_000_000
-    fresh = {"staff_id": 4, "tenant_id": 9, "signed_in_at": now - 60}
-    assert session_identity(fresh, now) == (4, 9)
-    assert session_identity({**fresh, "tenant_id": None}, now) == (4, None)
+    fresh = {"staff_id": 4, "tenant_id": 9, "signed_in_at": now - 60, "generation": 2}
+    assert session_identity(fresh, now) == SessionIdentity(4, 9, 2)
+    assert session_identity({**fresh, "tenant_id": None}, now) == SessionIdentity(4, None, 2)
     old = {**fresh, "signed_in_at": now - MAX_SESSION_AGE_SECONDS - 1}
-    for data in (None, {}, old, {**fresh, "staff_id": "4"}, {"staff_id": 4, "tenant_id": 9}):
+    # A cookie from before session generations names none: it is not current.
+    ungenerated = {key: value for key, value in fresh.items() if key != "generation"}
+    for data in (
+        None,
+        {},
+        old,
+        ungenerated,
+        {**fresh, "staff_id": "4"},
+        {"staff_id": 4, "tenant_id": 9},
+    ):
         assert session_identity(data, now) is None
 
 

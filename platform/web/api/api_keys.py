@@ -8,12 +8,15 @@ from typing import Annotated
 import msgspec
 from kiunga.platform.auth.api_keys import (
     ApiKeyError,
+    KeyNotAllowed,
     KeyRequest,
+    bounded_by_caller,
     create_api_key,
     list_api_keys,
     revoke_api_key,
+    validate_key_request,
 )
-from kiunga.platform.auth.principals import ApiKeyPrincipal, StaffPrincipal
+from kiunga.platform.auth.principals import StaffPrincipal
 from kiunga.platform.auth.scopes import API_KEYS_MANAGE
 from kiunga.platform.db.base import utcnow
 from kiunga.platform.models import ApiKey
@@ -96,8 +99,6 @@ class ApiKeyController(Controller):
         platform_session: PlatformSession,
         data: JSONBody[ApiKeyCreate],
     ) -> ApiKeyCreated:
-        if isinstance(principal, ApiKeyPrincipal) and not set(data.scopes) <= principal.scopes:
-            raise PermissionDeniedException("A key cannot grant scopes it does not hold")
         if data.expires_at is not None and data.expires_at <= utcnow():
             raise FieldError("expires_at", "expires_at must be in the future")
         request = KeyRequest(
@@ -111,9 +112,16 @@ class ApiKeyController(Controller):
             ),
         )
         try:
+            # Scopes unknown to a tenant key (or ISP-wide on a reseller's) are bad input
+            # whoever asks; only then is the request measured against the caller.
+            validate_key_request(data.name, data.scopes, tenant.id, data.reseller_id)
             issued = await create_api_key(
-                platform_session, request, secret_key=services.settings.secret_key
+                platform_session,
+                bounded_by_caller(request, principal),
+                secret_key=services.settings.secret_key,
             )
+        except KeyNotAllowed as exc:
+            raise PermissionDeniedException(exc.message) from exc
         except ApiKeyError as exc:
             raise FieldError(exc.field, exc.message) from exc
         return ApiKeyCreated(

@@ -6,11 +6,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kiunga.platform.auth.principals import StaffPrincipal
-from kiunga.platform.auth.sessions import authenticate_staff, normalise_email, session_data
+from kiunga.platform.auth.sessions import (
+    authenticate_staff,
+    end_sessions,
+    normalise_email,
+    session_data,
+)
 from kiunga.platform.auth.throttle import throttle_keys
 from kiunga.platform.web.console.rendering import page, safe_next
 from kiunga.platform.web.dependencies import Services
 from kiunga.platform.web.metrics import LOGINS
+from kiunga.platform.web.middleware import CSRF_COOKIE
 from kiunga.platform.web.request_state import request_principal, request_tenant
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromQuery, URLEncodedBody
@@ -64,7 +70,7 @@ class LoginController(Controller):
         throttle.reset(keys)
         LOGINS.labels(outcome="ok").inc()
         request.set_session(session_data(principal))
-        return Redirect(safe_next(data.next), status_code=303)
+        return _with_new_csrf_token(Redirect(safe_next(data.next), status_code=303))
 
     @staticmethod
     def _failed(request: Request, data: LoginForm, error: str, status_code: int):
@@ -78,6 +84,21 @@ class LoginController(Controller):
         )
 
     @post("/logout")
-    async def logout(self, request: Request) -> Redirect:
+    async def logout(self, request: Request, services: Services) -> Redirect:
+        principal = request_principal(request)
+        if isinstance(principal, StaffPrincipal):
+            # Server-side: a copy of this cookie (or the same account's cookie on another
+            # device) must stop working too, not only the one the browser deletes.
+            async with services.database.platform_session() as session:
+                await end_sessions(session, principal.staff_id)
+                await session.commit()
+            services.staff_sessions.invalidate()
         request.clear_session()
-        return Redirect("/login", status_code=303)
+        return _with_new_csrf_token(Redirect("/login", status_code=303))
+
+
+def _with_new_csrf_token(response: Response) -> Response:
+    # The next page sets a fresh token: one seen before signing in (or by the person who
+    # signed out) is worth nothing after.
+    response.delete_cookie(CSRF_COOKIE)
+    return response

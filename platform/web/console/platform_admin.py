@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
+from urllib.parse import quote
 
 import anyio
 from kiunga.platform.auth.scopes import PLATFORM_TENANTS
 from kiunga.platform.models import Tenant, TenantStatus
+from kiunga.platform.radius_routes import list_claimed_addresses, release_address
 from kiunga.platform.tenant_admin import (
     TenantError,
     TenantExists,
@@ -20,7 +22,7 @@ from kiunga.platform.web.dependencies import PlatformSession, Services
 from kiunga.platform.web.guards import platform_only, requires_scopes, staff_only
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath, URLEncodedBody
+from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect
 from litestar.status_codes import HTTP_201_CREATED, HTTP_400_BAD_REQUEST, HTTP_409_CONFLICT
 from sqlalchemy import select
@@ -105,3 +107,29 @@ class PlatformConsoleController(Controller):
             raise NotFoundException(str(exc)) from exc
         services.forget_tenants()
         return Redirect("/platform", status_code=303)
+
+
+class RadiusClientsPageController(Controller):
+    """Which ISP's router holds each RADIUS source address, and releasing one in dispute."""
+
+    path = "/platform/radius-clients"
+    include_in_schema = False
+    guards = [platform_only, staff_only, requires_scopes(PLATFORM_TENANTS)]
+
+    @get()
+    async def claimed_page(
+        self, request: Request, platform_session: PlatformSession, released: FromQuery[str] = ""
+    ) -> Response:
+        return page(
+            request,
+            "platform_radius_clients.html",
+            claimed=await list_claimed_addresses(platform_session),
+            released=released[:45],
+        )
+
+    @post("/{address:str}/release")
+    async def release(self, platform_session: PlatformSession, address: FromPath[str]) -> Redirect:
+        if not await release_address(platform_session, address):
+            raise NotFoundException("Not found")
+        await platform_session.commit()
+        return Redirect(f"/platform/radius-clients?released={quote(address)}", status_code=303)

@@ -24,7 +24,10 @@ class NavItem:
     path: str
 
 
-PLATFORM_NAV = (NavItem("Tenants", "/platform"),)
+PLATFORM_NAV = (
+    NavItem("Tenants", "/platform"),
+    NavItem("RADIUS clients", "/platform/radius-clients"),
+)
 
 
 def page(request: Request, template_name: str, *, status_code: int = 200, **context: Any):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kiunga.platform.auth.fence import FENCED_CALLERS_ALLOWED
 from kiunga.platform.auth.scopes import BILLING_READ
 from kiunga.platform.db.base import utcnow
 from kiunga.platform.web.dependencies import CurrentPrincipal, TenantSession
@@ -17,6 +18,7 @@ class SubscriberAccountController(Controller):
     path = "/api/v1/subscribers/{subscriber_id:int}"
     tags = ["billing"]
     guards = [tenant_only, requires_scopes(BILLING_READ)]
+    opt = FENCED_CALLERS_ALLOWED
     security = [{"BearerAuth": []}]
 
     @get("/balance", summary="A subscriber's balance, open and due amounts")

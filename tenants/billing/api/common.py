@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from kiunga.platform.auth.fence import fence_of
 from kiunga.platform.auth.principals import ApiKeyPrincipal, Principal, StaffPrincipal
 from kiunga.platform.web.errors import Conflict, FieldError
 from kiunga.tenants.actors import SYSTEM, Actor
@@ -27,10 +28,6 @@ def actor_of(principal: Principal | None) -> Actor:
     return SYSTEM
 
 
-def reseller_of(principal: Principal | None) -> int | None:
-    return principal.reseller_id if isinstance(principal, ApiKeyPrincipal) else None
-
-
 def http_error(exc: Exception) -> Exception:
     if isinstance(exc, NotFound):
         return FieldError(exc.field, exc.message, status_code=HTTP_404_NOT_FOUND)
@@ -45,7 +42,7 @@ async def ensure_visible(
     session: AsyncSession, principal: Principal | None, subscriber_id: int, *, field: str
 ) -> None:
     """A reseller's key sees only its own subscribers; anything else answers as missing."""
-    reseller_id = reseller_of(principal)
+    reseller_id = fence_of(principal)
     if reseller_id is None:
         return
     subscriber = await session.get(Subscriber, subscriber_id)

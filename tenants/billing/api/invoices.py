@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
+from kiunga.platform.auth.fence import FENCED_CALLERS_ALLOWED, fence_of
 from kiunga.platform.auth.scopes import BILLING_READ, BILLING_WRITE
 from kiunga.platform.web.dependencies import CurrentPrincipal, TenantSession
 from kiunga.platform.web.guards import requires_scopes, tenant_only
@@ -16,7 +17,6 @@ from kiunga.tenants.billing.api.common import (
     actor_of,
     ensure_visible,
     http_error,
-    reseller_of,
 )
 from kiunga.tenants.billing.models import InvoiceStatus
 from kiunga.tenants.billing.schemas import InvoiceCreate, InvoicePage, InvoiceRead, InvoiceVoid
@@ -42,6 +42,7 @@ class InvoiceController(Controller):
     path = "/api/v1/invoices"
     tags = ["billing"]
     guards = [tenant_only]
+    opt = FENCED_CALLERS_ALLOWED
     security = [{"BearerAuth": []}]
 
     @get(guards=[requires_scopes(BILLING_READ)], summary="List invoices, newest first")
@@ -63,7 +64,7 @@ class InvoiceController(Controller):
             status=status,
             date_from=issued_from,
             date_to=issued_to,
-            reseller_id=reseller_of(principal),
+            reseller_id=fence_of(principal),
         )
         rows, total = await queries.list_invoices(
             tenant_session, filters, limit=limit, offset=offset

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from kiunga.platform.auth.fence import FENCED_CALLERS_ALLOWED, fence_of
 from kiunga.platform.auth.scopes import BILLING_READ, BILLING_WRITE
 from kiunga.platform.db.base import utcnow
 from kiunga.platform.web.dependencies import CurrentPrincipal, TenantSession
@@ -16,7 +17,6 @@ from kiunga.tenants.billing.api.common import (
     actor_of,
     ensure_visible,
     http_error,
-    reseller_of,
 )
 from kiunga.tenants.billing.models import Payment
 from kiunga.tenants.billing.schemas import (
@@ -46,6 +46,7 @@ class PaymentController(Controller):
     path = "/api/v1/payments"
     tags = ["billing"]
     guards = [tenant_only]
+    opt = FENCED_CALLERS_ALLOWED
     security = [{"BearerAuth": []}]
 
     @get(guards=[requires_scopes(BILLING_READ)], summary="List payments, newest first")
@@ -63,7 +64,7 @@ class PaymentController(Controller):
             subscriber_id=subscriber_id,
             date_from=received_from,
             date_to=received_to,
-            reseller_id=reseller_of(principal),
+            reseller_id=fence_of(principal),
         )
         rows, total = await queries.list_payments(
             tenant_session, filters, limit=limit, offset=offset
@@ -122,6 +123,7 @@ class CreditNoteController(Controller):
     path = "/api/v1/credit-notes"
     tags = ["billing"]
     guards = [tenant_only]
+    opt = FENCED_CALLERS_ALLOWED
     security = [{"BearerAuth": []}]
 
     @get(guards=[requires_scopes(BILLING_READ)], summary="List credit notes, newest first")
@@ -134,7 +136,7 @@ class CreditNoteController(Controller):
         offset: Offset = 0,
     ) -> CreditNotePage:
         filters = queries.DocumentFilters(
-            subscriber_id=subscriber_id, reseller_id=reseller_of(principal)
+            subscriber_id=subscriber_id, reseller_id=fence_of(principal)
         )
         rows, total = await queries.list_credit_notes(
             tenant_session, filters, limit=limit, offset=offset
@@ -168,6 +170,7 @@ class AdjustmentController(Controller):
     path = "/api/v1/adjustments"
     tags = ["billing"]
     guards = [tenant_only]
+    opt = FENCED_CALLERS_ALLOWED
     security = [{"BearerAuth": []}]
 
     @get(guards=[requires_scopes(BILLING_READ)], summary="List adjustments, newest first")
@@ -180,7 +183,7 @@ class AdjustmentController(Controller):
         offset: Offset = 0,
     ) -> AdjustmentPage:
         filters = queries.DocumentFilters(
-            subscriber_id=subscriber_id, reseller_id=reseller_of(principal)
+            subscriber_id=subscriber_id, reseller_id=fence_of(principal)
         )
         rows, total = await queries.list_adjustments(
             tenant_session, filters, limit=limit, offset=offset

@@ -12,7 +12,7 @@ from kiunga.platform.auth.scopes import NETWORK_READ, NETWORK_WRITE
 from kiunga.platform.web.dependencies import CurrentTenant, Services, TenantSession
 from kiunga.platform.web.guards import requires_scopes, tenant_only
 from kiunga.tenants.network import service
-from kiunga.tenants.network.api import http_error, no_resellers
+from kiunga.tenants.network.api import http_error
 from kiunga.tenants.network.provisioning import queue, runner
 from kiunga.tenants.network.provisioning.models import RouterCommand
 from litestar import Controller, Request, get, post
@@ -68,7 +68,7 @@ class RouterCommands(msgspec.Struct):
 class RouterProvisioningController(Controller):
     path = "/api/v1/routers"
     tags = ["network"]
-    guards = [tenant_only, no_resellers]
+    guards = [tenant_only]
     security = [{"BearerAuth": []}]
 
     @get(

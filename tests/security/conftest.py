@@ -1,0 +1,109 @@
+"""Security fixtures: the web shell's fixtures (app, client_for, make_key, make_staff, login,
+csrf_token_in), a tenant's reseller records, keys confined to one of them, and agents."""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from kiunga.platform.auth.api_keys import KeyRequest, create_api_key_sync, hash_secret
+from kiunga.platform.auth.passwords import hash_password
+from kiunga.platform.models import ApiKey, StaffAccount, StaffRole, TenantMembership
+from kiunga.tenants.subscribers.models import Reseller
+from sqlalchemy.orm import Session
+
+_path = Path(__file__).resolve().parents[1] / "web" / "conftest.py"
+_spec = importlib.util.spec_from_file_location("kiunga_tests_web_fixtures_security", _path)
+_web = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_web)
+
+app = _web.app
+client_for = _web.client_for
+base_host = _web.base_host
+make_key = _web.make_key
+make_staff = _web.make_staff
+csrf_token_in = _web.csrf_token_in
+login = _web.login
+PASSWORD = _web.PASSWORD
+
+_numbers = itertools.count(1)
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def add_reseller(engine):
+    """A reseller record in `tenant`'s schema; returns its id."""
+
+    def add(tenant, name: str | None = None) -> int:
+        mapped = engine.execution_options(schema_translate_map={None: tenant.schema})
+        with Session(mapped) as session, session.begin():
+            reseller = Reseller(name=name or f"Reseller {next(_numbers)}", phone=None)
+            session.add(reseller)
+            session.flush()
+            return reseller.id
+
+    return add
+
+
+@pytest.fixture
+def make_reseller_key(engine, settings):
+    """A key confined to a reseller, made through the same checks as every key."""
+
+    def make(tenant_id: int, reseller_id: int, scopes) -> str:
+        request = KeyRequest(scopes=scopes, tenant_id=tenant_id, reseller_id=reseller_id)
+        return create_api_key_sync(engine, request, secret_key=settings.secret_key).token
+
+    return make
+
+
+@pytest.fixture
+def make_legacy_reseller_key(engine, settings):
+    """A reseller's key written straight into the table with every scope, as keys were made
+    before reseller keys were refused ISP-wide scopes: only the fence stands in its way."""
+
+    def make(tenant_id: int, reseller_id: int, scopes) -> str:
+        prefix = f"{next(_numbers):08x}"[-8:]
+        secret = "legacy-reseller-key-secret-" + prefix
+        with Session(engine) as session, session.begin():
+            session.add(
+                ApiKey(
+                    prefix=prefix,
+                    secret_hash=hash_secret(settings.secret_key, prefix, secret),
+                    name="made before the fence",
+                    scopes=sorted(scopes),
+                    tenant_id=tenant_id,
+                    reseller_id=reseller_id,
+                )
+            )
+        return f"kg_{prefix}_{secret}"
+
+    return make
+
+
+@pytest.fixture
+def make_agent(engine):
+    """A staff account that is an agent of `tenant_id` tied to a reseller record; its email."""
+
+    def make(tenant_id: int, reseller_id: int) -> str:
+        email = f"agent{next(_numbers)}-{datetime.now().timestamp()}@example.test"
+        with Session(engine) as session, session.begin():
+            staff = StaffAccount(email=email, name="Otieno", password_hash=hash_password(PASSWORD))
+            session.add(staff)
+            session.flush()
+            session.add(
+                TenantMembership(
+                    staff_id=staff.id,
+                    tenant_id=tenant_id,
+                    role=StaffRole.AGENT,
+                    reseller_id=reseller_id,
+                )
+            )
+        return email
+
+    return make
