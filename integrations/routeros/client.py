@@ -94,6 +94,9 @@ __all__ = [
 
 API_PORT = 8728
 API_SSL_PORT = 8729
+# What librouteros raises reading bytes that are not API sentences (not UTF-8, an empty
+# sentence): whatever answered is not a RouterOS API, which is the same as no answer.
+_GARBLED = (ValueError, LookupError)
 
 
 # ---------------------------------------------------------------------------------------
@@ -231,7 +234,7 @@ class RouterOSClient(MenuCalls):
             )
         except TrapError as trap:
             raise RouterAuthFailed(settings.address, trap.message) from None
-        except (OSError, TimeoutError, LibRouterosError) as error:
+        except (OSError, TimeoutError, LibRouterosError, *_GARBLED) as error:
             raise RouterUnreachable(settings.address, _describe(error)) from None
         assert isinstance(api, _TextApi)
         return api
@@ -274,7 +277,7 @@ class RouterOSClient(MenuCalls):
                 raise self._trap(command, trap) from None
             except MultiTrapError as traps:
                 raise self._trap(command, traps.traps[0]) from None
-            except (OSError, TimeoutError, LibRouterosError) as error:
+            except (OSError, TimeoutError, LibRouterosError, *_GARBLED) as error:
                 # Mid-reply the connection's state is unknown: start afresh next time.
                 self._drop()
                 raise RouterUnreachable(self.connection.address, _describe(error)) from None

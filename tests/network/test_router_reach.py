@@ -101,8 +101,13 @@ def garbled_port() -> Iterator[int]:
     yield from _answering(b"\x01\xff\x00")  # a sentence whose word is not UTF-8
 
 
+@pytest.fixture
+def empty_sentence_port() -> Iterator[int]:
+    yield from _answering(b"\x00")  # a sentence without a single word
+
+
 async def test_closed_silent_and_foreign_ports_are_told_alike(
-    api, tenant, database, closed_port, silent_port, web_port, garbled_port
+    api, tenant, database, closed_port, silent_port, web_port, garbled_port, empty_sentence_port
 ):
     messages = {}
     for name, port in [
@@ -110,6 +115,7 @@ async def test_closed_silent_and_foreign_ports_are_told_alike(
         ("silent", silent_port),
         ("web", web_port),
         ("garbled", garbled_port),
+        ("empty", empty_sentence_port),
     ]:
         made = await api.post("/api/v1/routers", json=api_router(port, name=name))
         result = await status.check_router(
