@@ -216,9 +216,15 @@ async def record_certificate_refused(
     """The router presented another certificate than its pin: keep what it presented, for
     staff to compare with the router's own, and raise the alarm."""
     router = await get_router(session, router_id, lock=True)
+    already_told = (
+        router.tls_refused_fingerprint is not None
+        and router.tls_refused_fingerprint == presented[:64]
+    )
     router.tls_refused_fingerprint = presented[:64] or None
     router.tls_refused_at = utcnow()
     await session.flush()
+    if already_told:  # the poll meets it every few minutes: one alarm per certificate
+        return router
     await emit(
         session,
         "router.certificate_refused",

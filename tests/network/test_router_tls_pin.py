@@ -60,6 +60,8 @@ async def test_the_certificate_is_pinned_on_first_use_and_a_new_one_needs_staff(
     assert refused["router"]["tls_refused_fingerprint"] == second
     assert refused["router"]["online"] is False
     assert mikrotik_tls.state.login_attempts == ["kiunga", "kiunga"]  # nothing sent
+    still = (await api.post(test_path)).json()  # as the poll would, minutes later
+    assert still["ok"] is False and mikrotik_tls.state.login_attempts == ["kiunga", "kiunga"]
     async with database.tenant_session(tenant.schema) as session:
         alerts = list(
             await session.scalars(
@@ -72,6 +74,7 @@ async def test_the_certificate_is_pinned_on_first_use_and_a_new_one_needs_staff(
 
     page = await admin.get(f"/routers/{router_id}")
     assert 'id="certificate-refused"' in page.text and second in page.text
+    assert "certificate refused" in (await admin.get("/routers")).text
     token = csrf_token_in(page.text)
 
     # Only the certificate staff were shown can be trusted.
