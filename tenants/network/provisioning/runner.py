@@ -126,7 +126,7 @@ async def _wait_for_router(session: AsyncSession, router_id: int, wait_seconds: 
 def _just_unreachable(router: Router, now: datetime) -> bool:
     if router.online or router.last_error_at is None or router.last_error is None:
         return False
-    unreachable = router.last_error.startswith(("Unreachable", "Wrong credentials"))
+    unreachable = router.last_error.startswith(("Unreachable", "Wrong credentials", "Refused"))
     return unreachable and now - router.last_error_at < UNREACHABLE_PAUSE
 
 
