@@ -113,23 +113,25 @@ def _base_url(value: str) -> str | None:
 def check_base_url(url: str) -> None:
     """In production only Safaricom's Daraja, over https on its usual port: an address
     of one's choosing would receive the ISP's consumer key and secret."""
-    if not get_settings().is_production:
-        return
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        port = -1
-    if (
-        parts.scheme != "https"
-        or parts.hostname not in DARAJA_HOSTS
-        or port not in (None, 443)
-        or parts.username is not None
-    ):
+    if get_settings().is_production and not _is_daraja(url):
         raise MpesaError(
             "base_url",
             "base_url must be Safaricom's Daraja: " + " or ".join(sorted(BASE_URLS.values())),
         )
+
+
+def _is_daraja(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:  # a malformed host or port
+        return False
+    return (
+        parts.scheme == "https"
+        and parts.hostname in DARAJA_HOSTS
+        and port in (None, 443)
+        and parts.username is None
+    )
 
 
 def clean_sources(values: list[str]) -> str:

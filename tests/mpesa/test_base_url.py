@@ -104,6 +104,8 @@ async def _only_daraja(client, headers, listener) -> None:
         "https://api.safaricom.co.ke@127.0.0.1",
         "https://api.safaricom.co.ke:8443",
         "https://[::1]",
+        "https://api.safaricom.co.ke:99999",
+        "https://[::1",
     ):
         refused = await client.put(
             "/api/v1/mpesa/settings", json={"base_url": url}, headers=headers
