@@ -104,6 +104,10 @@ class Settings:
     radius_acct_port: int = 1813
     radius_interim_seconds: int = 300
     radius_reload_seconds: int = 300
+    # In production, whether routers may be reached at private addresses (10/8, 172.16/12,
+    # 192.168/16, 100.64/10, fc00::/7): usual for ISPs, whose routers sit behind a VPN.
+    # Loopback, link-local and cloud metadata addresses are refused either way.
+    router_private_addresses: bool = True
 
     @property
     def uses_embedded_services(self) -> bool:
@@ -141,6 +145,7 @@ def load_settings() -> Settings:
         radius_acct_port=_env_int("RADIUS_ACCT_PORT", 1813, minimum=0),
         radius_interim_seconds=_env_int("RADIUS_INTERIM_SECONDS", 300, minimum=10),
         radius_reload_seconds=_env_int("RADIUS_RELOAD_SECONDS", 300, minimum=5),
+        router_private_addresses=_env_bool("ROUTER_PRIVATE_ADDRESSES", True),
     )
 
 

@@ -18,6 +18,7 @@ helpers refuse to change or remove an item that does not carry this tenant's mar
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import ssl
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 import librouteros
 from kiunga.integrations.routeros.errors import (
     RouterAuthFailed,
+    RouterCertificateRefused,
     RouterError,
     RouterItemNotOurs,
     RouterTrap,
@@ -60,6 +62,7 @@ from kiunga.integrations.routeros.values import (
 )
 from librouteros.api import AsyncApi
 from librouteros.exceptions import LibRouterosError, MultiTrapError, TrapError
+from librouteros.login import async_plain
 
 __all__ = [
     "ADDRESS_LIST",
@@ -77,6 +80,7 @@ __all__ = [
     "SUSPENDED_LIST",
     "Ensured",
     "RouterAuthFailed",
+    "RouterCertificateRefused",
     "RouterConnection",
     "RouterError",
     "RouterItemNotOurs",
@@ -90,6 +94,9 @@ __all__ = [
 
 API_PORT = 8728
 API_SSL_PORT = 8729
+# What librouteros raises reading bytes that are not API sentences (not UTF-8, an empty
+# sentence): whatever answered is not a RouterOS API, which is the same as no answer.
+_GARBLED = (ValueError, LookupError)
 
 
 # ---------------------------------------------------------------------------------------
@@ -105,6 +112,9 @@ class RouterConnection:
     tls: bool = False
     verify_tls: bool = True
     ca_pem: str | None = field(default=None, repr=False)  # the router's certificate or CA
+    # SHA-256 (hex) of the certificate the router must present over TLS; checked on the
+    # connection itself before the login is sent, whatever `verify_tls` says.
+    tls_fingerprint: str | None = None
     timeout: float = 10.0
 
     @property
@@ -186,6 +196,8 @@ class RouterOSClient(MenuCalls):
         self._api: _TextApi | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock: asyncio.Lock | None = None
+        # What the router presented over TLS when last connected (for pinning it).
+        self.certificate_fingerprint: str | None = None
 
     def __repr__(self) -> str:
         return f"RouterOSClient({self.connection.address}, tenant={self.tenant})"
@@ -218,13 +230,24 @@ class RouterOSClient(MenuCalls):
                 subclass=_TextApi,
                 encoding="utf-8",
                 ssl_wrapper=settings.ssl_context(),
+                login_method=self._login,
             )
         except TrapError as trap:
             raise RouterAuthFailed(settings.address, trap.message) from None
-        except (OSError, TimeoutError, LibRouterosError) as error:
+        except (OSError, TimeoutError, LibRouterosError, *_GARBLED) as error:
             raise RouterUnreachable(settings.address, _describe(error)) from None
         assert isinstance(api, _TextApi)
         return api
+
+    async def _login(self, api: AsyncApi, username: str, password: str) -> None:
+        """Logs in, but only once the certificate is known to be the pinned one."""
+        if self.connection.tls:
+            presented = _peer_fingerprint(api)
+            self.certificate_fingerprint = presented
+            pinned = self.connection.tls_fingerprint
+            if pinned is not None and presented != pinned.lower():
+                raise RouterCertificateRefused(self.connection.address, pinned, presented)
+        await async_plain(api, username, password)
 
     def _drop(self) -> None:
         api, self._api = self._api, None
@@ -254,7 +277,7 @@ class RouterOSClient(MenuCalls):
                 raise self._trap(command, trap) from None
             except MultiTrapError as traps:
                 raise self._trap(command, traps.traps[0]) from None
-            except (OSError, TimeoutError, LibRouterosError) as error:
+            except (OSError, TimeoutError, LibRouterosError, *_GARBLED) as error:
                 # Mid-reply the connection's state is unknown: start afresh next time.
                 self._drop()
                 raise RouterUnreachable(self.connection.address, _describe(error)) from None
@@ -428,6 +451,15 @@ def _abort(api: _TextApi | None) -> None:
         raw = getattr(wrapped, "_sock", None)
         if raw is not None:
             raw.close()
+
+
+def _peer_fingerprint(api: AsyncApi) -> str:
+    """SHA-256 (hex) of the certificate the other end of this TLS connection presented."""
+    tls = api.protocol.transport.writer.get_extra_info("ssl_object")
+    certificate = tls.getpeercert(binary_form=True) if tls is not None else None
+    if not certificate:
+        return ""
+    return hashlib.sha256(certificate).hexdigest()
 
 
 def _describe(error: BaseException) -> str:

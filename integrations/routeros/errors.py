@@ -22,6 +22,16 @@ class RouterAuthFailed(RouterError):
     """The router refused the API username or password."""
 
 
+class RouterCertificateRefused(RouterError):
+    """api-ssl presented a certificate other than the one pinned for the router; nothing,
+    not even the login, was sent over that connection."""
+
+    def __init__(self, router: str, pinned: str, presented: str) -> None:
+        super().__init__(router, "the router's TLS certificate is not the pinned one")
+        self.pinned = pinned
+        self.presented = presented
+
+
 class RouterTrap(RouterError):
     """The router answered !trap: it refused the command (`message` says why)."""
 

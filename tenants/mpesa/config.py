@@ -11,6 +11,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from kiunga.platform.models import WebhookRoute
 from kiunga.platform.settings import get_settings
@@ -26,6 +27,9 @@ BASE_URLS = {
     DarajaEnvironment.SANDBOX: "https://sandbox.safaricom.co.ke",
     DarajaEnvironment.PRODUCTION: "https://api.safaricom.co.ke",
 }
+# In production the consumer key and secret go to Safaricom and nowhere else; the emulator's
+# own address is for development and tests only.
+DARAJA_HOSTS = frozenset(urlsplit(url).hostname for url in BASE_URLS.values())
 SECRET_FIELDS = ("consumer_key", "consumer_secret", "passkey", "security_credential")
 _SHORTCODE = re.compile(r"^\d{5,10}$")
 _MAX_SECRET = 2000
@@ -100,9 +104,34 @@ def _base_url(value: str) -> str | None:
     value = value.strip().rstrip("/")
     if not value:
         return None
-    if not re.match(r"^https?://[^\s/]+(:\d+)?(/[^\s]*)?$", value) or len(value) > 200:
+    if not re.match(r"^https?://[^\s/@]+(:\d+)?(/[^\s]*)?$", value) or len(value) > 200:
         raise MpesaError("base_url", "base_url must be an http(s) address")
+    check_base_url(value)
     return value
+
+
+def check_base_url(url: str) -> None:
+    """In production only Safaricom's Daraja, over https on its usual port: an address
+    of one's choosing would receive the ISP's consumer key and secret."""
+    if get_settings().is_production and not _is_daraja(url):
+        raise MpesaError(
+            "base_url",
+            "base_url must be Safaricom's Daraja: " + " or ".join(sorted(BASE_URLS.values())),
+        )
+
+
+def _is_daraja(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:  # a malformed host or port
+        return False
+    return (
+        parts.scheme == "https"
+        and parts.hostname in DARAJA_HOSTS
+        and port in (None, 443)
+        and parts.username is None
+    )
 
 
 def clean_sources(values: list[str]) -> str:
@@ -183,8 +212,10 @@ def credentials(row: MpesaSettings | None) -> Credentials:
         token = getattr(row, f"{name}_encrypted")
         return secrets.decrypt(token) if token else ""
 
+    base_url = row.base_url or BASE_URLS[row.environment]
+    check_base_url(base_url)  # also one saved before, or outside production
     return Credentials(
-        base_url=row.base_url or BASE_URLS[row.environment],
+        base_url=base_url,
         shortcode=row.shortcode,
         shortcode_type=row.shortcode_type,
         till_number=row.till_number,

@@ -1,7 +1,8 @@
 """The console's router pages: the list with each router's status, a form to add one, and a
-router's page (status, last error, "Test connection", its settings to change, remove).
-Owners, admins and technicians change routers; support looks. Passwords and secrets are
-never put back into a page: an empty field keeps the saved one."""
+router's page (status, last error, "Test connection", its api-ssl certificate and "trust the
+new certificate", its settings to change, remove). Owners, admins and technicians change
+routers; support looks. Passwords and secrets are never put back into a page: an empty
+field keeps the saved one."""
 
 from __future__ import annotations
 
@@ -201,6 +202,20 @@ class RoutersPageController(Controller):
             raise NotFoundException(str(exc)) from exc
         except service.RouterError as exc:
             notice = f"Not connected: {exc.message}"
+        return Redirect(f"/routers/{router_id}?notice={quote(notice)}", status_code=303)
+
+    @post("/{router_id:int}/trust-certificate", guards=[requires_scopes(NETWORK_WRITE)])
+    async def trust_certificate(
+        self, request: Request, tenant_session: TenantSession, router_id: FromPath[int]
+    ) -> Response:
+        """Staff trust the certificate the router was refused for (the one they were shown)."""
+        await _load(tenant_session, router_id)
+        fingerprint = str((await request.form()).get("fingerprint", ""))
+        try:
+            await service.trust_certificate(tenant_session, router_id, fingerprint)
+        except service.RouterError as exc:
+            return Redirect(f"/routers/{router_id}?notice={quote(exc.message)}", status_code=303)
+        notice = "The new certificate is trusted: test the connection again"
         return Redirect(f"/routers/{router_id}?notice={quote(notice)}", status_code=303)
 
     @post("/{router_id:int}/delete", guards=[requires_scopes(NETWORK_WRITE)])

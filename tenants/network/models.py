@@ -65,6 +65,13 @@ class Router(TenantBase):
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None]
 
+    # api-ssl: SHA-256 (hex) of the certificate pinned on first use; a router presenting
+    # another is refused (and what it presented kept) until staff trust the new one.
+    tls_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    tls_pinned_at: Mapped[datetime | None]
+    tls_refused_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    tls_refused_at: Mapped[datetime | None]
+
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
 

@@ -74,6 +74,11 @@ class RouterRead(msgspec.Struct):
     total_memory: int | None
     last_error: str | None
     last_error_at: datetime | None
+    # api-ssl: the certificate pinned on first use, and one refused for not matching it.
+    tls_fingerprint: str | None
+    tls_pinned_at: datetime | None
+    tls_refused_fingerprint: str | None
+    tls_refused_at: datetime | None
     created_at: datetime
     updated_at: datetime
 
@@ -103,6 +108,10 @@ class RouterRead(msgspec.Struct):
             total_memory=router.total_memory,
             last_error=router.last_error,
             last_error_at=router.last_error_at,
+            tls_fingerprint=router.tls_fingerprint,
+            tls_pinned_at=router.tls_pinned_at,
+            tls_refused_fingerprint=router.tls_refused_fingerprint,
+            tls_refused_at=router.tls_refused_at,
             created_at=router.created_at,
             updated_at=router.updated_at,
         )

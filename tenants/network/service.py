@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import structlog
 from kiunga.platform.db.base import utcnow
 from kiunga.platform.jobs.outbox import emit
 from kiunga.platform.models import RadiusClientRoute
@@ -54,11 +55,16 @@ __all__ = [
     "delete_router",
     "get_router",
     "list_routers",
+    "pin_certificate",
+    "record_certificate_refused",
     "record_error",
     "record_status",
     "radius_source_address",
+    "trust_certificate",
     "update_router",
 ]
+
+log = structlog.get_logger("kiunga.network")
 
 MAX_ERROR_LENGTH = 2000
 RADIUS_NOTIFY_CHANNEL = RADIUS_CLIENTS_CHANNEL
@@ -189,6 +195,66 @@ async def record_error(
     router = await get_router(session, router_id)
     router.last_error = message[:MAX_ERROR_LENGTH]
     router.last_error_at = at or utcnow()
+    await session.flush()
+    return router
+
+
+async def pin_certificate(session: AsyncSession, router_id: int, fingerprint: str | None) -> None:
+    """First use: the certificate the router presented over api-ssl becomes its pin. A pin
+    already there is never replaced here (only by `trust_certificate`)."""
+    router = await get_router(session, router_id, lock=True)
+    if router.tls_fingerprint is not None or not fingerprint:
+        return
+    router.tls_fingerprint = fingerprint
+    router.tls_pinned_at = utcnow()
+    await session.flush()
+
+
+async def record_certificate_refused(
+    session: AsyncSession, router_id: int, presented: str
+) -> Router:
+    """The router presented another certificate than its pin: keep what it presented, for
+    staff to compare with the router's own, and raise the alarm."""
+    router = await get_router(session, router_id, lock=True)
+    already_told = (
+        router.tls_refused_fingerprint is not None
+        and router.tls_refused_fingerprint == presented[:64]
+    )
+    router.tls_refused_fingerprint = presented[:64] or None
+    router.tls_refused_at = utcnow()
+    await session.flush()
+    if already_told:  # the poll meets it every few minutes: one alarm per certificate
+        return router
+    await emit(
+        session,
+        "router.certificate_refused",
+        {"router_id": router.id, "pinned": router.tls_fingerprint, "presented": presented},
+    )
+    log.warning(
+        "router certificate refused",
+        router_id=router.id,
+        pinned=router.tls_fingerprint,
+        presented=presented,
+    )
+    return router
+
+
+async def trust_certificate(session: AsyncSession, router_id: int, fingerprint: str) -> Router:
+    """Staff trust the certificate the router was last refused for: it becomes the pin.
+    `fingerprint` is the one staff were shown, so a certificate that changed again since
+    is not trusted unseen."""
+    router = await get_router(session, router_id, lock=True)
+    wanted = (fingerprint or "").strip().lower()
+    if not router.tls_refused_fingerprint or wanted != router.tls_refused_fingerprint:
+        raise RouterError(
+            "tls_fingerprint",
+            "that is not the certificate this router was last refused for: test the "
+            "connection again and compare the fingerprint shown",
+        )
+    router.tls_fingerprint = router.tls_refused_fingerprint
+    router.tls_pinned_at = utcnow()
+    router.tls_refused_fingerprint = None
+    router.tls_refused_at = None
     await session.flush()
     return router
 

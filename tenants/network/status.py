@@ -9,7 +9,7 @@ is then recorded in a short transaction of its own.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
+import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import structlog
 from kiunga.integrations.routeros.client import (
     RouterAuthFailed,
+    RouterCertificateRefused,
     RouterConnection,
     RouterError,
     RouterOSClient,
@@ -25,11 +26,9 @@ from kiunga.integrations.routeros.client import (
     RouterUnreachable,
 )
 from kiunga.platform.db.engine import Database
-from kiunga.platform.settings import get_settings
-from kiunga.tenants.network import service
+from kiunga.tenants.network import reach, service
 from kiunga.tenants.network.models import Router, RouterMode
 from kiunga.tenants.network.validation import RouterError as RouterInputError
-from kiunga.tenants.network.validation import ip_or_none
 from sqlalchemy import select
 
 log = structlog.get_logger("kiunga.network")
@@ -70,22 +69,8 @@ def uptime_seconds(text: str | None) -> int | None:
     return sum(int(number) * _UNIT_SECONDS[unit] for number, unit in parts)
 
 
-def _refuse_own_host(address: str) -> None:
-    """In production, never let "test connection" reach the servers Kiunga runs on (or a
-    cloud's metadata service): a router is never this machine. Private networks are fine:
-    routers are often reached over a VPN. Host names are not resolved here."""
-    if not get_settings().is_production:
-        return
-    ip = ip_or_none(address)
-    if ip is None:
-        return
-    parsed = ipaddress.ip_address(ip)
-    if parsed.is_loopback or parsed.is_link_local or parsed.is_unspecified or parsed.is_multicast:
-        raise RouterInputError("address", f"{ip} is not an address a router can have here")
-
-
 def connection_for(router: Router, *, timeout: float) -> RouterConnection:
-    _refuse_own_host(router.address)
+    """How to log in to the router, at the address as typed (see `aimed`)."""
     password = service.api_password(router)
     if not router.api_username or password is None:
         raise RouterInputError(
@@ -97,26 +82,44 @@ def connection_for(router: Router, *, timeout: float) -> RouterConnection:
         password=password,
         port=router.api_port,
         tls=router.use_tls,
-        # Routers serve api-ssl with a certificate of their own making: the link is
-        # encrypted, and the router is known by its address and API password.
+        # Routers serve api-ssl with a certificate of their own making, which no CA vouches
+        # for: it is pinned on first use instead, and checked before the login is sent.
         verify_tls=False,
+        tls_fingerprint=router.tls_fingerprint,
         timeout=timeout,
     )
 
 
-def describe(error: RouterError) -> str:
-    """What went wrong, in words for the person who set the router up."""
+async def aimed(connection: RouterConnection) -> RouterConnection:
+    """The connection sent to the checked address the router's host resolves to (see
+    `reach`): RouterInputError when that address is refused, RouterUnreachable when the
+    name resolves to nothing."""
+    try:
+        host = await reach.checked_address(connection.host)
+    except reach.AddressUnresolved:
+        raise RouterUnreachable(connection.address, "host name not found") from None
+    return dataclasses.replace(connection, host=host)
+
+
+def describe(error: RouterError, address: str | None = None) -> str:
+    """What went wrong, in words for the person who set the router up. A router that does
+    not answer is told in the same words however the connection failed (refused, timed
+    out, dropped, something else answering): the words must not map another network."""
+    where = address or error.router
     if isinstance(error, RouterAuthFailed):
-        return f"Wrong credentials: {error.router} refused the API username or password"
+        return f"Wrong credentials: {where} refused the API username or password"
+    if isinstance(error, RouterCertificateRefused):
+        return (
+            f"Refused: {where} presented a TLS certificate (SHA-256 {error.presented or 'none'}) "
+            "other than the one pinned for this router; nothing was sent to it. If its "
+            "certificate was replaced on purpose, trust the new one on the router's page"
+        )
     if isinstance(error, RouterTrap):
         return f"The router refused the command: {error.message}"
-    if isinstance(error, RouterUnreachable):
-        return f"Unreachable: no answer from {error.router} ({error.message})"
-    return f"Router error: {error}"
+    return f"Unreachable: no RouterOS API answered at {where}"
 
 
-async def ask(connection: RouterConnection, gateway_factory: GatewayFactory):
-    gateway = gateway_factory(connection)
+async def ask(gateway: RouterOSGateway):
     try:
         return await gateway.status()
     finally:
@@ -133,16 +136,20 @@ async def check_router(
 ) -> CheckResult:
     """Log in to the router, read its identity and resources, and record them (or why it
     could not be done). RouterNotFound for an unknown id, RouterInputError when the router
-    has no API credentials to try."""
+    has no API credentials to try or its address is one Kiunga may not connect to."""
     async with database.tenant_session(schema) as session:
         router = await service.get_router(session, router_id)
         connection = connection_for(router, timeout=timeout_seconds)
+    typed = f"{router.address}:{router.api_port}"
     try:
-        reported = await ask(connection, gateway_factory)
+        gateway = gateway_factory(await aimed(connection))
+        reported = await ask(gateway)
     except RouterError as error:
-        message = describe(error)
+        message = describe(error, typed)
         log.info("router check failed", router_id=router_id, error=type(error).__name__)
         async with database.tenant_session(schema) as session, session.begin():
+            if isinstance(error, RouterCertificateRefused):
+                await service.record_certificate_refused(session, router_id, error.presented)
             router = await service.record_error(session, router_id, message)
         return CheckResult(False, message, router)
     status = service.RouterStatus(
@@ -154,6 +161,9 @@ async def check_router(
         total_memory=reported.total_memory,
     )
     async with database.tenant_session(schema) as session, session.begin():
+        if connection.tls:
+            seen = getattr(gateway, "certificate_fingerprint", None)
+            await service.pin_certificate(session, router_id, seen)
         router = await service.record_status(session, router_id, status)
     version = f"RouterOS {reported.version}" if reported.version else "RouterOS"
     return CheckResult(True, f"Connected to {reported.identity or router.name} ({version})", router)

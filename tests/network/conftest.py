@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.util
+import os
 import socket
 import time
 import uuid
@@ -20,6 +21,7 @@ from kiunga.platform.db.engine import Database
 from kiunga.platform.jobs.registry import JobRegistry
 from kiunga.platform.jobs.worker import build_worker_settings
 from kiunga.platform.models import StaffRole
+from kiunga.platform.settings import get_settings
 
 _path = Path(__file__).resolve().parents[1] / "web" / "conftest.py"
 _spec = importlib.util.spec_from_file_location("kiunga_tests_web_fixtures_network", _path)
@@ -100,6 +102,26 @@ def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def production(**variables: str) -> Iterator[None]:
+    """KIUNGA_ENV=production (and the given KIUNGA_ variables) for a moment; the rest of
+    the run stays in test mode."""
+    wanted = {"KIUNGA_ENV": "production"}
+    wanted.update({f"KIUNGA_{name.upper()}": value for name, value in variables.items()})
+    saved = {name: os.environ.get(name) for name in wanted}
+    os.environ.update(wanted)
+    get_settings.cache_clear()
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        get_settings.cache_clear()
 
 
 def api_router(port: int, **overrides) -> dict:

@@ -96,6 +96,7 @@ class EmulatedRouter:
         }
         self.injected: list[InjectedTrap] = []
         self.commands: list[Sentence] = []  # every sentence received after login, in order
+        self.login_attempts: list[str] = []  # the user names /login was tried with
 
     # -- what tests do -------------------------------------------------------------
 
@@ -290,6 +291,10 @@ class Session:
     def _login(self, attributes: dict[str, str]) -> list[Sentence]:
         users = self.router.users
         name = attributes.get("name")
+        if name is not None:
+            with self.router.lock:
+                self.router.login_attempts.append(name)
+                del self.router.login_attempts[:-MAX_LOGGED_COMMANDS]
         if name is None:
             # Before 6.43: the router hands out a challenge for an MD5 response.
             self.challenge = secrets.token_bytes(16)

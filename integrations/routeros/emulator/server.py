@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import hashlib
 import ipaddress
 import ssl
 import tempfile
@@ -144,6 +145,11 @@ def self_signed_certificate(host: str) -> tuple[bytes, bytes]:
     )
 
 
+def certificate_fingerprint(certificate_pem: bytes) -> str:
+    """SHA-256 of the certificate (DER) in lower-case hex, as RouterOS prints it."""
+    return hashlib.sha256(ssl.PEM_cert_to_DER_cert(certificate_pem.decode())).hexdigest()
+
+
 def server_ssl_context(certificate_pem: bytes, key_pem: bytes) -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     with tempfile.TemporaryDirectory() as folder:
@@ -192,6 +198,25 @@ class RouterEmulator:
     @property
     def port(self) -> int:
         return self.server.port
+
+    @property
+    def certificate_fingerprint(self) -> str | None:
+        if self.certificate_pem is None:
+            return None
+        return certificate_fingerprint(self.certificate_pem)
+
+    def replace_certificate(self) -> None:
+        """api-ssl now presents a new self-signed certificate (as after a reset, or as a
+        machine in the path would): open connections are cut, new ones get the new one."""
+        if not self.tls:
+            raise RuntimeError("this emulated router does not serve api-ssl")
+        self.certificate_pem, key_pem = self_signed_certificate(self.host)
+        listening = self.is_online
+        if listening:
+            self._call(self.server.stop_listening())
+        self.server.ssl_context = server_ssl_context(self.certificate_pem, key_pem)
+        if listening:
+            self._call(self.server.listen())
 
     def _call(self, coroutine: Any, timeout: float = 10.0) -> Any:
         if self._loop is None:

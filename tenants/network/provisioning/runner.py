@@ -32,6 +32,7 @@ from datetime import datetime, timedelta
 
 from kiunga.integrations.routeros.client import (
     RouterAuthFailed,
+    RouterCertificateRefused,
     RouterConnection,
     RouterError,
     RouterOSClient,
@@ -60,7 +61,7 @@ from kiunga.tenants.network.provisioning.models import (
     RouterCommand,
 )
 from kiunga.tenants.network.provisioning.queue import enqueue_sync_all
-from kiunga.tenants.network.status import connection_for, describe
+from kiunga.tenants.network.status import aimed, connection_for, describe
 from kiunga.tenants.network.validation import RouterError as RouterInputError
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -125,7 +126,7 @@ async def _wait_for_router(session: AsyncSession, router_id: int, wait_seconds: 
 def _just_unreachable(router: Router, now: datetime) -> bool:
     if router.online or router.last_error_at is None or router.last_error is None:
         return False
-    unreachable = router.last_error.startswith(("Unreachable", "Wrong credentials"))
+    unreachable = router.last_error.startswith(("Unreachable", "Wrong credentials", "Refused"))
     return unreachable and now - router.last_error_at < UNREACHABLE_PAUSE
 
 
@@ -180,10 +181,13 @@ async def apply_pending(
         await _unreachable(session, router, commands[0], router.last_error or "", report, False)
         return report
     try:
-        connection = connection_for(router, timeout=CONNECT_TIMEOUT)
-    except ValueError as exc:  # no usable API login (RouterInputError), or one unreadable
+        connection = await aimed(connection_for(router, timeout=CONNECT_TIMEOUT))
+    except ValueError as exc:  # no usable API login or a refused address (RouterInputError)
         message = exc.message if isinstance(exc, RouterInputError) else str(exc)
         await _unreachable(session, router, commands[0], f"Cannot log in: {message}", report)
+        return report
+    except RouterUnreachable as error:
+        await _unreachable(session, router, commands[0], describe(error, _typed(router)), report)
         return report
     client = client_factory(connection, tenant)
     try:
@@ -196,9 +200,17 @@ async def apply_pending(
             commands = list(await session.scalars(_ready(router_id, now, tried)))
         router.last_seen_at = utcnow()
         await session.flush()
+        if connection.tls:
+            await network_service.pin_certificate(
+                session, router.id, getattr(client, "certificate_fingerprint", None)
+            )
     finally:
         await client.close()
     return report
+
+
+def _typed(router: Router) -> str:
+    return f"{router.address}:{router.api_port}"
 
 
 async def _apply_one(
@@ -213,8 +225,10 @@ async def _apply_one(
     """Applies one command and records how it went; False ends the run."""
     try:
         done = await execute(session, client, router, tenant, command)
-    except (RouterUnreachable, RouterAuthFailed) as error:
-        await _unreachable(session, router, command, describe(error), report)
+    except (RouterUnreachable, RouterAuthFailed, RouterCertificateRefused) as error:
+        if isinstance(error, RouterCertificateRefused):
+            await network_service.record_certificate_refused(session, router.id, error.presented)
+        await _unreachable(session, router, command, describe(error, _typed(router)), report)
         return False
     except ProvisioningRefused as refused:
         await _refused(session, router, command, "; ".join(refused.problems), refused.done, now)
