@@ -1,7 +1,7 @@
 """tenant router TLS pin: the api-ssl certificate pinned on first use, and the one last
 refused for not matching it
 
-Revision ID: 0016
+Revision ID: 0014
 Revises: 0013
 Create Date: 2026-12-07 18:00:00
 """
@@ -9,7 +9,7 @@ Create Date: 2026-12-07 18:00:00
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0016"
+revision = "0014"
 down_revision = "0013"
 branch_labels = None
 depends_on = None
