@@ -88,7 +88,7 @@ class PortalController(Controller):
         """Where the router's login.html sends the user, with its parameters."""
         values = await request.form() if request.method == "POST" else request.query_params
         page = await _page(request, services, tenant, values)
-        state = RouterState.from_router(values)
+        state = page.own_state(RouterState.from_router(values))
         if state is not None:
             page.state = state
             page.rs = portal_signer(request).dump_state(tenant.id, state)
@@ -270,7 +270,7 @@ class PortalController(Controller):
         if usage is None:
             await throttle.failed(tenant.id, mac, device_ip, source)
             await _pad(request)
-        logout_url = router_url(params.get("link-logout")) or ""
+        logout_url = page.own_url(router_url(params.get("link-logout")))
         return page.usage(code, usage, logout_url=logout_url, online=True)
 
     @get("/router/{name:str}")
