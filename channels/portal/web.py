@@ -28,7 +28,7 @@ from kiunga.channels.portal.pages import (
     price_text,
     redeem_throttle,
 )
-from kiunga.channels.portal.ratelimit import REDEMPTIONS, RedeemThrottle
+from kiunga.channels.portal.ratelimit import REDEMPTIONS
 from kiunga.channels.portal.state import RouterState, router_url
 from kiunga.platform.db.base import utcnow
 from kiunga.platform.web.dependencies import CurrentTenant, Services
@@ -113,7 +113,8 @@ class PortalController(Controller):
         mac = state.mac if state else None
         device_ip = f"{source}/{state.ip}" if state and state.ip else source
         throttle = redeem_throttle(services)
-        limited = await throttle.check(tenant.id, mac, device_ip, source)
+        # Counted before the code is looked at, so that concurrent guesses cannot all be.
+        limited = await throttle.take(tenant.id, mac, device_ip, source)
         if limited is not None:
             REDEMPTIONS.labels(outcome="rate_limited").inc()
             await _pad(request)
@@ -126,7 +127,8 @@ class PortalController(Controller):
                     redeemed = await redeem_voucher(session, code, mac=mac, ip=state.ip)
         except (RedeemRefused, VoucherError) as refusal:
             reason = getattr(refusal, "reason", "unknown")
-            return await _refuse(request, page, throttle, tenant, code, reason, mac, device_ip)
+            return await _refuse(request, page, code, reason)
+        await throttle.succeeded(tenant.id, mac, device_ip, source)
         REDEMPTIONS.labels(outcome="ok").inc()
         return page.login(
             redeemed.code, redeemed.password, show_code=False, expires_at=redeemed.expires_at
@@ -261,15 +263,16 @@ class PortalController(Controller):
         ip = (params.get("ip") or "").strip()[:45]
         device_ip = f"{source}/{ip}" if ip else source
         throttle = redeem_throttle(services)
-        limited = await throttle.check(tenant.id, mac, device_ip, source)
+        limited = await throttle.take(tenant.id, mac, device_ip, source)
         if limited is not None:
             await _pad(request)
             return limited_page(page, limited)
         async with services.database.tenant_session(tenant.schema) as session:
             usage = await voucher_usage(session, code)
         if usage is None:
-            await throttle.failed(tenant.id, mac, device_ip, source)
             await _pad(request)
+        else:
+            await throttle.succeeded(tenant.id, mac, device_ip, source)
         logout_url = page.own_url(router_url(params.get("link-logout")))
         return page.usage(code, usage, logout_url=logout_url, online=True)
 
@@ -302,19 +305,10 @@ class PortalController(Controller):
         )
 
 
-async def _refuse(
-    request: Request,
-    page: Page,
-    throttle: RedeemThrottle,
-    tenant: TenantContext,
-    code: str,
-    reason: str,
-    mac: str | None,
-    device_ip: str | None,
-) -> Response:
+async def _refuse(request: Request, page: Page, code: str, reason: str) -> Response:
+    """A refused code (its attempt stays counted)."""
     reason = reason if reason in REFUSALS else "other"
     REDEMPTIONS.labels(outcome=reason).inc()
-    await throttle.failed(tenant.id, mac, device_ip, _client_address(request))
     await _pad(request)
     return page.landing(code=code, message=page.t(f"refused_{reason}"), status_code=400)
 
@@ -332,8 +326,8 @@ async def _check_only(
     async with services.database.tenant_session(tenant.schema) as session:
         usage = await voucher_usage(session, code)
     if usage is None:
-        throttle = redeem_throttle(services)
-        return await _refuse(request, page, throttle, tenant, code, "unknown", mac, device_ip)
+        return await _refuse(request, page, code, "unknown")
+    await redeem_throttle(services).succeeded(tenant.id, mac, device_ip, _client_address(request))
     REDEMPTIONS.labels(outcome="checked").inc()
     await _pad(request)
     return page.usage(code, usage)
