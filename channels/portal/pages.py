@@ -21,7 +21,7 @@ from kiunga.channels.portal.i18n import (
     pick_language,
 )
 from kiunga.channels.portal.login_hosts import hotspot_state, is_hotspot_url, registered_hosts
-from kiunga.channels.portal.ratelimit import Limited, RedeemThrottle
+from kiunga.channels.portal.ratelimit import BuyThrottle, Limited, RedeemThrottle
 from kiunga.channels.portal.state import RouterState, Signer, new_nonce
 from kiunga.platform.auth.derived_keys import derive_key
 from kiunga.platform.web.cache import ABSENT, TtlCache
@@ -73,6 +73,10 @@ def portal_signer(request: Request) -> Signer:
 
 def redeem_throttle(services: WebServices) -> RedeemThrottle:
     return RedeemThrottle(services.redis)
+
+
+def buy_throttle(services: WebServices) -> BuyThrottle:
+    return BuyThrottle(services.redis)
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,7 +352,11 @@ def package_card(page: Page, raw: str | None) -> PackageCard | None:
     return None
 
 
-def limited_page(page: Page, limited: Limited) -> Response:
+def limited_page(page: Page, limited: Limited, message: str = "") -> Response:
     return page.render(
-        "limited.html", status_code=429, seconds=limited.retry_after, back_url=page.landing_url
+        "limited.html",
+        status_code=429,
+        seconds=limited.retry_after,
+        message=message,
+        back_url=page.landing_url,
     )

@@ -26,11 +26,25 @@ REDEMPTIONS = Counter(
 )
 RATE_LIMITED = Counter(
     "kiunga_portal_rate_limited_total",
-    "Portal redemptions refused because a device or address failed too often, by key",
+    "Portal redemptions (key mac, ip, source) and purchases (key buy_*) refused for too "
+    "many attempts, by key",
     ["key"],
 )
 
-__all__ = ["LIMIT", "SOURCE_LIMIT", "WINDOW_SECONDS", "Limited", "RedeemThrottle"]
+# Payment prompts (STK pushes) asked for on /portal/buy, per window of BUY_WINDOW_SECONDS:
+# one hotspot's users share its public address, hence the source's larger budget.
+BUY_LIMITS = {"source": 20, "device": 3, "phone": 3}
+BUY_WINDOW_SECONDS = 600
+
+__all__ = [
+    "BUY_LIMITS",
+    "LIMIT",
+    "SOURCE_LIMIT",
+    "WINDOW_SECONDS",
+    "BuyThrottle",
+    "Limited",
+    "RedeemThrottle",
+]
 
 
 def _keys(mac: str | None, ip: str | None, source: str | None) -> dict[str, str]:
@@ -72,3 +86,33 @@ class RedeemThrottle:
     ) -> None:
         """The code was good: the attempt does not count."""
         await self._limiter(tenant_id).give_back(_keys(mac, ip, source))
+
+
+class BuyThrottle:
+    """Payment prompts per source address, device and phone, counted before the prompt
+    is sent: otherwise anyone could aim a stream of M-Pesa prompts at strangers' phones."""
+
+    def __init__(self, redis: Redis):
+        self._redis = redis
+
+    def _limiter(self, tenant_id: int) -> AttemptLimiter:
+        return AttemptLimiter(
+            self._redis, f"kiunga:portal:buys:{tenant_id}", BUY_LIMITS, BUY_WINDOW_SECONDS
+        )
+
+    @staticmethod
+    def keys(source: str | None, device: str | None, phone: str) -> dict[str, str]:
+        keys = {"source": source_of(source), "phone": phone}
+        if device:
+            keys["device"] = device
+        return keys
+
+    async def take(self, tenant_id: int, keys: dict[str, str]) -> Limited | None:
+        limited = await self._limiter(tenant_id).take(keys)
+        if limited is not None:
+            RATE_LIMITED.labels(key=f"buy_{limited.key}").inc()
+        return limited
+
+    async def not_sent(self, tenant_id: int, keys: dict[str, str]) -> None:
+        """No prompt went out (refused before it): the attempt does not count."""
+        await self._limiter(tenant_id).give_back(keys)

@@ -21,6 +21,7 @@ from kiunga.channels.portal.i18n import STRINGS
 from kiunga.channels.portal.pages import (
     NO_STORE,
     Page,
+    buy_throttle,
     limited_page,
     load_shop,
     package_card,
@@ -39,7 +40,7 @@ from kiunga.tenants.mpesa.errors import MpesaError
 from kiunga.tenants.services.service import router_mac
 from kiunga.tenants.vouchers.errors import VoucherError
 from kiunga.tenants.vouchers.portal_settings import portal_logo, portal_look
-from kiunga.tenants.vouchers.purchases import purchase_view, start_purchase
+from kiunga.tenants.vouchers.purchases import portal_phone, purchase_view, start_purchase
 from kiunga.tenants.vouchers.redeem import RedeemRefused, redeem_voucher
 from kiunga.tenants.vouchers.usage import voucher_usage
 from litestar import Controller, MediaType, Request, Response, get, post, route
@@ -178,16 +179,30 @@ class PortalController(Controller):
             return again(t("form_expired"))
         state = page.state
         try:
+            buyer_phone = portal_phone(phone)
+        except VoucherError:
+            return again(t("bad_phone"))
+        # Counted before the prompt is sent (anyone can forge a device or name any phone).
+        throttle = buy_throttle(services)
+        source = _client_address(request)
+        device = state.mac or f"{source}/{state.ip or ''}"
+        keys = throttle.keys(source, device, buyer_phone)
+        limited = await throttle.take(tenant.id, keys)
+        if limited is not None:
+            minutes = -(-limited.retry_after // 60)
+            return limited_page(page, limited, t("buy_limited", minutes=minutes))
+        try:
             purchase = await start_purchase(
                 services.database,
                 tenant.schema,
                 package_id=card.id,
-                phone=phone,
+                phone=buyer_phone,
                 mac=state.mac,
                 ip=state.ip,
                 language=page.lang,
             )
         except VoucherError as error:
+            await throttle.not_sent(tenant.id, keys)
             if error.field == "phone":
                 return again(t("prompt_open") if error.status_code == 409 else t("bad_phone"))
             return again(t("package_unavailable"))
