@@ -11,6 +11,8 @@ Without Redis no password is checked (CounterUnavailable): guesses must not go u
 
 from __future__ import annotations
 
+import hashlib
+
 from kiunga.platform.auth.attempts import (
     AttemptLimiter,
     CounterUnavailable,
@@ -27,7 +29,9 @@ __all__ = ["DEFAULT_LIMITS", "CounterUnavailable", "Limited", "LoginThrottle", "
 
 def throttle_keys(address: str | None, email: str) -> dict[str, str]:
     source = source_of(address)
-    return {"pair": f"{source}|{email}", "address": source}
+    # Hashed: an email of any length makes a short key, and Redis holds no addresses.
+    pair = hashlib.sha256(f"{source}|{email}".encode()).hexdigest()[:32]
+    return {"pair": pair, "address": source}
 
 
 class LoginThrottle:
