@@ -137,3 +137,32 @@ async def test_hotspot_names_are_checked(unit_of_work, names, field):
         async with unit_of_work() as session:
             await update_portal_settings(session, change)
     assert refused.value.field == field
+
+
+async def test_the_owner_names_the_hotspots_on_the_portal_page(
+    client_for, isp, login, csrf_token_in, add_package, add_vouchers
+):
+    code = (await add_vouchers(await add_package()))[0]
+    console = client_for(isp.host)
+    assert (await login(console, isp.owner_email, "correct horse battery")).status_code == 303
+    page = await console.get("/settings/portal")
+    form = {
+        "_csrf_token": csrf_token_in(page.text),
+        "primary_colour": "#0b6e4f",
+        "accent_colour": "#f2a541",
+        "default_language": "en",
+    }
+    refused = await console.post("/settings/portal", data={**form, "hotspot_hosts": "not a/host"})
+    assert refused.status_code == 400 and "is not a host name" in refused.text
+    saved = await console.post(
+        "/settings/portal", data={**form, "hotspot_hosts": "Login.Kibera.Example, wifi.kibera"}
+    )
+    assert saved.status_code == 303, saved.text
+    shown = await console.get("/settings/portal")
+    assert 'value="login.kibera.example wifi.kibera"' in shown.text
+
+    phone = client_for(isp.host, client_ip="127.0.0.7")
+    _, fields = await arrive(phone, login_url="https://login.kibera.example/login")
+    assert fields["rs"]
+    answer = await redeem(phone, fields, code)
+    assert 'action="https://login.kibera.example/login"' in answer.text
