@@ -61,6 +61,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "Too many wrong codes. Wait {seconds} seconds, then try again.",
         "sw": "Umekosea namba mara nyingi. Subiri sekunde {seconds}, kisha ujaribu tena.",
     },
+    "buy_limited": {
+        "en": "Too many payment requests. Wait {minutes} minutes, then try again.",
+        "sw": "Maombi ya malipo ni mengi mno. Subiri dakika {minutes}, kisha ujaribu tena.",
+    },
     "form_expired": {
         "en": "This page was open too long. Please try again.",
         "sw": "Ukurasa huu ulikaa wazi muda mrefu. Tafadhali jaribu tena.",

@@ -20,8 +20,9 @@ from kiunga.channels.portal.i18n import (
     data_amount,
     pick_language,
 )
-from kiunga.channels.portal.ratelimit import Limited, RedeemThrottle
-from kiunga.channels.portal.state import Signer, new_nonce
+from kiunga.channels.portal.login_hosts import hotspot_state, is_hotspot_url, registered_hosts
+from kiunga.channels.portal.ratelimit import BuyThrottle, Limited, RedeemThrottle
+from kiunga.channels.portal.state import RouterState, Signer, new_nonce
 from kiunga.platform.auth.derived_keys import derive_key
 from kiunga.platform.web.cache import ABSENT, TtlCache
 from kiunga.platform.web.services import WebServices
@@ -74,6 +75,10 @@ def redeem_throttle(services: WebServices) -> RedeemThrottle:
     return RedeemThrottle(services.redis)
 
 
+def buy_throttle(services: WebServices) -> BuyThrottle:
+    return BuyThrottle(services.redis)
+
+
 @dataclass(frozen=True, slots=True)
 class Shop:
     look: PortalLook
@@ -81,6 +86,8 @@ class Shop:
     zone: ZoneInfo
     # English package name → Swahili name, where the ISP gave one.
     names_sw: dict[str, str]
+    # The hosts of the ISP's hotspots' login pages besides private addresses.
+    login_hosts: frozenset[str]
 
 
 async def load_shop(request: Request, services: WebServices, tenant: TenantContext) -> Shop:
@@ -93,11 +100,13 @@ async def load_shop(request: Request, services: WebServices, tenant: TenantConte
     shop = cache.get(tenant.id)
     if shop is ABSENT:
         async with services.database.tenant_session(tenant.schema) as session:
+            look = await portal_look(session, tenant.name)
             shop = Shop(
-                await portal_look(session, tenant.name),
+                look,
                 await packages_on_sale(session),
                 await tenant_zone(session),
                 await swahili_package_names(session),
+                await registered_hosts(session, look.hotspot_hosts),
             )
         cache.set(tenant.id, shop)
     return shop
@@ -157,13 +166,28 @@ class Page:
         self.lang = pick_language(self._chosen_lang or remembered, shop.look.default_language)
         self.t = Translator(self.lang)
         self.rs = values.get("rs") or ""
-        self.state = portal_signer(request).load_state(tenant.id, self.rs)
+        # Checked again on every page: a state signed before a host stopped being allowed.
+        self.state = self.own_state(portal_signer(request).load_state(tenant.id, self.rs))
         if self.state is None:
             self.rs = ""
         self.nonce = request.cookies.get(COOKIE) or ""
         self._new_nonce = not self.nonce
         if self._new_nonce:
             self.nonce = new_nonce()
+
+    def own_state(self, state: RouterState | None) -> RouterState | None:
+        """`state` when its login page is one of the ISP's hotspots (see login_hosts)."""
+        return hotspot_state(state, self.shop.login_hosts, allow_loopback=self._allow_loopback)
+
+    def own_url(self, url: str | None) -> str:
+        """A router's link when it is on one of the ISP's hotspots, else ''."""
+        ok = url and is_hotspot_url(url, self.shop.login_hosts, allow_loopback=self._allow_loopback)
+        return url if ok else ""
+
+    @property
+    def _allow_loopback(self) -> bool:
+        # A hotspot on this very machine exists only in development and tests.
+        return not self.request.app.state.services.settings.is_production
 
     def form_valid(self, form) -> bool:
         return not self._new_nonce and portal_signer(self.request).form_token_valid(
@@ -328,7 +352,11 @@ def package_card(page: Page, raw: str | None) -> PackageCard | None:
     return None
 
 
-def limited_page(page: Page, limited: Limited) -> Response:
+def limited_page(page: Page, limited: Limited, message: str = "") -> Response:
     return page.render(
-        "limited.html", status_code=429, seconds=limited.retry_after, back_url=page.landing_url
+        "limited.html",
+        status_code=429,
+        seconds=limited.retry_after,
+        message=message,
+        back_url=page.landing_url,
     )

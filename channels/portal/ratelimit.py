@@ -1,20 +1,17 @@
-"""Failed redemptions, limited per device (MAC) and per address (IP) and per ISP, counted
-in Redis so that every web worker sees the same counts.
+"""Redemption attempts, limited per device (MAC), per address (IP) and per source address,
+counted in Redis so that every web worker sees the same counts.
 
-A fixed one-minute window per key, started by its first failure: after LIMIT failures the
-key is refused until the window ends, and the user is told how long that is.
+Each attempt is counted before the code is looked at (see platform/auth/attempts.py), so a
+burst of concurrent guesses cannot all be evaluated; an attempt that finds its code gives
+its slot back, so only failures use the budget up. A fixed one-minute window per key,
+started by its first attempt; at the limit the user is told how long to wait.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import structlog
+from kiunga.platform.auth.attempts import AttemptLimiter, Limited, source_of
 from prometheus_client import Counter
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
-
-log = structlog.get_logger("kiunga.portal")
 
 LIMIT = 5
 # The address requests come from: every user of one hotspot shares its public address, so
@@ -29,74 +26,93 @@ REDEMPTIONS = Counter(
 )
 RATE_LIMITED = Counter(
     "kiunga_portal_rate_limited_total",
-    "Portal redemptions refused because a device or address failed too often, by key",
+    "Portal redemptions (key mac, ip, source) and purchases (key buy_*) refused for too "
+    "many attempts, by key",
     ["key"],
 )
 
+# Payment prompts (STK pushes) asked for on /portal/buy, per window of BUY_WINDOW_SECONDS:
+# one hotspot's users share its public address, hence the source's larger budget.
+BUY_LIMITS = {"source": 20, "device": 3, "phone": 3}
+BUY_WINDOW_SECONDS = 600
 
-@dataclass(frozen=True, slots=True)
-class Limited:
-    key: str  # "mac", "ip" or "source"
-    retry_after: int  # seconds
+__all__ = [
+    "BUY_LIMITS",
+    "LIMIT",
+    "SOURCE_LIMIT",
+    "WINDOW_SECONDS",
+    "BuyThrottle",
+    "Limited",
+    "RedeemThrottle",
+]
 
 
-def _keys(
-    tenant_id: int, mac: str | None, ip: str | None, source: str | None
-) -> list[tuple[str, str]]:
-    """(kind, Redis key) for each thing counted. `ip` is the device's address as the
-    router names it (qualified by the source), or the source itself without a router."""
-    prefix = f"kiunga:portal:fail:{tenant_id}"
-    keys = []
+def _keys(mac: str | None, ip: str | None, source: str | None) -> dict[str, str]:
+    """The things counted. `ip` is the device's address as the router names it (qualified
+    by the source), or the source itself without a router."""
+    keys = {}
     if mac:
-        keys.append(("mac", f"{prefix}:mac:{mac}"))
+        keys["mac"] = mac
     if ip:
-        keys.append(("ip", f"{prefix}:ip:{ip}"))
+        keys["ip"] = ip
     if source and source != ip:
-        keys.append(("source", f"{prefix}:source:{source}"))
+        keys["source"] = source_of(source)
     return keys
 
 
 class RedeemThrottle:
     def __init__(self, redis: Redis, *, window: int = WINDOW_SECONDS):
-        self.redis = redis
-        self.window = window
         self.limits = {"mac": LIMIT, "ip": LIMIT, "source": SOURCE_LIMIT}
+        self._redis = redis
+        self.window = window
 
-    async def check(
+    def _limiter(self, tenant_id: int) -> AttemptLimiter:
+        return AttemptLimiter(
+            self._redis, f"kiunga:portal:attempts:{tenant_id}", self.limits, self.window
+        )
+
+    async def take(
         self, tenant_id: int, mac: str | None, ip: str | None, source: str | None = None
     ) -> Limited | None:
-        """Refused now? Redis being away lets the attempt through (and says so in the log):
-        the codes' own randomness still protects them for that while."""
-        keys = _keys(tenant_id, mac, ip, source)
-        if not keys:
-            return None
-        try:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for _, key in keys:
-                    pipe.get(key)
-                    pipe.ttl(key)
-                answers = await pipe.execute()
-        except RedisError as exc:
-            log.warning("portal throttle unavailable", error=type(exc).__name__)
-            return None
-        for index, (kind, _) in enumerate(keys):
-            count, ttl = answers[2 * index], answers[2 * index + 1]
-            if count is not None and int(count) >= self.limits[kind]:
-                RATE_LIMITED.labels(key=kind).inc()
-                return Limited(kind, max(int(ttl), 1))
-        return None
+        """Count this attempt, or refuse it (Limited) when a key is at its limit. Redis
+        being away lets it through: the codes' own randomness still protects them."""
+        limited = await self._limiter(tenant_id).take(_keys(mac, ip, source))
+        if limited is not None:
+            RATE_LIMITED.labels(key=limited.key).inc()
+        return limited
 
-    async def failed(
+    async def succeeded(
         self, tenant_id: int, mac: str | None, ip: str | None, source: str | None = None
     ) -> None:
-        keys = _keys(tenant_id, mac, ip, source)
-        if not keys:
-            return
-        try:
-            async with self.redis.pipeline(transaction=True) as pipe:
-                for _, key in keys:
-                    pipe.incr(key)
-                    pipe.expire(key, self.window, nx=True)
-                await pipe.execute()
-        except RedisError as exc:
-            log.warning("portal throttle unavailable", error=type(exc).__name__)
+        """The code was good: the attempt does not count."""
+        await self._limiter(tenant_id).give_back(_keys(mac, ip, source))
+
+
+class BuyThrottle:
+    """Payment prompts per source address, device and phone, counted before the prompt
+    is sent: otherwise anyone could aim a stream of M-Pesa prompts at strangers' phones."""
+
+    def __init__(self, redis: Redis):
+        self._redis = redis
+
+    def _limiter(self, tenant_id: int) -> AttemptLimiter:
+        return AttemptLimiter(
+            self._redis, f"kiunga:portal:buys:{tenant_id}", BUY_LIMITS, BUY_WINDOW_SECONDS
+        )
+
+    @staticmethod
+    def keys(source: str | None, device: str | None, phone: str) -> dict[str, str]:
+        keys = {"source": source_of(source), "phone": phone}
+        if device:
+            keys["device"] = device
+        return keys
+
+    async def take(self, tenant_id: int, keys: dict[str, str]) -> Limited | None:
+        limited = await self._limiter(tenant_id).take(keys)
+        if limited is not None:
+            RATE_LIMITED.labels(key=f"buy_{limited.key}").inc()
+        return limited
+
+    async def not_sent(self, tenant_id: int, keys: dict[str, str]) -> None:
+        """No prompt went out (refused before it): the attempt does not count."""
+        await self._limiter(tenant_id).give_back(keys)

@@ -21,6 +21,7 @@ from kiunga.channels.portal.i18n import STRINGS
 from kiunga.channels.portal.pages import (
     NO_STORE,
     Page,
+    buy_throttle,
     limited_page,
     load_shop,
     package_card,
@@ -28,7 +29,7 @@ from kiunga.channels.portal.pages import (
     price_text,
     redeem_throttle,
 )
-from kiunga.channels.portal.ratelimit import REDEMPTIONS, RedeemThrottle
+from kiunga.channels.portal.ratelimit import REDEMPTIONS
 from kiunga.channels.portal.state import RouterState, router_url
 from kiunga.platform.db.base import utcnow
 from kiunga.platform.web.dependencies import CurrentTenant, Services
@@ -39,7 +40,7 @@ from kiunga.tenants.mpesa.errors import MpesaError
 from kiunga.tenants.services.service import router_mac
 from kiunga.tenants.vouchers.errors import VoucherError
 from kiunga.tenants.vouchers.portal_settings import portal_logo, portal_look
-from kiunga.tenants.vouchers.purchases import purchase_view, start_purchase
+from kiunga.tenants.vouchers.purchases import portal_phone, purchase_view, start_purchase
 from kiunga.tenants.vouchers.redeem import RedeemRefused, redeem_voucher
 from kiunga.tenants.vouchers.usage import voucher_usage
 from litestar import Controller, MediaType, Request, Response, get, post, route
@@ -88,7 +89,7 @@ class PortalController(Controller):
         """Where the router's login.html sends the user, with its parameters."""
         values = await request.form() if request.method == "POST" else request.query_params
         page = await _page(request, services, tenant, values)
-        state = RouterState.from_router(values)
+        state = page.own_state(RouterState.from_router(values))
         if state is not None:
             page.state = state
             page.rs = portal_signer(request).dump_state(tenant.id, state)
@@ -113,7 +114,8 @@ class PortalController(Controller):
         mac = state.mac if state else None
         device_ip = f"{source}/{state.ip}" if state and state.ip else source
         throttle = redeem_throttle(services)
-        limited = await throttle.check(tenant.id, mac, device_ip, source)
+        # Counted before the code is looked at, so that concurrent guesses cannot all be.
+        limited = await throttle.take(tenant.id, mac, device_ip, source)
         if limited is not None:
             REDEMPTIONS.labels(outcome="rate_limited").inc()
             await _pad(request)
@@ -126,7 +128,8 @@ class PortalController(Controller):
                     redeemed = await redeem_voucher(session, code, mac=mac, ip=state.ip)
         except (RedeemRefused, VoucherError) as refusal:
             reason = getattr(refusal, "reason", "unknown")
-            return await _refuse(request, page, throttle, tenant, code, reason, mac, device_ip)
+            return await _refuse(request, page, code, reason)
+        await throttle.succeeded(tenant.id, mac, device_ip, source)
         REDEMPTIONS.labels(outcome="ok").inc()
         return page.login(
             redeemed.code, redeemed.password, show_code=False, expires_at=redeemed.expires_at
@@ -176,16 +179,30 @@ class PortalController(Controller):
             return again(t("form_expired"))
         state = page.state
         try:
+            buyer_phone = portal_phone(phone)
+        except VoucherError:
+            return again(t("bad_phone"))
+        # Counted before the prompt is sent (anyone can forge a device or name any phone).
+        throttle = buy_throttle(services)
+        source = _client_address(request)
+        device = state.mac or f"{source}/{state.ip or ''}"
+        keys = throttle.keys(source, device, buyer_phone)
+        limited = await throttle.take(tenant.id, keys)
+        if limited is not None:
+            minutes = -(-limited.retry_after // 60)
+            return limited_page(page, limited, t("buy_limited", minutes=minutes))
+        try:
             purchase = await start_purchase(
                 services.database,
                 tenant.schema,
                 package_id=card.id,
-                phone=phone,
+                phone=buyer_phone,
                 mac=state.mac,
                 ip=state.ip,
                 language=page.lang,
             )
         except VoucherError as error:
+            await throttle.not_sent(tenant.id, keys)
             if error.field == "phone":
                 return again(t("prompt_open") if error.status_code == 409 else t("bad_phone"))
             return again(t("package_unavailable"))
@@ -261,16 +278,17 @@ class PortalController(Controller):
         ip = (params.get("ip") or "").strip()[:45]
         device_ip = f"{source}/{ip}" if ip else source
         throttle = redeem_throttle(services)
-        limited = await throttle.check(tenant.id, mac, device_ip, source)
+        limited = await throttle.take(tenant.id, mac, device_ip, source)
         if limited is not None:
             await _pad(request)
             return limited_page(page, limited)
         async with services.database.tenant_session(tenant.schema) as session:
             usage = await voucher_usage(session, code)
         if usage is None:
-            await throttle.failed(tenant.id, mac, device_ip, source)
             await _pad(request)
-        logout_url = router_url(params.get("link-logout")) or ""
+        else:
+            await throttle.succeeded(tenant.id, mac, device_ip, source)
+        logout_url = page.own_url(router_url(params.get("link-logout")))
         return page.usage(code, usage, logout_url=logout_url, online=True)
 
     @get("/router/{name:str}")
@@ -302,19 +320,10 @@ class PortalController(Controller):
         )
 
 
-async def _refuse(
-    request: Request,
-    page: Page,
-    throttle: RedeemThrottle,
-    tenant: TenantContext,
-    code: str,
-    reason: str,
-    mac: str | None,
-    device_ip: str | None,
-) -> Response:
+async def _refuse(request: Request, page: Page, code: str, reason: str) -> Response:
+    """A refused code (its attempt stays counted)."""
     reason = reason if reason in REFUSALS else "other"
     REDEMPTIONS.labels(outcome=reason).inc()
-    await throttle.failed(tenant.id, mac, device_ip, _client_address(request))
     await _pad(request)
     return page.landing(code=code, message=page.t(f"refused_{reason}"), status_code=400)
 
@@ -332,8 +341,8 @@ async def _check_only(
     async with services.database.tenant_session(tenant.schema) as session:
         usage = await voucher_usage(session, code)
     if usage is None:
-        throttle = redeem_throttle(services)
-        return await _refuse(request, page, throttle, tenant, code, "unknown", mac, device_ip)
+        return await _refuse(request, page, code, "unknown")
+    await redeem_throttle(services).succeeded(tenant.id, mac, device_ip, _client_address(request))
     REDEMPTIONS.labels(outcome="checked").inc()
     await _pad(request)
     return page.usage(code, usage)

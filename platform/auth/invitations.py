@@ -14,8 +14,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import anyio
-from kiunga.platform.auth.passwords import MIN_PASSWORD_LENGTH, hash_password, verify_password
-from kiunga.platform.auth.sessions import MAX_PASSWORD_LENGTH, normalise_email
+from kiunga.platform.auth.passwords import (
+    MAX_PASSWORD_LENGTH,
+    MIN_PASSWORD_LENGTH,
+    hash_password,
+    verify_password,
+)
+from kiunga.platform.auth.sessions import normalise_email
 from kiunga.platform.db.base import utcnow
 from kiunga.platform.models import StaffAccount, StaffInvitation, StaffRole, TenantMembership
 from sqlalchemy import select, update

@@ -10,6 +10,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 _hasher = PasswordHasher()
 
 MIN_PASSWORD_LENGTH = 10
+# argon2 would hash anything; a staff password longer than this is refused unchecked, so
+# nobody makes the server spend its CPU on megabytes.
+MAX_PASSWORD_LENGTH = 1024
 
 
 def hash_password(password: str) -> str:

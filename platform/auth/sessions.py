@@ -1,5 +1,5 @@
-"""Staff sign-in: checking a password against a tenant (or the platform), and what a
-console session cookie holds.
+"""Staff sessions: who a staff member is at a tenant (or the platform), and what a console
+session cookie holds (the password check itself is in signin.py).
 
 The cookie holds ids only (staff, tenant, when signed in, the account's session
 generation); the role is looked up again (through a short cache) on each request, so a
@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from functools import lru_cache
 
 import anyio
-from kiunga.platform.auth.passwords import hash_password, needs_rehash, verify_password
+from kiunga.platform.auth.passwords import hash_password
 from kiunga.platform.auth.principals import StaffPrincipal
 from kiunga.platform.auth.scopes import PLATFORM_SCOPES, ROLE_SCOPES
-from kiunga.platform.db.base import utcnow
 from kiunga.platform.models import StaffAccount, StaffRole, TenantMembership
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,13 +27,6 @@ SESSION_GENERATION = "generation"
 # The cookie's own expiry slides with use (12 hours idle); this bounds a session however
 # busy it is, so a copied cookie does not live for ever.
 MAX_SESSION_AGE_SECONDS = 7 * 24 * 3600
-MAX_PASSWORD_LENGTH = 1024  # argon2 would hash anything; refuse to spend CPU on megabytes
-
-
-@lru_cache(maxsize=1)
-def _decoy_hash() -> str:
-    # Checked when the email is unknown, so that the answer takes as long either way.
-    return hash_password("decoy password that no account has")
 
 
 def normalise_email(email: str) -> str:
@@ -98,33 +89,6 @@ def _principal(
         reseller_id=reseller_id,
         session_generation=generation,
     )
-
-
-async def authenticate_staff(
-    session: AsyncSession, *, email: str, password: str, tenant_id: int | None
-) -> StaffPrincipal | None:
-    """Check the password and that the account may work at `tenant_id` (None: platform).
-
-    Returns None for every kind of failure alike, so callers cannot tell an unknown email
-    from a wrong password. Commits the last-login stamp on success.
-    """
-    email = normalise_email(email)
-    if not email or not password or len(password) > MAX_PASSWORD_LENGTH:
-        return None
-    staff = await session.scalar(select(StaffAccount).where(StaffAccount.email == email))
-    stored = staff.password_hash if staff is not None else _decoy_hash()
-    # argon2 is deliberately slow: keep it off the event loop.
-    password_ok = await anyio.to_thread.run_sync(verify_password, stored, password)
-    if staff is None or not password_ok:
-        return None
-    principal = await load_staff_principal(session, staff.id, tenant_id)
-    if principal is None:
-        return None
-    staff.last_login_at = utcnow()
-    if needs_rehash(staff.password_hash):
-        staff.password_hash = await anyio.to_thread.run_sync(hash_password, password)
-    await session.commit()
-    return principal
 
 
 def session_data(principal: StaffPrincipal) -> dict[str, int | None]:

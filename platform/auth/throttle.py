@@ -1,66 +1,67 @@
-"""A small in-process brake on password guessing.
+"""The brake on password guessing, shared by every web process through Redis.
 
-Failures are counted per (address, email) pair, per address and per email, each with its
-own limit: the pair's is low, to stop one client guessing one password; the others are
-higher, so that an office behind one NAT address, or someone failing on purpose against a
-colleague's email, does not lock everyone out at once. Per process (each API worker
-counts on its own): enough to make online guessing slow without a Redis round trip.
+Each sign-in takes a slot before its password is checked (see attempts.py), per (source,
+email) pair and per source; a sign-in that succeeds gives its slots back. The pair's
+limit is low, to stop one client guessing one password; the source's is higher, so that
+an office behind one NAT address is not locked out by one forgetful colleague. There is
+no limit on an email alone: strangers failing on purpose against someone's email must not
+lock that person out from their own address. A source is an IPv4 address or an IPv6 /64.
+Without Redis each process counts in its own memory: guesses never go uncounted, and an
+outage does not lock staff out of the console.
 """
 
 from __future__ import annotations
 
-import time
-from collections import deque
-from collections.abc import Callable
+import hashlib
 
-DEFAULT_LIMITS = {"pair": 10, "address": 50, "email": 50}
+from kiunga.platform.auth.attempts import (
+    AttemptLimiter,
+    CounterUnavailable,
+    Limited,
+    WhenRedisIsAway,
+    source_of,
+)
+from redis.asyncio import Redis
+
+DEFAULT_LIMITS = {"pair": 10, "address": 50}
+WINDOW_SECONDS = 900
+
+__all__ = ["DEFAULT_LIMITS", "CounterUnavailable", "Limited", "LoginThrottle", "throttle_keys"]
 
 
-def throttle_keys(address: str, email: str) -> dict[str, str]:
-    return {"pair": f"{address}|{email}", "address": address, "email": email}
+def throttle_keys(address: str | None, email: str) -> dict[str, str]:
+    source = source_of(address)
+    # Hashed: an email of any length makes a short key, and Redis holds no addresses.
+    pair = hashlib.sha256(f"{source}|{email}".encode()).hexdigest()[:32]
+    return {"pair": pair, "address": source}
 
 
 class LoginThrottle:
     def __init__(
         self,
+        redis: Redis,
         *,
         limits: dict[str, int] | None = None,
-        window_seconds: float = 900,
-        max_tracked: int = 50_000,
-        clock: Callable[[], float] = time.monotonic,
+        window_seconds: int = WINDOW_SECONDS,
     ):
-        self.limits = limits or DEFAULT_LIMITS
-        self.window_seconds = window_seconds
-        self.max_tracked = max_tracked
-        self._clock = clock
-        self._failures: dict[str, deque[float]] = {}
-
-    def _recent(self, key: str) -> deque[float]:
-        now = self._clock()
-        failures = self._failures.get(key)
-        if failures is None:
-            return deque()
-        while failures and failures[0] <= now - self.window_seconds:
-            failures.popleft()
-        if not failures:
-            del self._failures[key]
-        return failures
-
-    def is_blocked(self, keys: dict[str, str]) -> bool:
-        return any(
-            len(self._recent(f"{kind}:{key}")) >= self.limits[kind] for kind, key in keys.items()
+        self._limiter = AttemptLimiter(
+            redis,
+            "kiunga:signin",
+            limits or DEFAULT_LIMITS,
+            window_seconds,
+            when_away=WhenRedisIsAway.COUNT_HERE,
         )
 
-    def record_failure(self, keys: dict[str, str]) -> None:
-        if len(self._failures) >= self.max_tracked:
-            # Under a flood of distinct keys, forget the oldest rather than grow without end.
-            for stale in list(self._failures)[: self.max_tracked // 10]:
-                del self._failures[stale]
-        now = self._clock()
-        for kind, key in keys.items():
-            self._failures.setdefault(f"{kind}:{key}", deque()).append(now)
+    async def take(self, keys: dict[str, str]) -> Limited | None:
+        """Count a sign-in before its password is checked; Limited when refused,
+        CounterUnavailable when it cannot be counted."""
+        return await self._limiter.take(keys)
 
-    def reset(self, keys: dict[str, str], kinds: tuple[str, ...] = ("pair",)) -> None:
-        """After a success: forget the pair's failures (not the address's or email's)."""
-        for kind in kinds:
-            self._failures.pop(f"{kind}:{keys[kind]}", None)
+    async def succeeded(self, keys: dict[str, str]) -> None:
+        """Forget the pair's failures and give the source its slot back."""
+        await self._limiter.forget({"pair": keys["pair"]})
+        await self._limiter.give_back({"address": keys["address"]})
+
+    async def not_checked(self, keys: dict[str, str]) -> None:
+        """The password could not be checked (busy): the attempt does not count."""
+        await self._limiter.give_back(keys)

@@ -8,16 +8,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from kiunga.platform.auth.signin import PasswordGate
 from kiunga.platform.auth.throttle import LoginThrottle
 from kiunga.platform.db.engine import Database, sync_engine
 from kiunga.platform.settings import Settings
 from kiunga.platform.web.authentication import ApiKeyAuthenticator, StaffSessionLoader
 from kiunga.platform.web.tenancy import TenantResolver
 from litestar.connection import ASGIConnection
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy import Engine
 
 REDIS_TIMEOUT_SECONDS = 2.0
+# A burst of requests waits for one of these rather than opening a connection each:
+# redis-py's default pool opens new connections one at a time under a lock, so a burst of
+# hundreds kept even /readyz's PING waiting for seconds.
+REDIS_MAX_CONNECTIONS = 50
 
 
 @dataclass
@@ -28,9 +33,10 @@ class WebServices:
     tenants: TenantResolver
     api_keys: ApiKeyAuthenticator
     staff_sessions: StaffSessionLoader
-    login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    password_gate: PasswordGate = field(default_factory=PasswordGate)
     _sync_engine: Engine | None = None
     _redis: Redis | None = None
+    _login_throttle: LoginThrottle | None = None
 
     @classmethod
     def build(cls, settings: Settings, database_url: str, redis_url: str) -> WebServices:
@@ -55,12 +61,22 @@ class WebServices:
     @property
     def redis(self) -> Redis:
         if self._redis is None:
-            self._redis = Redis.from_url(
+            pool = BlockingConnectionPool.from_url(
                 self.redis_url,
+                max_connections=REDIS_MAX_CONNECTIONS,
+                timeout=REDIS_TIMEOUT_SECONDS,
                 socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
                 socket_timeout=REDIS_TIMEOUT_SECONDS,
             )
+            self._redis = Redis.from_pool(pool)
         return self._redis
+
+    @property
+    def login_throttle(self) -> LoginThrottle:
+        # One per process: it keeps the counts of attempts made while Redis is away.
+        if self._login_throttle is None:
+            self._login_throttle = LoginThrottle(self.redis)
+        return self._login_throttle
 
     def forget_tenants(self) -> None:
         """Drop every cached answer about tenants, keys and memberships."""
@@ -72,6 +88,7 @@ class WebServices:
         if self._redis is not None:
             await self._redis.aclose()
             self._redis = None
+            self._login_throttle = None
         await self.database.dispose()
         if self._sync_engine is not None:
             self._sync_engine.dispose()

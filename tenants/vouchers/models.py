@@ -210,6 +210,10 @@ class PortalSettings(TenantBase):
     accent_colour: Mapped[str] = mapped_column(String(7), server_default="#f2a541")
     support_phone: Mapped[str | None] = mapped_column(String(16))
     default_language: Mapped[str] = mapped_column(String(2), server_default="en")
+    # The names the ISP's hotspots log in at (MikroTik's hotspot DNS name, or an address),
+    # separated by spaces: the portal posts codes only to these, private addresses and
+    # the routers' own addresses.
+    hotspot_hosts: Mapped[str] = mapped_column(String(500), server_default="")
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 
     __table_args__ = (

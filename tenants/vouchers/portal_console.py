@@ -39,6 +39,7 @@ FIELDS = (
     "accent_colour",
     "support_phone",
     "default_language",
+    "hotspot_hosts",
 )
 ROUTER_FILES = (
     ("login.html", "login.html: sends users from the router to this portal"),
@@ -122,6 +123,7 @@ class PortalSettingsPageController(Controller):
             accent_colour=given["accent_colour"],
             support_phone=given["support_phone"] or None,
             default_language=given["default_language"] or "en",
+            hotspot_hosts=given["hotspot_hosts"],
         )
         upload = form.get("logo")
         try:

@@ -4,6 +4,7 @@ until it exists."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 
@@ -22,6 +23,8 @@ LOGO_TYPES = {
 }
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 _PHONE = re.compile(r"^\+?[0-9]{7,15}$")
+_HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+MAX_HOTSPOT_HOSTS = 20
 # Where the portal keeps its per-process cache of looks in the app's state; the console
 # clears it on saving so that this process shows the change at once.
 LOOK_CACHE_STATE_KEY = "portal_look_cache"
@@ -40,6 +43,8 @@ class PortalLook:
     has_logo: bool
     # Changes when the logo does, so that the logo's address can be cached for long.
     version: int
+    # The names the hotspots log in at, separated by spaces.
+    hotspot_hosts: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +56,7 @@ class PortalChange:
     support_phone: str | None
     default_language: str
     welcome_sw: str = ""
+    hotspot_hosts: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,12 +88,13 @@ async def portal_look(session: AsyncSession, isp_name: str) -> PortalLook:
             PortalSettings.default_language,
             PortalSettings.logo.is_not(None),
             PortalSettings.updated_at,
+            PortalSettings.hotspot_hosts,
         ).where(PortalSettings.id == 1)
     )
     found = row.first()
     if found is None:
         return PortalLook(isp_name, "", "", "#0b6e4f", "#f2a541", None, "en", False, 0)
-    title, welcome, welcome_sw, primary, accent, phone, language, has_logo, updated = found
+    title, welcome, welcome_sw, primary, accent, phone, language, has_logo, updated, hosts = found
     return PortalLook(
         title or isp_name,
         welcome,
@@ -98,6 +105,7 @@ async def portal_look(session: AsyncSession, isp_name: str) -> PortalLook:
         language,
         bool(has_logo),
         int(updated.timestamp()),
+        hosts,
     )
 
 
@@ -110,6 +118,40 @@ async def portal_logo(session: AsyncSession) -> tuple[bytes, str] | None:
     if row is None or row[0] is None:
         return None
     return bytes(row[0]), row[1] or "application/octet-stream"
+
+
+def hotspot_host(raw: str) -> str | None:
+    """A host name or IP address as a hotspot's login link names it, lower case and
+    without a trailing dot; None when it is neither."""
+    host = raw.strip().lower().rstrip(".")
+    try:
+        return str(ipaddress.ip_address(host.strip("[]")))
+    except ValueError:
+        pass
+    labels = host.split(".")
+    if len(host) > 253 or not all(_HOST_LABEL.match(label) for label in labels):
+        return None
+    return host
+
+
+def hotspot_hosts(text: str) -> list[str]:
+    """The hotspot names in the portal page's field (spaces, commas or lines between)."""
+    names = [name for name in re.split(r"[\s,]+", text or "") if name]
+    if len(names) > MAX_HOTSPOT_HOSTS:
+        raise VoucherError("hotspot_hosts", f"At most {MAX_HOTSPOT_HOSTS} hotspot names")
+    hosts = []
+    for name in names:
+        host = hotspot_host(name)
+        if host is None:
+            raise VoucherError(
+                "hotspot_hosts",
+                f"{name[:60]!r} is not a host name or address (for example wifi.example.co.ke)",
+            )
+        if host not in hosts:
+            hosts.append(host)
+    if len(" ".join(hosts)) > 500:
+        raise VoucherError("hotspot_hosts", "The hotspot names are at most 500 characters")
+    return hosts
 
 
 def check_change(change: PortalChange) -> None:
@@ -126,6 +168,7 @@ def check_change(change: PortalChange) -> None:
         raise VoucherError("support_phone", "A phone number of 7 to 15 digits, + allowed")
     if change.default_language not in ("en", "sw"):
         raise VoucherError("default_language", "The language is en or sw")
+    hotspot_hosts(change.hotspot_hosts)
 
 
 async def _ensure_row(session: AsyncSession) -> PortalSettings:
@@ -147,6 +190,7 @@ async def update_portal_settings(session: AsyncSession, change: PortalChange) ->
     row.accent_colour = change.accent_colour.lower()
     row.support_phone = change.support_phone or None
     row.default_language = change.default_language
+    row.hotspot_hosts = " ".join(hotspot_hosts(change.hotspot_hosts))
     await session.flush()
 
 

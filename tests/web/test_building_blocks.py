@@ -12,7 +12,6 @@ from kiunga.platform.auth.sessions import (
     SessionIdentity,
     session_identity,
 )
-from kiunga.platform.auth.throttle import LoginThrottle, throttle_keys
 from kiunga.platform.web.cache import ABSENT, TtlCache
 from kiunga.platform.web.console.rendering import safe_next
 from kiunga.platform.web.tenancy import normalise_host
@@ -47,24 +46,6 @@ def test_cache_stays_bounded_and_a_zero_ttl_disables_it():
     disabled = TtlCache(0)
     disabled.set("k", "v")
     assert disabled.get("k") is ABSENT
-
-
-def test_throttle_limits_each_kind_and_forgets_after_its_window():
-    clock = Clock()
-    throttle = LoginThrottle(limits={"pair": 3, "address": 5, "email": 5}, clock=clock)
-    guesser = throttle_keys("10.0.0.1", "owner@isp.example")
-    for _ in range(3):
-        throttle.record_failure(guesser)
-    assert throttle.is_blocked(guesser)
-    # A colleague behind the same address, another email: not yet blocked ...
-    colleague = throttle_keys("10.0.0.1", "tech@isp.example")
-    assert not throttle.is_blocked(colleague)
-    throttle.record_failure(colleague)
-    throttle.record_failure(colleague)
-    # ... until the address as a whole has failed too often.
-    assert throttle.is_blocked(throttle_keys("10.0.0.1", "third@isp.example"))
-    clock.now += 901
-    assert not throttle.is_blocked(guesser)
 
 
 @pytest.mark.parametrize(

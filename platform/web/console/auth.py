@@ -6,13 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kiunga.platform.auth.principals import StaffPrincipal
-from kiunga.platform.auth.sessions import (
-    authenticate_staff,
-    end_sessions,
-    normalise_email,
-    session_data,
-)
-from kiunga.platform.auth.throttle import throttle_keys
+from kiunga.platform.auth.sessions import end_sessions, normalise_email, session_data
+from kiunga.platform.auth.signin import HashingBusy, authenticate_staff
+from kiunga.platform.auth.throttle import CounterUnavailable, throttle_keys
 from kiunga.platform.web.console.rendering import page, safe_next
 from kiunga.platform.web.dependencies import Services
 from kiunga.platform.web.metrics import LOGINS
@@ -21,10 +17,16 @@ from kiunga.platform.web.request_state import request_principal, request_tenant
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromQuery, URLEncodedBody
 from litestar.response import Redirect
-from litestar.status_codes import HTTP_401_UNAUTHORIZED, HTTP_429_TOO_MANY_REQUESTS
+from litestar.status_codes import (
+    HTTP_401_UNAUTHORIZED,
+    HTTP_429_TOO_MANY_REQUESTS,
+    HTTP_503_SERVICE_UNAVAILABLE,
+)
 
 GENERIC_FAILURE = "Email or password is incorrect."
 THROTTLED = "Too many failed sign-ins. Wait a few minutes and try again."
+BUSY = "Too many sign-ins at once. Try again in a few seconds."
+BUSY_RETRY_SECONDS = 5
 
 
 @dataclass
@@ -49,32 +51,54 @@ class LoginController(Controller):
     @post("/login")
     async def login(self, request: Request, services: Services, data: FormBody) -> Response:
         email = normalise_email(data.email)
-        client = request.client.host if request.client else "unknown"
-        keys = throttle_keys(client, email)
+        keys = throttle_keys(request.client.host if request.client else None, email)
         throttle = services.login_throttle
-        if throttle.is_blocked(keys):
+        # Counted before the password is checked, so that concurrent guesses cannot all be.
+        try:
+            limited = await throttle.take(keys)
+        except CounterUnavailable:
+            return self._busy(request, data)
+        if limited is not None:
             LOGINS.labels(outcome="throttled").inc()
-            return self._failed(request, data, THROTTLED, HTTP_429_TOO_MANY_REQUESTS)
+            return self._failed(
+                request, data, THROTTLED, HTTP_429_TOO_MANY_REQUESTS, limited.retry_after
+            )
         tenant = request_tenant(request)
-        async with services.database.platform_session() as session:
+        try:
             principal = await authenticate_staff(
-                session,
+                services.database,
+                services.password_gate,
                 email=email,
                 password=data.password,
                 tenant_id=tenant.id if tenant else None,
             )
+        except HashingBusy:
+            await throttle.not_checked(keys)
+            return self._busy(request, data)
         if principal is None:
-            throttle.record_failure(keys)
             LOGINS.labels(outcome="failed").inc()
             return self._failed(request, data, GENERIC_FAILURE, HTTP_401_UNAUTHORIZED)
-        throttle.reset(keys)
+        await throttle.succeeded(keys)
         LOGINS.labels(outcome="ok").inc()
         request.set_session(session_data(principal))
         return _with_new_csrf_token(Redirect(safe_next(data.next), status_code=303))
 
+    @classmethod
+    def _busy(cls, request: Request, data: LoginForm):
+        """The password could not be checked now (too many at once, or nothing to count
+        the attempt with): try again shortly."""
+        LOGINS.labels(outcome="busy").inc()
+        return cls._failed(request, data, BUSY, HTTP_503_SERVICE_UNAVAILABLE, BUSY_RETRY_SECONDS)
+
     @staticmethod
-    def _failed(request: Request, data: LoginForm, error: str, status_code: int):
-        return page(
+    def _failed(
+        request: Request,
+        data: LoginForm,
+        error: str,
+        status_code: int,
+        retry_after: int | None = None,
+    ):
+        answer = page(
             request,
             "login.html",
             status_code=status_code,
@@ -82,6 +106,9 @@ class LoginController(Controller):
             email=data.email,
             error=error,
         )
+        if retry_after is not None:
+            answer.headers["retry-after"] = str(retry_after)
+        return answer
 
     @post("/logout")
     async def logout(self, request: Request, services: Services) -> Redirect:

@@ -12,7 +12,7 @@ from kiunga.platform.auth.invitations import (
     invitation_path,
 )
 from kiunga.platform.auth.passwords import MIN_PASSWORD_LENGTH
-from kiunga.platform.auth.throttle import throttle_keys
+from kiunga.platform.auth.throttle import CounterUnavailable, throttle_keys
 from kiunga.platform.web.console.rendering import page
 from kiunga.platform.web.dependencies import Services
 from kiunga.platform.web.guards import tenant_only
@@ -24,9 +24,11 @@ from litestar.status_codes import (
     HTTP_400_BAD_REQUEST,
     HTTP_404_NOT_FOUND,
     HTTP_429_TOO_MANY_REQUESTS,
+    HTTP_503_SERVICE_UNAVAILABLE,
 )
 
 THROTTLED = "Too many wrong passwords. Wait a few minutes and try again."
+BUSY = "The password cannot be checked just now. Try again in a few seconds."
 
 
 @dataclass
@@ -61,21 +63,31 @@ class InvitationController(Controller):
             invitation = await find_invitation(session, token, tenant.id)
             if invitation is None:
                 return self._page(request, token, None)
-            # Confirming with an existing account's password is a sign-in attempt: it
-            # counts against the same brake as the sign-in form.
-            client = request.client.host if request.client else "unknown"
-            keys = throttle_keys(client, invitation.email)
-            throttle = services.login_throttle
-            if throttle.is_blocked(keys):
-                return self._page(request, token, invitation, THROTTLED, HTTP_429_TOO_MANY_REQUESTS)
+            # Confirming with an existing account's password is a sign-in attempt: it is
+            # counted against the same brake as the sign-in form, before it is checked.
+            keys = throttle_keys(request.client.host if request.client else None, invitation.email)
+            throttle = services.login_throttle if invitation.account_exists else None
+            if throttle is not None:
+                try:
+                    limited = await throttle.take(keys)
+                except CounterUnavailable:
+                    return self._page(
+                        request, token, invitation, BUSY, HTTP_503_SERVICE_UNAVAILABLE
+                    )
+                if limited is not None:
+                    return self._page(
+                        request, token, invitation, THROTTLED, HTTP_429_TOO_MANY_REQUESTS
+                    )
             try:
                 await accept_invitation(session, token, tenant.id, password=data.password)
             except InvitationError as exc:
                 await session.rollback()
-                if exc.field == "password" and invitation.account_exists:
-                    throttle.record_failure(keys)
+                if throttle is not None and exc.field != "password":
+                    await throttle.not_checked(keys)
                 return self._page(request, token, invitation, exc.message, HTTP_400_BAD_REQUEST)
             await session.commit()
+            if throttle is not None:
+                await throttle.succeeded(keys)
         services.staff_sessions.invalidate()
         return Redirect("/login", status_code=303)
 
