@@ -14,7 +14,12 @@ from kiunga.platform.web.console.home import home
 from kiunga.platform.web.console.platform_admin import PlatformConsoleController
 from kiunga.platform.web.console.template_filters import add_template_filters
 from kiunga.platform.web.dependencies import DEPENDENCIES
-from kiunga.platform.web.errors import http_exception_handler, internal_error_handler
+from kiunga.platform.web.errors import (
+    database_refusal_handler,
+    document_api_errors,
+    http_exception_handler,
+    internal_error_handler,
+)
 from kiunga.platform.web.health import healthz, readyz
 from kiunga.platform.web.metrics import MetricsController, prometheus_config
 from kiunga.platform.web.middleware import (
@@ -35,6 +40,7 @@ from litestar.plugins import InitPluginProtocol
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
+from sqlalchemy.exc import DBAPIError
 
 WEB_DIR = Path(__file__).resolve().parent
 SESSION_COOKIE = "kiunga_session"
@@ -108,6 +114,12 @@ class KiungaWebPlugin(InitPluginProtocol):
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         services = self.services
+        api_controllers = [
+            PlatformTenantController,
+            ApiKeyController,
+            *registry.TENANT_API_CONTROLLERS,
+        ]
+        document_api_errors(api_controllers)
         app_config.route_handlers.extend(
             [
                 healthz,
@@ -116,9 +128,7 @@ class KiungaWebPlugin(InitPluginProtocol):
                 home,
                 LoginController,
                 PlatformConsoleController,
-                PlatformTenantController,
-                ApiKeyController,
-                *registry.TENANT_API_CONTROLLERS,
+                *api_controllers,
                 *registry.CONSOLE_CONTROLLERS,
                 create_static_files_router(
                     path="/static", directories=[WEB_DIR / "static"], opt={"skip_session": True}
@@ -135,7 +145,11 @@ class KiungaWebPlugin(InitPluginProtocol):
         ]
         app_config.before_send.append(stamp_response)
         app_config.exception_handlers.update(
-            {HTTPException: http_exception_handler, Exception: internal_error_handler}
+            {
+                HTTPException: http_exception_handler,
+                DBAPIError: database_refusal_handler,
+                Exception: internal_error_handler,
+            }
         )
         app_config.template_config = TemplateConfig(
             directory=[WEB_DIR / "templates", *registry.TEMPLATE_DIRECTORIES],

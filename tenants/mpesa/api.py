@@ -14,6 +14,7 @@ from kiunga.platform.web.dependencies import (
 )
 from kiunga.platform.web.errors import FieldError
 from kiunga.platform.web.guards import requires_scopes, tenant_only
+from kiunga.platform.web.inputs import Id, OptionalId, OptionalText
 from kiunga.platform.web.request_state import request_principal
 from kiunga.tenants.billing.api.common import Limit, Offset, actor_of
 from kiunga.tenants.mpesa import config, connection, queue, stk
@@ -178,8 +179,8 @@ class MpesaController(Controller):
     async def list_requests(
         self,
         tenant_session: TenantSession,
-        status: FromQuery[str | None] = None,
-        subscriber_id: FromQuery[int | None] = None,
+        status: FromQuery[OptionalText] = None,
+        subscriber_id: FromQuery[OptionalId] = None,
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> RequestPage:
@@ -197,7 +198,7 @@ class MpesaController(Controller):
 
     @get("/requests/{request_id:int}", guards=[requires_scopes(BILLING_READ)], summary="A request")
     async def get_request(
-        self, tenant_session: TenantSession, request_id: FromPath[int]
+        self, tenant_session: TenantSession, request_id: FromPath[Id]
     ) -> RequestRead:
         found = await tenant_session.get(MpesaRequest, request_id)
         if found is None:
@@ -225,7 +226,7 @@ class MpesaController(Controller):
         self,
         tenant_session: TenantSession,
         principal: CurrentPrincipal,
-        transaction_id: FromPath[int],
+        transaction_id: FromPath[Id],
         data: JSONBody[AssignCreate],
     ) -> TransactionRead:
         try:

@@ -23,6 +23,7 @@ from kiunga.platform.web.dependencies import (
 )
 from kiunga.platform.web.errors import FieldError
 from kiunga.platform.web.guards import requires_scopes, tenant_only
+from kiunga.platform.web.inputs import Id, OptionalId
 from kiunga.platform.web.request_state import request_principal
 from kiunga.tenants.billing.api.common import actor_of
 from kiunga.tenants.vouchers import batches, export, sales
@@ -104,8 +105,8 @@ class VoucherBatchController(Controller):
         self,
         tenant_session: TenantSession,
         principal: CurrentPrincipal,
-        package_id: FromQuery[int | None] = None,
-        reseller_id: FromQuery[int | None] = None,
+        package_id: FromQuery[OptionalId] = None,
+        reseller_id: FromQuery[OptionalId] = None,
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> BatchPage:
@@ -145,7 +146,7 @@ class VoucherBatchController(Controller):
 
     @get("/{batch_id:int}", guards=[requires_scopes(VOUCHERS_READ)], summary="Get a batch")
     async def get_batch(
-        self, tenant_session: TenantSession, principal: CurrentPrincipal, batch_id: FromPath[int]
+        self, tenant_session: TenantSession, principal: CurrentPrincipal, batch_id: FromPath[Id]
     ) -> BatchRead:
         return await batch_read(tenant_session, await _batch(tenant_session, principal, batch_id))
 
@@ -159,7 +160,7 @@ class VoucherBatchController(Controller):
         self,
         tenant_session: TenantSession,
         principal: CurrentPrincipal,
-        batch_id: FromPath[int],
+        batch_id: FromPath[Id],
         data: JSONBody[RevokeBody | None] = None,
     ) -> BatchRevoked:
         try:
@@ -185,7 +186,7 @@ class VoucherBatchController(Controller):
         self,
         tenant_session: TenantSession,
         principal: CurrentPrincipal,
-        batch_id: FromPath[int],
+        batch_id: FromPath[Id],
         data: JSONBody[BatchAssign],
     ) -> BatchRead:
         try:
@@ -209,7 +210,7 @@ class VoucherBatchController(Controller):
         self,
         tenant_session: TenantSession,
         principal: CurrentPrincipal,
-        batch_id: FromPath[int],
+        batch_id: FromPath[Id],
         status: FromQuery[VoucherStatus | None] = None,
         limit: Limit = 100,
         offset: Offset = 0,
@@ -233,7 +234,7 @@ class VoucherBatchController(Controller):
         principal: CurrentPrincipal,
         services: Services,
         tenant: CurrentTenant,
-        batch_id: FromPath[int],
+        batch_id: FromPath[Id],
     ) -> Stream:
         batch = await _batch(tenant_session, principal, batch_id)
         return csv_response(services, tenant, batch, agent_of(principal))
@@ -273,7 +274,7 @@ class VoucherController(Controller):
 
     @get("/{voucher_id:int}", guards=[requires_scopes(VOUCHERS_READ)], summary="Get a voucher")
     async def get_voucher(
-        self, tenant_session: TenantSession, principal: CurrentPrincipal, voucher_id: FromPath[int]
+        self, tenant_session: TenantSession, principal: CurrentPrincipal, voucher_id: FromPath[Id]
     ) -> VoucherRead:
         try:
             voucher = await batches.get_voucher(
@@ -293,7 +294,7 @@ class VoucherController(Controller):
         self,
         tenant_session: TenantSession,
         principal: CurrentPrincipal,
-        voucher_id: FromPath[int],
+        voucher_id: FromPath[Id],
         data: JSONBody[RevokeBody | None] = None,
     ) -> VoucherRead:
         try:
@@ -350,8 +351,8 @@ class VoucherSaleController(Controller):
         self,
         tenant_session: TenantSession,
         principal: CurrentPrincipal,
-        batch_id: FromQuery[int | None] = None,
-        reseller_id: FromQuery[int | None] = None,
+        batch_id: FromQuery[OptionalId] = None,
+        reseller_id: FromQuery[OptionalId] = None,
         channel: FromQuery[SaleChannel | None] = None,
         since: Annotated[
             datetime | None, QueryParameter(description="sold at or after (with a zone)")
