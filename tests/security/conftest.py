@@ -49,6 +49,17 @@ def keyed_tenant(engine, settings) -> KeyedTenant:
     return KeyedTenant(id=created.id, host=created.host, key=key)
 
 
+@pytest.fixture(scope="session")
+def mint_key(engine, settings, keyed_tenant):
+    """A fresh all-scopes key of the ISP (an operation under test may revoke its key)."""
+
+    def mint() -> str:
+        request = KeyRequest(scopes=sorted(TENANT_SCOPES), tenant_id=keyed_tenant.id)
+        return create_api_key_sync(engine, request, secret_key=settings.secret_key).token
+
+    return mint
+
+
 @pytest.fixture
 async def app(settings, database_url, redis_url):
     app = create_app(settings, database_url, redis_url)
