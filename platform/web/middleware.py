@@ -40,6 +40,15 @@ SECURITY_HEADERS = {
     "x-frame-options": "DENY",
     "referrer-policy": "same-origin",
 }
+# Pages run scripts from /static only (no inline script, no eval) and are never framed.
+# Styles may be inline: pages and htmx set them, and they cannot run code.
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
+)
+# Swagger UI starts itself with an inline script; it still may not be framed.
+DOCS_CSP = "frame-ancestors 'none'"
+HSTS = "max-age=31536000; includeSubDomains"
 
 
 def _unauthorized(detail: str) -> NotAuthorizedException:
@@ -64,12 +73,12 @@ async def stamp_response(message: Message, scope: Scope) -> None:
     request_id = state.get(REQUEST_ID) or begin_request(scope)
     headers = MutableScopeHeaders.from_message(message)
     headers["x-request-id"] = request_id
-    for name, value in SECURITY_HEADERS.items():
+    path = scope.get("path", "")
+    for name, value in _security_headers(scope, path).items():
         if name not in headers:
             headers[name] = value
     started = state.get(STARTED_AT)
     tenant = state.get(TENANT)
-    path = scope.get("path", "")
     level = log.debug if path.startswith(QUIET_PATHS) else log.info
     # Only the path: query strings and headers may carry secrets.
     level(
@@ -83,6 +92,15 @@ async def stamp_response(message: Message, scope: Scope) -> None:
         tenant=tenant.slug if tenant else None,
         client=(scope.get("client") or ("-",))[0],
     )
+
+
+def _security_headers(scope: Scope, path: str) -> dict[str, str]:
+    wanted = dict(SECURITY_HEADERS)
+    wanted["content-security-policy"] = DOCS_CSP if path.startswith("/docs") else PAGE_CSP
+    app = scope.get("litestar_app")
+    if app is not None and app.state.services.settings.is_production:
+        wanted["strict-transport-security"] = HSTS
+    return wanted
 
 
 class TenancyMiddleware(MiddlewareProtocol):
