@@ -104,6 +104,9 @@ class Settings:
     radius_acct_port: int = 1813
     radius_interim_seconds: int = 300
     radius_reload_seconds: int = 300
+    # /metrics answers on the bare base domain, or anywhere with `Authorization: Bearer
+    # <this>` (how a scraper that comes by address gets in).
+    metrics_token: str | None = field(default=None, repr=False)
 
     @property
     def uses_embedded_services(self) -> bool:
@@ -141,6 +144,7 @@ def load_settings() -> Settings:
         radius_acct_port=_env_int("RADIUS_ACCT_PORT", 1813, minimum=0),
         radius_interim_seconds=_env_int("RADIUS_INTERIM_SECONDS", 300, minimum=10),
         radius_reload_seconds=_env_int("RADIUS_RELOAD_SECONDS", 300, minimum=5),
+        metrics_token=_env("METRICS_TOKEN"),
     )
 
 
