@@ -31,7 +31,7 @@ async def upload(make_tenant, make_staff, client_for, login, csrf_token_in):
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x01\x00" * 50, "not a CSV text file"),
         (b"\xff\xfe\x00\x00" + "Name\n".encode("utf-32-le"), "not a CSV text file"),
         (("Name,Notes\nAmina," + "x" * 15_000_000 + "\n").encode(), "line 2"),
-        ("Name\nAm\x00ina\n".encode(), "not a CSV text file"),
+        (b"Name\nAm\x00ina\n", "not a CSV text file"),
     ],
     ids=["binary", "utf-32", "huge-cell", "nul"],
 )
