@@ -107,6 +107,9 @@ class Settings:
     # /metrics answers on the bare base domain, or anywhere with `Authorization: Bearer
     # <this>` (how a scraper that comes by address gets in).
     metrics_token: str | None = field(default=None, repr=False)
+    # `kiunga serve`: how long a client may take to send a request's headers, then its body.
+    header_timeout_seconds: int = 10
+    body_timeout_seconds: int = 120
 
     @property
     def uses_embedded_services(self) -> bool:
@@ -145,6 +148,8 @@ def load_settings() -> Settings:
         radius_interim_seconds=_env_int("RADIUS_INTERIM_SECONDS", 300, minimum=10),
         radius_reload_seconds=_env_int("RADIUS_RELOAD_SECONDS", 300, minimum=5),
         metrics_token=_env("METRICS_TOKEN"),
+        header_timeout_seconds=_env_int("HEADER_TIMEOUT", 10, minimum=1),
+        body_timeout_seconds=_env_int("BODY_TIMEOUT", 120, minimum=1),
     )
 
 

@@ -9,6 +9,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,14 +85,14 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def served_app(settings_env):
-    """`kiunga serve` on a free port for the whole run; yields its base URL."""
+@contextmanager
+def kiunga_serve(settings_env, *options: str) -> Iterator[str]:
+    """`kiunga serve` on a free port with these options; yields its base URL."""
     port = _free_port()
     kiunga = Path(sys.executable).with_name("kiunga")
     env = {**os.environ, **settings_env, "KIUNGA_PORT": str(port), "KIUNGA_LOG_LEVEL": "warning"}
     process = subprocess.Popen(
-        [str(kiunga), "serve", "--host", "127.0.0.1"],
+        [str(kiunga), "serve", "--host", "127.0.0.1", *options],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -116,3 +118,10 @@ def served_app(settings_env):
         except subprocess.TimeoutExpired:
             process.kill()
             process.communicate()
+
+
+@pytest.fixture(scope="session")
+def served_app(settings_env):
+    """`kiunga serve` for the whole run; yields its base URL."""
+    with kiunga_serve(settings_env) as base:
+        yield base
