@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import status_code_conformance
 
@@ -13,9 +14,17 @@ EXAMPLES_PER_OPERATION = 8
 CHECKS = [not_a_server_error, status_code_conformance]
 
 
-def fuzz_operations(base_url: str, host: str, mint_key, examples: int) -> list[str]:
-    """Every operation, `examples` cases each, each operation with a fresh key (revoking
-    keys is one of them); returns one entry per failing operation."""
+def fuzz_operations(
+    base_url: str,
+    host: str,
+    mint_key,
+    examples: int,
+    checks=CHECKS,
+    mode: GenerationMode = GenerationMode.POSITIVE,
+) -> list[str]:
+    """Every operation, `examples` cases each (valid ones, or schema-invalid ones in
+    negative mode), each operation with a fresh key (revoking keys is one of them);
+    returns one entry per failing operation."""
     schema = schemathesis.openapi.from_url(f"{base_url}/docs/openapi.json", headers={"Host": host})
     failures: list[str] = []
     operations = [result.ok() for result in schema.get_all_operations()]
@@ -23,7 +32,7 @@ def fuzz_operations(base_url: str, host: str, mint_key, examples: int) -> list[s
     for operation in operations:
         headers = {"Host": host, "Authorization": f"Bearer {mint_key()}"}
 
-        @given(case=operation.as_strategy(headers=headers))
+        @given(case=operation.as_strategy(headers=headers, generation_mode=mode))
         @settings(
             max_examples=examples,
             derandomize=True,
@@ -32,7 +41,7 @@ def fuzz_operations(base_url: str, host: str, mint_key, examples: int) -> list[s
             suppress_health_check=list(HealthCheck),
         )
         def probe(case):
-            case.call_and_validate(base_url=base_url, timeout=60, checks=CHECKS)
+            case.call_and_validate(base_url=base_url, timeout=60, checks=checks)
 
         try:
             probe()
