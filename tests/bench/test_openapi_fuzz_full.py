@@ -11,6 +11,7 @@ import importlib.util
 import os
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -32,7 +33,8 @@ _fixtures = _load("conftest")
 keyed_tenant = _fixtures.keyed_tenant
 mint_key = _fixtures.mint_key
 served_app = _fixtures.served_app
-fuzz_operations = _load("test_openapi_fuzz").fuzz_operations
+_fuzz = _load("test_openapi_fuzz")
+fuzz_operations = _fuzz.fuzz_operations
 
 EXAMPLES = int(os.environ.get("KIUNGA_FUZZ_EXAMPLES", "50"))
 
@@ -42,12 +44,17 @@ def test_every_check_over_every_operation(served_app, keyed_tenant, mint_key, mo
     load_all_checks()
     checks = CHECKS.get_all()
     started = time.perf_counter()
-    failures = fuzz_operations(
+    found = fuzz_operations(
         served_app, keyed_tenant.host, mint_key, EXAMPLES, checks=checks, mode=mode
     )
+    tally = Counter(failure.code for failure in found)
     print(
-        f"\nschemathesis {mode.value}: {EXAMPLES} examples per operation, "
-        f"{len(checks)} checks, {time.perf_counter() - started:.0f} s, "
-        f"{len(failures)} failing operations"
+        f"\nschemathesis {mode.value}: {EXAMPLES} examples per operation, {len(checks)} checks, "
+        f"{time.perf_counter() - started:.0f} s; failures by check: {dict(tally) or 'none'}"
     )
-    assert not failures, "\n\n".join(failures)
+    for failure in found:
+        print(f"  {failure.operation} [{failure.code}] {failure.text.splitlines()[0][:120]}")
+    # The bar: no server error and no undocumented status code. Other checks' findings
+    # (a schema-valid request the service refuses, …) are printed for the record.
+    breaking = [f for f in found if f.code in (_fuzz.SERVER_ERROR, _fuzz.UNDOCUMENTED_STATUS)]
+    assert not breaking, "\n\n".join(map(str, breaking))
