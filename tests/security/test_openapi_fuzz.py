@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
@@ -69,8 +70,13 @@ def fuzz_operations(
     return found
 
 
+@pytest.mark.parametrize(
+    ("mode", "examples"),
+    [(GenerationMode.POSITIVE, EXAMPLES_PER_OPERATION), (GenerationMode.NEGATIVE, 3)],
+    ids=["valid-requests", "schema-invalid-requests"],
+)
 def test_no_operation_answers_a_server_error_or_an_undocumented_status(
-    served_app, keyed_tenant, mint_key
+    served_app, keyed_tenant, mint_key, mode, examples
 ):
-    found = fuzz_operations(served_app, keyed_tenant.host, mint_key, EXAMPLES_PER_OPERATION)
+    found = fuzz_operations(served_app, keyed_tenant.host, mint_key, examples, mode=mode)
     assert not found, "\n\n".join(map(str, found))
