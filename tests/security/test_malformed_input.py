@@ -110,3 +110,19 @@ async def test_an_api_call_without_credentials_is_401_not_a_csrf_refusal(app, ke
         response = await anonymous.post("/api/v1/subscribers", json={"name": "Amina"})
     assert response.status_code == 401, response.text
     assert response.headers["www-authenticate"].lower().startswith("bearer")
+
+
+async def test_a_value_the_database_refuses_is_400_not_500(api):
+    # A data cap beyond bigint passes the package form's own checks; PostgreSQL refuses it.
+    package = {
+        "name": "Hotspot big cap",
+        "price": 1000,
+        "validity_count": 1,
+        "validity_unit": "hour",
+        "rate_limit": "2M/2M",
+        "service_type": "hotspot",
+        "billing_type": "prepaid",
+        "data_cap_bytes": 10**30,
+    }
+    response = await api.post("/api/v1/packages", json=package)
+    assert response.status_code == 400, response.text
