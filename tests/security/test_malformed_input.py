@@ -112,8 +112,9 @@ async def test_an_api_call_without_credentials_is_401_not_a_csrf_refusal(app, ke
     assert response.headers["www-authenticate"].lower().startswith("bearer")
 
 
-async def test_a_value_the_database_refuses_is_400_not_500(api):
-    # A data cap beyond bigint passes the package form's own checks; PostgreSQL refuses it.
+async def test_a_number_beyond_what_the_database_holds_is_400_naming_it(api):
+    # Package numbers arrive loosely typed (the console's form shares the checks); a data
+    # cap beyond bigint once reached PostgreSQL and came back as a server error.
     package = {
         "name": "Hotspot big cap",
         "price": 1000,
@@ -126,3 +127,4 @@ async def test_a_value_the_database_refuses_is_400_not_500(api):
     }
     response = await api.post("/api/v1/packages", json=package)
     assert response.status_code == 400, response.text
+    assert "data_cap_bytes" in _field_of(response)
