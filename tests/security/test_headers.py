@@ -3,11 +3,14 @@ framing; no template keeps an inline script or event handler that the policy wou
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
+import httpx
 import kiunga.platform.web.plugin as plugin
 from kiunga.platform.web import registry
+from kiunga.platform.web.app import create_app
 
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>|\son[a-z]+\s*=|javascript:", re.I)
 
@@ -34,3 +37,18 @@ def test_no_template_has_an_inline_script():
             for match in INLINE_SCRIPT.finditer(template.read_text()):
                 offenders.append(f"{template.name}: {match.group(0)}")
     assert not offenders, offenders
+
+
+async def test_hsts_in_production(settings, database_url, redis_url, keyed_tenant):
+    app = create_app(
+        dataclasses.replace(settings, environment="production"), database_url, redis_url
+    )
+    try:
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+        async with httpx.AsyncClient(
+            transport=transport, base_url=f"https://{keyed_tenant.host}"
+        ) as client:
+            response = await client.get("/login")
+        assert response.headers["strict-transport-security"].startswith("max-age=31536000")
+    finally:
+        await app.services.close()
