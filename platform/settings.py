@@ -108,6 +108,12 @@ class Settings:
     # 192.168/16, 100.64/10, fc00::/7): usual for ISPs, whose routers sit behind a VPN.
     # Loopback, link-local and cloud metadata addresses are refused either way.
     router_private_addresses: bool = True
+    # /metrics answers on the bare base domain, or anywhere with `Authorization: Bearer
+    # <this>` (how a scraper that comes by address gets in).
+    metrics_token: str | None = field(default=None, repr=False)
+    # `kiunga serve`: how long a client may take to send a request's headers, then its body.
+    header_timeout_seconds: int = 10
+    body_timeout_seconds: int = 120
 
     @property
     def uses_embedded_services(self) -> bool:
@@ -146,6 +152,9 @@ def load_settings() -> Settings:
         radius_interim_seconds=_env_int("RADIUS_INTERIM_SECONDS", 300, minimum=10),
         radius_reload_seconds=_env_int("RADIUS_RELOAD_SECONDS", 300, minimum=5),
         router_private_addresses=_env_bool("ROUTER_PRIVATE_ADDRESSES", True),
+        metrics_token=_env("METRICS_TOKEN"),
+        header_timeout_seconds=_env_int("HEADER_TIMEOUT", 10, minimum=1),
+        body_timeout_seconds=_env_int("BODY_TIMEOUT", 120, minimum=1),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from typing import Annotated
 
@@ -27,6 +28,24 @@ def serve_command(
     reload: Annotated[
         bool, typer.Option("--reload", help="Restart when the code changes (development).")
     ] = False,
+    header_timeout: Annotated[
+        int | None,
+        typer.Option(
+            "--header-timeout",
+            min=1,
+            help="Seconds a client has to send a request's headers [default: "
+            "KIUNGA_HEADER_TIMEOUT or 10].",
+        ),
+    ] = None,
+    body_timeout: Annotated[
+        int | None,
+        typer.Option(
+            "--body-timeout",
+            min=1,
+            help="Seconds a client has to send a request's body after its headers [default: "
+            "KIUNGA_BODY_TIMEOUT or 120].",
+        ),
+    ] = None,
     fd: Annotated[
         int | None,
         typer.Option(
@@ -40,7 +59,13 @@ def serve_command(
     """Serve the web app: consoles, the tenant and platform APIs, health and metrics."""
     import uvicorn
     from kiunga.platform.web.log_config import configure_logging
+    from kiunga.platform.web.slow_clients import DeadlineH11Protocol
 
+    # Through the environment, so that worker processes read the same deadlines.
+    if header_timeout is not None:
+        os.environ["KIUNGA_HEADER_TIMEOUT"] = str(header_timeout)
+    if body_timeout is not None:
+        os.environ["KIUNGA_BODY_TIMEOUT"] = str(body_timeout)
     settings = load_settings_or_exit()
     services_or_exit(settings)
     # The URLs are now in the environment: read the settings again so that the app (here
@@ -49,7 +74,12 @@ def serve_command(
     settings = load_settings_or_exit()
     configure_logging(settings.log_level, settings.log_json)
     # Our own request log line carries the request id and tenant; uvicorn's would not.
-    options = {"access_log": False, "log_config": None, "proxy_headers": True}
+    options = {
+        "access_log": False,
+        "log_config": None,
+        "proxy_headers": True,
+        "http": DeadlineH11Protocol,
+    }
     if fd is not None:
         if workers != 1 or reload:
             console.print("[red]error:[/red] --fd serves one process: no --workers or --reload")

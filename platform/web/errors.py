@@ -8,15 +8,19 @@ import re
 from typing import Any
 from urllib.parse import quote
 
+import msgspec
 import structlog
-from litestar import MediaType, Request, Response
+from litestar import Controller, MediaType, Request, Response
 from litestar.exceptions import (
     HTTPException,
     NotAuthorizedException,
     ValidationException,
 )
+from litestar.handlers import HTTPRouteHandler
+from litestar.openapi import ResponseSpec
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_409_CONFLICT, HTTP_500_INTERNAL_SERVER_ERROR
+from sqlalchemy.exc import DataError, DBAPIError
 
 log = structlog.get_logger("kiunga.web")
 
@@ -114,3 +118,55 @@ def internal_error_handler(request: Request, exc: Exception) -> Response:
             detail="Something went wrong on our side; it has been logged.",
         ),
     )
+
+
+class ErrorItem(msgspec.Struct):
+    field: str
+    message: str
+
+
+class ErrorBody(msgspec.Struct):
+    """The body of every error answer (documented once, for every API operation)."""
+
+    status_code: int
+    detail: str
+    errors: list[ErrorItem]
+
+
+# What any API operation can answer besides its success: bad input, no or a bad key, a
+# missing scope, an unknown host or id, a conflicting write, too many requests.
+_API_ERRORS = {
+    400: "Bad input; `errors` names each field",
+    401: "No API key, or one unknown, revoked or expired, or not for this host",
+    403: "The key lacks a scope this operation needs, or the ISP is disabled",
+    404: "No ISP at this host, or no such record",
+    409: "The change conflicts with a record that exists",
+    413: "The request body is too large",
+    429: "Too many requests; retry later",
+}
+
+
+def document_api_errors(controllers: list[type[Controller]]) -> None:
+    """Add the error answers to each API operation of these controllers, for the OpenAPI
+    document (before the app registers them: it copies their handlers)."""
+    for controller in controllers:
+        for value in vars(controller).values():
+            if not isinstance(value, HTTPRouteHandler):
+                continue
+            documented = dict(value.responses or {})
+            for status_code, description in _API_ERRORS.items():
+                documented.setdefault(
+                    status_code, ResponseSpec(data_container=ErrorBody, description=description)
+                )
+            value.responses = documented
+
+
+def database_refusal_handler(request: Request, exc: DBAPIError) -> Response:
+    """A value PostgreSQL refuses (out of range, NUL in text) is the caller's bad input:
+    400. The bounded input types stop these first; this is the floor under them."""
+    if isinstance(exc, DataError):
+        log.warning("input refused by the database", error_type=type(exc.orig).__name__)
+        return http_exception_handler(
+            request, HTTPException(status_code=400, detail="A value is out of range or invalid")
+        )
+    return internal_error_handler(request, exc)

@@ -3,6 +3,12 @@ Kiunga's own gauges and counters. Metrics live in the process's default registry
 
 from __future__ import annotations
 
+import hmac
+import re
+
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotFoundException
+from litestar.handlers.base import BaseRouteHandler
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from prometheus_client import Counter, Gauge
 
@@ -40,7 +46,27 @@ def prometheus_config() -> PrometheusConfig:
     )
 
 
+_BEARER = re.compile(r"^\s*bearer\s+(\S+)\s*$", re.IGNORECASE)
+
+
+def platform_host_or_token(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """Metrics name routes, tenants' traffic and outcomes: only for the platform's own host
+    or a scraper holding the metrics token. Anyone else finds nothing here."""
+    # Imported here: tenancy imports this module's counters.
+    from kiunga.platform.web.tenancy import normalise_host
+
+    settings = connection.app.state.services.settings
+    if normalise_host(connection.headers.get("host")) == settings.base_domain:
+        return
+    match = _BEARER.match(connection.headers.get("authorization", ""))
+    token = settings.metrics_token
+    if token and match and hmac.compare_digest(match.group(1).encode(), token.encode()):
+        return
+    raise NotFoundException("Not found")
+
+
 class MetricsController(PrometheusController):
     path = "/metrics"
     include_in_schema = False
+    guards = [platform_host_or_token]
     opt = {"any_host": True, "exclude_from_csrf": True, "skip_session": True}

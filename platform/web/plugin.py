@@ -18,7 +18,12 @@ from kiunga.platform.web.console.platform_admin import (
 )
 from kiunga.platform.web.console.template_filters import add_template_filters
 from kiunga.platform.web.dependencies import DEPENDENCIES
-from kiunga.platform.web.errors import http_exception_handler, internal_error_handler
+from kiunga.platform.web.errors import (
+    database_refusal_handler,
+    document_api_errors,
+    http_exception_handler,
+    internal_error_handler,
+)
 from kiunga.platform.web.guards import fence_guard
 from kiunga.platform.web.health import healthz, readyz
 from kiunga.platform.web.metrics import MetricsController, prometheus_config
@@ -41,6 +46,7 @@ from litestar.plugins import InitPluginProtocol
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
+from sqlalchemy.exc import DBAPIError
 
 WEB_DIR = Path(__file__).resolve().parent
 SESSION_COOKIE = "kiunga_session"
@@ -113,6 +119,12 @@ class KiungaWebPlugin(InitPluginProtocol):
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         services = self.services
+        api_controllers = [
+            PlatformTenantController,
+            ApiKeyController,
+            *registry.TENANT_API_CONTROLLERS,
+        ]
+        document_api_errors(api_controllers)
         app_config.route_handlers.extend(
             [
                 healthz,
@@ -123,9 +135,7 @@ class KiungaWebPlugin(InitPluginProtocol):
                 InvitationController,
                 PlatformConsoleController,
                 RadiusClientsPageController,
-                PlatformTenantController,
-                ApiKeyController,
-                *registry.TENANT_API_CONTROLLERS,
+                *api_controllers,
                 *registry.CONSOLE_CONTROLLERS,
                 create_static_files_router(
                     path="/static", directories=[WEB_DIR / "static"], opt={"skip_session": True}
@@ -143,7 +153,11 @@ class KiungaWebPlugin(InitPluginProtocol):
         ]
         app_config.before_send.append(stamp_response)
         app_config.exception_handlers.update(
-            {HTTPException: http_exception_handler, Exception: internal_error_handler}
+            {
+                HTTPException: http_exception_handler,
+                DBAPIError: database_refusal_handler,
+                Exception: internal_error_handler,
+            }
         )
         app_config.template_config = TemplateConfig(
             directory=[WEB_DIR / "templates", *registry.TEMPLATE_DIRECTORIES],

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
+from kiunga.platform.web.inputs import Amount, Count, Id, Text
 from kiunga.tenants.billing.ledger import StatementLine
 from kiunga.tenants.billing.models import (
     Adjustment,
@@ -18,16 +19,16 @@ from kiunga.tenants.billing.models import (
 
 
 class InvoiceLineCreate(msgspec.Struct, forbid_unknown_fields=True):
-    description: str
-    unit_price: int
-    quantity: int = 1
-    service_id: int | None = None
+    description: Text
+    unit_price: Amount
+    quantity: Count = 1
+    service_id: Id | None = None
     period_start: datetime | None = None
     period_end: datetime | None = None
 
 
 class InvoiceCreate(msgspec.Struct, forbid_unknown_fields=True):
-    subscriber_id: int
+    subscriber_id: Id
     lines: list[InvoiceLineCreate]
     due_at: datetime
     # True: number and post it at once; False: keep it as a draft to issue later.
@@ -35,30 +36,30 @@ class InvoiceCreate(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class InvoiceVoid(msgspec.Struct, forbid_unknown_fields=True):
-    reason: str
+    reason: Text
 
 
 class PaymentCreate(msgspec.Struct, forbid_unknown_fields=True):
-    subscriber_id: int
-    amount: int
-    method: str
-    reference: str | None = None
+    subscriber_id: Id
+    amount: Amount
+    method: Text
+    reference: Text | None = None
     received_at: datetime | None = None
-    payer_phone: str | None = None
+    payer_phone: Text | None = None
 
 
 class CreditNoteCreate(msgspec.Struct, forbid_unknown_fields=True):
-    subscriber_id: int
-    amount: int
-    reason: str
-    invoice_id: int | None = None
+    subscriber_id: Id
+    amount: Amount
+    reason: Text
+    invoice_id: Id | None = None
 
 
 class AdjustmentCreate(msgspec.Struct, forbid_unknown_fields=True):
-    subscriber_id: int
+    subscriber_id: Id
     # Signed: > 0 credits the subscriber, < 0 debits.
-    amount: int
-    reason: str
+    amount: Amount
+    reason: Text
 
 
 class ActorRead(msgspec.Struct):

@@ -9,6 +9,7 @@ from kiunga.platform.auth.scopes import PACKAGES_READ, PACKAGES_WRITE
 from kiunga.platform.web.dependencies import CurrentTenant, TenantSession
 from kiunga.platform.web.errors import Conflict, FieldError
 from kiunga.platform.web.guards import requires_scopes, tenant_only
+from kiunga.platform.web.inputs import Id
 from kiunga.tenants.catalog import service
 from kiunga.tenants.catalog.schemas import PackageCreate, PackageRead, PackageUpdate
 from litestar import Controller, get, patch, post
@@ -68,7 +69,7 @@ class PackageController(Controller):
         summary="Get a package",
     )
     async def get_package(
-        self, tenant_session: TenantSession, package_id: FromPath[int]
+        self, tenant_session: TenantSession, package_id: FromPath[Id]
     ) -> PackageRead:
         try:
             return PackageRead.of(await service.get_package(tenant_session, package_id))
@@ -81,7 +82,7 @@ class PackageController(Controller):
     async def update_package(
         self,
         tenant_session: TenantSession,
-        package_id: FromPath[int],
+        package_id: FromPath[Id],
         data: JSONBody[PackageUpdate],
     ) -> PackageRead:
         try:
@@ -96,9 +97,7 @@ class PackageController(Controller):
         status_code=HTTP_200_OK,
         summary="Stop selling a package",
     )
-    async def archive(
-        self, tenant_session: TenantSession, package_id: FromPath[int]
-    ) -> PackageRead:
+    async def archive(self, tenant_session: TenantSession, package_id: FromPath[Id]) -> PackageRead:
         return await _set_archived(tenant_session, package_id, True)
 
     @post(
@@ -108,7 +107,7 @@ class PackageController(Controller):
         summary="Sell an archived package again",
     )
     async def unarchive(
-        self, tenant_session: TenantSession, package_id: FromPath[int]
+        self, tenant_session: TenantSession, package_id: FromPath[Id]
     ) -> PackageRead:
         return await _set_archived(tenant_session, package_id, False)
 

@@ -13,6 +13,7 @@ from kiunga.platform.auth.scopes import PACKAGES_READ, PACKAGES_WRITE
 from kiunga.platform.web.console.rendering import page
 from kiunga.platform.web.dependencies import CurrentTenant, TenantSession
 from kiunga.platform.web.guards import requires_scopes, staff_only, tenant_only
+from kiunga.platform.web.inputs import Id
 from kiunga.tenants.catalog import service
 from kiunga.tenants.catalog.models import BillingType, ServiceType, ValidityUnit
 from kiunga.tenants.sites.service import list_sites
@@ -125,11 +126,11 @@ class PackagesPageController(Controller):
         return Redirect("/packages", status_code=303)
 
     @post("/{package_id:int}/archive", guards=[requires_scopes(PACKAGES_WRITE)])
-    async def archive(self, tenant_session: TenantSession, package_id: FromPath[int]) -> Response:
+    async def archive(self, tenant_session: TenantSession, package_id: FromPath[Id]) -> Response:
         return await _toggle(tenant_session, package_id, True)
 
     @post("/{package_id:int}/unarchive", guards=[requires_scopes(PACKAGES_WRITE)])
-    async def unarchive(self, tenant_session: TenantSession, package_id: FromPath[int]) -> Response:
+    async def unarchive(self, tenant_session: TenantSession, package_id: FromPath[Id]) -> Response:
         return await _toggle(tenant_session, package_id, False)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import msgspec
+from kiunga.platform.web.inputs import Id, Text
 from kiunga.tenants.catalog.models import Package
 from kiunga.tenants.catalog.service import PackageFields
 
@@ -16,19 +17,19 @@ Whole = int | float | str
 
 
 class PackageCreate(msgspec.Struct, forbid_unknown_fields=True):
-    name: str
+    name: Text
     price: Whole
     validity_count: Whole
-    validity_unit: str
-    rate_limit: str
+    validity_unit: Text
+    rate_limit: Text
     # The name shown on the captive portal in Swahili; empty: `name` is shown.
-    name_sw: str = ""
-    description: str = ""
-    billing_type: str = "prepaid"
-    service_type: str = "pppoe"
+    name_sw: Text = ""
+    description: Text = ""
+    billing_type: Text = "prepaid"
+    service_type: Text = "pppoe"
     data_cap_bytes: Whole | None = None
-    fup_rate_limit: str | None = None
-    site_ids: list[int] = []
+    fup_rate_limit: Text | None = None
+    site_ids: list[Id] = []
     shared_users: Whole = 1
     sold_on_portal: bool | Whole = False
 
@@ -54,18 +55,18 @@ class PackageCreate(msgspec.Struct, forbid_unknown_fields=True):
 class PackageUpdate(msgspec.Struct, forbid_unknown_fields=True):
     """Absent fields stay as they are; null removes the data cap or the FUP rate."""
 
-    name: str | msgspec.UnsetType = UNSET
-    name_sw: str | msgspec.UnsetType = UNSET
-    description: str | msgspec.UnsetType = UNSET
+    name: Text | msgspec.UnsetType = UNSET
+    name_sw: Text | msgspec.UnsetType = UNSET
+    description: Text | msgspec.UnsetType = UNSET
     price: Whole | msgspec.UnsetType = UNSET
-    billing_type: str | msgspec.UnsetType = UNSET
+    billing_type: Text | msgspec.UnsetType = UNSET
     validity_count: Whole | msgspec.UnsetType = UNSET
-    validity_unit: str | msgspec.UnsetType = UNSET
-    service_type: str | msgspec.UnsetType = UNSET
-    rate_limit: str | msgspec.UnsetType = UNSET
+    validity_unit: Text | msgspec.UnsetType = UNSET
+    service_type: Text | msgspec.UnsetType = UNSET
+    rate_limit: Text | msgspec.UnsetType = UNSET
     data_cap_bytes: Whole | None | msgspec.UnsetType = UNSET
-    fup_rate_limit: str | None | msgspec.UnsetType = UNSET
-    site_ids: list[int] | msgspec.UnsetType = UNSET
+    fup_rate_limit: Text | None | msgspec.UnsetType = UNSET
+    site_ids: list[Id] | msgspec.UnsetType = UNSET
     shared_users: Whole | msgspec.UnsetType = UNSET
     sold_on_portal: bool | Whole | msgspec.UnsetType = UNSET
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, fields
 from kiunga.platform.db.base import utcnow
 from kiunga.platform.jobs.outbox import emit
 from kiunga.platform.models import Tenant
+from kiunga.platform.web.inputs import MAX_ID
 from kiunga.tenants.catalog.models import BillingType, Package, ServiceType, ValidityUnit
 from kiunga.tenants.catalog.periods import period_end
 from kiunga.tenants.catalog.rates import InvalidRateLimit, clean_rate_limit
@@ -78,6 +79,8 @@ def _whole_number(field: str, value: object, *, minimum: int) -> int:
         raise PackageError(field, f"{field} must be a whole number")
     if value < minimum:
         raise PackageError(field, f"{field} must be at least {minimum}")
+    if value > MAX_ID:
+        raise PackageError(field, f"{field} must be at most {MAX_ID}")
     return value
 
 

@@ -12,6 +12,7 @@ everything, including against the database, and writes nothing.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import enum
 import io
@@ -19,10 +20,12 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+import anyio
 from kiunga.platform.db.engine import TENANT_SCHEMA_KEY
 from kiunga.platform.db.naming import validate_schema
 from kiunga.platform.jobs.outbox import emit
 from kiunga.tenants.actors import Actor
+from kiunga.tenants.imports.columns import MappingError
 from kiunga.tenants.imports.rows import CleanRow, Problem, clean_row
 from kiunga.tenants.sites.models import Site
 from kiunga.tenants.subscribers.accounts import existing_accounts, fresh_account_numbers
@@ -65,18 +68,38 @@ class ImportReport:
         return self.rows / self.seconds if self.seconds else 0.0
 
 
+NOT_CSV_TEXT = "The file is not a CSV text file (save it from the spreadsheet as CSV UTF-8)"
+
+
+def _text_of(data: bytes) -> str:
+    # UTF-16 is what spreadsheets write as "Unicode text"; everything else must be UTF-8.
+    encoding = "utf-16" if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) else None
+    try:
+        return data.decode(encoding or "utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise MappingError(NOT_CSV_TEXT) from exc
+
+
 def read_csv(data: str | bytes) -> tuple[list[str], list[dict[str, str]]]:
-    """Headers and rows of a CSV file (comma, semicolon or tab; a UTF-8 BOM is fine)."""
-    text = data.decode("utf-8-sig", errors="replace") if isinstance(data, bytes) else data
+    """Headers and rows of a CSV file (comma, semicolon or tab; UTF-8 with or without a
+    BOM, or UTF-16). A file that is not CSV text raises MappingError saying why."""
+    text = _text_of(data) if isinstance(data, bytes) else data
     text = text.removeprefix("\ufeff")
+    if "\x00" in text:
+        raise MappingError(NOT_CSV_TEXT)
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
     reader = csv.DictReader(io.StringIO(text), dialect=dialect)
-    headers = [header.strip() for header in reader.fieldnames or []]
-    reader.fieldnames = headers
-    return headers, [dict(record) for record in reader]
+    try:
+        headers = [header.strip() for header in reader.fieldnames or []]
+        reader.fieldnames = headers
+        return headers, [dict(record) for record in reader]
+    except csv.Error as exc:
+        # A cell beyond the csv module's limit (128 KiB) is no subscriber's data; the line
+        # being read when it stopped is not counted yet.
+        raise MappingError(f"line {reader.line_num + 1}: {exc}") from exc
 
 
 async def _site_ids(session: AsyncSession, rows: list[CleanRow]) -> dict[str, int]:
@@ -248,6 +271,10 @@ async def _write_chunk(
     return len(new), len(old)
 
 
+def _clean_rows(records: list[dict[str, str]], mapping: dict[str, str]) -> list:
+    return [clean_row(index + 2, record, mapping) for index, record in enumerate(records)]
+
+
 async def import_subscribers(
     session: AsyncSession,
     records: list[dict[str, str]],
@@ -262,7 +289,8 @@ async def import_subscribers(
     started = time.perf_counter()
     actor = actor or import_actor("file")
     report = ImportReport(rows=len(records), dry_run=dry_run)
-    cleaned = [clean_row(index + 2, record, mapping) for index, record in enumerate(records)]
+    # Checking every row of a large file is seconds of Python: keep it off the event loop.
+    cleaned = await anyio.to_thread.run_sync(_clean_rows, records, mapping)
     good = _check_file(cleaned, report)
     if progress and len(good) < len(records):
         progress(len(records) - len(good))

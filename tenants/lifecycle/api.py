@@ -8,6 +8,7 @@ from kiunga.platform.auth.scopes import BILLING_READ, BILLING_WRITE
 from kiunga.platform.web.dependencies import TenantSession
 from kiunga.platform.web.errors import FieldError
 from kiunga.platform.web.guards import requires_scopes, tenant_only
+from kiunga.platform.web.inputs import Count
 from kiunga.tenants.services.models import DEFAULT_SETTINGS
 from kiunga.tenants.services.settings import billing_settings, update_billing_settings
 from litestar import Controller, get, patch
@@ -21,9 +22,9 @@ class LifecycleSettings(msgspec.Struct):
 
 
 class LifecycleSettingsChange(msgspec.Struct, forbid_unknown_fields=True):
-    grace_days: int | None = None
-    reminder_days_before: int | None = None
-    postpaid_due_days: int | None = None
+    grace_days: Count | None = None
+    reminder_days_before: Count | None = None
+    postpaid_due_days: Count | None = None
 
 
 class LifecycleSettingsController(Controller):

@@ -13,6 +13,7 @@ from kiunga.platform.web.dependencies import (
 )
 from kiunga.platform.web.errors import FieldError
 from kiunga.platform.web.guards import requires_scopes, tenant_only
+from kiunga.platform.web.inputs import Id, OptionalId, OptionalText
 from kiunga.tenants.billing.api.common import Limit, Offset, actor_of
 from kiunga.tenants.mpesa import config, connection, queue, stk
 from kiunga.tenants.mpesa.callbacks_web import callback_routes
@@ -167,8 +168,8 @@ class MpesaController(Controller):
     async def list_requests(
         self,
         tenant_session: TenantSession,
-        status: FromQuery[str | None] = None,
-        subscriber_id: FromQuery[int | None] = None,
+        status: FromQuery[OptionalText] = None,
+        subscriber_id: FromQuery[OptionalId] = None,
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> RequestPage:
@@ -186,7 +187,7 @@ class MpesaController(Controller):
 
     @get("/requests/{request_id:int}", guards=[requires_scopes(BILLING_READ)], summary="A request")
     async def get_request(
-        self, tenant_session: TenantSession, request_id: FromPath[int]
+        self, tenant_session: TenantSession, request_id: FromPath[Id]
     ) -> RequestRead:
         found = await tenant_session.get(MpesaRequest, request_id)
         if found is None:
@@ -214,7 +215,7 @@ class MpesaController(Controller):
         self,
         tenant_session: TenantSession,
         principal: CurrentPrincipal,
-        transaction_id: FromPath[int],
+        transaction_id: FromPath[Id],
         data: JSONBody[AssignCreate],
     ) -> TransactionRead:
         try:

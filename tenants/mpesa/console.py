@@ -11,6 +11,7 @@ from kiunga.platform.auth.scopes import BILLING_READ, BILLING_WRITE, MPESA_SETTI
 from kiunga.platform.web.console.rendering import page
 from kiunga.platform.web.dependencies import CurrentTenant, Services, TenantSession
 from kiunga.platform.web.guards import requires_scopes, staff_only, tenant_only
+from kiunga.platform.web.inputs import Id, OptionalId
 from kiunga.tenants.billing.api.common import actor_of
 from kiunga.tenants.billing.invoices import open_amount
 from kiunga.tenants.mpesa import config, connection, queue, stk
@@ -190,7 +191,7 @@ class MpesaPagesController(Controller):
         self,
         request: Request,
         tenant_session: TenantSession,
-        subscriber_id: FromQuery[int | None] = None,
+        subscriber_id: FromQuery[OptionalId] = None,
     ) -> Response:
         pending, _ = await stk.list_requests(
             tenant_session, status=RequestStatus.PENDING, subscriber_id=subscriber_id, limit=100
@@ -214,7 +215,7 @@ class MpesaPagesController(Controller):
         self,
         request: Request,
         tenant_session: TenantSession,
-        subscriber_id: FromQuery[int | None] = None,
+        subscriber_id: FromQuery[OptionalId] = None,
     ) -> Response:
         form = RequestForm(subscriber_id=str(subscriber_id or ""))
         if subscriber_id:
@@ -291,7 +292,7 @@ class MpesaPagesController(Controller):
         self,
         request: Request,
         tenant_session: TenantSession,
-        transaction_id: FromPath[int],
+        transaction_id: FromPath[Id],
         data: URLEncodedBody[AssignForm],
     ) -> Response:
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import msgspec
+from kiunga.platform.web.inputs import Amount, Id, Text
 from kiunga.tenants.mpesa.config import SettingsView
 from kiunga.tenants.mpesa.models import MpesaCallback, MpesaRequest, MpesaTransaction
 
@@ -49,17 +50,17 @@ class SettingsRead(msgspec.Struct):
 
 
 class SettingsWrite(msgspec.Struct, forbid_unknown_fields=True):
-    environment: str | None = None
-    base_url: str | None = None
-    shortcode_type: str | None = None
-    shortcode: str | None = None
-    till_number: str | None = None
-    consumer_key: str | None = None
-    consumer_secret: str | None = None
-    passkey: str | None = None
-    initiator_name: str | None = None
-    security_credential: str | None = None
-    allowed_sources: list[str] | None = None
+    environment: Text | None = None
+    base_url: Text | None = None
+    shortcode_type: Text | None = None
+    shortcode: Text | None = None
+    till_number: Text | None = None
+    consumer_key: Text | None = None
+    consumer_secret: Text | None = None
+    passkey: Text | None = None
+    initiator_name: Text | None = None
+    security_credential: Text | None = None
+    allowed_sources: list[Text] | None = None
 
 
 class CheckRead(msgspec.Struct):
@@ -69,10 +70,10 @@ class CheckRead(msgspec.Struct):
 
 
 class StkPushCreate(msgspec.Struct, forbid_unknown_fields=True):
-    amount: int
-    phone: str | None = None
-    subscriber_id: int | None = None
-    account_number: str | None = None
+    amount: Amount
+    phone: Text | None = None
+    subscriber_id: Id | None = None
+    account_number: Text | None = None
 
 
 class RequestRead(msgspec.Struct):
@@ -141,7 +142,7 @@ class TransactionPage(msgspec.Struct):
 
 
 class AssignCreate(msgspec.Struct, forbid_unknown_fields=True):
-    account_number: str
+    account_number: Text
 
 
 class CallbackRead(msgspec.Struct):

@@ -8,6 +8,7 @@ from kiunga.platform.auth.scopes import NETWORK_READ, NETWORK_WRITE
 from kiunga.platform.web.dependencies import CurrentTenant, Services, TenantSession
 from kiunga.platform.web.errors import FieldError
 from kiunga.platform.web.guards import requires_scopes, tenant_only
+from kiunga.platform.web.inputs import Id, OptionalId
 from kiunga.tenants.network import service, status
 from kiunga.tenants.network.schemas import (
     ConnectionCheck,
@@ -44,7 +45,7 @@ class RouterController(Controller):
 
     @get(guards=[requires_scopes(NETWORK_READ)], summary="List routers with their status")
     async def list_routers(
-        self, tenant_session: TenantSession, site_id: FromQuery[int | None] = None
+        self, tenant_session: TenantSession, site_id: FromQuery[OptionalId] = None
     ) -> list[RouterRead]:
         routers = await service.list_routers(tenant_session, site_id=site_id)
         return [RouterRead.of(router) for router in routers]
@@ -62,7 +63,7 @@ class RouterController(Controller):
 
     @get("/{router_id:int}", guards=[requires_scopes(NETWORK_READ)], summary="Get a router")
     async def get_router(
-        self, tenant_session: TenantSession, router_id: FromPath[int]
+        self, tenant_session: TenantSession, router_id: FromPath[Id]
     ) -> RouterRead:
         try:
             return RouterRead.of(await service.get_router(tenant_session, router_id))
@@ -74,7 +75,7 @@ class RouterController(Controller):
         self,
         tenant_session: TenantSession,
         tenant: CurrentTenant,
-        router_id: FromPath[int],
+        router_id: FromPath[Id],
         data: JSONBody[RouterUpdate],
     ) -> RouterRead:
         try:
@@ -87,7 +88,7 @@ class RouterController(Controller):
 
     @delete("/{router_id:int}", guards=[requires_scopes(NETWORK_WRITE)], summary="Remove one")
     async def delete_router(
-        self, tenant_session: TenantSession, tenant: CurrentTenant, router_id: FromPath[int]
+        self, tenant_session: TenantSession, tenant: CurrentTenant, router_id: FromPath[Id]
     ) -> None:
         try:
             await service.delete_router(tenant_session, tenant.id, router_id)
@@ -105,7 +106,7 @@ class RouterController(Controller):
         request: Request,
         services: Services,
         tenant: CurrentTenant,
-        router_id: FromPath[int],
+        router_id: FromPath[Id],
     ) -> ConnectionCheck:
         try:
             result = await status.check_router(

@@ -12,6 +12,7 @@ from kiunga.platform.auth.scopes import NETWORK_READ, NETWORK_WRITE
 from kiunga.platform.web.console.rendering import page
 from kiunga.platform.web.dependencies import CurrentTenant, Services, TenantSession
 from kiunga.platform.web.guards import requires_scopes, staff_only, tenant_only
+from kiunga.platform.web.inputs import Id
 from kiunga.tenants.network import service, status
 from kiunga.tenants.network.api import gateway_factory
 from kiunga.tenants.network.models import API_PORT, API_TLS_PORT, COA_PORT, Router, RouterMode
@@ -143,7 +144,7 @@ class RoutersPageController(Controller):
 
     @get("/{router_id:int}")
     async def router_page(
-        self, request: Request, tenant_session: TenantSession, router_id: FromPath[int]
+        self, request: Request, tenant_session: TenantSession, router_id: FromPath[Id]
     ) -> Response:
         router = await _load(tenant_session, router_id)
         return await _render(
@@ -162,7 +163,7 @@ class RoutersPageController(Controller):
         request: Request,
         tenant_session: TenantSession,
         tenant: CurrentTenant,
-        router_id: FromPath[int],
+        router_id: FromPath[Id],
     ) -> Response:
         await _load(tenant_session, router_id)
         form, fields = await _posted(request)
@@ -188,7 +189,7 @@ class RoutersPageController(Controller):
         request: Request,
         services: Services,
         tenant: CurrentTenant,
-        router_id: FromPath[int],
+        router_id: FromPath[Id],
     ) -> Response:
         try:
             result = await status.check_router(
@@ -223,7 +224,7 @@ class RoutersPageController(Controller):
         self,
         tenant_session: TenantSession,
         tenant: CurrentTenant,
-        router_id: FromPath[int],
+        router_id: FromPath[Id],
     ) -> Response:
         try:
             await service.delete_router(tenant_session, tenant.id, router_id)

@@ -6,22 +6,23 @@ from __future__ import annotations
 from datetime import datetime
 
 import msgspec
+from kiunga.platform.web.inputs import Count, Id, Text
 from kiunga.tenants.network.models import Router
 from kiunga.tenants.network.service import radius_source_address
 
 
 class RouterCreate(msgspec.Struct, forbid_unknown_fields=True):
-    name: str
-    address: str
-    mode: str = "api"
-    site_id: int | None = None
-    api_port: int | None = None  # 8728, or 8729 with use_tls
+    name: Text
+    address: Text
+    mode: Text = "api"
+    site_id: Id | None = None
+    api_port: Count | None = None  # 8728, or 8729 with use_tls
     use_tls: bool = False
-    api_username: str | None = None
-    api_password: str | None = None
-    radius_secret: str | None = None
-    radius_source_address: str | None = None  # defaults to address when that is an IP
-    coa_port: int | None = None  # 3799
+    api_username: Text | None = None
+    api_password: Text | None = None
+    radius_secret: Text | None = None
+    radius_source_address: Text | None = None  # defaults to address when that is an IP
+    coa_port: Count | None = None  # 3799
     require_message_authenticator: bool = False
 
 
@@ -29,17 +30,17 @@ class RouterUpdate(msgspec.Struct, forbid_unknown_fields=True):
     """Absent fields stay as they are; a secret is replaced only when given. A null
     site_id or radius_source_address clears it."""
 
-    name: str | msgspec.UnsetType = msgspec.UNSET
-    address: str | msgspec.UnsetType = msgspec.UNSET
-    mode: str | msgspec.UnsetType = msgspec.UNSET
-    site_id: int | None | msgspec.UnsetType = msgspec.UNSET
-    api_port: int | msgspec.UnsetType = msgspec.UNSET
+    name: Text | msgspec.UnsetType = msgspec.UNSET
+    address: Text | msgspec.UnsetType = msgspec.UNSET
+    mode: Text | msgspec.UnsetType = msgspec.UNSET
+    site_id: Id | None | msgspec.UnsetType = msgspec.UNSET
+    api_port: Count | msgspec.UnsetType = msgspec.UNSET
     use_tls: bool | msgspec.UnsetType = msgspec.UNSET
-    api_username: str | None | msgspec.UnsetType = msgspec.UNSET
-    api_password: str | msgspec.UnsetType = msgspec.UNSET
-    radius_secret: str | msgspec.UnsetType = msgspec.UNSET
-    radius_source_address: str | None | msgspec.UnsetType = msgspec.UNSET
-    coa_port: int | msgspec.UnsetType = msgspec.UNSET
+    api_username: Text | None | msgspec.UnsetType = msgspec.UNSET
+    api_password: Text | msgspec.UnsetType = msgspec.UNSET
+    radius_secret: Text | msgspec.UnsetType = msgspec.UNSET
+    radius_source_address: Text | None | msgspec.UnsetType = msgspec.UNSET
+    coa_port: Count | msgspec.UnsetType = msgspec.UNSET
     require_message_authenticator: bool | msgspec.UnsetType = msgspec.UNSET
 
     def changes(self) -> dict[str, object]:

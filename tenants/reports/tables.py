@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
+
+from kiunga.platform.csv_cells import SafeCsvWriter
 
 
 @dataclass
@@ -24,7 +25,7 @@ def plain(value: Any) -> Any:
 
 def to_csv(table: Table) -> str:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer = SafeCsvWriter(buffer, lineterminator="\r\n")
     writer.writerow(table.columns)
     for row in table.rows:
         writer.writerow(["" if row[c] is None else plain(row[c]) for c in table.columns])

@@ -17,6 +17,7 @@ from kiunga.platform.models import StaffRole
 from kiunga.platform.web.dependencies import TenantSession
 from kiunga.platform.web.errors import FieldError
 from kiunga.platform.web.guards import requires_scopes, tenant_only
+from kiunga.platform.web.inputs import Id, Text
 from kiunga.platform.web.request_state import request_principal
 from kiunga.tenants.resellers import service
 from kiunga.tenants.subscribers.models import Reseller
@@ -39,15 +40,15 @@ def managers_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
 
 
 class ResellerCreate(msgspec.Struct, forbid_unknown_fields=True):
-    name: str
-    phone: str | None = None
+    name: Text
+    phone: Text | None = None
 
 
 class ResellerUpdate(msgspec.Struct, forbid_unknown_fields=True):
     """Absent fields stay as they are; a null phone removes it."""
 
-    name: str | msgspec.UnsetType = msgspec.UNSET
-    phone: str | None | msgspec.UnsetType = msgspec.UNSET
+    name: Text | msgspec.UnsetType = msgspec.UNSET
+    phone: Text | None | msgspec.UnsetType = msgspec.UNSET
 
 
 class ResellerRead(msgspec.Struct):
@@ -115,7 +116,7 @@ class ResellerController(Controller):
 
     @get("/{reseller_id:int}", guards=[requires_scopes(SUBSCRIBERS_READ)], summary="Get one")
     async def get_reseller(
-        self, tenant_session: TenantSession, reseller_id: FromPath[int]
+        self, tenant_session: TenantSession, reseller_id: FromPath[Id]
     ) -> ResellerRead:
         try:
             reseller = await service.get_reseller(tenant_session, reseller_id)
@@ -128,7 +129,7 @@ class ResellerController(Controller):
     async def update_reseller(
         self,
         tenant_session: TenantSession,
-        reseller_id: FromPath[int],
+        reseller_id: FromPath[Id],
         data: JSONBody[ResellerUpdate],
     ) -> ResellerRead:
         changes = {

@@ -10,6 +10,7 @@ from kiunga.platform.auth.scopes import SUBSCRIBERS_READ, SUBSCRIBERS_WRITE
 from kiunga.platform.web.console.rendering import page
 from kiunga.platform.web.dependencies import TenantSession
 from kiunga.platform.web.guards import requires_scopes, staff_only, tenant_only
+from kiunga.platform.web.inputs import Id
 from kiunga.platform.web.request_state import request_principal
 from kiunga.tenants.resellers import service
 from kiunga.tenants.resellers.api import MANAGING_ROLES
@@ -100,7 +101,7 @@ class ResellersPageController(Controller):
 
     @get("/{reseller_id:int}/edit", guards=[requires_scopes(SUBSCRIBERS_WRITE)])
     async def edit_reseller(
-        self, request: Request, tenant_session: TenantSession, reseller_id: FromPath[int]
+        self, request: Request, tenant_session: TenantSession, reseller_id: FromPath[Id]
     ) -> Response:
         reseller = await _load(tenant_session, reseller_id)
         form = {"name": reseller.name, "phone": reseller.phone or ""}
@@ -108,7 +109,7 @@ class ResellersPageController(Controller):
 
     @post("/{reseller_id:int}/edit", guards=[requires_scopes(SUBSCRIBERS_WRITE)])
     async def save_reseller(
-        self, request: Request, tenant_session: TenantSession, reseller_id: FromPath[int]
+        self, request: Request, tenant_session: TenantSession, reseller_id: FromPath[Id]
     ) -> Response:
         reseller = await _load(tenant_session, reseller_id)
         form = await request.form()

@@ -13,6 +13,7 @@ from kiunga.platform.auth.scopes import BILLING_WRITE, SERVICES_READ, SERVICES_W
 from kiunga.platform.web.dependencies import CurrentPrincipal, TenantSession
 from kiunga.platform.web.errors import FieldError
 from kiunga.platform.web.guards import requires_scopes, tenant_only
+from kiunga.platform.web.inputs import Id, Limit, Offset, OptionalId, OptionalText
 from kiunga.tenants.billing.api.common import actor_of
 from kiunga.tenants.billing.errors import BillingError, NotFound
 from kiunga.tenants.lifecycle import restore as _restore  # noqa: F401  (registers the hook)
@@ -82,12 +83,12 @@ class ServiceController(Controller):
         self,
         tenant_session: TenantSession,
         principal: CurrentPrincipal,
-        subscriber_id: FromQuery[int | None] = None,
+        subscriber_id: FromQuery[OptionalId] = None,
         status: FromQuery[ServiceStatus | None] = None,
-        package_id: FromQuery[int | None] = None,
-        username: FromQuery[str | None] = None,
-        limit: FromQuery[int] = 50,
-        offset: FromQuery[int] = 0,
+        package_id: FromQuery[OptionalId] = None,
+        username: FromQuery[OptionalText] = None,
+        limit: Limit = 50,
+        offset: Offset = 0,
     ) -> ServicePage:
         where = ServiceFilter(
             subscriber_id=subscriber_id,
@@ -103,7 +104,7 @@ class ServiceController(Controller):
 
     @get("/{service_id:int}", guards=[requires_scopes(SERVICES_READ)], summary="Get a service")
     async def get_service(
-        self, tenant_session: TenantSession, principal: CurrentPrincipal, service_id: FromPath[int]
+        self, tenant_session: TenantSession, principal: CurrentPrincipal, service_id: FromPath[Id]
     ) -> ServiceRead:
         return ServiceRead.of(await _visible(tenant_session, principal, service_id))
 
@@ -168,7 +169,7 @@ class ServiceController(Controller):
         self,
         tenant_session: TenantSession,
         principal: CurrentPrincipal,
-        service_id: FromPath[int],
+        service_id: FromPath[Id],
         data: JSONBody[ActivateBody | None] = None,
     ) -> ServiceRead:
         allow_unpaid = data.allow_unpaid if data else False
@@ -192,7 +193,7 @@ class ServiceController(Controller):
         self,
         tenant_session: TenantSession,
         principal: CurrentPrincipal,
-        service_id: FromPath[int],
+        service_id: FromPath[Id],
         data: JSONBody[ReasonBody | None] = None,
     ) -> ServiceRead:
         reason = (data.reason if data else "").strip() or "suspended by staff"
@@ -212,7 +213,7 @@ class ServiceController(Controller):
         summary="Lift a suspension",
     )
     async def restore(
-        self, tenant_session: TenantSession, principal: CurrentPrincipal, service_id: FromPath[int]
+        self, tenant_session: TenantSession, principal: CurrentPrincipal, service_id: FromPath[Id]
     ) -> ServiceRead:
         return await self._act(
             tenant_session,
@@ -231,7 +232,7 @@ class ServiceController(Controller):
         self,
         tenant_session: TenantSession,
         principal: CurrentPrincipal,
-        service_id: FromPath[int],
+        service_id: FromPath[Id],
         data: JSONBody[ReasonBody | None] = None,
     ) -> ServiceRead:
         reason = (data.reason if data else "").strip() or "terminated by staff"
@@ -254,7 +255,7 @@ class ServiceController(Controller):
         self,
         tenant_session: TenantSession,
         principal: CurrentPrincipal,
-        service_id: FromPath[int],
+        service_id: FromPath[Id],
         data: JSONBody[PackageChange],
     ) -> ServiceRead:
         return await self._act(

@@ -13,6 +13,7 @@ from kiunga.platform.auth.scopes import BILLING_WRITE, SERVICES_READ, SERVICES_W
 from kiunga.platform.web.console.rendering import page
 from kiunga.platform.web.dependencies import TenantSession
 from kiunga.platform.web.guards import requires_scopes, staff_only, tenant_only
+from kiunga.platform.web.inputs import Id, OptionalId, Text
 from kiunga.tenants.billing.api.common import actor_of
 from kiunga.tenants.catalog.models import Package
 from kiunga.tenants.network.radius.dynauth import last_attempts
@@ -98,7 +99,7 @@ class ServicesPageController(Controller):
         self,
         request: Request,
         tenant_session: TenantSession,
-        subscriber_id: FromQuery[int | None] = None,
+        subscriber_id: FromQuery[OptionalId] = None,
     ) -> Response:
         return await _render(request, tenant_session, subscriber_id)
 
@@ -135,8 +136,8 @@ class ServicesPageController(Controller):
         self,
         request: Request,
         tenant_session: TenantSession,
-        service_id: FromPath[int],
-        action: FromPath[str],
+        service_id: FromPath[Id],
+        action: FromPath[Text],
         data: URLEncodedBody[ActionForm],
     ) -> Response:
         actor = actor_of(request.user)

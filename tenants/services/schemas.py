@@ -5,16 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 
 import msgspec
+from kiunga.platform.web.inputs import Id, Text
 from kiunga.tenants.services.models import Service
 
 
 class ServiceCreate(msgspec.Struct, forbid_unknown_fields=True):
-    subscriber_id: int
-    package_id: int
-    username: str | None = None
-    password: str | None = None
-    mac_address: str | None = None
-    static_ip: str | None = None
+    subscriber_id: Id
+    package_id: Id
+    username: Text | None = None
+    password: Text | None = None
+    mac_address: Text | None = None
+    static_ip: Text | None = None
     auto_renew: bool = True
     # False: create the service pending, to activate later.
     activate: bool = True
@@ -24,7 +25,7 @@ class ServiceCreate(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class ReasonBody(msgspec.Struct, forbid_unknown_fields=True):
-    reason: str = ""
+    reason: Text = ""
 
 
 class ActivateBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -32,7 +33,7 @@ class ActivateBody(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class PackageChange(msgspec.Struct, forbid_unknown_fields=True):
-    package_id: int
+    package_id: Id
     allow_unpaid: bool = False
 
 

@@ -8,6 +8,7 @@ from kiunga.platform.auth.scopes import SITES_READ, SITES_WRITE
 from kiunga.platform.web.dependencies import TenantSession
 from kiunga.platform.web.errors import Conflict, FieldError
 from kiunga.platform.web.guards import requires_scopes, tenant_only
+from kiunga.platform.web.inputs import Id
 from kiunga.tenants.sites import service
 from kiunga.tenants.sites.schemas import SiteCreate, SiteRead, SiteUpdate
 from litestar import Controller, delete, get, patch, post
@@ -54,7 +55,7 @@ class SiteController(Controller):
         opt=FENCED_CALLERS_ALLOWED,
         summary="Get a site",
     )
-    async def get_site(self, tenant_session: TenantSession, site_id: FromPath[int]) -> SiteRead:
+    async def get_site(self, tenant_session: TenantSession, site_id: FromPath[Id]) -> SiteRead:
         try:
             return SiteRead.of(await service.get_site(tenant_session, site_id))
         except service.SiteNotFound as exc:
@@ -64,7 +65,7 @@ class SiteController(Controller):
     async def update_site(
         self,
         tenant_session: TenantSession,
-        site_id: FromPath[int],
+        site_id: FromPath[Id],
         data: JSONBody[SiteUpdate],
     ) -> SiteRead:
         changes = service.SiteChanges(name=data.name, region=data.region)
@@ -75,7 +76,7 @@ class SiteController(Controller):
         return SiteRead.of(site)
 
     @delete("/{site_id:int}", guards=[requires_scopes(SITES_WRITE)], summary="Delete a site")
-    async def delete_site(self, tenant_session: TenantSession, site_id: FromPath[int]) -> None:
+    async def delete_site(self, tenant_session: TenantSession, site_id: FromPath[Id]) -> None:
         try:
             await service.delete_site(tenant_session, site_id)
         except service.SiteNotFound as exc:

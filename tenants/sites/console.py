@@ -9,6 +9,7 @@ from kiunga.platform.auth.scopes import SITES_READ, SITES_WRITE
 from kiunga.platform.web.console.rendering import page
 from kiunga.platform.web.dependencies import TenantSession
 from kiunga.platform.web.guards import requires_scopes, staff_only, tenant_only
+from kiunga.platform.web.inputs import Id
 from kiunga.tenants.sites import service
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
@@ -76,7 +77,7 @@ class SitesPageController(Controller):
         self,
         request: Request,
         tenant_session: TenantSession,
-        site_id: FromPath[int],
+        site_id: FromPath[Id],
     ) -> Response:
         try:
             await service.delete_site(tenant_session, site_id)

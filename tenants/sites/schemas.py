@@ -5,17 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 
 import msgspec
+from kiunga.platform.web.inputs import Text
 from kiunga.tenants.sites.models import Site
 
 
 class SiteCreate(msgspec.Struct, forbid_unknown_fields=True):
-    name: str
-    region: str = ""
+    name: Text
+    region: Text = ""
 
 
 class SiteUpdate(msgspec.Struct, forbid_unknown_fields=True):
-    name: str | None = None
-    region: str | None = None
+    name: Text | None = None
+    region: Text | None = None
 
 
 class SiteRead(msgspec.Struct):

@@ -14,6 +14,7 @@ from kiunga.platform.auth.scopes import SUBSCRIBERS_READ, SUBSCRIBERS_WRITE
 from kiunga.platform.web.dependencies import CurrentPrincipal, TenantSession
 from kiunga.platform.web.errors import Conflict, FieldError
 from kiunga.platform.web.guards import requires_scopes, tenant_only
+from kiunga.platform.web.inputs import Id, OptionalId, OptionalText, PageNumber
 from kiunga.tenants.actors import Actor
 from kiunga.tenants.subscribers import service
 from kiunga.tenants.subscribers.listing import SORTS, SubscriberFilters, list_subscribers
@@ -64,14 +65,14 @@ class SubscriberController(Controller):
         tenant_session: TenantSession,
         principal: CurrentPrincipal,
         status: FromQuery[SubscriberStatus | None] = None,
-        region: FromQuery[str | None] = None,
-        branch: FromQuery[str | None] = None,
-        site_id: FromQuery[int | None] = None,
-        reseller_id: FromQuery[int | None] = None,
-        q: FromQuery[str | None] = None,
+        region: FromQuery[OptionalText] = None,
+        branch: FromQuery[OptionalText] = None,
+        site_id: FromQuery[OptionalId] = None,
+        reseller_id: FromQuery[OptionalId] = None,
+        q: FromQuery[OptionalText] = None,
         sort: FromQuery[SortKey] = "name",
-        page: FromQuery[int] = 1,
-        per_page: FromQuery[int] = 50,
+        page: FromQuery[PageNumber] = 1,
+        per_page: FromQuery[PageNumber] = 50,
     ) -> SubscriberPage:
         own = fence_of(principal)
         filters = SubscriberFilters(
@@ -117,7 +118,7 @@ class SubscriberController(Controller):
         self,
         tenant_session: TenantSession,
         principal: CurrentPrincipal,
-        subscriber_id: FromPath[int],
+        subscriber_id: FromPath[Id],
     ) -> SubscriberRead:
         try:
             subscriber = await service.get_subscriber(
@@ -132,7 +133,7 @@ class SubscriberController(Controller):
         self,
         tenant_session: TenantSession,
         principal: CurrentPrincipal,
-        subscriber_id: FromPath[int],
+        subscriber_id: FromPath[Id],
         data: JSONBody[SubscriberUpdate],
     ) -> SubscriberRead:
         try:
@@ -153,7 +154,7 @@ class SubscriberController(Controller):
         self,
         tenant_session: TenantSession,
         principal: CurrentPrincipal,
-        subscriber_id: FromPath[int],
+        subscriber_id: FromPath[Id],
         data: JSONBody[StatusChange],
     ) -> SubscriberRead:
         try:
@@ -182,7 +183,7 @@ class SubscriberController(Controller):
         self,
         tenant_session: TenantSession,
         principal: CurrentPrincipal,
-        subscriber_id: FromPath[int],
+        subscriber_id: FromPath[Id],
     ) -> list[StatusChangeRead]:
         try:
             await service.get_subscriber(

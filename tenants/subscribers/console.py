@@ -13,6 +13,7 @@ from kiunga.platform.auth.scopes import SUBSCRIBERS_READ, SUBSCRIBERS_WRITE
 from kiunga.platform.web.console.rendering import page
 from kiunga.platform.web.dependencies import TenantSession
 from kiunga.platform.web.guards import requires_scopes, staff_only, tenant_only
+from kiunga.platform.web.inputs import Id
 from kiunga.tenants.actors import Actor
 from kiunga.tenants.resellers.service import reseller_choices
 from kiunga.tenants.sites.service import list_sites
@@ -201,20 +202,20 @@ class SubscribersPageController(Controller):
 
     @get("/{subscriber_id:int}")
     async def subscriber_page(
-        self, request: Request, tenant_session: TenantSession, subscriber_id: FromPath[int]
+        self, request: Request, tenant_session: TenantSession, subscriber_id: FromPath[Id]
     ) -> Response:
         return await _detail(request, tenant_session, await _load(tenant_session, subscriber_id))
 
     @get("/{subscriber_id:int}/edit", guards=[requires_scopes(SUBSCRIBERS_WRITE)])
     async def edit_page(
-        self, request: Request, tenant_session: TenantSession, subscriber_id: FromPath[int]
+        self, request: Request, tenant_session: TenantSession, subscriber_id: FromPath[Id]
     ) -> Response:
         subscriber = await _load(tenant_session, subscriber_id)
         return await _edit_form(request, tenant_session, subscriber, form=_form_of(subscriber))
 
     @post("/{subscriber_id:int}/edit", guards=[requires_scopes(SUBSCRIBERS_WRITE)])
     async def save(
-        self, request: Request, tenant_session: TenantSession, subscriber_id: FromPath[int]
+        self, request: Request, tenant_session: TenantSession, subscriber_id: FromPath[Id]
     ) -> Response:
         form = await request.form()
         subscriber = await _load(tenant_session, subscriber_id)
@@ -242,7 +243,7 @@ class SubscribersPageController(Controller):
 
     @post("/{subscriber_id:int}/status", guards=[requires_scopes(SUBSCRIBERS_WRITE)])
     async def change_status(
-        self, request: Request, tenant_session: TenantSession, subscriber_id: FromPath[int]
+        self, request: Request, tenant_session: TenantSession, subscriber_id: FromPath[Id]
     ) -> Response:
         form = await request.form()
         subscriber = await _load(tenant_session, subscriber_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import msgspec
+from kiunga.platform.web.inputs import Id, Text
 from kiunga.tenants.subscribers.models import Subscriber, SubscriberStatusChange
 from kiunga.tenants.subscribers.service import SubscriberFields
 
@@ -12,21 +13,21 @@ UNSET = msgspec.UNSET
 
 
 class SubscriberCreate(msgspec.Struct, forbid_unknown_fields=True):
-    name: str
-    account_number: str | None = None
-    phones: list[str] = []
-    email: str | None = None
-    region: str = ""
-    branch: str = ""
-    site_id: int | None = None
-    address: str = ""
-    unit: str = ""
+    name: Text
+    account_number: Text | None = None
+    phones: list[Text] = []
+    email: Text | None = None
+    region: Text = ""
+    branch: Text = ""
+    site_id: Id | None = None
+    address: Text = ""
+    unit: Text = ""
     latitude: float | None = None
     longitude: float | None = None
-    notes: str = ""
-    language: str = "en"
-    reseller_id: int | None = None
-    status: str = "lead"
+    notes: Text = ""
+    language: Text = "en"
+    reseller_id: Id | None = None
+    status: Text = "lead"
 
     def fields(self) -> SubscriberFields:
         given = msgspec.structs.asdict(self)
@@ -37,20 +38,20 @@ class SubscriberCreate(msgspec.Struct, forbid_unknown_fields=True):
 class SubscriberUpdate(msgspec.Struct, forbid_unknown_fields=True):
     """Absent fields stay as they are. Status changes go through …/status."""
 
-    name: str | msgspec.UnsetType = UNSET
-    account_number: str | msgspec.UnsetType = UNSET
-    phones: list[str] | msgspec.UnsetType = UNSET
-    email: str | None | msgspec.UnsetType = UNSET
-    region: str | msgspec.UnsetType = UNSET
-    branch: str | msgspec.UnsetType = UNSET
-    site_id: int | None | msgspec.UnsetType = UNSET
-    address: str | msgspec.UnsetType = UNSET
-    unit: str | msgspec.UnsetType = UNSET
+    name: Text | msgspec.UnsetType = UNSET
+    account_number: Text | msgspec.UnsetType = UNSET
+    phones: list[Text] | msgspec.UnsetType = UNSET
+    email: Text | None | msgspec.UnsetType = UNSET
+    region: Text | msgspec.UnsetType = UNSET
+    branch: Text | msgspec.UnsetType = UNSET
+    site_id: Id | None | msgspec.UnsetType = UNSET
+    address: Text | msgspec.UnsetType = UNSET
+    unit: Text | msgspec.UnsetType = UNSET
     latitude: float | None | msgspec.UnsetType = UNSET
     longitude: float | None | msgspec.UnsetType = UNSET
-    notes: str | msgspec.UnsetType = UNSET
-    language: str | msgspec.UnsetType = UNSET
-    reseller_id: int | None | msgspec.UnsetType = UNSET
+    notes: Text | msgspec.UnsetType = UNSET
+    language: Text | msgspec.UnsetType = UNSET
+    reseller_id: Id | None | msgspec.UnsetType = UNSET
 
     def fields(self) -> SubscriberFields:
         given = {
@@ -62,8 +63,8 @@ class SubscriberUpdate(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class StatusChange(msgspec.Struct, forbid_unknown_fields=True):
-    status: str
-    reason: str = ""
+    status: Text
+    reason: Text = ""
 
 
 class SubscriberRead(msgspec.Struct):

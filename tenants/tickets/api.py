@@ -14,6 +14,7 @@ from kiunga.platform.auth.scopes import TICKETS_READ, TICKETS_WRITE
 from kiunga.platform.web.dependencies import CurrentPrincipal, TenantSession
 from kiunga.platform.web.errors import Conflict, FieldError
 from kiunga.platform.web.guards import requires_scopes, tenant_only
+from kiunga.platform.web.inputs import Id, Offset, OptionalText
 from kiunga.tenants.actors import SYSTEM, Actor
 from kiunga.tenants.subscribers.models import Subscriber
 from kiunga.tenants.tickets import queries, service
@@ -86,13 +87,13 @@ class TicketController(Controller):
         self,
         tenant_session: TenantSession,
         principal: CurrentPrincipal,
-        status: FromQuery[str | None] = None,
-        priority: FromQuery[str | None] = None,
+        status: FromQuery[OptionalText] = None,
+        priority: FromQuery[OptionalText] = None,
         assignee: Annotated[int | None, QueryParameter(description="staff id")] = None,
         subscriber: Annotated[int | None, QueryParameter(description="subscriber id")] = None,
         q: Annotated[str, QueryParameter(description="subject, number or subscriber")] = "",
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)] = 50,
-        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        offset: Offset = 0,
     ) -> TicketPage:
         try:
             filters = queries.TicketFilters(
@@ -157,7 +158,7 @@ class TicketController(Controller):
         summary="A ticket and its thread",
     )
     async def get_ticket(
-        self, tenant_session: TenantSession, principal: CurrentPrincipal, ticket_id: FromPath[int]
+        self, tenant_session: TenantSession, principal: CurrentPrincipal, ticket_id: FromPath[Id]
     ) -> TicketRead:
         try:
             await ensure_visible(tenant_session, principal, ticket_id)
@@ -176,7 +177,7 @@ class TicketController(Controller):
         self,
         tenant_session: TenantSession,
         principal: CurrentPrincipal,
-        ticket_id: FromPath[int],
+        ticket_id: FromPath[Id],
         data: JSONBody[MessageCreate],
     ) -> MessageRead:
         try:
@@ -203,7 +204,7 @@ class TicketController(Controller):
         self,
         tenant_session: TenantSession,
         principal: CurrentPrincipal,
-        ticket_id: FromPath[int],
+        ticket_id: FromPath[Id],
         data: JSONBody[AssignmentChange],
     ) -> TicketRead:
         try:
@@ -225,7 +226,7 @@ class TicketController(Controller):
         self,
         tenant_session: TenantSession,
         principal: CurrentPrincipal,
-        ticket_id: FromPath[int],
+        ticket_id: FromPath[Id],
         data: JSONBody[StatusChange],
     ) -> TicketRead:
         try:

@@ -11,6 +11,7 @@ from kiunga.platform.auth.scopes import TICKETS_READ, TICKETS_WRITE
 from kiunga.platform.web.console.rendering import page
 from kiunga.platform.web.dependencies import TenantSession
 from kiunga.platform.web.guards import requires_scopes, staff_only, tenant_only
+from kiunga.platform.web.inputs import Id
 from kiunga.tenants.subscribers.models import Subscriber
 from kiunga.tenants.tickets import queries, service
 from kiunga.tenants.tickets.api import actor_of
@@ -202,7 +203,7 @@ class TicketsPageController(Controller):
 
     @get("/{ticket_id:int}")
     async def ticket_page(
-        self, request: Request, tenant_session: TenantSession, ticket_id: FromPath[int]
+        self, request: Request, tenant_session: TenantSession, ticket_id: FromPath[Id]
     ) -> Response:
         return await _render_ticket(request, tenant_session, ticket_id)
 
@@ -211,7 +212,7 @@ class TicketsPageController(Controller):
         self,
         request: Request,
         tenant_session: TenantSession,
-        ticket_id: FromPath[int],
+        ticket_id: FromPath[Id],
         data: URLEncodedBody[ReplyForm],
     ) -> Response:
         return await self._act(
@@ -229,7 +230,7 @@ class TicketsPageController(Controller):
         self,
         request: Request,
         tenant_session: TenantSession,
-        ticket_id: FromPath[int],
+        ticket_id: FromPath[Id],
         data: URLEncodedBody[StatusForm],
     ) -> Response:
         action = service.change_status(
@@ -242,7 +243,7 @@ class TicketsPageController(Controller):
         self,
         request: Request,
         tenant_session: TenantSession,
-        ticket_id: FromPath[int],
+        ticket_id: FromPath[Id],
         data: URLEncodedBody[AssignForm],
     ) -> Response:
         raw = data.assignee_staff_id.strip()

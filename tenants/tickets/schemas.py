@@ -5,33 +5,34 @@ from __future__ import annotations
 from datetime import datetime
 
 import msgspec
+from kiunga.platform.web.inputs import Id, Text
 from kiunga.tenants.tickets.models import Ticket, TicketMessage
 
 
 class TicketCreate(msgspec.Struct, forbid_unknown_fields=True):
-    subject: str
-    category: str
-    body: str = ""
-    priority: str = "normal"
-    subscriber_id: int | None = None
-    channel: str = "api"
+    subject: Text
+    category: Text
+    body: Text = ""
+    priority: Text = "normal"
+    subscriber_id: Id | None = None
+    channel: Text = "api"
     # "subscriber" when an integration relays what a subscriber wrote.
-    author_kind: str = "staff"
+    author_kind: Text = "staff"
 
 
 class MessageCreate(msgspec.Struct, forbid_unknown_fields=True):
-    body: str
-    channel: str = "api"
-    author_kind: str = "staff"
+    body: Text
+    channel: Text = "api"
+    author_kind: Text = "staff"
 
 
 class AssignmentChange(msgspec.Struct, forbid_unknown_fields=True):
     # None takes the ticket off everyone.
-    assignee_staff_id: int | None
+    assignee_staff_id: Id | None
 
 
 class StatusChange(msgspec.Struct, forbid_unknown_fields=True):
-    status: str
+    status: Text
 
 
 class MessageRead(msgspec.Struct):

@@ -23,6 +23,7 @@ from kiunga.platform.web.dependencies import (
 )
 from kiunga.platform.web.errors import FieldError
 from kiunga.platform.web.guards import requires_scopes, tenant_only
+from kiunga.platform.web.inputs import Id, OptionalId
 from kiunga.tenants.billing.api.common import actor_of
 from kiunga.tenants.vouchers import batches, export, sales
 from kiunga.tenants.vouchers.errors import VoucherError, VoucherNotFound
@@ -90,8 +91,8 @@ class VoucherBatchController(Controller):
         self,
         tenant_session: TenantSession,
         principal: CurrentPrincipal,
-        package_id: FromQuery[int | None] = None,
-        reseller_id: FromQuery[int | None] = None,
+        package_id: FromQuery[OptionalId] = None,
+        reseller_id: FromQuery[OptionalId] = None,
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> BatchPage:
@@ -136,7 +137,7 @@ class VoucherBatchController(Controller):
         summary="Get a batch",
     )
     async def get_batch(
-        self, tenant_session: TenantSession, principal: CurrentPrincipal, batch_id: FromPath[int]
+        self, tenant_session: TenantSession, principal: CurrentPrincipal, batch_id: FromPath[Id]
     ) -> BatchRead:
         return await batch_read(tenant_session, await _batch(tenant_session, principal, batch_id))
 
@@ -150,7 +151,7 @@ class VoucherBatchController(Controller):
         self,
         tenant_session: TenantSession,
         principal: CurrentPrincipal,
-        batch_id: FromPath[int],
+        batch_id: FromPath[Id],
         data: JSONBody[RevokeBody | None] = None,
     ) -> BatchRevoked:
         try:
@@ -176,7 +177,7 @@ class VoucherBatchController(Controller):
         self,
         tenant_session: TenantSession,
         principal: CurrentPrincipal,
-        batch_id: FromPath[int],
+        batch_id: FromPath[Id],
         data: JSONBody[BatchAssign],
     ) -> BatchRead:
         try:
@@ -201,7 +202,7 @@ class VoucherBatchController(Controller):
         self,
         tenant_session: TenantSession,
         principal: CurrentPrincipal,
-        batch_id: FromPath[int],
+        batch_id: FromPath[Id],
         status: FromQuery[VoucherStatus | None] = None,
         limit: Limit = 100,
         offset: Offset = 0,
@@ -226,7 +227,7 @@ class VoucherBatchController(Controller):
         principal: CurrentPrincipal,
         services: Services,
         tenant: CurrentTenant,
-        batch_id: FromPath[int],
+        batch_id: FromPath[Id],
     ) -> Stream:
         batch = await _batch(tenant_session, principal, batch_id)
         return csv_response(services, tenant, batch, fence_of(principal))
@@ -275,7 +276,7 @@ class VoucherController(Controller):
         summary="Get a voucher",
     )
     async def get_voucher(
-        self, tenant_session: TenantSession, principal: CurrentPrincipal, voucher_id: FromPath[int]
+        self, tenant_session: TenantSession, principal: CurrentPrincipal, voucher_id: FromPath[Id]
     ) -> VoucherRead:
         try:
             voucher = await batches.get_voucher(
@@ -295,7 +296,7 @@ class VoucherController(Controller):
         self,
         tenant_session: TenantSession,
         principal: CurrentPrincipal,
-        voucher_id: FromPath[int],
+        voucher_id: FromPath[Id],
         data: JSONBody[RevokeBody | None] = None,
     ) -> VoucherRead:
         try:
@@ -353,8 +354,8 @@ class VoucherSaleController(Controller):
         self,
         tenant_session: TenantSession,
         principal: CurrentPrincipal,
-        batch_id: FromQuery[int | None] = None,
-        reseller_id: FromQuery[int | None] = None,
+        batch_id: FromQuery[OptionalId] = None,
+        reseller_id: FromQuery[OptionalId] = None,
         channel: FromQuery[SaleChannel | None] = None,
         since: Annotated[
             datetime | None, QueryParameter(description="sold at or after (with a zone)")

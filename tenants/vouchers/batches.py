@@ -14,6 +14,7 @@ from datetime import datetime
 
 from kiunga.platform.db.base import utcnow
 from kiunga.platform.jobs.outbox import emit
+from kiunga.platform.web.inputs import MAX_ID
 from kiunga.tenants.catalog.models import Package, ServiceType
 from kiunga.tenants.subscribers.models import Reseller
 from kiunga.tenants.vouchers import codes
@@ -53,12 +54,11 @@ class BatchSpec:
     commission_bp: object = 0
 
 
-def _whole(field: str, value: object, *, low: int, high: int | None = None) -> int:
+def _whole(field: str, value: object, *, low: int, high: int = MAX_ID) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise VoucherError(field, f"{field} must be a whole number")
-    if value < low or (high is not None and value > high):
-        bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
-        raise VoucherError(field, f"{field} must be {bounds}")
+    if value < low or value > high:
+        raise VoucherError(field, f"{field} must be between {low} and {high}")
     return value
 
 

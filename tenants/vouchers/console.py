@@ -24,6 +24,7 @@ from kiunga.platform.web.dependencies import (
     TenantSession,
 )
 from kiunga.platform.web.guards import requires_scopes, staff_only, tenant_only
+from kiunga.platform.web.inputs import Id
 from kiunga.platform.web.request_state import request_principal
 from kiunga.tenants.billing.api.common import actor_of
 from kiunga.tenants.catalog.models import Package, ServiceType
@@ -286,7 +287,7 @@ class VouchersPageController(Controller):
 
     @get("/batches/{batch_id:int}")
     async def batch_page(
-        self, request: Request, tenant_session: TenantSession, batch_id: FromPath[int]
+        self, request: Request, tenant_session: TenantSession, batch_id: FromPath[Id]
     ) -> Response:
         return await self._batch_page(request, tenant_session, batch_id)
 
@@ -297,7 +298,7 @@ class VouchersPageController(Controller):
         tenant_session: TenantSession,
         services: Services,
         tenant: CurrentTenant,
-        batch_id: FromPath[int],
+        batch_id: FromPath[Id],
     ) -> Response:
         batch = await _batch_or_404(request, tenant_session, batch_id)
         return csv_response(services, tenant, batch, fence_of(request.user))
@@ -307,7 +308,7 @@ class VouchersPageController(Controller):
         guards=[requires_scopes(VOUCHERS_WRITE), not_for_agents],
     )
     async def revoke_batch(
-        self, request: Request, tenant_session: TenantSession, batch_id: FromPath[int]
+        self, request: Request, tenant_session: TenantSession, batch_id: FromPath[Id]
     ) -> Response:
         form = await request.form()
         await _batch_or_404(request, tenant_session, batch_id)
@@ -324,7 +325,7 @@ class VouchersPageController(Controller):
         guards=[requires_scopes(VOUCHERS_WRITE), not_for_agents],
     )
     async def assign_batch(
-        self, request: Request, tenant_session: TenantSession, batch_id: FromPath[int]
+        self, request: Request, tenant_session: TenantSession, batch_id: FromPath[Id]
     ) -> Response:
         await _batch_or_404(request, tenant_session, batch_id)
         form = await request.form()
@@ -350,7 +351,7 @@ class VouchersPageController(Controller):
 
     @post("/{voucher_id:int}/revoke", guards=[requires_scopes(VOUCHERS_WRITE), not_for_agents])
     async def revoke_voucher(
-        self, request: Request, tenant_session: TenantSession, voucher_id: FromPath[int]
+        self, request: Request, tenant_session: TenantSession, voucher_id: FromPath[Id]
     ) -> Response:
         form = await request.form()
         try:
@@ -377,7 +378,7 @@ class VouchersPageController(Controller):
 
     @post("/batches/{batch_id:int}/sell", guards=[requires_scopes(VOUCHERS_SELL)])
     async def sell(
-        self, request: Request, tenant_session: TenantSession, batch_id: FromPath[int]
+        self, request: Request, tenant_session: TenantSession, batch_id: FromPath[Id]
     ) -> Response:
         batch = await _batch_or_404(request, tenant_session, batch_id)
         form = await request.form()

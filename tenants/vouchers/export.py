@@ -4,10 +4,10 @@ times are ISO 8601 in UTC."""
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import AsyncIterator
 
+from kiunga.platform.csv_cells import SafeCsvWriter
 from kiunga.platform.db.engine import Database
 from kiunga.tenants.catalog.models import Package
 from kiunga.tenants.vouchers.batches import get_batch
@@ -36,7 +36,7 @@ async def batch_csv(
     """The header, then the batch's vouchers in id order, `chunk_rows` to a piece."""
     package_name = await session.scalar(select(Package.name).where(Package.id == batch.package_id))
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer = SafeCsvWriter(buffer, lineterminator="\r\n")
     writer.writerow(COLUMNS)
     query = (
         select(

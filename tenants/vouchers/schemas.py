@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import msgspec
+from kiunga.platform.web.inputs import Text
 from kiunga.tenants.vouchers.batches import DEFAULT_CODE_LENGTH, BatchSpec
 from kiunga.tenants.vouchers.models import Voucher, VoucherBatch, VoucherSale
 from kiunga.tenants.vouchers.sales import AgentSummary
@@ -19,11 +20,11 @@ class BatchCreate(msgspec.Struct, forbid_unknown_fields=True):
     count: Whole
     price: Whole | None = None
     code_length: Whole = DEFAULT_CODE_LENGTH
-    alphabet: str | None = None
-    prefix: str | None = None
+    alphabet: Text | None = None
+    prefix: Text | None = None
     unused_expires_at: datetime | None = None
     mac_binding: bool = False
-    name: str = ""
+    name: Text = ""
     reseller_id: Whole | None = None
     commission_bp: Whole = 0
 
@@ -124,7 +125,7 @@ class VoucherPage(msgspec.Struct):
 
 
 class RevokeBody(msgspec.Struct, forbid_unknown_fields=True):
-    reason: str = ""
+    reason: Text = ""
 
 
 class BatchRevoked(msgspec.Struct):
@@ -136,7 +137,7 @@ class SaleCreate(msgspec.Struct, forbid_unknown_fields=True):
     """Mark vouchers sold, by id or by code (or both)."""
 
     voucher_ids: list[Whole] = []
-    codes: list[str] = []
+    codes: list[Text] = []
 
 
 class SaleRead(msgspec.Struct):

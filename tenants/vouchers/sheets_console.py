@@ -21,6 +21,7 @@ from kiunga.platform.web.console.rendering import page
 from kiunga.platform.web.dependencies import CurrentTenant, TenantSession
 from kiunga.platform.web.errors import FieldError
 from kiunga.platform.web.guards import requires_scopes, staff_only, tenant_only
+from kiunga.platform.web.inputs import Id
 from kiunga.platform.web.request_state import request_principal
 from kiunga.tenants.vouchers import sheets
 from litestar import Controller, Request, Response, get
@@ -67,7 +68,7 @@ class VoucherSheetsController(Controller):
         request: Request,
         tenant_session: TenantSession,
         tenant: CurrentTenant,
-        batch_id: FromPath[int],
+        batch_id: FromPath[Id],
     ) -> Response:
         sheet = await _sheet(request, tenant_session, tenant, batch_id)
         # Drawing a thousand QR codes takes a moment of CPU: off the event loop.
@@ -92,7 +93,7 @@ class VoucherSheetsController(Controller):
         request: Request,
         tenant_session: TenantSession,
         tenant: CurrentTenant,
-        batch_id: FromPath[int],
+        batch_id: FromPath[Id],
     ) -> Response:
         sheet = await _sheet(request, tenant_session, tenant, batch_id)
         content = await anyio.to_thread.run_sync(sheets.render_pdf, sheet)

@@ -66,7 +66,8 @@ async def test_router_post_then_redeem_logs_in_with_chap(
     assert sent["username"] == code
     assert sent["password"] == chap_response(CHAP_ID, code, CHAP_CHALLENGE)
     assert sent["dst"] == "http://example.com/" and sent["popup"] == "false"
-    assert "document.login.submit()" in answer.text  # and a visible button without JS
+    # Submitted at once by /static/page.js (no inline script), a visible button without JS.
+    assert 'data-auto-submit="0"' in answer.text and "/static/page.js" in answer.text
     assert 'id="continue"' in answer.text
     assert counter("kiunga_portal_redeem_total", outcome="ok") == before + 1
 

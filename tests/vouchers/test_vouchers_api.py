@@ -340,3 +340,22 @@ async def test_a_printed_batch_handed_to_an_agent_later(
         "/api/v1/voucher-sales", json={"voucher_ids": [vouchers[0]["id"]]}, headers=auth(key)
     )
     assert sold.json()["total_commission"] == 300
+
+
+async def test_csv_export_writes_formula_like_text_as_text(
+    client_for, tenant, voucher_key, add_package, unit_of_work
+):
+    from kiunga.tenants.catalog.models import Package
+
+    package_id = await add_package()
+    formula = '=HYPERLINK("http://evil.example","pay here")'
+    async with unit_of_work() as session:
+        (await session.get(Package, package_id)).name = formula
+    client = client_for(tenant.host)
+    batch = await api_batch(client, voucher_key, package_id, count=2)
+    answer = await client.get(
+        f"/api/v1/voucher-batches/{batch['id']}/export.csv", headers=auth(voucher_key)
+    )
+    rows = list(csv.DictReader(io.StringIO(answer.text)))
+    assert {r["package"] for r in rows} == {"'" + formula}
+    assert {r["price"] for r in rows} == {"2000"}

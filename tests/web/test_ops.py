@@ -40,13 +40,13 @@ async def test_readiness_names_a_broken_database(settings, redis_url):
     assert alive.status_code == 200
 
 
-async def test_metrics_count_requests_by_route(client_for, make_tenant, make_key):
+async def test_metrics_count_requests_by_route(client_for, make_tenant, make_key, base_host):
     tenant = make_tenant()
     key = make_key(tenant.id)
     client = client_for(tenant.host)
     for site_id in (1, 2, 3):
         await client.get(f"/api/v1/sites/{site_id}", headers={"Authorization": f"Bearer {key}"})
-    metrics = await client_for("10.0.0.1").get("/metrics")
+    metrics = await client_for(base_host).get("/metrics")
     assert metrics.status_code == 200
     text = metrics.text
     assert "kiunga_http_requests_total{" in text

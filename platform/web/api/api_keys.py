@@ -28,16 +28,17 @@ from kiunga.platform.web.dependencies import (
 )
 from kiunga.platform.web.errors import FieldError
 from kiunga.platform.web.guards import requires_scopes, tenant_only
+from kiunga.platform.web.inputs import Id, Text
 from litestar import Controller, delete, get, post
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import FromPath, JSONBody
 
 
 class ApiKeyCreate(msgspec.Struct, forbid_unknown_fields=True):
-    scopes: list[str]
-    name: str = ""
+    scopes: list[Text]
+    name: Text = ""
     expires_at: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
-    reseller_id: int | None = None
+    reseller_id: Id | None = None
 
 
 class ApiKeyRead(msgspec.Struct):
@@ -139,7 +140,7 @@ class ApiKeyController(Controller):
         tenant: CurrentTenant,
         services: Services,
         platform_session: PlatformSession,
-        key_id: FromPath[int],
+        key_id: FromPath[Id],
     ) -> None:
         if not await revoke_api_key(platform_session, key_id, tenant_id=tenant.id):
             raise NotFoundException(f"no API key with id {key_id}")

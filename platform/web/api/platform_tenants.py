@@ -20,6 +20,7 @@ from kiunga.platform.tenant_admin import (
 from kiunga.platform.web.dependencies import PlatformSession, Services
 from kiunga.platform.web.errors import Conflict, FieldError
 from kiunga.platform.web.guards import platform_only, requires_scopes
+from kiunga.platform.web.inputs import Text
 from litestar import Controller, get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, JSONBody
@@ -27,10 +28,10 @@ from sqlalchemy import select
 
 
 class TenantCreate(msgspec.Struct, forbid_unknown_fields=True):
-    slug: str
-    name: str
-    owner_email: str
-    owner_password: str | None = None
+    slug: Text
+    name: Text
+    owner_email: Text
+    owner_password: Text | None = None
 
 
 class TenantCreated(msgspec.Struct):
@@ -105,7 +106,7 @@ class PlatformTenantController(Controller):
         self,
         services: Services,
         platform_session: PlatformSession,
-        slug: FromPath[str],
+        slug: FromPath[Text],
     ) -> TenantRead:
         return await self._set_status(services, platform_session, slug, TenantStatus.DISABLED)
 
@@ -114,7 +115,7 @@ class PlatformTenantController(Controller):
         self,
         services: Services,
         platform_session: PlatformSession,
-        slug: FromPath[str],
+        slug: FromPath[Text],
     ) -> TenantRead:
         return await self._set_status(services, platform_session, slug, TenantStatus.ACTIVE)
 

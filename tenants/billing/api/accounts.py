@@ -7,6 +7,7 @@ from kiunga.platform.auth.scopes import BILLING_READ
 from kiunga.platform.db.base import utcnow
 from kiunga.platform.web.dependencies import CurrentPrincipal, TenantSession
 from kiunga.platform.web.guards import requires_scopes, tenant_only
+from kiunga.platform.web.inputs import Id
 from kiunga.tenants.billing import invoices, ledger
 from kiunga.tenants.billing.api.common import BILLING_ERRORS, ensure_visible, http_error
 from kiunga.tenants.billing.schemas import BalanceRead, StatementEntryRead, StatementRead
@@ -26,7 +27,7 @@ class SubscriberAccountController(Controller):
         self,
         tenant_session: TenantSession,
         principal: CurrentPrincipal,
-        subscriber_id: FromPath[int],
+        subscriber_id: FromPath[Id],
     ) -> BalanceRead:
         await ensure_visible(tenant_session, principal, subscriber_id, field="subscriber_id")
         try:
@@ -46,7 +47,7 @@ class SubscriberAccountController(Controller):
         self,
         tenant_session: TenantSession,
         principal: CurrentPrincipal,
-        subscriber_id: FromPath[int],
+        subscriber_id: FromPath[Id],
     ) -> StatementRead:
         await ensure_visible(tenant_session, principal, subscriber_id, field="subscriber_id")
         try:

@@ -7,6 +7,7 @@ from typing import Annotated
 from kiunga.platform.auth.fence import fence_of
 from kiunga.platform.auth.principals import ApiKeyPrincipal, Principal, StaffPrincipal
 from kiunga.platform.web.errors import Conflict, FieldError
+from kiunga.platform.web.inputs import MAX_OFFSET
 from kiunga.tenants.actors import SYSTEM, Actor
 from kiunga.tenants.billing.errors import BillingError, NotFound, ReferenceConflict
 from kiunga.tenants.subscribers.models import Subscriber
@@ -16,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 MAX_PAGE_SIZE = 200
 Limit = Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)]
-Offset = Annotated[int, QueryParameter(ge=0)]
+Offset = Annotated[int, QueryParameter(ge=0, le=MAX_OFFSET)]
 BILLING_ERRORS = (BillingError, NotFound)
 
 

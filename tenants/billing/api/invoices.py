@@ -9,6 +9,7 @@ from kiunga.platform.auth.fence import FENCED_CALLERS_ALLOWED, fence_of
 from kiunga.platform.auth.scopes import BILLING_READ, BILLING_WRITE
 from kiunga.platform.web.dependencies import CurrentPrincipal, TenantSession
 from kiunga.platform.web.guards import requires_scopes, tenant_only
+from kiunga.platform.web.inputs import Id, OptionalId
 from kiunga.tenants.billing import invoices, queries
 from kiunga.tenants.billing.api.common import (
     BILLING_ERRORS,
@@ -50,7 +51,7 @@ class InvoiceController(Controller):
         self,
         tenant_session: TenantSession,
         principal: CurrentPrincipal,
-        subscriber_id: FromQuery[int | None] = None,
+        subscriber_id: FromQuery[OptionalId] = None,
         status: FromQuery[InvoiceStatus | None] = None,
         issued_from: Annotated[
             datetime | None, QueryParameter(description="issued at or after")
@@ -107,7 +108,7 @@ class InvoiceController(Controller):
 
     @get("/{invoice_id:int}", guards=[requires_scopes(BILLING_READ)], summary="Get an invoice")
     async def get_invoice(
-        self, tenant_session: TenantSession, principal: CurrentPrincipal, invoice_id: FromPath[int]
+        self, tenant_session: TenantSession, principal: CurrentPrincipal, invoice_id: FromPath[Id]
     ) -> InvoiceRead:
         try:
             invoice = await _visible_invoice(tenant_session, principal, invoice_id)
@@ -122,7 +123,7 @@ class InvoiceController(Controller):
         summary="Issue a draft: number it and post it to the ledger",
     )
     async def issue(
-        self, tenant_session: TenantSession, principal: CurrentPrincipal, invoice_id: FromPath[int]
+        self, tenant_session: TenantSession, principal: CurrentPrincipal, invoice_id: FromPath[Id]
     ) -> InvoiceRead:
         try:
             await _visible_invoice(tenant_session, principal, invoice_id)
@@ -143,7 +144,7 @@ class InvoiceController(Controller):
         self,
         tenant_session: TenantSession,
         principal: CurrentPrincipal,
-        invoice_id: FromPath[int],
+        invoice_id: FromPath[Id],
         data: JSONBody[InvoiceVoid],
     ) -> InvoiceRead:
         try:

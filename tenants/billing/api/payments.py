@@ -9,6 +9,7 @@ from kiunga.platform.auth.scopes import BILLING_READ, BILLING_WRITE
 from kiunga.platform.db.base import utcnow
 from kiunga.platform.web.dependencies import CurrentPrincipal, TenantSession
 from kiunga.platform.web.guards import requires_scopes, tenant_only
+from kiunga.platform.web.inputs import Id, OptionalId
 from kiunga.tenants.billing import adjustments, payments, queries
 from kiunga.tenants.billing.api.common import (
     BILLING_ERRORS,
@@ -54,7 +55,7 @@ class PaymentController(Controller):
         self,
         tenant_session: TenantSession,
         principal: CurrentPrincipal,
-        subscriber_id: FromQuery[int | None] = None,
+        subscriber_id: FromQuery[OptionalId] = None,
         received_from: FromQuery[datetime | None] = None,
         received_to: FromQuery[datetime | None] = None,
         limit: Limit = 50,
@@ -109,7 +110,7 @@ class PaymentController(Controller):
 
     @get("/{payment_id:int}", guards=[requires_scopes(BILLING_READ)], summary="Get a payment")
     async def get_payment(
-        self, tenant_session: TenantSession, principal: CurrentPrincipal, payment_id: FromPath[int]
+        self, tenant_session: TenantSession, principal: CurrentPrincipal, payment_id: FromPath[Id]
     ) -> PaymentRead:
         try:
             payment = await payments.get_payment(tenant_session, payment_id)
@@ -131,7 +132,7 @@ class CreditNoteController(Controller):
         self,
         tenant_session: TenantSession,
         principal: CurrentPrincipal,
-        subscriber_id: FromQuery[int | None] = None,
+        subscriber_id: FromQuery[OptionalId] = None,
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> CreditNotePage:
@@ -178,7 +179,7 @@ class AdjustmentController(Controller):
         self,
         tenant_session: TenantSession,
         principal: CurrentPrincipal,
-        subscriber_id: FromQuery[int | None] = None,
+        subscriber_id: FromQuery[OptionalId] = None,
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> AdjustmentPage:

@@ -16,6 +16,7 @@ from kiunga.platform.auth.scopes import BILLING_WRITE
 from kiunga.platform.db.base import utcnow
 from kiunga.platform.web.dependencies import TenantSession
 from kiunga.platform.web.guards import requires_scopes, staff_only, tenant_only
+from kiunga.platform.web.inputs import Id
 from kiunga.tenants.billing import adjustments, invoices, ledger
 from kiunga.tenants.billing.api.common import actor_of
 from kiunga.tenants.billing.console.formatting import parse_money
@@ -191,7 +192,7 @@ class BillingFormsController(Controller):
 
     @post("/invoices/{invoice_id:int}/issue")
     async def issue_invoice(
-        self, request: Request, tenant_session: TenantSession, invoice_id: FromPath[int]
+        self, request: Request, tenant_session: TenantSession, invoice_id: FromPath[Id]
     ) -> Response:
         try:
             await invoices.issue_draft(tenant_session, invoice_id, actor=actor_of(request.user))
@@ -205,7 +206,7 @@ class BillingFormsController(Controller):
 
     @post("/invoices/{invoice_id:int}/void")
     async def void_invoice(
-        self, request: Request, tenant_session: TenantSession, invoice_id: FromPath[int]
+        self, request: Request, tenant_session: TenantSession, invoice_id: FromPath[Id]
     ) -> Response:
         form = await request.form()
         try:
@@ -225,7 +226,7 @@ class BillingFormsController(Controller):
 
     @post("/subscribers/{subscriber_id:int}/credit-notes")
     async def issue_credit_note(
-        self, request: Request, tenant_session: TenantSession, subscriber_id: FromPath[int]
+        self, request: Request, tenant_session: TenantSession, subscriber_id: FromPath[Id]
     ) -> Response:
         form = await request.form()
         prefix = "credit_note"
@@ -262,7 +263,7 @@ class BillingFormsController(Controller):
 
     @post("/subscribers/{subscriber_id:int}/adjustments")
     async def post_adjustment(
-        self, request: Request, tenant_session: TenantSession, subscriber_id: FromPath[int]
+        self, request: Request, tenant_session: TenantSession, subscriber_id: FromPath[Id]
     ) -> Response:
         form = await request.form()
         prefix = "adjustment"

@@ -11,6 +11,7 @@ from kiunga.platform.db.base import utcnow
 from kiunga.platform.web.console.rendering import page
 from kiunga.platform.web.dependencies import TenantSession
 from kiunga.platform.web.guards import requires_scopes, staff_only, tenant_only
+from kiunga.platform.web.inputs import Id
 from kiunga.tenants.billing import invoices, ledger, payments, queries
 from kiunga.tenants.billing.api.common import actor_of
 from kiunga.tenants.billing.console.formatting import format_money, parse_money
@@ -208,7 +209,7 @@ class BillingPagesController(Controller):
 
     @get("/invoices/{invoice_id:int}")
     async def invoice_page(
-        self, request: Request, tenant_session: TenantSession, invoice_id: FromPath[int]
+        self, request: Request, tenant_session: TenantSession, invoice_id: FromPath[Id]
     ) -> Response:
         return await render_invoice(request, tenant_session, invoice_id)
 
@@ -249,6 +250,6 @@ class BillingPagesController(Controller):
 
     @get("/subscribers/{subscriber_id:int}/statement")
     async def statement_page(
-        self, request: Request, tenant_session: TenantSession, subscriber_id: FromPath[int]
+        self, request: Request, tenant_session: TenantSession, subscriber_id: FromPath[Id]
     ) -> Response:
         return await render_statement(request, tenant_session, subscriber_id)

@@ -11,13 +11,14 @@ import msgspec
 from kiunga.platform.auth.scopes import NETWORK_READ, NETWORK_WRITE
 from kiunga.platform.web.dependencies import CurrentTenant, Services, TenantSession
 from kiunga.platform.web.guards import requires_scopes, tenant_only
+from kiunga.platform.web.inputs import Id, Limit, Offset
 from kiunga.tenants.network import service
 from kiunga.tenants.network.api import http_error
 from kiunga.tenants.network.provisioning import queue, runner
 from kiunga.tenants.network.provisioning.models import RouterCommand
 from litestar import Controller, Request, get, post
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath
 from litestar.status_codes import HTTP_202_ACCEPTED
 
 CLIENT_FACTORY_KEY = "network_provisioning_client_factory"
@@ -79,9 +80,9 @@ class RouterProvisioningController(Controller):
     async def router_commands(
         self,
         tenant_session: TenantSession,
-        router_id: FromPath[int],
-        limit: FromQuery[int] = 50,
-        offset: FromQuery[int] = 0,
+        router_id: FromPath[Id],
+        limit: Limit = 50,
+        offset: Offset = 0,
     ) -> RouterCommands:
         try:
             await service.get_router(tenant_session, router_id)
@@ -106,7 +107,7 @@ class RouterProvisioningController(Controller):
         request: Request,
         services: Services,
         tenant: CurrentTenant,
-        router_id: FromPath[int],
+        router_id: FromPath[Id],
     ) -> RouterCommandRead:
         try:
             command = await runner.sync_now(

@@ -9,6 +9,7 @@ from urllib.parse import quote
 from kiunga.platform.auth.scopes import NETWORK_READ, NETWORK_WRITE
 from kiunga.platform.web.dependencies import CurrentTenant, Services
 from kiunga.platform.web.guards import requires_scopes, staff_only, tenant_only
+from kiunga.platform.web.inputs import Id
 from kiunga.tenants.network import service
 from kiunga.tenants.network.provisioning import queue, runner
 from kiunga.tenants.network.provisioning.api import client_factory
@@ -41,7 +42,7 @@ class RouterSyncPageController(Controller):
         request: Request,
         services: Services,
         tenant: CurrentTenant,
-        router_id: FromPath[int],
+        router_id: FromPath[Id],
     ) -> Response:
         try:
             command = await runner.sync_now(
