@@ -83,13 +83,16 @@ HELD_SERVER = textwrap.dedent(
 
     RELEASE = Path(sys.argv[2])
 
+    def say(*words):  # one write: the processes share the pipe
+        os.write(1, (" ".join(map(str, words)) + "\\n").encode())
+
     class HeldAuthorizer(StaticAuthorizer):
         async def start(self):
-            print("loading", os.getpid(), flush=True)
+            say("loading", os.getpid())
             while not RELEASE.exists():
                 await asyncio.sleep(0.01)
             self.set("isp", "alice", Authorization(password=b"pw", rate_limit="3M/3M"))
-            print("loaded", os.getpid(), flush=True)
+            say("loaded", os.getpid())
 
     async def discard(batch):
         pass
@@ -98,7 +101,7 @@ HELD_SERVER = textwrap.dedent(
     serve_radius(
         "127.0.0.1", 0, 0, directory, HeldAuthorizer(), BatchingSink(discard),
         workers=int(sys.argv[1]),
-        on_ready=lambda auth, acct: print("ready", auth, acct, flush=True),
+        on_ready=lambda auth, acct: say("ready", auth, acct),
     )
     """
 )
