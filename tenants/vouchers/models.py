@@ -2,9 +2,9 @@
 purchases the captive portal makes with M-Pesa.
 
 A voucher's life: new (printed, not yet sold) → sold (an agent or the portal sold it) →
-active (redeemed: its validity runs from its first accepted login) → used_up (validity over or data cap
-reached); an unused voucher past its batch's expiry is expired; staff may revoke a voucher
-or a whole batch at any time before it is used up.
+active (redeemed: its validity runs from its first accepted login) → used_up (validity
+over or data cap reached); an unused voucher past its batch's expiry is expired; staff
+may revoke a voucher or a whole batch at any time before it is used up.
 """
 
 from __future__ import annotations
