@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import logging
 import socket
@@ -13,6 +14,7 @@ from kiunga.integrations.radius.interfaces import (
     Authorizer,
     ClientDirectory,
     RadiusClient,
+    Rejection,
     RejectReason,
 )
 from kiunga.integrations.radius.metrics import RadiusMetrics
@@ -20,6 +22,8 @@ from kiunga.integrations.radius.replies import RecentReplies, proxy_attributes, 
 from kiunga.integrations.radius.sockets import drain
 
 log = logging.getLogger(__name__)
+
+_PENDING = b""  # a request whose decision is being looked up
 
 
 class AuthProtocol(asyncio.DatagramProtocol):
@@ -89,6 +93,9 @@ class AuthProtocol(asyncio.DatagramProtocol):
         key = (addr, data[1], authenticator)
         recent = self._recent.get(key)
         if recent is not None:
+            if not recent:  # its decision is still being looked up
+                self._dropped["in_progress"] += 1
+                return None
             self._metrics.duplicates["auth"] += 1
             return recent
         if code != wire.ACCESS_REQUEST:
@@ -131,10 +138,36 @@ class AuthProtocol(asyncio.DatagramProtocol):
             username.decode("utf-8", "replace"),
             None if station is None else station.decode("ascii", "replace"),
         )
+        request = (key, data[1], authenticator, attributes, given, proxy_states, secret)
+        if isinstance(decision, asyncio.Future):
+            # Looked up off the hot path: retransmissions meanwhile are dropped, and the
+            # request is answered when the decision is known.
+            self._recent.put(key, _PENDING)
+            decision.add_done_callback(functools.partial(self._answer_later, request, addr))
+            return None
+        return self._conclude(decision, request)
+
+    def _answer_later(self, request: tuple, addr, decided: asyncio.Future) -> None:
+        try:
+            reply = self._conclude(decided.result(), request)
+        except Exception:
+            log.exception("Access-Request from %s failed", addr)
+            self._dropped["error"] += 1
+            self._recent.forget(request[0])
+            return
+        self._sendto(reply, addr)
+
+    def _conclude(self, decision: Authorization | Rejection, request: tuple) -> bytes:
+        key, identifier, authenticator, attributes, given, proxy_states, secret = request
         if isinstance(decision, Authorization):
             if self._password_ok(attributes, given, authenticator, decision.password):
                 self._access["accept"] += 1
                 code, reply_attributes = wire.ACCESS_ACCEPT, decision.wire_attributes
+                if decision.on_accept is not None:
+                    try:
+                        decision.on_accept()
+                    except Exception:  # noting it must not cost the subscriber the login
+                        log.exception("after an Access-Accept")
             else:
                 code, reply_attributes = self._reject(RejectReason.WRONG_PASSWORD, None)
         else:
@@ -145,7 +178,7 @@ class AuthProtocol(asyncio.DatagramProtocol):
                 reason, message = RejectReason.WRONG_PASSWORD, None
             code, reply_attributes = self._reject(reason, message)
         return self._reply(
-            key, code, data[1], authenticator, reply_attributes, proxy_states, secret
+            key, code, identifier, authenticator, reply_attributes, proxy_states, secret
         )
 
     def _reply(self, key, code, identifier, authenticator, attributes, proxy_states, secret):

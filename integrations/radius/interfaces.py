@@ -4,13 +4,15 @@ that cross them.
 The server answers thousands of requests a second, so `ClientDirectory.lookup` and
 `Authorizer.authorize` are plain (not async) calls made on the hot path: they must answer
 from memory (a cache the tenant layer keeps fresh in the background) and never wait on a
-database or the network. `AccountingSink.accept` is async: an Accounting-Response is sent
-only once the sink has taken the record.
+database or the network; only for a login the memory has not heard of yet may `authorize`
+hand back a future of its decision. `AccountingSink.accept` is async: an
+Accounting-Response is sent only once the sink has taken the record.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -79,6 +81,9 @@ class Authorization:
     idle_timeout: int | None = None
     acct_interim_interval: int | None = None
     reply_message: str | None = None
+    # Called once the password checked and the Access-Accept is sent (e.g. to note a first
+    # login); it must not block: the answer is on its way.
+    on_accept: Callable[[], None] | None = field(default=None, repr=False, compare=False)
     # The Access-Accept's attributes, encoded here once rather than per request; a value
     # that cannot be sent (an address that is not IPv4, a number over 32 bits…) fails here.
     wire_attributes: bytes = field(init=False, repr=False, compare=False)
@@ -101,7 +106,11 @@ class Authorizer(Protocol):
     ) -> Authorization | Rejection:
         """From memory only: this runs for every Access-Request. `calling_station_id` is the
         device asking (a hotspot sends its MAC address), for logins bound to one device or
-        limited in how many may be logged in at once."""
+        limited in how many may be logged in at once.
+
+        A login the memory does not know yet may instead be answered by an
+        `asyncio.Future` of the decision (looked up off the hot path); the request is
+        answered when it is done."""
         ...
 
 

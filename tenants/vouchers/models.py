@@ -2,9 +2,9 @@
 purchases the captive portal makes with M-Pesa.
 
 A voucher's life: new (printed, not yet sold) → sold (an agent or the portal sold it) →
-active (first used: its validity runs from here) → used_up (validity over or data cap
-reached); an unused voucher past its batch's expiry is expired; staff may revoke a voucher
-or a whole batch at any time before it is used up.
+active (redeemed: its validity runs from its first accepted login) → used_up (validity
+over or data cap reached); an unused voucher past its batch's expiry is expired; staff
+may revoke a voucher or a whole batch at any time before it is used up.
 """
 
 from __future__ import annotations
@@ -104,8 +104,12 @@ class Voucher(TenantBase):
         text_enum(VoucherStatus, "voucher_status"), server_default=VoucherStatus.NEW.value
     )
     sold_at: Mapped[datetime | None]
-    # First use: validity runs from here to `expires_at`.
+    # Redeemed: the voucher is the login of its service from here on.
     activated_at: Mapped[datetime | None]
+    # Its validity runs from the first login a RADIUS server accepted (Access-Accept or
+    # Accounting-Start) to `expires_at`; until then (and for ever on api-mode routers, which
+    # report no logins) from redemption.
+    first_login_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None]
     # The device the voucher is bound to (upper case, colon-separated), when the batch binds.
     mac_address: Mapped[str | None] = mapped_column(String(17))

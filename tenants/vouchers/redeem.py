@@ -1,7 +1,8 @@
 """Redeeming a voucher on the captive portal: the hotspot login it opens, and the refusals.
 
 First use (a new or sold voucher): the voucher becomes active, its validity runs from now
-for the package's validity, it is bound to the device when its batch binds, and a hotspot
+for the package's validity until a RADIUS server accepts its first login, which starts it
+again from there (see first_login), it is bound to the device when its batch binds, and a hotspot
 service is created already active for that validity, with the code as username and
 password. Nothing is invoiced: the voucher's sale is the money (a printed voucher nobody
 marked sold has its sale recorded now, through the redemption channel). The service's
@@ -107,7 +108,9 @@ def lookup_query(code: str):
             UsagePeriod,
             and_(
                 UsagePeriod.service_id == Voucher.service_id,
-                UsagePeriod.period_start == Voucher.activated_at,
+                # The service's period: from redemption, or from the first login once
+                # RADIUS accepted one (vouchers.first_login).
+                UsagePeriod.period_start == Service.period_start,
             ),
         )
         .where(Voucher.code == code)

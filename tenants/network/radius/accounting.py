@@ -18,6 +18,8 @@ a retransmitted or replayed Interim-Update adds nothing.
 - Hotspot services whose sessions were written are NOTIFYed too (the caches read their
   open sessions again: a package's shared_users counts them), and a NAS restart reloads
   the ISP's cache (its sessions were closed).
+- A session of a redeemed voucher with no accepted login yet starts the voucher's validity
+  at the session's start (vouchers.first_login), before its usage is counted.
 - A voucher's service that reaches its cap with no fair-usage rate ends with its voucher
   (used up); see vouchers.ending.
 """
@@ -39,6 +41,7 @@ from kiunga.tenants.network.radius.authorizer import USAGE_PREFIX, USERS_CHANNEL
 from kiunga.tenants.network.radius.models import RadiusSession, UsageDaily, UsagePeriod
 from kiunga.tenants.services.models import Service, ServiceStatus
 from kiunga.tenants.vouchers.ending import use_up_vouchers_of
+from kiunga.tenants.vouchers.first_login import start_at_first_login
 from sqlalchemy import bindparam, case, func, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -219,6 +222,8 @@ async def _write_sessions(session: AsyncSession, records: Sequence[AccountingRec
     merged = _merge(records)
     names = {entry.username for entry in merged.values() if entry.username}
     services = await _services_by_login(session, names)
+    if await _start_vouchers(session, merged, services):
+        services = await _services_by_login(session, names)  # with their periods moved
     existing = {
         (row.router_id, row.acct_session_id): row
         for row in await session.execute(
@@ -289,6 +294,23 @@ async def _write_sessions(session: AsyncSession, records: Sequence[AccountingRec
         await _add_period_usage(session, periods, capped)
 
 
+async def _start_vouchers(session: AsyncSession, merged: dict, services: dict) -> bool:
+    """A session of a redeemed voucher that had no accepted login yet starts its validity
+    (as of the session's start); True when a service's period may have moved."""
+    logins: dict[int, datetime] = {}
+    for entry in merged.values():
+        service = services.get(entry.username.lower()) if entry.username else None
+        if service is None or service.auto_renew or service.service_type != ServiceType.HOTSPOT:
+            continue
+        logins[service.id] = min(entry.first_at, logins.get(service.id, entry.first_at))
+    if not logins:
+        return False
+    # Whether this started them or a RADIUS worker's Access-Accept did meanwhile, the
+    # periods are read again (the vouchers' rows were locked until that one committed).
+    await start_at_first_login(session, logins)
+    return True
+
+
 async def _set_aside_reused_ids(session: AsyncSession, merged: dict, existing: dict) -> None:
     """A router's session ids restart after a reboot, so an id may come back for a new
     session. A session that began after the stored one with its id had stopped is new: the
@@ -323,6 +345,7 @@ async def _services_by_login(session: AsyncSession, names: set[str]) -> dict:
                 Service.username,
                 Service.period_start,
                 Service.service_type,
+                Service.auto_renew,
                 Package.data_cap_bytes,
                 Package.fup_rate_limit,
             )

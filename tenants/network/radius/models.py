@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from kiunga.platform.db.base import TenantBase
+from kiunga.tenants.services.models import Service
 from sqlalchemy import (
     BigInteger,
     Date,
@@ -107,3 +108,12 @@ class DynAuthAttempt(TenantBase):
     error_cause: Mapped[int | None] = mapped_column(Integer)
     packets: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+# A login the subscriber caches have not heard of yet (created moments ago) is looked up by
+# its name as the NAS sent it, regardless of case (logins are unique per ISP that way).
+Index(
+    "ix_services_live_login",
+    func.lower(Service.username),
+    postgresql_where=text("status <> 'terminated'"),
+)

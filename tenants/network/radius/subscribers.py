@@ -6,7 +6,8 @@ active prepaid service whose period ended more than `EXPIRY_GRACE` ago is refuse
 expired (the lifecycle runs every five minutes, so a service it is about to renew is not
 cut off meanwhile; one that never renews, such as a voucher's, is refused at its end);
 a package's data cap used up cuts the service off unless the package has a fair-usage
-rate, which it then gets. Every refusal carries the password, so only
+rate, which it then gets. A redeemed voucher not logged in yet gets its whole validity as
+Session-Timeout: it starts with this login. Every refusal carries the password, so only
 someone who knows it learns why (the server answers "Wrong password" otherwise).
 
 A hotspot login also answers to the device asking (`admit_device`, after `decide`): a
@@ -25,14 +26,16 @@ import ipaddress
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from kiunga.integrations.radius.interfaces import Authorization, Rejection, RejectReason
 from kiunga.tenants.catalog.models import BillingType, Package, ServiceType
+from kiunga.tenants.catalog.periods import add_validity
 from kiunga.tenants.network.radius.models import RadiusSession, UsagePeriod
 from kiunga.tenants.services.credentials import decrypt_password
 from kiunga.tenants.services.models import Service, ServiceStatus
-from sqlalchemy import and_, select
+from kiunga.tenants.vouchers.models import Voucher, VoucherStatus
+from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 EXPIRY_GRACE = 600  # seconds: two lifecycle runs
@@ -69,6 +72,9 @@ class Subscriber:
     shared_users: int | None = None
     # Open accounting sessions: (device MAC or None, last heard, epoch seconds).
     sessions: tuple[tuple[str | None, float], ...] = field(default=(), compare=False)
+    # A redeemed voucher whose validity starts at its first accepted login: the package's
+    # validity (count, unit), all of which the first login gets.
+    first_login_validity: tuple[int, str] | None = None
 
     @property
     def cap_reached(self) -> bool:
@@ -94,6 +100,9 @@ def decide(
         if left <= -EXPIRY_GRACE or (left <= 0 and not subscriber.renews):
             return Rejection(RejectReason.EXPIRED, password=password)
         session_timeout = math.ceil(left if left > 0 else left + EXPIRY_GRACE)
+        if subscriber.first_login_validity is not None:
+            # Its validity starts with this login (vouchers.first_login): all of it is left.
+            session_timeout = _whole_validity(subscriber.first_login_validity, now)
     rate_limit = subscriber.rate_limit
     total_limit = None
     if subscriber.cap_bytes is not None:
@@ -112,6 +121,11 @@ def decide(
         framed_ip=subscriber.static_ip,
         acct_interim_interval=interim_interval,
     )
+
+
+def _whole_validity(validity: tuple[int, str], now: float) -> int:
+    start = datetime.fromtimestamp(now, UTC)
+    return math.ceil((add_validity(start, *validity) - start).total_seconds())
 
 
 @functools.lru_cache(maxsize=65536)
@@ -173,9 +187,20 @@ def _query(service_ids: Iterable[int] | None):
             Package.rate_limit,
             Package.fup_rate_limit,
             Package.data_cap_bytes,
+            Package.validity_count,
+            Package.validity_unit,
+            Voucher.id.label("voucher_waiting"),
             used,
         )
         .join(Package, Package.id == Service.package_id)
+        .outerjoin(
+            Voucher,
+            and_(
+                Voucher.service_id == Service.id,
+                Voucher.status == VoucherStatus.ACTIVE,
+                Voucher.first_login_at.is_(None),
+            ),
+        )
         .outerjoin(
             UsagePeriod,
             and_(
@@ -246,6 +271,11 @@ async def load_subscribers(
                 renews=row.auto_renew,
                 shared_users=row.shared_users if hotspot else None,
                 sessions=sessions.get(row.id, ()) if hotspot else (),
+                first_login_validity=(
+                    (row.validity_count, str(row.validity_unit))
+                    if row.voucher_waiting is not None
+                    else None
+                ),
             )
         )
         if number % YIELD_EVERY == 0:
@@ -285,3 +315,25 @@ def _ipv4(address) -> str | None:
 
 def _epoch(moment: datetime | None) -> float | None:
     return None if moment is None else moment.timestamp()
+
+
+async def load_recent_login(
+    session: AsyncSession,
+    name: str,
+    *,
+    within_seconds: float,
+    passwords: dict[str, bytes | None] | None = None,
+) -> Subscriber | None:
+    """The live service whose login is `name` (lower case), if it was created within the
+    last `within_seconds`: one probe of the index on lower(username)."""
+    service_id = await session.scalar(
+        select(Service.id).where(
+            func.lower(Service.username) == name,
+            Service.status != ServiceStatus.TERMINATED,
+            Service.created_at >= func.now() - timedelta(seconds=within_seconds),
+        )
+    )
+    if service_id is None:
+        return None
+    found = await load_subscribers(session, [service_id], passwords=passwords)
+    return found[0] if found else None
