@@ -6,6 +6,7 @@ behaves, so the check cannot map another network."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from collections.abc import Iterator
@@ -87,6 +88,9 @@ def _answering(reply: bytes) -> Iterator[int]:
     thread.start()
     yield server.getsockname()[1]
     stop.set()
+    # close() alone does not wake a thread blocked in accept(); shutdown() does.
+    with contextlib.suppress(OSError):
+        server.shutdown(socket.SHUT_RDWR)
     server.close()
     thread.join(5)
 

@@ -139,7 +139,7 @@ class RecordingFlush:
             self.batches.append(list(batch))
             self._changed.notify_all()
 
-    async def wait_for(self, count: int, within: float = 5.0) -> list[AccountingRecord]:
+    async def wait_for(self, count: int, within: float = 15.0) -> list[AccountingRecord]:
         async with self._changed:
             await asyncio.wait_for(
                 self._changed.wait_for(lambda: len(self.records) >= count), within
@@ -242,7 +242,7 @@ class UdpPeer(asyncio.DatagramProtocol):
     def send(self, data: bytes, address: tuple[str, int]) -> None:
         self.transport.sendto(data, address)
 
-    async def reply(self, within: float = 5.0) -> bytes:
+    async def reply(self, within: float = 15.0) -> bytes:
         return await asyncio.wait_for(self.replies.get(), within)
 
 

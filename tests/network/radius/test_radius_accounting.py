@@ -101,7 +101,7 @@ async def test_accounting_on_closes_the_routers_open_sessions(
         )
     await eventually(lambda: rows(RadiusSession, RadiusSession.username == "mutua"))
     await eventually(
-        lambda: _count(rows(RadiusSession, RadiusSession.username == "mutua"), 2), within=5
+        lambda: _count(rows(RadiusSession, RadiusSession.username == "mutua"), 2), within=15
     )
     reboot = {"Acct-Status-Type": "Accounting-On", "NAS-IP-Address": "127.0.0.1"}
     assert (await radius.acct(reboot)).code == "Accounting-Response"
