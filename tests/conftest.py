@@ -120,11 +120,22 @@ def database_url(fresh_database) -> str:
 
 
 @pytest.fixture(scope="session")
-def redis_url(server_urls) -> str:
-    """Redis database 1 of the test server, emptied at the start of the run."""
+def redis_databases() -> tuple[int, int]:
+    """This test process's two Redis databases (the run's, the job tests'): a pair per
+    pytest-xdist worker, so that workers never empty or read each other's."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(worker.removeprefix("gw")) if worker.removeprefix("gw").isdigit() else 0
+    if index > 6:
+        raise RuntimeError("at most 7 test workers: Redis has 16 databases")
+    return 1 + 2 * index, 2 + 2 * index
+
+
+@pytest.fixture(scope="session")
+def redis_url(server_urls, redis_databases) -> str:
+    """This process's Redis database on the test server, emptied at the start of the run."""
     import redis
 
-    url = urlunsplit(urlsplit(server_urls[1])._replace(path="/1"))
+    url = urlunsplit(urlsplit(server_urls[1])._replace(path=f"/{redis_databases[0]}"))
     client = redis.Redis.from_url(url)
     client.flushdb()
     client.close()

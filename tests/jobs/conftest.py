@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import time
 import uuid
 from collections.abc import Callable
@@ -28,10 +27,9 @@ async def database(database_url):
 
 
 @pytest.fixture(scope="session")
-def jobs_redis_url(redis_url) -> str:
-    """A Redis database of this run's own for the job tests: several test runs may share
-    one server, and each run empties its database at the start."""
-    url = urlunsplit(urlsplit(redis_url)._replace(path=f"/{2 + os.getpid() % 14}"))
+def jobs_redis_url(redis_url, redis_databases) -> str:
+    """A Redis database of this test process's own for the job tests, emptied at the start."""
+    url = urlunsplit(urlsplit(redis_url)._replace(path=f"/{redis_databases[1]}"))
     client = SyncRedis.from_url(url)
     client.flushdb()
     client.close()
