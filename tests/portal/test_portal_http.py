@@ -131,8 +131,9 @@ async def test_every_refusal_is_clear_and_takes_the_same_time(
         elapsed = time.perf_counter() - started
         assert answer.status_code == 400, (code, answer.text)
         assert message in answer.text, code
+        # The floor every refusal is padded to; that they cost the same work is counted in
+        # tests/vouchers/test_redeem.py (statements per refusal), not timed here.
         assert elapsed >= REFUSAL_FLOOR_SECONDS, (code, elapsed)
-        assert elapsed < REFUSAL_FLOOR_SECONDS + 0.25, (code, elapsed)
         assert f'value="{code}"' in answer.text  # kept, for correcting a typo
 
 

@@ -36,9 +36,10 @@ async def test_concurrent_guesses_are_checked_at_most_to_the_limit(client_for, m
         *(_sign_in(client, tenant.owner_email, f"guess {n}", token) for n in range(60))
     )
     statuses = Counter(answer.status_code for answer in answers)
-    assert set(statuses) <= {401, 429}, statuses
+    # 503: the password could not be checked in time (a busy machine) and was not counted.
+    assert set(statuses) <= {401, 429, 503}, statuses
     assert statuses[401] <= PAIR_LIMIT, statuses
-    assert statuses[429] >= 60 - PAIR_LIMIT
+    assert statuses[429] >= 60 - PAIR_LIMIT - statuses[503]
     refused = next(answer for answer in answers if answer.status_code == 429)
     assert 1 <= int(refused.headers["retry-after"]) <= 900
 
