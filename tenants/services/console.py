@@ -15,10 +15,11 @@ from kiunga.platform.web.dependencies import TenantSession
 from kiunga.platform.web.guards import requires_scopes, staff_only, tenant_only
 from kiunga.platform.web.inputs import Id, OptionalId, Text
 from kiunga.tenants.billing.api.common import actor_of
+from kiunga.tenants.billing.errors import BillingError, NotFound
 from kiunga.tenants.catalog.models import Package
 from kiunga.tenants.network.radius.dynauth import last_attempts
 from kiunga.tenants.services import lifecycle
-from kiunga.tenants.services.api import ERRORS
+from kiunga.tenants.services.errors import ServiceError, ServiceNotFound
 from kiunga.tenants.services.models import ServiceStatus
 from kiunga.tenants.services.service import NewService, ServiceFilter, create_service, list_services
 from kiunga.tenants.subscribers.models import Subscriber
@@ -83,6 +84,10 @@ async def _render(request, session, subscriber_id, *, form=None, errors=None, st
         statuses=ServiceStatus,
         router_actions=router_actions,
     )
+
+
+# What a form shows beside its inputs rather than on an error page.
+ERRORS = (ServiceError, ServiceNotFound, BillingError, NotFound)
 
 
 def _failure_status(exc: Exception) -> int:
