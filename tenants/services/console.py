@@ -131,7 +131,7 @@ class ServicesPageController(Controller):
                 tenant_session,
                 subscriber_id,
                 form=data,
-                errors={exc.field: exc.message},
+                errors=exc.form_errors(),
                 status_code=_failure_status(exc),
             )
         return await _render(request, tenant_session, subscriber_id, status_code=201)
@@ -185,7 +185,7 @@ class ServicesPageController(Controller):
                 request,
                 tenant_session,
                 subscriber_id,
-                errors={exc.field: exc.message},
+                errors=exc.form_errors(),
                 status_code=_failure_status(exc),
             )
         return await _render(request, tenant_session, subscriber_id)
