@@ -18,10 +18,8 @@ from kiunga.tenants.catalog import service
 from kiunga.tenants.catalog.models import BillingType, ServiceType, ValidityUnit
 from kiunga.tenants.sites.service import list_sites
 from litestar import Controller, Request, Response, get, post
-from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect
-from litestar.status_codes import HTTP_400_BAD_REQUEST, HTTP_409_CONFLICT
 
 GIGABYTE = 1_000_000_000
 FORM_FIELDS = (
@@ -112,16 +110,11 @@ class PackagesPageController(Controller):
         try:
             await service.create_package(tenant_session, fields_from_form(form), currency=currency)
         except service.PackageError as exc:
-            status = (
-                HTTP_409_CONFLICT
-                if isinstance(exc, service.DuplicatePackageName)
-                else HTTP_400_BAD_REQUEST
-            )
             values = {key: form.get(key, "") for key in FORM_FIELDS}
             values["site_ids"] = form.getall("site_ids", [])
             return await _render(
-                request, tenant_session, form=values, errors={exc.field: exc.message},
-                status_code=status,
+                request, tenant_session, form=values, errors=exc.form_errors(),
+                status_code=exc.status_code,
             )  # fmt: skip
         return Redirect("/packages", status_code=303)
 
@@ -135,8 +128,5 @@ class PackagesPageController(Controller):
 
 
 async def _toggle(session, package_id: int, archived: bool) -> Response:
-    try:
-        await service.set_archived(session, package_id, archived)
-    except service.PackageNotFound as exc:
-        raise NotFoundException(str(exc)) from exc
+    await service.set_archived(session, package_id, archived)
     return Redirect("/packages", status_code=303)

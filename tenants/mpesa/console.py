@@ -145,7 +145,7 @@ class MpesaPagesController(Controller):
             for name in config.SECRET_FIELDS:
                 setattr(data, name, "")  # never echoed back into the page
             return await _settings_page(
-                request, tenant_session, form=data, errors={error.field: error.message},
+                request, tenant_session, form=data, errors=error.form_errors(),
                 status=HTTP_400_BAD_REQUEST,
             )  # fmt: skip
         if first_time:
@@ -259,7 +259,7 @@ class MpesaPagesController(Controller):
             )
         except MpesaError as error:
             return await _request_page(
-                request, tenant_session, data, errors={error.field: error.message},
+                request, tenant_session, data, errors=error.form_errors(),
                 status=error.status_code if error.status_code < 500 else HTTP_400_BAD_REQUEST,
             )  # fmt: skip
         notice = f"Sent to {created.phone}: waiting for the customer's PIN"

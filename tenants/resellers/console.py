@@ -16,11 +16,10 @@ from kiunga.tenants.resellers import service
 from kiunga.tenants.resellers.api import MANAGING_ROLES
 from litestar import Controller, Request, Response, get, post
 from litestar.connection import ASGIConnection
-from litestar.exceptions import NotFoundException, PermissionDeniedException
+from litestar.exceptions import PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath
 from litestar.response import Redirect
-from litestar.status_codes import HTTP_400_BAD_REQUEST
 
 PAGE_SIZE = 50
 MAX_PAGE = 100_000
@@ -49,10 +48,7 @@ def _form(request: Request, *, reseller=None, form, errors=None, status_code=200
 
 
 async def _load(session, reseller_id: int):
-    try:
-        return await service.get_reseller(session, reseller_id)
-    except service.ResellerNotFound as exc:
-        raise NotFoundException(str(exc)) from exc
+    return await service.get_reseller(session, reseller_id)
 
 
 class ResellersPageController(Controller):
@@ -94,8 +90,8 @@ class ResellersPageController(Controller):
             return _form(
                 request,
                 form=given,
-                errors={exc.field: exc.message},
-                status_code=HTTP_400_BAD_REQUEST,
+                errors=exc.form_errors(),
+                status_code=exc.status_code,
             )
         return Redirect("/resellers", status_code=303)
 
@@ -121,7 +117,7 @@ class ResellersPageController(Controller):
                 request,
                 reseller=reseller,
                 form=given,
-                errors={exc.field: exc.message},
-                status_code=HTTP_400_BAD_REQUEST,
+                errors=exc.form_errors(),
+                status_code=exc.status_code,
             )
         return Redirect("/resellers", status_code=303)

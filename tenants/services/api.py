@@ -15,10 +15,8 @@ from kiunga.platform.web.errors import FieldError
 from kiunga.platform.web.guards import requires_scopes, tenant_only
 from kiunga.platform.web.inputs import Id, Limit, Offset, OptionalId, OptionalText
 from kiunga.tenants.billing.api.common import actor_of
-from kiunga.tenants.billing.errors import BillingError, NotFound
 from kiunga.tenants.lifecycle import restore as _restore  # noqa: F401  (registers the hook)
 from kiunga.tenants.services import lifecycle
-from kiunga.tenants.services.errors import ServiceError, ServiceNotFound
 from kiunga.tenants.services.models import Service, ServiceStatus
 from kiunga.tenants.services.schemas import (
     ActivateBody,
@@ -37,21 +35,6 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from sqlalchemy.ext.asyncio import AsyncSession
 
 log = structlog.get_logger("kiunga.services")
-
-
-def http_error(exc: Exception) -> Exception:
-    if isinstance(exc, ServiceNotFound):
-        return NotFoundException(exc.message)
-    if isinstance(exc, ServiceError):
-        return FieldError(exc.field, exc.message, status_code=exc.status_code)
-    if isinstance(exc, NotFound):
-        return FieldError(exc.field, exc.message, status_code=404)
-    if isinstance(exc, BillingError):
-        return FieldError(exc.field, exc.message)
-    return exc
-
-
-ERRORS = (ServiceError, ServiceNotFound, BillingError, NotFound)
 
 
 def _needs_billing(principal: Principal, allow_unpaid: bool) -> None:
@@ -138,25 +121,19 @@ class ServiceController(Controller):
             static_ip=data.static_ip,
             auto_renew=data.auto_renew,
         )
-        try:
-            service = await create_service(
-                tenant_session,
-                new,
-                actor=actor_of(principal),
-                activate=data.activate,
-                allow_unpaid=data.allow_unpaid,
-            )
-        except ERRORS as exc:
-            raise http_error(exc) from exc
+        service = await create_service(
+            tenant_session,
+            new,
+            actor=actor_of(principal),
+            activate=data.activate,
+            allow_unpaid=data.allow_unpaid,
+        )
         log.info("service created", service_id=service.id, status=str(service.status))
         return ServiceRead.of(service)
 
     async def _act(self, session, principal, service_id, action) -> ServiceRead:
         await _visible(session, principal, service_id)
-        try:
-            service = await action(actor_of(principal))
-        except ERRORS as exc:
-            raise http_error(exc) from exc
+        service = await action(actor_of(principal))
         return ServiceRead.of(service)
 
     @post(

@@ -22,10 +22,9 @@ from kiunga.tenants.subscribers.listing import SubscriberFilters, distinct_value
 from kiunga.tenants.subscribers.models import Reseller, Subscriber, SubscriberStatus
 from kiunga.tenants.subscribers.status import ALLOWED
 from litestar import Controller, Request, Response, get, post
-from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect
-from litestar.status_codes import HTTP_400_BAD_REQUEST, HTTP_409_CONFLICT
+from litestar.status_codes import HTTP_409_CONFLICT
 
 FORM_FIELDS = ("name", "account_number", "phone", "email", "region", "branch", "address",
                "unit", "language", "notes", "site_id", "reseller_id")  # fmt: skip
@@ -93,10 +92,7 @@ def _fields_from_form(form) -> service.SubscriberFields:
 
 
 async def _load(session, subscriber_id: int) -> Subscriber:
-    try:
-        return await service.get_subscriber(session, subscriber_id)
-    except service.SubscriberNotFound as exc:
-        raise NotFoundException(str(exc)) from exc
+    return await service.get_subscriber(session, subscriber_id)
 
 
 async def _detail(request, session, subscriber, *, error=None, status_code=200) -> Response:
@@ -189,14 +185,13 @@ class SubscribersPageController(Controller):
                 tenant_session, _fields_from_form(form), actor=_actor(request)
             )
         except service.SubscriberError as exc:
-            duplicate = isinstance(exc, service.DuplicateAccountNumber)
             field = "phone" if exc.field.startswith("phones") else exc.field
             return await _new_form(
                 request,
                 tenant_session,
                 form={key: form.get(key, "") for key in FORM_FIELDS},
                 errors={field: exc.message},
-                status_code=HTTP_409_CONFLICT if duplicate else HTTP_400_BAD_REQUEST,
+                status_code=exc.status_code,
             )
         return Redirect(f"/subscribers/{subscriber.id}", status_code=303)
 
@@ -231,13 +226,12 @@ class SubscribersPageController(Controller):
             await service.update_subscriber(tenant_session, subscriber.id, changes)
         except service.SubscriberError as exc:
             await tenant_session.rollback()
-            duplicate = isinstance(exc, service.DuplicateAccountNumber)
             field = "phone" if exc.field.startswith("phones") else exc.field
             return await _edit_form(
                 request, tenant_session, await _load(tenant_session, subscriber_id),
                 form={key: form.get(key, "") for key in FORM_FIELDS},
                 errors={field: exc.message},
-                status_code=HTTP_409_CONFLICT if duplicate else HTTP_400_BAD_REQUEST,
+                status_code=exc.status_code,
             )  # fmt: skip
         return Redirect(f"/subscribers/{subscriber.id}", status_code=303)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kiunga.platform.errors import Kind, NotFoundError
 from kiunga.platform.jobs.outbox import emit
 from kiunga.tenants.actors import Actor
 from kiunga.tenants.sites.models import Site
@@ -42,10 +43,10 @@ _UNSET = object()
 
 
 class DuplicateAccountNumber(SubscriberError):
-    pass
+    kind = Kind.CONFLICT
 
 
-class SubscriberNotFound(LookupError):
+class SubscriberNotFound(NotFoundError):
     pass
 
 

@@ -22,7 +22,6 @@ from kiunga.tenants.tickets.models import (
     TicketStatus,
 )
 from litestar import Controller, Request, Response, get, post
-from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, URLEncodedBody
 from litestar.response import Redirect
 from sqlalchemy import select
@@ -64,10 +63,6 @@ class AssignForm:
 def _can_write(request: Request) -> bool:
     principal = request.user
     return isinstance(principal, StaffPrincipal) and TICKETS_WRITE in principal.scopes
-
-
-def _status_code(exc: service.TicketError) -> int:
-    return 409 if isinstance(exc, service.TransitionNotAllowed) else 400
 
 
 def _number(text: str | None) -> int | None:
@@ -132,10 +127,7 @@ async def _render_list(request, session, *, form=None, errors=None, status_code=
 
 
 async def _render_ticket(request, session, ticket_id, *, errors=None, status_code=200):
-    try:
-        ticket = await service.get_thread(session, ticket_id)
-    except service.TicketNotFound as exc:
-        raise NotFoundException(str(exc)) from exc
+    ticket = await service.get_thread(session, ticket_id)
     staff = await service.staff_members(session)
     subscriber = None
     if ticket.subscriber_id is not None:
@@ -194,7 +186,7 @@ class TicketsPageController(Controller):
             )
         except service.TicketError as exc:
             return await _render_list(
-                request, tenant_session, form=data, errors={exc.field: exc.message}, status_code=400
+                request, tenant_session, form=data, errors=exc.form_errors(), status_code=400
             )
         target = f"/tickets/{ticket.id}"
         if request.headers.get("hx-request"):
@@ -260,15 +252,13 @@ class TicketsPageController(Controller):
     async def _act(request, session, ticket_id, action, *, created=False) -> Response:
         try:
             await action
-        except service.TicketNotFound as exc:
-            raise NotFoundException(str(exc)) from exc
         except service.TicketError as exc:
             return await _render_ticket(
                 request,
                 session,
                 ticket_id,
-                errors={exc.field: exc.message},
-                status_code=_status_code(exc),
+                errors=exc.form_errors(),
+                status_code=exc.status_code,
             )
         if not request.headers.get("hx-request"):
             # Without JavaScript: post, then redirect, so a reload does not post again.

@@ -38,7 +38,7 @@ from kiunga.tenants.vouchers.models import VoucherStatus
 from kiunga.tenants.zones import tenant_zone
 from litestar import Controller, Request, Response, get, post
 from litestar.connection import ASGIConnection
-from litestar.exceptions import NotFoundException, PermissionDeniedException
+from litestar.exceptions import PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath
 from litestar.response import Redirect
@@ -163,10 +163,7 @@ async def _names(session: AsyncSession, model, ids) -> dict[int, str]:
 
 
 async def _batch_or_404(request: Request, session: AsyncSession, batch_id: int):
-    try:
-        return await batches.get_batch(session, batch_id, reseller_id=fence_of(request.user))
-    except VoucherNotFound as exc:
-        raise NotFoundException(exc.message) from exc
+    return await batches.get_batch(session, batch_id, reseller_id=fence_of(request.user))
 
 
 class VouchersPageController(Controller):
@@ -354,10 +351,7 @@ class VouchersPageController(Controller):
         self, request: Request, tenant_session: TenantSession, voucher_id: FromPath[Id]
     ) -> Response:
         form = await request.form()
-        try:
-            voucher = await batches.get_voucher(tenant_session, voucher_id)
-        except VoucherNotFound as exc:
-            raise NotFoundException(exc.message) from exc
+        voucher = await batches.get_voucher(tenant_session, voucher_id)
         try:
             async with tenant_session.begin_nested():
                 await batches.revoke_voucher(
@@ -371,7 +365,7 @@ class VouchersPageController(Controller):
                 request,
                 tenant_session,
                 voucher.batch_id,
-                errors={exc.field: exc.message},
+                errors=exc.form_errors(),
                 status_code=exc.status_code,
             )
         return Redirect(f"/vouchers/batches/{voucher.batch_id}", status_code=303)
@@ -396,13 +390,12 @@ class VouchersPageController(Controller):
                 if any(sale.batch_id != batch.id for sale in recorded):
                     raise VoucherError("codes", "those codes are not all of this batch")
         except (VoucherError, VoucherNotFound) as exc:
-            status_code = 404 if isinstance(exc, VoucherNotFound) else exc.status_code
             return await self._batch_page(
                 request,
                 tenant_session,
                 batch.id,
-                errors={exc.field: exc.message},
-                status_code=status_code,
+                errors=exc.form_errors(),
+                status_code=exc.status_code,
             )
         total = sum(sale.price for sale in recorded)
         notice = (
@@ -467,7 +460,7 @@ class VouchersPageController(Controller):
                 request,
                 tenant_session,
                 form=given,
-                errors={exc.field: exc.message},
+                errors=exc.form_errors(),
                 status_code=HTTP_400_BAD_REQUEST,
             )
         await platform_session.commit()

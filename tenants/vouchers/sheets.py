@@ -16,6 +16,7 @@ from decimal import Decimal
 from urllib.parse import urlencode
 
 import segno
+from kiunga.platform.errors import DomainError
 from kiunga.tenants.billing.console.formatting import digits
 from kiunga.tenants.catalog.models import Package
 from kiunga.tenants.catalog.service import describe_validity
@@ -44,13 +45,8 @@ STATUS_CHOICES: dict[str, tuple[VoucherStatus, ...]] = {
 DEFAULT_STATUS = "unused"
 
 
-class SheetError(ValueError):
+class SheetError(DomainError, ValueError):
     """Bad input for a sheet; `field` names which."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
-        self.message = message
 
 
 def portal_url_for_code(base_url: str, code: str) -> str:

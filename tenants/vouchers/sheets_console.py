@@ -19,7 +19,6 @@ import anyio.to_thread
 from kiunga.platform.auth.scopes import VOUCHERS_READ
 from kiunga.platform.web.console.rendering import page
 from kiunga.platform.web.dependencies import CurrentTenant, TenantSession
-from kiunga.platform.web.errors import FieldError
 from kiunga.platform.web.guards import requires_scopes, staff_only, tenant_only
 from kiunga.platform.web.inputs import Id
 from kiunga.platform.web.request_state import request_principal
@@ -37,10 +36,7 @@ def origin_of(request: Request) -> str:
 
 
 async def _sheet(request: Request, session, tenant, batch_id: int) -> sheets.Sheet:
-    try:
-        statuses = sheets.statuses_for(request.query_params.get("status"))
-    except sheets.SheetError as exc:
-        raise FieldError(exc.field, exc.message) from exc
+    statuses = sheets.statuses_for(request.query_params.get("status"))
     principal = request_principal(request)
     sheet = await sheets.load_sheet(
         session,

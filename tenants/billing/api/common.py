@@ -6,10 +6,9 @@ from typing import Annotated
 
 from kiunga.platform.auth.fence import fence_of
 from kiunga.platform.auth.principals import ApiKeyPrincipal, Principal, StaffPrincipal
-from kiunga.platform.web.errors import Conflict, FieldError
+from kiunga.platform.web.errors import FieldError
 from kiunga.platform.web.inputs import MAX_OFFSET
 from kiunga.tenants.actors import SYSTEM, Actor
-from kiunga.tenants.billing.errors import BillingError, NotFound, ReferenceConflict
 from kiunga.tenants.subscribers.models import Subscriber
 from litestar.params import QueryParameter
 from litestar.status_codes import HTTP_404_NOT_FOUND
@@ -18,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 MAX_PAGE_SIZE = 200
 Limit = Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)]
 Offset = Annotated[int, QueryParameter(ge=0, le=MAX_OFFSET)]
-BILLING_ERRORS = (BillingError, NotFound)
 
 
 def actor_of(principal: Principal | None) -> Actor:
@@ -27,16 +25,6 @@ def actor_of(principal: Principal | None) -> Actor:
     if isinstance(principal, ApiKeyPrincipal):
         return Actor.api_key(principal.prefix)
     return SYSTEM
-
-
-def http_error(exc: Exception) -> Exception:
-    if isinstance(exc, NotFound):
-        return FieldError(exc.field, exc.message, status_code=HTTP_404_NOT_FOUND)
-    if isinstance(exc, ReferenceConflict):
-        return Conflict(exc.field, exc.message)
-    if isinstance(exc, BillingError):
-        return FieldError(exc.field, exc.message)
-    return exc
 
 
 async def ensure_visible(

@@ -240,7 +240,7 @@ class BillingPagesController(Controller):
         except (BillingError, NotFound) as exc:
             # Nothing of a refused payment may be committed with the error page.
             await tenant_session.rollback()
-            errors = {exc.field: exc.message}
+            errors = exc.form_errors()
             status = 409 if isinstance(exc, ReferenceConflict) else 400
             return await _render_payments(
                 request, tenant_session, form=data, errors=errors, status_code=status
