@@ -2,7 +2,8 @@
 a batch's page (vouchers by status, revoke, mark sold, CSV, print), and the agents' summary
 with, for owners and admins, a form giving an agent a console login tied to their record.
 
-Prices are typed in the currency's main unit (20 or 20.50 shillings) and kept in minor units.
+Prices are typed in the package's currency's main unit (20 or 20.50 shillings, 500 Ugandan
+shillings) and kept in minor units; the money kit knows how many each currency has.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from kiunga.platform.auth.invitations import InvitationError, invitation_path, i
 from kiunga.platform.auth.principals import StaffPrincipal
 from kiunga.platform.auth.scopes import VOUCHERS_READ, VOUCHERS_SELL, VOUCHERS_WRITE
 from kiunga.platform.models import StaffRole
+from kiunga.platform.money import MoneyError, format_money, parse_money
 from kiunga.platform.web.console.rendering import page
 from kiunga.platform.web.dependencies import (
     CurrentTenant,
@@ -24,7 +26,7 @@ from kiunga.platform.web.dependencies import (
     TenantSession,
 )
 from kiunga.platform.web.guards import requires_scopes, staff_only, tenant_only
-from kiunga.platform.web.inputs import Id
+from kiunga.platform.web.inputs import MAX_ID, Id
 from kiunga.platform.web.request_state import request_principal
 from kiunga.tenants.billing.api.common import actor_of
 from kiunga.tenants.catalog.models import Package, ServiceType
@@ -78,15 +80,18 @@ def _can(request: Request, scope: str) -> bool:
     return scope in request.user.scopes
 
 
-def _minor(field: str, text: str) -> int:
+async def _price(session: AsyncSession, text: str, package_id: int | None) -> int | None:
+    """The typed price in minor units of the package's currency (a batch sells in it); None
+    when left empty (the package's own price) or when there is no such package, which the
+    batch itself then refuses."""
+    known = text and package_id is not None and 1 <= package_id <= MAX_ID
+    package = await session.get(Package, package_id) if known else None
+    if package is None:
+        return None
     try:
-        amount = Decimal(text.strip().replace(",", ""))
-    except InvalidOperation as exc:
-        raise VoucherError(field, f"{field} must be an amount such as 20") from exc
-    minor = amount * 100
-    if minor != minor.to_integral_value():
-        raise VoucherError(field, f"{field} has at most two decimal places")
-    return int(minor)
+        return parse_money(text, package.currency, "price")
+    except MoneyError as exc:
+        raise VoucherError(exc.field, exc.message) from None
 
 
 def _whole(field: str, text: str) -> int | None:
@@ -128,11 +133,12 @@ async def spec_from_form(session: AsyncSession, form) -> BatchSpec:
         zone = await tenant_zone(session)
         end = datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=zone)
         expires_at = end.astimezone(UTC)
+    package_id = _whole("package_id", form.get("package_id", ""))
     return BatchSpec(
         name=form.get("name", ""),
-        package_id=_whole("package_id", form.get("package_id", "")),
+        package_id=package_id,
         count=_whole("count", form.get("count", "")),
-        price=_minor("price", price_text) if price_text else None,
+        price=await _price(session, price_text, package_id),
         code_length=_whole("code_length", form.get("code_length", "")) or 8,
         alphabet=(form.get("alphabet") or "").strip() or None,
         prefix=form.get("prefix", ""),
@@ -407,7 +413,7 @@ class VouchersPageController(Controller):
         total = sum(sale.price for sale in recorded)
         notice = (
             f"{len(recorded)} voucher{'' if len(recorded) == 1 else 's'} sold for "
-            f"{total / 100:,.2f} {batch.currency}"
+            f"{format_money(total, batch.currency, code=False)} {batch.currency}"
         )
         return await self._batch_page(request, tenant_session, batch.id, notice=notice)
 

@@ -16,7 +16,7 @@ from decimal import Decimal
 from urllib.parse import urlencode
 
 import segno
-from kiunga.tenants.billing.console.formatting import digits
+from kiunga.platform.money import format_money
 from kiunga.tenants.catalog.models import Package
 from kiunga.tenants.catalog.service import describe_validity
 from kiunga.tenants.vouchers.models import PortalSettings, Voucher, VoucherBatch, VoucherStatus
@@ -75,11 +75,7 @@ def statuses_for(value: str | None) -> tuple[VoucherStatus, ...]:
 
 def format_price(amount: int, currency: str) -> str:
     """Minor units as printed on a card: "KES 20", "KES 20.50", "UGX 500"."""
-    places = digits(currency)
-    major = Decimal(amount).scaleb(-places)
-    if major == major.to_integral_value():
-        return f"{currency} {int(major):,}"
-    return f"{currency} {major:,.{places}f}"
+    return format_money(amount, currency, short=True)
 
 
 def format_data_cap(cap_bytes: int | None) -> str | None:

@@ -14,7 +14,7 @@ from kiunga.platform.web.guards import requires_scopes, staff_only, tenant_only
 from kiunga.platform.web.inputs import Id
 from kiunga.tenants.billing import invoices, ledger, payments, queries
 from kiunga.tenants.billing.api.common import actor_of
-from kiunga.tenants.billing.console.formatting import format_money, parse_money
+from kiunga.tenants.billing.console.formatting import parse_money
 from kiunga.tenants.billing.errors import BillingError, NotFound, ReferenceConflict
 from kiunga.tenants.billing.models import Invoice, InvoiceStatus, Payment, PaymentMethod
 from kiunga.tenants.subscribers.models import Subscriber
@@ -66,7 +66,7 @@ async def subscriber_by_account(session: AsyncSession, account_number: str) -> S
 
 
 def render_page(request: Request, template: str, *, status_code: int = 200, **context):
-    return page(request, template, status_code=status_code, money=format_money, **context)
+    return page(request, template, status_code=status_code, **context)
 
 
 async def _render_payments(request, session, *, form=None, errors=None, status_code=200):
