@@ -15,6 +15,7 @@ from kiunga.platform.web.dependencies import CurrentPrincipal, TenantSession
 from kiunga.platform.web.errors import Conflict, FieldError
 from kiunga.platform.web.guards import requires_scopes, tenant_only
 from kiunga.platform.web.inputs import Id, Offset, OptionalText
+from kiunga.platform.web.pagination import ShortLimit
 from kiunga.tenants.actors import SYSTEM, Actor
 from kiunga.tenants.subscribers.models import Subscriber
 from kiunga.tenants.tickets import queries, service
@@ -33,8 +34,6 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_404_NOT_FOUND
 from sqlalchemy.ext.asyncio import AsyncSession
-
-MAX_PAGE_SIZE = 200
 
 
 def actor_of(principal: Principal | None) -> Actor:
@@ -92,7 +91,7 @@ class TicketController(Controller):
         assignee: Annotated[int | None, QueryParameter(description="staff id")] = None,
         subscriber: Annotated[int | None, QueryParameter(description="subscriber id")] = None,
         q: Annotated[str, QueryParameter(description="subject, number or subscriber")] = "",
-        limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)] = 50,
+        limit: ShortLimit = 50,
         offset: Offset = 0,
     ) -> TicketPage:
         try:

@@ -23,7 +23,7 @@ from kiunga.platform.web.dependencies import (
 )
 from kiunga.platform.web.errors import FieldError
 from kiunga.platform.web.guards import requires_scopes, tenant_only
-from kiunga.platform.web.inputs import Id, OptionalId
+from kiunga.platform.web.inputs import Id, Limit, Offset, OptionalId
 from kiunga.tenants.billing.api.common import actor_of
 from kiunga.tenants.vouchers import batches, export, sales
 from kiunga.tenants.vouchers.errors import VoucherError, VoucherNotFound
@@ -49,10 +49,6 @@ from litestar.response import Stream
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from sqlalchemy.ext.asyncio import AsyncSession
 
-MAX_PAGE_SIZE = 500
-MAX_OFFSET = 10_000_000
-Limit = Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)]
-Offset = Annotated[int, QueryParameter(ge=0, le=MAX_OFFSET)]
 ERRORS = (VoucherError, VoucherNotFound)
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from urllib.parse import urlencode
 
 from kiunga.platform.auth.fence import fence_of
 from kiunga.platform.auth.invitations import InvitationError, invitation_path, invite_staff
@@ -27,6 +26,7 @@ from kiunga.platform.web.dependencies import (
 )
 from kiunga.platform.web.guards import requires_scopes, staff_only, tenant_only
 from kiunga.platform.web.inputs import MAX_ID, Id
+from kiunga.platform.web.pagination import requested_page
 from kiunga.platform.web.request_state import request_principal
 from kiunga.tenants.billing.api.common import actor_of
 from kiunga.tenants.catalog.models import Package, ServiceType
@@ -50,7 +50,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 BATCHES_PER_PAGE = 50
 VOUCHERS_PER_PAGE = 100
-MAX_PAGE = 100_000
 # The spec's fields that the form names otherwise.
 FORM_NAMES = {"commission_bp": "commission_percent", "unused_expires_at": "unused_expires_on"}
 MANAGING_ROLES = frozenset({StaffRole.OWNER, StaffRole.ADMIN})
@@ -69,11 +68,6 @@ def managers_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     principal = request_principal(connection)
     if not isinstance(principal, StaffPrincipal) or principal.role not in MANAGING_ROLES:
         raise PermissionDeniedException("Only owners and admins give agents a login")
-
-
-def _page_number(request: Request) -> int:
-    raw = request.query_params.get("page", "1")
-    return min(max(int(raw), 1), MAX_PAGE) if raw.isdigit() and len(raw) < 10 else 1
 
 
 def _can(request: Request, scope: str) -> bool:
@@ -182,12 +176,12 @@ class VouchersPageController(Controller):
 
     @get()
     async def batches_page(self, request: Request, tenant_session: TenantSession) -> Response:
-        number = _page_number(request)
+        pages = requested_page(request, BATCHES_PER_PAGE)
         rows, total = await batches.list_batches(
             tenant_session,
             reseller_id=fence_of(request.user),
-            limit=BATCHES_PER_PAGE,
-            offset=(number - 1) * BATCHES_PER_PAGE,
+            limit=pages.limit,
+            offset=pages.offset,
         )
         return page(
             request,
@@ -197,9 +191,7 @@ class VouchersPageController(Controller):
             counts=await batches.status_counts(tenant_session, [b.id for b in rows]),
             packages=await _names(tenant_session, Package, [b.package_id for b in rows]),
             agents=await _names(tenant_session, Reseller, [b.reseller_id for b in rows]),
-            page_number=number,
-            page_size=BATCHES_PER_PAGE,
-            page_link=lambda n: "/vouchers?" + urlencode({"page": n}),
+            pages=pages.counted(total),
             can_write=_can(request, VOUCHERS_WRITE) and fence_of(request.user) is None,
             is_agent=fence_of(request.user) is not None,
         )
@@ -251,15 +243,15 @@ class VouchersPageController(Controller):
         batch = await _batch_or_404(request, session, batch_id)
         wanted = request.query_params.get("status") or ""
         status = VoucherStatus(wanted) if wanted in VoucherStatus._value2member_map_ else None
-        number = _page_number(request)
-        vouchers, shown = await batches.list_vouchers(
-            session,
-            batch.id,
-            status=status,
-            limit=VOUCHERS_PER_PAGE,
-            offset=(number - 1) * VOUCHERS_PER_PAGE,
+        pages = requested_page(
+            request,
+            VOUCHERS_PER_PAGE,
+            keep={"status": status.value if status else ""},
+            path=f"/vouchers/batches/{batch.id}",
         )
-        query = {"status": status.value} if status else {}
+        vouchers, shown = await batches.list_vouchers(
+            session, batch.id, status=status, limit=pages.limit, offset=pages.offset
+        )
         agent = fence_of(request.user)
         return page(
             request,
@@ -277,9 +269,7 @@ class VouchersPageController(Controller):
             shown=shown,
             status=status.value if status else "",
             statuses=[s.value for s in VoucherStatus],
-            page_number=number,
-            page_size=VOUCHERS_PER_PAGE,
-            page_link=lambda n: f"/vouchers/batches/{batch.id}?" + urlencode({**query, "page": n}),
+            pages=pages.counted(shown),
             can_revoke=_can(request, VOUCHERS_WRITE) and agent is None,
             can_sell=_can(request, VOUCHERS_SELL),
             resellers=(

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from kiunga.platform.auth.fence import fence_of
 from kiunga.platform.auth.principals import ApiKeyPrincipal, Principal, StaffPrincipal
+from kiunga.platform.web import inputs, pagination
 from kiunga.platform.web.errors import Conflict, FieldError
-from kiunga.platform.web.inputs import MAX_OFFSET
 from kiunga.tenants.actors import SYSTEM, Actor
 from kiunga.tenants.billing.errors import BillingError, NotFound, ReferenceConflict
 from kiunga.tenants.subscribers.models import Subscriber
-from litestar.params import QueryParameter
 from litestar.status_codes import HTTP_404_NOT_FOUND
 from sqlalchemy.ext.asyncio import AsyncSession
 
-MAX_PAGE_SIZE = 200
-Limit = Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)]
-Offset = Annotated[int, QueryParameter(ge=0, le=MAX_OFFSET)]
+# The billing lists' page parameters (M-Pesa's lists share them).
+Limit = pagination.ShortLimit
+Offset = inputs.Offset
 BILLING_ERRORS = (BillingError, NotFound)
 
 
