@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from kiunga.platform.auth.fence import FENCED_CALLERS_ALLOWED, fence_of
+from kiunga.platform.auth.fence import FENCED_CALLERS_ALLOWED, Fence, fence_of
 from kiunga.platform.auth.principals import ApiKeyPrincipal, Principal, StaffPrincipal
 from kiunga.platform.auth.scopes import TICKETS_READ, TICKETS_WRITE
 from kiunga.platform.web.dependencies import CurrentPrincipal, TenantSession
@@ -17,7 +17,7 @@ from kiunga.platform.web.guards import requires_scopes, tenant_only
 from kiunga.platform.web.inputs import Id, Offset, OptionalText
 from kiunga.platform.web.pagination import ShortLimit
 from kiunga.tenants.actors import SYSTEM, Actor
-from kiunga.tenants.subscribers.models import Subscriber
+from kiunga.tenants.subscribers.fence import inside_fence
 from kiunga.tenants.tickets import queries, service
 from kiunga.tenants.tickets.models import TicketPriority, TicketStatus
 from kiunga.tenants.tickets.schemas import (
@@ -58,14 +58,12 @@ TICKET_ERRORS = (service.TicketError, service.TicketNotFound)
 
 
 async def _owned_by(session: AsyncSession, subscriber_id: int | None, reseller_id: int) -> bool:
-    if subscriber_id is None:
-        return False
-    subscriber = await session.get(Subscriber, subscriber_id)
-    return subscriber is not None and subscriber.reseller_id == reseller_id
+    return await inside_fence(session, Fence(reseller_id), subscriber_id)
 
 
 async def ensure_visible(session: AsyncSession, principal: Principal, ticket_id: int) -> None:
-    """For a reseller's key, a ticket about someone else's subscriber is not found."""
+    """For a reseller's key, a ticket about someone else's subscriber (or about nobody) is not
+    found."""
     reseller_id = fence_of(principal)
     if reseller_id is None:
         return

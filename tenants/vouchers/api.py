@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from kiunga.platform.auth.fence import FENCED_CALLERS_ALLOWED, fence_of
+from kiunga.platform.auth.fence import FENCED_CALLERS_ALLOWED, fence_for, fence_of
 from kiunga.platform.auth.principals import Principal
 from kiunga.platform.auth.scopes import VOUCHERS_READ, VOUCHERS_SELL, VOUCHERS_WRITE
 from kiunga.platform.web.dependencies import (
@@ -92,10 +92,9 @@ class VoucherBatchController(Controller):
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> BatchPage:
-        own = fence_of(principal)
         rows, total = await batches.list_batches(
             tenant_session,
-            reseller_id=own if own is not None else reseller_id,
+            reseller_id=fence_for(principal).narrow(reseller_id),
             package_id=package_id,
             limit=limit,
             offset=offset,
@@ -363,10 +362,9 @@ class VoucherSaleController(Controller):
         for field, value in (("since", since), ("until", until)):
             if value is not None and value.tzinfo is None:
                 raise FieldError(field, f"{field} needs a time zone (such as Z or +03:00)")
-        own = fence_of(principal)
         rows, total = await sales.list_sales(
             tenant_session,
-            reseller_id=own if own is not None else reseller_id,
+            reseller_id=fence_for(principal).narrow(reseller_id),
             batch_id=batch_id,
             channel=channel,
             since=since,

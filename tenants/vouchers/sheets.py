@@ -16,6 +16,7 @@ from decimal import Decimal
 from urllib.parse import urlencode
 
 import segno
+from kiunga.platform.auth.fence import Fence
 from kiunga.platform.money import format_money
 from kiunga.tenants.catalog.models import Package
 from kiunga.tenants.catalog.service import describe_validity
@@ -139,7 +140,7 @@ async def load_sheet(
     if row is None:
         return None
     batch, package = row
-    if reseller_id is not None and batch.reseller_id != reseller_id:
+    if not Fence(reseller_id).admits(batch.reseller_id):
         return None
     now = now or datetime.now(UTC)
     expired = batch.unused_expires_at is not None and batch.unused_expires_at <= now
