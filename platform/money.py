@@ -83,9 +83,3 @@ def format_money(
     sign = "-" if amount < 0 else ""
     return f"{sign}{currency} {figure}" if code else f"{sign}{figure}"
 
-
-def in_major_units(amount: int, currency: str) -> str:
-    """Minor units as a form field shows them back for editing: 150050 → "1500.50"."""
-    places = minor_digits(currency)
-    major = Decimal(amount).scaleb(-places)
-    return f"{major:.{places}f}"
