@@ -82,4 +82,3 @@ def format_money(
         figure = f"{major:,.{places}f}"
     sign = "-" if amount < 0 else ""
     return f"{sign}{currency} {figure}" if code else f"{sign}{figure}"
-
