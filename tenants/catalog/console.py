@@ -1,7 +1,8 @@
 """The console's packages page: the catalog, a form to add a package, archive and restore.
 
-Prices are typed in the currency's main unit (1500 or 1500.50 shillings) and kept in
-minor units, like every amount.
+Prices are typed in the ISP's currency's main unit (1500 or 1500.50 shillings, 500 Ugandan
+shillings) and kept in minor units, like every amount; the money kit knows how many each
+currency has.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from decimal import Decimal, InvalidOperation
 
 from kiunga.platform.auth.principals import StaffPrincipal
 from kiunga.platform.auth.scopes import PACKAGES_READ, PACKAGES_WRITE
+from kiunga.platform.money import MoneyError, parse_money
 from kiunga.platform.web.console.rendering import page
 from kiunga.platform.web.dependencies import CurrentTenant, TenantSession
 from kiunga.platform.web.guards import requires_scopes, staff_only, tenant_only
@@ -29,15 +31,11 @@ FORM_FIELDS = (
 )  # fmt: skip
 
 
-def price_to_minor(text: str) -> int:
+def price_to_minor(text: str, currency: str) -> int:
     try:
-        amount = Decimal(text.strip().replace(",", ""))
-    except InvalidOperation as exc:
-        raise service.PackageError("price", "price must be an amount such as 1500") from exc
-    minor = amount * 100
-    if minor != minor.to_integral_value():
-        raise service.PackageError("price", "price has at most two decimal places")
-    return int(minor)
+        return parse_money(text, currency, "price")
+    except MoneyError as exc:
+        raise service.PackageError(exc.field, exc.message) from None
 
 
 def _whole(field: str, text: str) -> int:
@@ -47,7 +45,7 @@ def _whole(field: str, text: str) -> int:
         raise service.PackageError(field, f"{field} must be a whole number") from exc
 
 
-def fields_from_form(form) -> service.PackageFields:
+def fields_from_form(form, currency: str) -> service.PackageFields:
     cap_text = (form.get("data_cap_gb") or "").strip()
     cap = None
     if cap_text:
@@ -59,7 +57,7 @@ def fields_from_form(form) -> service.PackageFields:
         name=form.get("name", ""),
         name_sw=form.get("name_sw", ""),
         description=form.get("description", ""),
-        price=price_to_minor(form.get("price", "")),
+        price=price_to_minor(form.get("price", ""), currency),
         billing_type=form.get("billing_type") or "prepaid",
         validity_count=_whole("validity_count", form.get("validity_count", "")),
         validity_unit=form.get("validity_unit") or "month",
@@ -108,7 +106,8 @@ class PackagesPageController(Controller):
         form = await request.form()
         currency = await service.tenant_currency(tenant_session, tenant.id)
         try:
-            await service.create_package(tenant_session, fields_from_form(form), currency=currency)
+            fields = fields_from_form(form, currency)
+            await service.create_package(tenant_session, fields, currency=currency)
         except service.PackageError as exc:
             values = {key: form.get(key, "") for key in FORM_FIELDS}
             values["site_ids"] = form.getall("site_ids", [])

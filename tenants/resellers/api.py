@@ -16,7 +16,8 @@ from kiunga.platform.auth.scopes import SUBSCRIBERS_READ, SUBSCRIBERS_WRITE
 from kiunga.platform.models import StaffRole
 from kiunga.platform.web.dependencies import TenantSession
 from kiunga.platform.web.guards import requires_scopes, tenant_only
-from kiunga.platform.web.inputs import Id, Text
+from kiunga.platform.web.inputs import Id, Offset, Text
+from kiunga.platform.web.pagination import ShortLimit
 from kiunga.platform.web.request_state import request_principal
 from kiunga.tenants.resellers import service
 from kiunga.tenants.subscribers.models import Reseller
@@ -26,8 +27,6 @@ from litestar.exceptions import PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-MAX_PAGE_SIZE = 200
-MAX_OFFSET = 10_000_000
 MANAGING_ROLES = frozenset({StaffRole.OWNER, StaffRole.ADMIN})
 
 
@@ -86,8 +85,8 @@ class ResellerController(Controller):
         self,
         tenant_session: TenantSession,
         q: Annotated[str, QueryParameter(description="name or phone")] = "",
-        limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)] = 50,
-        offset: Annotated[int, QueryParameter(ge=0, le=MAX_OFFSET)] = 0,
+        limit: ShortLimit = 50,
+        offset: Offset = 0,
     ) -> ResellerPage:
         rows, total = await service.list_resellers(tenant_session, q=q, limit=limit, offset=offset)
         items = [ResellerRead.of(reseller, count) for reseller, count in rows]

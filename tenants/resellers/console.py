@@ -3,14 +3,13 @@ a form to add one and a form to change one. Owners and admins only."""
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from kiunga.platform.auth.principals import StaffPrincipal
 from kiunga.platform.auth.scopes import SUBSCRIBERS_READ, SUBSCRIBERS_WRITE
 from kiunga.platform.web.console.rendering import page
 from kiunga.platform.web.dependencies import TenantSession
 from kiunga.platform.web.guards import requires_scopes, staff_only, tenant_only
 from kiunga.platform.web.inputs import Id
+from kiunga.platform.web.pagination import requested_page
 from kiunga.platform.web.request_state import request_principal
 from kiunga.tenants.resellers import service
 from kiunga.tenants.resellers.api import MANAGING_ROLES
@@ -22,18 +21,12 @@ from litestar.params import FromPath
 from litestar.response import Redirect
 
 PAGE_SIZE = 50
-MAX_PAGE = 100_000
 
 
 def owners_and_admins(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     principal = request_principal(connection)
     if not isinstance(principal, StaffPrincipal) or principal.role not in MANAGING_ROLES:
         raise PermissionDeniedException("Only owners and admins manage resellers")
-
-
-def _page_number(request: Request) -> int:
-    raw = request.query_params.get("page", "1")
-    return min(max(int(raw), 1), MAX_PAGE) if raw.isdigit() and len(raw) < 10 else 1
 
 
 def _form(request: Request, *, reseller=None, form, errors=None, status_code=200) -> Response:
@@ -59,20 +52,17 @@ class ResellersPageController(Controller):
     @get()
     async def resellers_page(self, request: Request, tenant_session: TenantSession) -> Response:
         q = (request.query_params.get("q") or "").strip()
-        number = _page_number(request)
+        pages = requested_page(request, PAGE_SIZE, keep={"q": q}, path="/resellers")
         rows, total = await service.list_resellers(
-            tenant_session, q=q, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE
+            tenant_session, q=q, limit=pages.limit, offset=pages.offset
         )
-        query = {"q": q} if q else {}
         return page(
             request,
             "resellers/index.html",
             rows=rows,
             total=total,
             q=q,
-            page_number=number,
-            page_size=PAGE_SIZE,
-            page_link=lambda n: "/resellers?" + urlencode({**query, "page": n}),
+            pages=pages.counted(total),
             can_write=SUBSCRIBERS_WRITE in request.user.scopes,
         )
 

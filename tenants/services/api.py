@@ -7,7 +7,7 @@ billing:write. A reseller's key sees only its own subscribers' services; others 
 from __future__ import annotations
 
 import structlog
-from kiunga.platform.auth.fence import FENCED_CALLERS_ALLOWED, fence_of
+from kiunga.platform.auth.fence import FENCED_CALLERS_ALLOWED, fence_for, fence_of
 from kiunga.platform.auth.principals import Principal
 from kiunga.platform.auth.scopes import BILLING_WRITE, SERVICES_READ, SERVICES_WRITE
 from kiunga.platform.web.dependencies import CurrentPrincipal, TenantSession
@@ -27,7 +27,7 @@ from kiunga.tenants.services.schemas import (
     ServiceRead,
 )
 from kiunga.tenants.services.service import NewService, ServiceFilter, create_service, list_services
-from kiunga.tenants.subscribers.models import Subscriber
+from kiunga.tenants.subscribers.fence import inside_fence
 from litestar import Controller, get, post
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import FromPath, FromQuery, JSONBody
@@ -44,11 +44,10 @@ def _needs_billing(principal: Principal, allow_unpaid: bool) -> None:
 
 async def _visible(session: AsyncSession, principal: Principal, service_id: int) -> Service:
     service = await session.get(Service, service_id)
-    reseller_id = fence_of(principal)
-    if service is not None and reseller_id is not None:
-        subscriber = await session.get(Subscriber, service.subscriber_id)
-        if subscriber.reseller_id != reseller_id:
-            service = None
+    if service is not None and not await inside_fence(
+        session, fence_for(principal), service.subscriber_id
+    ):
+        service = None
     if service is None:
         raise NotFoundException(f"no service with id {service_id}")
     return service
@@ -105,13 +104,10 @@ class ServiceController(Controller):
         data: JSONBody[ServiceCreate],
     ) -> ServiceRead:
         _needs_billing(principal, data.allow_unpaid)
-        reseller_id = fence_of(principal)
-        if reseller_id is not None:
-            subscriber = await tenant_session.get(Subscriber, data.subscriber_id)
-            if subscriber is None or subscriber.reseller_id != reseller_id:
-                raise FieldError(
-                    "subscriber_id", f"no subscriber with id {data.subscriber_id}", status_code=404
-                )
+        if not await inside_fence(tenant_session, fence_for(principal), data.subscriber_id):
+            raise FieldError(
+                "subscriber_id", f"no subscriber with id {data.subscriber_id}", status_code=404
+            )
         new = NewService(
             subscriber_id=data.subscriber_id,
             package_id=data.package_id,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from kiunga.platform.auth.fence import FENCED_CALLERS_ALLOWED, fence_of
+from kiunga.platform.auth.fence import FENCED_CALLERS_ALLOWED, fence_for, fence_of
 from kiunga.platform.auth.principals import Principal, StaffPrincipal
 from kiunga.platform.auth.scopes import SUBSCRIBERS_READ, SUBSCRIBERS_WRITE
 from kiunga.platform.web.dependencies import CurrentPrincipal, TenantSession
@@ -61,13 +61,12 @@ class SubscriberController(Controller):
         page: FromQuery[PageNumber] = 1,
         per_page: FromQuery[PageNumber] = 50,
     ) -> SubscriberPage:
-        own = fence_of(principal)
         filters = SubscriberFilters(
             status=status,
             region=region,
             branch=branch,
             site_id=site_id,
-            reseller_id=own if own is not None else reseller_id,
+            reseller_id=fence_for(principal).narrow(reseller_id),
             q=q,
         )
         found = await list_subscribers(

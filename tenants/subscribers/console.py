@@ -6,14 +6,13 @@ Owners, admins and support change subscribers; technicians and finance only look
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from kiunga.platform.auth.principals import StaffPrincipal
 from kiunga.platform.auth.scopes import SUBSCRIBERS_READ, SUBSCRIBERS_WRITE
 from kiunga.platform.web.console.rendering import page
 from kiunga.platform.web.dependencies import TenantSession
 from kiunga.platform.web.guards import requires_scopes, staff_only, tenant_only
 from kiunga.platform.web.inputs import Id
+from kiunga.platform.web.pagination import requested_page
 from kiunga.tenants.actors import Actor
 from kiunga.tenants.resellers.service import reseller_choices
 from kiunga.tenants.sites.service import list_sites
@@ -56,11 +55,6 @@ def _filters(request: Request) -> tuple[SubscriberFilters, dict[str, str]]:
         q=chosen["q"] or None,
     )
     return filters, chosen
-
-
-def _page_number(request: Request) -> int:
-    text = request.query_params.get("page") or "1"
-    return int(text) if text.isdigit() and int(text) > 0 else 1
 
 
 def _reseller_from_form(form) -> int | None:
@@ -157,10 +151,10 @@ class SubscribersPageController(Controller):
     @get()
     async def subscribers_page(self, request: Request, tenant_session: TenantSession) -> Response:
         filters, chosen = _filters(request)
+        pages = requested_page(request, PER_PAGE, keep=chosen, path="/subscribers")
         found = await list_subscribers(
-            tenant_session, filters, page=_page_number(request), per_page=PER_PAGE
+            tenant_session, filters, page=pages.number, per_page=pages.size
         )
-        query = {key: value for key, value in chosen.items() if value}
         return page(
             request,
             "subscribers/index.html",
@@ -169,7 +163,7 @@ class SubscribersPageController(Controller):
             statuses=[status.value for status in SubscriberStatus],
             regions=await distinct_values(tenant_session, Subscriber.region),
             resellers=await reseller_choices(tenant_session),
-            page_link=lambda number: "/subscribers?" + urlencode({**query, "page": number}),
+            pages=pages.counted(found.total),
             can_write=_can_write(request),
         )
 

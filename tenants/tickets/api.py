@@ -8,15 +8,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from kiunga.platform.auth.fence import FENCED_CALLERS_ALLOWED, fence_of
+from kiunga.platform.auth.fence import FENCED_CALLERS_ALLOWED, Fence, fence_of
 from kiunga.platform.auth.principals import ApiKeyPrincipal, Principal, StaffPrincipal
 from kiunga.platform.auth.scopes import TICKETS_READ, TICKETS_WRITE
 from kiunga.platform.web.dependencies import CurrentPrincipal, TenantSession
 from kiunga.platform.web.errors import FieldError
 from kiunga.platform.web.guards import requires_scopes, tenant_only
 from kiunga.platform.web.inputs import Id, Offset, OptionalText
+from kiunga.platform.web.pagination import ShortLimit
 from kiunga.tenants.actors import SYSTEM, Actor
-from kiunga.tenants.subscribers.models import Subscriber
+from kiunga.tenants.subscribers.fence import inside_fence
 from kiunga.tenants.tickets import queries, service
 from kiunga.tenants.tickets.models import TicketPriority, TicketStatus
 from kiunga.tenants.tickets.schemas import (
@@ -33,8 +34,6 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_404_NOT_FOUND
 from sqlalchemy.ext.asyncio import AsyncSession
 
-MAX_PAGE_SIZE = 200
-
 
 def actor_of(principal: Principal | None) -> Actor:
     if isinstance(principal, StaffPrincipal):
@@ -45,14 +44,12 @@ def actor_of(principal: Principal | None) -> Actor:
 
 
 async def _owned_by(session: AsyncSession, subscriber_id: int | None, reseller_id: int) -> bool:
-    if subscriber_id is None:
-        return False
-    subscriber = await session.get(Subscriber, subscriber_id)
-    return subscriber is not None and subscriber.reseller_id == reseller_id
+    return await inside_fence(session, Fence(reseller_id), subscriber_id)
 
 
 async def ensure_visible(session: AsyncSession, principal: Principal, ticket_id: int) -> None:
-    """For a reseller's key, a ticket about someone else's subscriber is not found."""
+    """For a reseller's key, a ticket about someone else's subscriber (or about nobody) is not
+    found."""
     reseller_id = fence_of(principal)
     if reseller_id is None:
         return
@@ -78,7 +75,7 @@ class TicketController(Controller):
         assignee: Annotated[int | None, QueryParameter(description="staff id")] = None,
         subscriber: Annotated[int | None, QueryParameter(description="subscriber id")] = None,
         q: Annotated[str, QueryParameter(description="subject, number or subscriber")] = "",
-        limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)] = 50,
+        limit: ShortLimit = 50,
         offset: Offset = 0,
     ) -> TicketPage:
         filters = queries.TicketFilters(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from kiunga.platform.auth.fence import FENCED_CALLERS_ALLOWED, fence_of
+from kiunga.platform.auth.fence import FENCED_CALLERS_ALLOWED, fence_for, fence_of
 from kiunga.platform.auth.principals import Principal
 from kiunga.platform.auth.scopes import VOUCHERS_READ, VOUCHERS_SELL, VOUCHERS_WRITE
 from kiunga.platform.web.dependencies import (
@@ -23,7 +23,7 @@ from kiunga.platform.web.dependencies import (
 )
 from kiunga.platform.web.errors import FieldError
 from kiunga.platform.web.guards import requires_scopes, tenant_only
-from kiunga.platform.web.inputs import Id, OptionalId
+from kiunga.platform.web.inputs import Id, Limit, Offset, OptionalId
 from kiunga.tenants.billing.api.common import actor_of
 from kiunga.tenants.vouchers import batches, export, sales
 from kiunga.tenants.vouchers.models import SaleChannel, VoucherStatus
@@ -47,11 +47,6 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.response import Stream
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from sqlalchemy.ext.asyncio import AsyncSession
-
-MAX_PAGE_SIZE = 500
-MAX_OFFSET = 10_000_000
-Limit = Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)]
-Offset = Annotated[int, QueryParameter(ge=0, le=MAX_OFFSET)]
 
 
 async def batch_read(session: AsyncSession, batch) -> BatchRead:
@@ -83,10 +78,9 @@ class VoucherBatchController(Controller):
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> BatchPage:
-        own = fence_of(principal)
         rows, total = await batches.list_batches(
             tenant_session,
-            reseller_id=own if own is not None else reseller_id,
+            reseller_id=fence_for(principal).narrow(reseller_id),
             package_id=package_id,
             limit=limit,
             offset=offset,
@@ -331,10 +325,9 @@ class VoucherSaleController(Controller):
         for field, value in (("since", since), ("until", until)):
             if value is not None and value.tzinfo is None:
                 raise FieldError(field, f"{field} needs a time zone (such as Z or +03:00)")
-        own = fence_of(principal)
         rows, total = await sales.list_sales(
             tenant_session,
-            reseller_id=own if own is not None else reseller_id,
+            reseller_id=fence_for(principal).narrow(reseller_id),
             batch_id=batch_id,
             channel=channel,
             since=since,

@@ -16,6 +16,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 import anyio.to_thread
+from kiunga.platform.auth.fence import fence_of
 from kiunga.platform.auth.scopes import VOUCHERS_READ
 from kiunga.platform.web.console.rendering import page
 from kiunga.platform.web.dependencies import CurrentTenant, TenantSession
@@ -44,7 +45,7 @@ async def _sheet(request: Request, session, tenant, batch_id: int) -> sheets.She
         base_url=origin_of(request),
         isp_name=tenant.name,
         statuses=statuses,
-        reseller_id=getattr(principal, "reseller_id", None),
+        reseller_id=fence_of(principal),
     )
     if sheet is None:
         raise NotFoundException(f"No voucher batch {batch_id}")
