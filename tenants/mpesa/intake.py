@@ -41,8 +41,6 @@ from kiunga.tenants.actors import Actor
 from kiunga.tenants.billing.errors import BillingError, NotFound
 from kiunga.tenants.billing.models import PaymentMethod
 from kiunga.tenants.billing.payments import record_payment
-from kiunga.tenants.lifecycle import restore as _restore  # noqa: F401  (restore on payment)
-from kiunga.tenants.mpesa import events as _events  # noqa: F401  (payment.received facts)
 from kiunga.tenants.mpesa.config import accepted_shortcodes, settings_row
 from kiunga.tenants.mpesa.matching import clean_reference, match_subscriber
 from kiunga.tenants.mpesa.models import (
@@ -55,7 +53,6 @@ from kiunga.tenants.mpesa.models import (
     ShortcodeType,
     TransactionStatus,
 )
-from kiunga.tenants.vouchers import purchase_hooks as _purchases  # noqa: F401  (portal vouchers)
 from sqlalchemy import case, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession

@@ -10,7 +10,6 @@ from typing import Literal
 
 from kiunga.platform.auth.fence import FENCED_CALLERS_ALLOWED, fence_of
 from kiunga.platform.auth.principals import Principal, StaffPrincipal
-from kiunga.platform.auth.scopes import SUBSCRIBERS_READ, SUBSCRIBERS_WRITE
 from kiunga.platform.web.dependencies import CurrentPrincipal, TenantSession
 from kiunga.platform.web.errors import Conflict, FieldError
 from kiunga.platform.web.guards import requires_scopes, tenant_only
@@ -27,6 +26,7 @@ from kiunga.tenants.subscribers.schemas import (
     SubscriberRead,
     SubscriberUpdate,
 )
+from kiunga.tenants.subscribers.scopes import SUBSCRIBERS_READ, SUBSCRIBERS_WRITE
 from kiunga.tenants.subscribers.status import InvalidTransition
 from litestar import Controller, get, patch, post
 from litestar.exceptions import NotFoundException

@@ -10,7 +10,6 @@ from typing import Annotated
 
 from kiunga.platform.auth.fence import FENCED_CALLERS_ALLOWED, fence_of
 from kiunga.platform.auth.principals import ApiKeyPrincipal, Principal, StaffPrincipal
-from kiunga.platform.auth.scopes import TICKETS_READ, TICKETS_WRITE
 from kiunga.platform.web.dependencies import CurrentPrincipal, TenantSession
 from kiunga.platform.web.errors import Conflict, FieldError
 from kiunga.platform.web.guards import requires_scopes, tenant_only
@@ -28,6 +27,7 @@ from kiunga.tenants.tickets.schemas import (
     TicketPage,
     TicketRead,
 )
+from kiunga.tenants.tickets.scopes import TICKETS_READ, TICKETS_WRITE
 from litestar import Controller, get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter

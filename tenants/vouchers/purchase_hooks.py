@@ -4,8 +4,7 @@ redeems it for the device that asked and queues the SMS with its code.
 It runs in the payment's own transaction (billing's payment hooks), so the money, the
 invoice, the voucher, its sale, its service and the `voucher.issued` event commit together
 or not at all. The STK callback runs it in the web process and the settle job (STK Query)
-in the worker: both import this module (through `purchases`, the portal, or the vouchers'
-jobs module).
+in the worker: the vouchers' manifest (area.py) lists it, for both.
 
 The payment does not know its STK request yet when hooks run (intake links them after
 billing returns); its reference does: the M-Pesa receipt, whose transaction row names the
@@ -21,7 +20,6 @@ import structlog
 from kiunga.platform.db.base import utcnow
 from kiunga.platform.jobs.outbox import emit
 from kiunga.tenants.actors import Actor
-from kiunga.tenants.billing.hooks import register_payment_hook
 from kiunga.tenants.billing.invoices import InvoiceLineInput, issue_invoice
 from kiunga.tenants.billing.models import Payment, PaymentMethod
 from kiunga.tenants.catalog.models import Package
@@ -90,7 +88,6 @@ async def _request_id_of(session: AsyncSession, payment: Payment) -> int | None:
     return candidates[0] if len(candidates) == 1 else None
 
 
-@register_payment_hook
 async def issue_paid_purchase(session: AsyncSession, payment: Payment) -> None:
     if payment.method is not PaymentMethod.MPESA or not payment.reference:
         return

@@ -16,7 +16,6 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 import anyio.to_thread
-from kiunga.platform.auth.scopes import VOUCHERS_READ
 from kiunga.platform.web.console.rendering import page
 from kiunga.platform.web.dependencies import CurrentTenant, TenantSession
 from kiunga.platform.web.errors import FieldError
@@ -24,6 +23,7 @@ from kiunga.platform.web.guards import requires_scopes, staff_only, tenant_only
 from kiunga.platform.web.inputs import Id
 from kiunga.platform.web.request_state import request_principal
 from kiunga.tenants.vouchers import sheets
+from kiunga.tenants.vouchers.scopes import VOUCHERS_READ
 from litestar import Controller, Request, Response, get
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
