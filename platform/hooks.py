@@ -25,8 +25,9 @@ class HookTable:
     """The hooks of each kind, in the order of the areas that listed them."""
 
     def __init__(self, hooks: Iterable[Hook] = ()) -> None:
+        self._hooks = tuple(hooks)
         by_kind: dict[str, list[Callable[..., Any]]] = {}
-        for hook in hooks:
+        for hook in self._hooks:
             listed = by_kind.setdefault(hook.kind, [])
             if hook.fn not in listed:
                 listed.append(hook.fn)
@@ -34,6 +35,10 @@ class HookTable:
 
     def __call__(self, kind: str) -> tuple[Callable[..., Any], ...]:
         return self._by_kind.get(kind, ())
+
+    def with_hooks(self, *hooks: Hook) -> HookTable:
+        """This table and `hooks` after it (a test's extra hook, say)."""
+        return HookTable((*self._hooks, *hooks))
 
     @property
     def kinds(self) -> frozenset[str]:
