@@ -24,6 +24,7 @@ AREA = Area(
     dashboard_counters=(("Routers", service.count_routers),),
     scopes=SCOPES,
     jobs=(jobs.network_poll_routers, *provisioning_jobs.JOBS, *radius_jobs.JOBS),
+    event_handlers=(*provisioning_jobs.HANDLERS, *radius_jobs.HANDLERS),
     cli=(cli.register,),
     demo=DemoStep(seed=up_demo.seed, start=up_demo.start, banner=up_demo.banner),
 )

@@ -115,7 +115,7 @@ async def provision_routers(ctx, tenant_slug: str, scheduled_for) -> dict[str, i
 
 
 # Listed in the network's manifest (area.py).
-JOBS = (
+HANDLERS = (
     *(
         on_event(topic, name=f"network.provision_{topic.replace('.', '_')}", timeout=120)(
             on_service_event
@@ -125,6 +125,8 @@ JOBS = (
     on_event("router.changed", name="network.provision_router_changed", timeout=120)(
         on_router_event
     ),
+)
+JOBS = (
     periodic("network.provision_routers", cron="* * * * *", timeout=110, max_tries=2)(
         provision_routers
     ),
@@ -133,4 +135,4 @@ JOBS = (
 
 def register(registry: JobRegistry) -> None:
     """Provisioning's handlers and periodic job on a test's own registry."""
-    registry.add(*JOBS)
+    registry.add(*HANDLERS, *JOBS)

@@ -122,7 +122,7 @@ async def radius_close_stale(ctx, tenant_slug: str, scheduled_for) -> dict[str, 
 
 
 # Listed in the network's manifest (area.py).
-JOBS = (
+HANDLERS = (
     *(
         on_event(topic, name=f"network.radius_disconnect_{topic.split('.')[1]}")(
             disconnect_on_event
@@ -132,10 +132,12 @@ JOBS = (
     on_event("service.changed", name="network.radius_rerate")(rerate_on_package_change),
     on_event(CAP_REACHED, name="network.radius_cap_reached")(act_on_cap_reached),
     on_event("service.renewed", name="network.radius_renewed")(refresh_on_renewal),
+)
+JOBS = (
     periodic("network.radius_close_stale", cron="*/5 * * * *", timeout=120)(radius_close_stale),
 )
 
 
 def register(registry: JobRegistry) -> None:
     """RADIUS's handlers and periodic job on a test's own registry."""
-    registry.add(*JOBS)
+    registry.add(*HANDLERS, *JOBS)
