@@ -274,8 +274,10 @@ class JobRegistry:
     def on_event(self, topic: str, **options: Any) -> Callable[..., EventHandlerSpec]:
         """`on_event(...)`, added to this registry."""
 
+        make = on_event(topic, default_retry=self.default_retry, **options)
+
         def add(fn: Callable[..., Awaitable[Any]]) -> EventHandlerSpec:
-            spec = on_event(topic, default_retry=self.default_retry, **options)(fn)
+            spec = make(fn)
             self.add(spec)
             return spec
 
@@ -283,9 +285,10 @@ class JobRegistry:
 
     def periodic(self, name: str, **options: Any) -> Callable[..., PeriodicSpec]:
         """`periodic(...)`, added to this registry."""
+        make = periodic(name, default_retry=self.default_retry, **options)  # checks the cron
 
         def add(fn: Callable[..., Awaitable[Any]]) -> PeriodicSpec:
-            spec = periodic(name, default_retry=self.default_retry, **options)(fn)
+            spec = make(fn)
             self.add(spec)
             return spec
 
