@@ -20,12 +20,16 @@ from pathlib import Path
 
 import httpx
 import pytest
+from kiunga.platform.areas import assemble
 from kiunga.platform.auth.api_keys import KeyRequest, create_api_key_sync, hash_secret
 from kiunga.platform.auth.passwords import hash_password
-from kiunga.platform.auth.scopes import TENANT_SCOPES
 from kiunga.platform.models import ApiKey, StaffAccount, StaffRole, TenantMembership
 from kiunga.tenants.subscribers.models import Reseller
 from sqlalchemy.orm import Session
+
+# The assembled areas' scope table, as the app and the worker install it.
+_SCOPES = assemble().scopes
+TENANT_SCOPES = _SCOPES.tenant
 
 _path = Path(__file__).resolve().parents[1] / "web" / "conftest.py"
 _spec = importlib.util.spec_from_file_location("kiunga_tests_web_fixtures_security", _path)

@@ -15,8 +15,8 @@ from types import SimpleNamespace
 
 import pytest
 from kiunga.integrations.routeros.emulator import RouterEmulator
+from kiunga.platform.areas import assemble
 from kiunga.platform.jobs.outbox import OutboxEvent
-from kiunga.platform.jobs.registry import registry
 from kiunga.tenants.actors import Actor
 from kiunga.tenants.billing.payments import record_payment
 from kiunga.tenants.catalog.models import (
@@ -26,7 +26,6 @@ from kiunga.tenants.catalog.models import (
     ValidityUnit,
     package_sites,
 )
-from kiunga.tenants.lifecycle import restore as _restore  # noqa: F401  (the payment hook)
 from kiunga.tenants.network.provisioning import jobs as provisioning_jobs
 from kiunga.tenants.network.provisioning.models import RouterCommand
 from kiunga.tenants.network.service import create_router
@@ -205,7 +204,7 @@ class Isp:
                 ctx = SimpleNamespace(
                     session=session, tenant=SimpleNamespace(slug=self.slug, schema=self.schema)
                 )
-                for spec in registry.handlers_for(event.topic):
+                for spec in assemble().job_registry().handlers_for(event.topic):
                     if spec.name.startswith("network.provision_"):
                         results.append(await spec.fn(ctx, event))
         return results

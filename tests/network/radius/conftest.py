@@ -19,7 +19,6 @@ from kiunga.integrations.radius.server import RadiusServer
 from kiunga.tenants.actors import Actor
 from kiunga.tenants.billing.payments import record_payment
 from kiunga.tenants.catalog.models import BillingType, Package, ServiceType, ValidityUnit
-from kiunga.tenants.lifecycle import restore as _restore  # noqa: F401  (the payment hook)
 from kiunga.tenants.network.directory import RadiusClientDirectory
 from kiunga.tenants.network.radius import jobs as radius_jobs
 from kiunga.tenants.network.radius.accounting import AccountingWriter
