@@ -38,7 +38,7 @@ def test_importing_an_area_registers_nothing():
     out = run_alone(
         "import kiunga.tenants.services.api, kiunga.tenants.mpesa.intake, "
         "kiunga.tenants.mpesa.jobs, kiunga.tenants.lifecycle.jobs, kiunga.tenants.network.jobs, "
-        "kiunga.tenants.vouchers.purchases\n"
+        "kiunga.channels.portal.purchases\n"
         "from kiunga.platform.hooks import installed_hooks\n"
         "from kiunga.platform.auth import scopes\n"
         "print(installed_hooks() is None and scopes._installed is None)"
@@ -94,7 +94,7 @@ def test_the_assembled_app_and_worker_have_every_hook_and_job_whatever_the_impor
         names = {f"{h.__module__}.{h.__qualname__}" for h in expected_hooks(areas)[PAYMENT]}
         assert payment == [
             "kiunga.tenants.lifecycle.restore.restore_after_payment",
-            "kiunga.tenants.vouchers.purchase_hooks.issue_paid_purchase",
+            "kiunga.channels.portal.purchase_hooks.issue_paid_purchase",
         ]
         assert set(payment) == names
         assert facts == ["kiunga.tenants.mpesa.events.service_expiry"]

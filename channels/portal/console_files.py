@@ -7,10 +7,10 @@ import asyncio
 import socket
 
 from kiunga.channels.portal import router_files
+from kiunga.channels.portal.settings import portal_look
+from kiunga.channels.portal.settings_console import owners_and_admins
 from kiunga.platform.web.dependencies import CurrentTenant, Services, TenantSession
 from kiunga.platform.web.guards import staff_only, tenant_only
-from kiunga.tenants.vouchers.portal_console import owners_and_admins
-from kiunga.tenants.vouchers.portal_settings import portal_look
 from litestar import Controller, Request, Response, get
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath

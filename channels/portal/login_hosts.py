@@ -14,9 +14,9 @@ import dataclasses
 import ipaddress
 from urllib.parse import urlsplit
 
+from kiunga.channels.portal.settings import hotspot_host
 from kiunga.channels.portal.state import RouterState
 from kiunga.tenants.network.models import Router
-from kiunga.tenants.vouchers.portal_settings import hotspot_host
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 

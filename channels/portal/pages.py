@@ -22,13 +22,7 @@ from kiunga.channels.portal.i18n import (
 )
 from kiunga.channels.portal.login_hosts import hotspot_state, is_hotspot_url, registered_hosts
 from kiunga.channels.portal.ratelimit import BuyThrottle, Limited, RedeemThrottle
-from kiunga.channels.portal.state import RouterState, Signer, new_nonce
-from kiunga.platform.auth.derived_keys import derive_key
-from kiunga.platform.money import format_money
-from kiunga.platform.web.cache import ABSENT, TtlCache
-from kiunga.platform.web.services import WebServices
-from kiunga.platform.web.tenancy import TenantContext
-from kiunga.tenants.vouchers.portal_settings import (
+from kiunga.channels.portal.settings import (
     LOOK_CACHE_STATE_KEY,
     PackageOnSale,
     PortalLook,
@@ -36,6 +30,12 @@ from kiunga.tenants.vouchers.portal_settings import (
     portal_look,
     swahili_package_names,
 )
+from kiunga.channels.portal.state import RouterState, Signer, new_nonce
+from kiunga.platform.auth.derived_keys import derive_key
+from kiunga.platform.money import format_money
+from kiunga.platform.web.cache import ABSENT, TtlCache
+from kiunga.platform.web.services import WebServices
+from kiunga.platform.web.tenancy import TenantContext
 from kiunga.tenants.vouchers.usage import VoucherUsage
 from kiunga.tenants.zones import tenant_zone
 from litestar import MediaType, Request, Response

@@ -29,7 +29,9 @@ from kiunga.channels.portal.pages import (
     price_text,
     redeem_throttle,
 )
+from kiunga.channels.portal.purchases import portal_phone, purchase_view, start_purchase
 from kiunga.channels.portal.ratelimit import REDEMPTIONS
+from kiunga.channels.portal.settings import portal_logo, portal_look
 from kiunga.channels.portal.state import RouterState, router_url
 from kiunga.platform.db.base import utcnow
 from kiunga.platform.web.dependencies import CurrentTenant, Services
@@ -39,8 +41,6 @@ from kiunga.platform.web.tenancy import TenantContext
 from kiunga.tenants.mpesa.errors import MpesaError
 from kiunga.tenants.services.service import router_mac
 from kiunga.tenants.vouchers.errors import VoucherError
-from kiunga.tenants.vouchers.portal_settings import portal_logo, portal_look
-from kiunga.tenants.vouchers.purchases import portal_phone, purchase_view, start_purchase
 from kiunga.tenants.vouchers.redeem import RedeemRefused, redeem_voucher
 from kiunga.tenants.vouchers.usage import voucher_usage
 from litestar import Controller, MediaType, Request, Response, get, post, route

@@ -12,11 +12,11 @@ from datetime import timedelta
 
 from kiunga.channels.portal.chap import chap_response
 from kiunga.channels.portal.pages import LOOK_CACHE_SECONDS
+from kiunga.channels.portal.settings import PortalChange, set_logo, update_portal_settings
 from kiunga.channels.portal.web import REFUSAL_FLOOR_SECONDS
 from kiunga.platform.db.base import utcnow
 from kiunga.tenants.vouchers.batches import revoke_batch
 from kiunga.tenants.vouchers.models import Voucher, VoucherBatch, VoucherStatus
-from kiunga.tenants.vouchers.portal_settings import PortalChange, set_logo, update_portal_settings
 from prometheus_client import REGISTRY
 from sqlalchemy import select, update
 

@@ -6,10 +6,10 @@ hand a victim's code to whoever made the link."""
 from __future__ import annotations
 
 import pytest
+from kiunga.channels.portal.settings import PortalChange, update_portal_settings
 from kiunga.channels.portal.state import RouterState, Signer
 from kiunga.platform.auth.derived_keys import derive_key
 from kiunga.tenants.network.models import Router, RouterMode
-from kiunga.tenants.vouchers.portal_settings import PortalChange, update_portal_settings
 
 from .conftest import router_fields
 from .test_portal_http import arrive, hidden, redeem

@@ -13,9 +13,9 @@ import time
 import httpx
 import pytest
 from kiunga.channels.portal.pages import LOOK_CACHE_SECONDS
+from kiunga.channels.portal.settings import PortalChange, update_portal_settings
 from kiunga.tenants.catalog.models import Package
 from kiunga.tenants.vouchers.models import PortalSettings
-from kiunga.tenants.vouchers.portal_settings import PortalChange, update_portal_settings
 from sqlalchemy import update
 
 from .test_portal_http import arrive, hidden, redeem

@@ -17,6 +17,7 @@ from datetime import timedelta
 import httpx
 import pytest
 import uvicorn
+from kiunga.channels.portal.purchases import purchase_view, start_purchase
 from kiunga.integrations.mpesa.client import DarajaError, StkPushAccepted
 from kiunga.integrations.mpesa.emulator import EmulatorServer
 from kiunga.platform.db.base import utcnow
@@ -42,7 +43,6 @@ from kiunga.tenants.vouchers.models import (
     VoucherSale,
     VoucherStatus,
 )
-from kiunga.tenants.vouchers.purchases import purchase_view, start_purchase
 from sqlalchemy import func, select
 
 pytestmark = pytest.mark.slow
@@ -565,7 +565,7 @@ async def test_a_home_subscriber_sharing_the_phone_is_not_the_buyer(
         home = Subscriber(account_number="HOME1", name="Wanjiku", status="active")
         home.phones.append(SubscriberPhone(phone="+254712345678", is_primary=True))
         session.add(home)
-    from kiunga.tenants.vouchers.buyers import buyer_subscriber
+    from kiunga.channels.portal.buyers import buyer_subscriber
 
     async with unit_of_work() as session:
         buyer = await buyer_subscriber(session, "+254712345678")

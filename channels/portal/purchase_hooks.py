@@ -17,6 +17,7 @@ callback is a repeat payment, for which billing runs no hooks at all.
 from __future__ import annotations
 
 import structlog
+from kiunga.channels.portal.buyers import PORTAL, buyer_language, buyer_subscriber
 from kiunga.platform.db.base import utcnow
 from kiunga.platform.jobs.outbox import emit
 from kiunga.tenants.billing.invoices import InvoiceLineInput, issue_invoice
@@ -24,7 +25,6 @@ from kiunga.tenants.billing.models import Payment, PaymentMethod
 from kiunga.tenants.catalog.models import Package
 from kiunga.tenants.mpesa.models import MpesaRequest, MpesaTransaction, RequestStatus
 from kiunga.tenants.subscribers.models import Language, Subscriber
-from kiunga.tenants.vouchers.buyers import PORTAL, buyer_language, buyer_subscriber
 from kiunga.tenants.vouchers.codes import DEFAULT_ALPHABET, random_codes
 from kiunga.tenants.vouchers.models import (
     HotspotPurchase,

@@ -17,6 +17,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from kiunga.channels.portal.buyers import PORTAL, buyer_language, earlier_buyer, lock_phone
 from kiunga.platform.db.base import utcnow
 from kiunga.platform.db.engine import Database
 from kiunga.tenants.catalog.models import Package, ServiceType
@@ -26,8 +27,6 @@ from kiunga.tenants.mpesa.models import MpesaRequest, RequestStatus
 from kiunga.tenants.mpesa.stk import EXPIRE_AFTER, PaymentAsk, request_payment
 from kiunga.tenants.services.service import router_mac
 from kiunga.tenants.subscribers.phones import InvalidPhone, normalise_phone
-
-from kiunga.tenants.vouchers.buyers import PORTAL, buyer_language, earlier_buyer, lock_phone
 from kiunga.tenants.vouchers.errors import VoucherError
 from kiunga.tenants.vouchers.models import HotspotPurchase, PurchaseStatus, Voucher
 from sqlalchemy import func, select

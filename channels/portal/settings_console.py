@@ -5,14 +5,7 @@ portal's own download routes)."""
 
 from __future__ import annotations
 
-from kiunga.platform.auth.principals import StaffPrincipal
-from kiunga.platform.models import StaffRole
-from kiunga.platform.web.console.rendering import page
-from kiunga.platform.web.dependencies import CurrentTenant, TenantSession
-from kiunga.platform.web.guards import staff_only, tenant_only
-from kiunga.platform.web.request_state import request_principal
-from kiunga.tenants.vouchers.errors import VoucherError
-from kiunga.tenants.vouchers.portal_settings import (
+from kiunga.channels.portal.settings import (
     LOOK_CACHE_STATE_KEY,
     MAX_LOGO_BYTES,
     PortalChange,
@@ -22,6 +15,13 @@ from kiunga.tenants.vouchers.portal_settings import (
     set_packages_on_sale,
     update_portal_settings,
 )
+from kiunga.platform.auth.principals import StaffPrincipal
+from kiunga.platform.models import StaffRole
+from kiunga.platform.web.console.rendering import page
+from kiunga.platform.web.dependencies import CurrentTenant, TenantSession
+from kiunga.platform.web.guards import staff_only, tenant_only
+from kiunga.platform.web.request_state import request_principal
+from kiunga.tenants.vouchers.errors import VoucherError
 from litestar import Controller, Request, Response, get, post
 from litestar.connection import ASGIConnection
 from litestar.datastructures import UploadFile
@@ -83,7 +83,7 @@ async def _render(
         on_sale = {package.id for package in packages if package.sold_on_portal}
     return page(
         request,
-        "vouchers/portal_settings.html",
+        "portal/settings.html",
         status_code=HTTP_400_BAD_REQUEST if error else 200,
         form=form,
         look=look,
