@@ -23,7 +23,8 @@ AREA = Area(
         sheets_console.VoucherSheetsController,
         console.VouchersPageController,
     ),
-    nav=(NavItem("Vouchers", "/vouchers"),),
+    # An agent's console is their own vouchers.
+    nav=(NavItem("Vouchers", "/vouchers", fenced_staff=True),),
     templates=(Path(__file__).parent / "templates",),
     dashboard_counters=(("Vouchers sold today", sales.count_sold_today),),
     scopes=SCOPES,

@@ -19,8 +19,12 @@ async def home(request: Request, services: Services) -> Response:
     if tenant is None:
         return Redirect("/platform", status_code=303)
     if fence_of(request.user) is not None:
-        # A voucher agent sees nothing of the ISP but their own vouchers.
-        return Redirect("/vouchers", status_code=303)
+        # Fenced staff (an agent) see nothing of the ISP but their own work: the first
+        # page an area opens to them.
+        opened = [item.path for item in request.app.state.console_nav if item.fenced_staff]
+        if opened:
+            return Redirect(opened[0], status_code=303)
+        return page(request, "dashboard.html", counts={})
     counts: dict[str, int] = {}
     # Each business area contributes its own counts (their manifests' dashboard_counters).
     async with services.database.tenant_session(tenant.schema) as session:

@@ -21,6 +21,9 @@ from litestar.response import Template
 class NavItem:
     label: str
     path: str
+    # Shown to fenced staff (an agent sees only the pages of their own work); the first
+    # such entry is where their `/` leads.
+    fenced_staff: bool = False
 
 
 PLATFORM_NAV = (
@@ -34,8 +37,8 @@ def page(request: Request, template_name: str, *, status_code: int = 200, **cont
     surface = request_surface(request)
     nav = request.app.state.console_nav if surface is Surface.TENANT else PLATFORM_NAV
     if isinstance(principal, StaffPrincipal) and not principal.fence.whole_isp:
-        # A voucher agent holds nothing but the vouchers' scopes: show only their pages.
-        nav = tuple(item for item in nav if item.path.startswith("/vouchers"))
+        # Fenced staff (an agent) see only the entries their areas open to them.
+        nav = tuple(item for item in nav if item.fenced_staff)
     common = {
         "staff": principal if isinstance(principal, StaffPrincipal) else None,
         "tenant": request_tenant(request),
