@@ -13,7 +13,7 @@ import re
 import pytest
 from kiunga.platform.auth.scopes import RESELLER_SCOPES, TENANT_SCOPES
 
-from .conftest import auth
+from fixtures.web import auth
 
 PASS = "passes the guards"  # any answer but 401/403 (a missing id is 404, an empty body 400)
 DENIED = "denied"  # 403

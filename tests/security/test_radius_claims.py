@@ -7,7 +7,7 @@ import re
 
 from kiunga.platform.auth.scopes import TENANT_SCOPES
 
-from .conftest import auth
+from fixtures.web import auth
 
 ADDRESS = "41.90.12.7"
 
