@@ -16,6 +16,7 @@ from kiunga.platform.auth.passwords import (
 )
 from kiunga.platform.db.base import utcnow
 from kiunga.platform.db.naming import InvalidSlug, schema_for_slug, validate_slug
+from kiunga.platform.errors import DomainError, Kind, NotFoundError
 from kiunga.platform.migrate import (
     ALL_HEADS,
     tenant_heads,
@@ -44,20 +45,15 @@ HOST_PATTERN = re.compile(
 )
 
 
-class TenantError(ValueError):
+class TenantError(DomainError, ValueError):
     """Bad input for a tenant; `field` names what was wrong."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
-        self.message = message
 
 
 class TenantExists(TenantError):
-    pass
+    kind = Kind.CONFLICT
 
 
-class TenantNotFound(LookupError):
+class TenantNotFound(NotFoundError):
     pass
 
 

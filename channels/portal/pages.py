@@ -24,6 +24,7 @@ from kiunga.channels.portal.login_hosts import hotspot_state, is_hotspot_url, re
 from kiunga.channels.portal.ratelimit import BuyThrottle, Limited, RedeemThrottle
 from kiunga.channels.portal.state import RouterState, Signer, new_nonce
 from kiunga.platform.auth.derived_keys import derive_key
+from kiunga.platform.money import format_money
 from kiunga.platform.web.cache import ABSENT, TtlCache
 from kiunga.platform.web.services import WebServices
 from kiunga.platform.web.tenancy import TenantContext
@@ -116,8 +117,7 @@ async def load_shop(request: Request, services: WebServices, tenant: TenantConte
 
 
 def price_text(amount: int, currency: str) -> str:
-    whole, cents = divmod(amount, 100)
-    return f"{currency} {whole:,}" if cents == 0 else f"{currency} {whole:,}.{cents:02d}"
+    return format_money(amount, currency, short=True)
 
 
 def local_time(moment: datetime | None, zone: ZoneInfo) -> str:

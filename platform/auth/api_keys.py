@@ -20,6 +20,7 @@ from kiunga.platform.auth.fence import fence_of
 from kiunga.platform.auth.principals import ApiKeyPrincipal, Principal
 from kiunga.platform.auth.scopes import RESELLER_SCOPES, allowed_scopes
 from kiunga.platform.db.base import utcnow
+from kiunga.platform.errors import DomainError, Kind
 from kiunga.platform.models import ApiKey
 from sqlalchemy import Engine, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -33,17 +34,15 @@ TOKEN_PATTERN = re.compile(r"^kg_([0-9a-f]{8})_([A-Za-z0-9_-]{20,100})$")
 MAX_NAME_LENGTH = 200
 
 
-class ApiKeyError(ValueError):
+class ApiKeyError(DomainError, ValueError):
     """Bad input for a key; `field` names what was wrong."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
-        self.message = message
 
 
 class KeyNotAllowed(ApiKeyError):
     """The caller may not make this key: it would reach further than the caller does."""
+
+    kind = Kind.FORBIDDEN
+    names_field = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from kiunga.platform.auth.passwords import (
 )
 from kiunga.platform.auth.sessions import normalise_email
 from kiunga.platform.db.base import utcnow
+from kiunga.platform.errors import DomainError
 from kiunga.platform.models import StaffAccount, StaffInvitation, StaffRole, TenantMembership
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,11 +32,8 @@ TOKEN_BYTES = 32
 INVITATION_PATH = "/invitations/"
 
 
-class InvitationError(ValueError):
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
-        self.message = message
+class InvitationError(DomainError, ValueError):
+    """An invitation that cannot be accepted as given; `field` names why."""
 
 
 @dataclass(frozen=True, slots=True)

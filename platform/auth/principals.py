@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from kiunga.platform.auth.fence import WHOLE_ISP, Fence
 from kiunga.platform.models import StaffRole
 
 
@@ -30,6 +31,12 @@ class StaffPrincipal:
     def display_name(self) -> str:
         return self.name or self.email
 
+    @property
+    def fence(self) -> Fence:
+        # Only an agent is fenced: a reseller record on another role's membership (left
+        # from when it was an agent's) confines nothing.
+        return Fence(self.reseller_id) if self.role is StaffRole.AGENT else WHOLE_ISP
+
 
 @dataclass(frozen=True, slots=True)
 class ApiKeyPrincipal:
@@ -40,6 +47,10 @@ class ApiKeyPrincipal:
     scopes: frozenset[str]
     # A key cannot make a key that outlives it.
     expires_at: datetime | None = None
+
+    @property
+    def fence(self) -> Fence:
+        return Fence(self.reseller_id)
 
 
 Principal = StaffPrincipal | ApiKeyPrincipal

@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 import msgspec
 import structlog
+from kiunga.platform.errors import DomainError
 from litestar import Controller, MediaType, Request, Response
 from litestar.exceptions import (
     HTTPException,
@@ -107,6 +108,21 @@ def http_exception_handler(request: Request, exc: HTTPException) -> Response:
     return Response(
         content=body, status_code=exc.status_code, headers=exc.headers, media_type=MediaType.JSON
     )
+
+
+def as_http_exception(exc: DomainError) -> HTTPException:
+    """A business refusal as the HTTP error it is answered with: its field named in
+    `errors` when it names one, else the message alone."""
+    if exc.answer_field is not None:
+        return FieldError(exc.answer_field, exc.message, status_code=exc.status_code)
+    return HTTPException(status_code=exc.status_code, detail=exc.message)
+
+
+def domain_error_handler(request: Request, exc: DomainError) -> Response:
+    """Any refusal an area raised and its controller let through: the API's JSON error,
+    or the console's error page (a form that shows the refusal beside its input catches it
+    itself, see `DomainError.form_errors`)."""
+    return http_exception_handler(request, as_http_exception(exc))
 
 
 def internal_error_handler(request: Request, exc: Exception) -> Response:

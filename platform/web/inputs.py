@@ -35,6 +35,8 @@ def _bounded_int(low: int, high: int):
 Id = Annotated[int, *_bounded_int(1, MAX_ID)]
 OptionalId = Annotated[int | None, Parameter(ge=1, le=MAX_ID)]
 Count = Annotated[int, *_bounded_int(0, MAX_COUNT)]
+# A TCP or UDP port.
+Port = Annotated[int, *_bounded_int(1, 65535)]
 Amount = Annotated[int, *_bounded_int(-MAX_AMOUNT, MAX_AMOUNT)]
 PositiveAmount = Annotated[int, *_bounded_int(1, MAX_AMOUNT)]
 NonNegativeAmount = Annotated[int, *_bounded_int(0, MAX_AMOUNT)]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kiunga.platform.auth.derived_keys import derive_key
+from kiunga.platform.errors import DomainError
 from kiunga.platform.web import registry
 from kiunga.platform.web.api.api_keys import ApiKeyController
 from kiunga.platform.web.api.platform_tenants import PlatformTenantController
@@ -21,6 +22,7 @@ from kiunga.platform.web.dependencies import DEPENDENCIES
 from kiunga.platform.web.errors import (
     database_refusal_handler,
     document_api_errors,
+    domain_error_handler,
     http_exception_handler,
     internal_error_handler,
 )
@@ -155,6 +157,7 @@ class KiungaWebPlugin(InitPluginProtocol):
         app_config.exception_handlers.update(
             {
                 HTTPException: http_exception_handler,
+                DomainError: domain_error_handler,
                 DBAPIError: database_refusal_handler,
                 Exception: internal_error_handler,
             }

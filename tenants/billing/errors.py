@@ -1,26 +1,24 @@
-"""Billing's errors: the API turns them into 4xx answers that name the field."""
+"""Billing's errors: refusals that name the field (answered 4xx by the web layer)."""
 
 from __future__ import annotations
 
+from kiunga.platform.errors import DomainError, Kind
 
-class BillingError(ValueError):
-    """Bad input or a refused operation; `field` names what was wrong."""
 
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
-        self.message = message
+class BillingError(DomainError, ValueError):
+    """Bad input or a refused operation (400); `field` names what was wrong."""
 
 
 class ReferenceConflict(BillingError):
     """The provider reference is already recorded for another amount or account (409)."""
 
+    kind = Kind.CONFLICT
 
-class NotFound(LookupError):
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
-        self.message = message
+
+class NotFound(DomainError, LookupError):
+    """No such record (404); raised as `NotFound(field, message)`, the field named."""
+
+    kind = Kind.NOT_FOUND
 
 
 def money(value: object, field: str = "amount", *, allow_negative: bool = False) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from kiunga.platform.auth.fence import Fence
 from kiunga.tenants.billing.models import (
     Adjustment,
     Allocation,
@@ -13,7 +14,7 @@ from kiunga.tenants.billing.models import (
     InvoiceStatus,
     Payment,
 )
-from kiunga.tenants.subscribers.models import Subscriber
+from kiunga.tenants.subscribers.fence import confine_by_subscriber
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,7 +26,7 @@ class DocumentFilters:
     # On the document's own date: issued_at for invoices, received_at for payments.
     date_from: datetime | None = None
     date_to: datetime | None = None
-    # An API key of a reseller sees only its own subscribers' money.
+    # A reseller's key (or an agent) sees only its own subscribers' money.
     reseller_id: int | None = None
 
 
@@ -43,10 +44,7 @@ def _filtered(model, dated, filters: DocumentFilters) -> Select:
         query = query.where(dated >= filters.date_from)
     if filters.date_to is not None:
         query = query.where(dated < filters.date_to)
-    if filters.reseller_id is not None:
-        owned = select(Subscriber.id).where(Subscriber.reseller_id == filters.reseller_id)
-        query = query.where(model.subscriber_id.in_(owned))
-    return query
+    return confine_by_subscriber(Fence(filters.reseller_id), query, model.subscriber_id)
 
 
 async def list_invoices(

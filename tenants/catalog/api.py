@@ -7,26 +7,13 @@ from typing import Annotated, Literal
 from kiunga.platform.auth.fence import FENCED_CALLERS_ALLOWED
 from kiunga.platform.auth.scopes import PACKAGES_READ, PACKAGES_WRITE
 from kiunga.platform.web.dependencies import CurrentTenant, TenantSession
-from kiunga.platform.web.errors import Conflict, FieldError
 from kiunga.platform.web.guards import requires_scopes, tenant_only
 from kiunga.platform.web.inputs import Id
 from kiunga.tenants.catalog import service
 from kiunga.tenants.catalog.schemas import PackageCreate, PackageRead, PackageUpdate
 from litestar import Controller, get, patch, post
-from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK
-
-
-def http_error(exc: Exception) -> Exception:
-    if isinstance(exc, service.DuplicatePackageName):
-        return Conflict(exc.field, exc.message)
-    if isinstance(exc, service.PackageError):
-        return FieldError(exc.field, exc.message)
-    if isinstance(exc, service.PackageNotFound):
-        return NotFoundException(str(exc))
-    return exc
-
 
 _ARCHIVED = {"active": False, "archived": True, "all": None}
 
@@ -56,10 +43,7 @@ class PackageController(Controller):
         self, tenant_session: TenantSession, tenant: CurrentTenant, data: JSONBody[PackageCreate]
     ) -> PackageRead:
         currency = await service.tenant_currency(tenant_session, tenant.id)
-        try:
-            package = await service.create_package(tenant_session, data.fields(), currency=currency)
-        except service.PackageError as exc:
-            raise http_error(exc) from exc
+        package = await service.create_package(tenant_session, data.fields(), currency=currency)
         return PackageRead.of(package)
 
     @get(
@@ -71,10 +55,7 @@ class PackageController(Controller):
     async def get_package(
         self, tenant_session: TenantSession, package_id: FromPath[Id]
     ) -> PackageRead:
-        try:
-            return PackageRead.of(await service.get_package(tenant_session, package_id))
-        except service.PackageNotFound as exc:
-            raise http_error(exc) from exc
+        return PackageRead.of(await service.get_package(tenant_session, package_id))
 
     @patch(
         "/{package_id:int}", guards=[requires_scopes(PACKAGES_WRITE)], summary="Change a package"
@@ -85,10 +66,7 @@ class PackageController(Controller):
         package_id: FromPath[Id],
         data: JSONBody[PackageUpdate],
     ) -> PackageRead:
-        try:
-            package = await service.update_package(tenant_session, package_id, data.fields())
-        except (service.PackageError, service.PackageNotFound) as exc:
-            raise http_error(exc) from exc
+        package = await service.update_package(tenant_session, package_id, data.fields())
         return PackageRead.of(package)
 
     @post(
@@ -113,7 +91,4 @@ class PackageController(Controller):
 
 
 async def _set_archived(session, package_id: int, archived: bool) -> PackageRead:
-    try:
-        return PackageRead.of(await service.set_archived(session, package_id, archived))
-    except service.PackageNotFound as exc:
-        raise http_error(exc) from exc
+    return PackageRead.of(await service.set_archived(session, package_id, archived))

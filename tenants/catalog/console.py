@@ -1,7 +1,8 @@
 """The console's packages page: the catalog, a form to add a package, archive and restore.
 
-Prices are typed in the currency's main unit (1500 or 1500.50 shillings) and kept in
-minor units, like every amount.
+Prices are typed in the ISP's currency's main unit (1500 or 1500.50 shillings, 500 Ugandan
+shillings) and kept in minor units, like every amount; the money kit knows how many each
+currency has.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from decimal import Decimal, InvalidOperation
 
 from kiunga.platform.auth.principals import StaffPrincipal
 from kiunga.platform.auth.scopes import PACKAGES_READ, PACKAGES_WRITE
+from kiunga.platform.money import MoneyError, parse_money
 from kiunga.platform.web.console.rendering import page
 from kiunga.platform.web.dependencies import CurrentTenant, TenantSession
 from kiunga.platform.web.guards import requires_scopes, staff_only, tenant_only
@@ -18,10 +20,8 @@ from kiunga.tenants.catalog import service
 from kiunga.tenants.catalog.models import BillingType, ServiceType, ValidityUnit
 from kiunga.tenants.sites.service import list_sites
 from litestar import Controller, Request, Response, get, post
-from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect
-from litestar.status_codes import HTTP_400_BAD_REQUEST, HTTP_409_CONFLICT
 
 GIGABYTE = 1_000_000_000
 FORM_FIELDS = (
@@ -31,15 +31,11 @@ FORM_FIELDS = (
 )  # fmt: skip
 
 
-def price_to_minor(text: str) -> int:
+def price_to_minor(text: str, currency: str) -> int:
     try:
-        amount = Decimal(text.strip().replace(",", ""))
-    except InvalidOperation as exc:
-        raise service.PackageError("price", "price must be an amount such as 1500") from exc
-    minor = amount * 100
-    if minor != minor.to_integral_value():
-        raise service.PackageError("price", "price has at most two decimal places")
-    return int(minor)
+        return parse_money(text, currency, "price")
+    except MoneyError as exc:
+        raise service.PackageError(exc.field, exc.message) from None
 
 
 def _whole(field: str, text: str) -> int:
@@ -49,7 +45,7 @@ def _whole(field: str, text: str) -> int:
         raise service.PackageError(field, f"{field} must be a whole number") from exc
 
 
-def fields_from_form(form) -> service.PackageFields:
+def fields_from_form(form, currency: str) -> service.PackageFields:
     cap_text = (form.get("data_cap_gb") or "").strip()
     cap = None
     if cap_text:
@@ -61,7 +57,7 @@ def fields_from_form(form) -> service.PackageFields:
         name=form.get("name", ""),
         name_sw=form.get("name_sw", ""),
         description=form.get("description", ""),
-        price=price_to_minor(form.get("price", "")),
+        price=price_to_minor(form.get("price", ""), currency),
         billing_type=form.get("billing_type") or "prepaid",
         validity_count=_whole("validity_count", form.get("validity_count", "")),
         validity_unit=form.get("validity_unit") or "month",
@@ -110,18 +106,14 @@ class PackagesPageController(Controller):
         form = await request.form()
         currency = await service.tenant_currency(tenant_session, tenant.id)
         try:
-            await service.create_package(tenant_session, fields_from_form(form), currency=currency)
+            fields = fields_from_form(form, currency)
+            await service.create_package(tenant_session, fields, currency=currency)
         except service.PackageError as exc:
-            status = (
-                HTTP_409_CONFLICT
-                if isinstance(exc, service.DuplicatePackageName)
-                else HTTP_400_BAD_REQUEST
-            )
             values = {key: form.get(key, "") for key in FORM_FIELDS}
             values["site_ids"] = form.getall("site_ids", [])
             return await _render(
-                request, tenant_session, form=values, errors={exc.field: exc.message},
-                status_code=status,
+                request, tenant_session, form=values, errors=exc.form_errors(),
+                status_code=exc.status_code,
             )  # fmt: skip
         return Redirect("/packages", status_code=303)
 
@@ -135,8 +127,5 @@ class PackagesPageController(Controller):
 
 
 async def _toggle(session, package_id: int, archived: bool) -> Response:
-    try:
-        await service.set_archived(session, package_id, archived)
-    except service.PackageNotFound as exc:
-        raise NotFoundException(str(exc)) from exc
+    await service.set_archived(session, package_id, archived)
     return Redirect("/packages", status_code=303)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 from kiunga.platform.db.base import utcnow
+from kiunga.platform.errors import DomainError, Kind, NotFoundError
 from kiunga.platform.jobs.outbox import emit
 from kiunga.platform.models import Tenant
 from kiunga.platform.web.inputs import MAX_ID
@@ -27,20 +28,15 @@ MAX_PRICE = 10**12  # minor units; far above any package, well inside BIGINT
 MAX_SHARED_USERS = 100
 
 
-class PackageError(ValueError):
+class PackageError(DomainError, ValueError):
     """Bad input for a package; `field` names what was wrong."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
-        self.message = message
 
 
 class DuplicatePackageName(PackageError):
-    pass
+    kind = Kind.CONFLICT
 
 
-class PackageNotFound(LookupError):
+class PackageNotFound(NotFoundError):
     pass
 
 

@@ -17,7 +17,6 @@ from kiunga.platform.web.inputs import Id, OptionalId, OptionalText
 from kiunga.tenants.billing.api.common import Limit, Offset, actor_of
 from kiunga.tenants.mpesa import config, connection, queue, stk
 from kiunga.tenants.mpesa.callbacks_web import callback_routes
-from kiunga.tenants.mpesa.errors import MpesaError
 from kiunga.tenants.mpesa.gateway import GatewayFactory, daraja_gateway
 from kiunga.tenants.mpesa.models import MpesaRequest, RequestStatus
 from kiunga.tenants.mpesa.schemas import (
@@ -44,10 +43,6 @@ def gateway_factory(request: Request) -> GatewayFactory:
     return request.app.state.get(GATEWAY_FACTORY_KEY) or daraja_gateway
 
 
-def http_error(error: MpesaError) -> FieldError:
-    return FieldError(error.field, error.message, status_code=error.status_code)
-
-
 class MpesaController(Controller):
     path = "/api/v1/mpesa"
     tags = ["mpesa"]
@@ -67,10 +62,7 @@ class MpesaController(Controller):
         self, request: Request, tenant_session: TenantSession, data: JSONBody[SettingsWrite]
     ) -> SettingsRead:
         change = config.SettingsChange(**{f: getattr(data, f) for f in data.__struct_fields__})
-        try:
-            row = await config.update_settings(tenant_session, change)
-        except MpesaError as error:
-            raise http_error(error) from error
+        row = await config.update_settings(tenant_session, change)
         await tenant_session.commit()
         callback_routes(request).forget()  # the source allowlist may have changed
         return SettingsRead.of(config.settings_view(row))
@@ -84,12 +76,9 @@ class MpesaController(Controller):
     async def test_connection(
         self, request: Request, services: Services, tenant: CurrentTenant
     ) -> CheckRead:
-        try:
-            result = await connection.test_connection(
-                services.database, tenant.schema, gateway_factory=gateway_factory(request)
-            )
-        except MpesaError as error:
-            raise http_error(error) from error
+        result = await connection.test_connection(
+            services.database, tenant.schema, gateway_factory=gateway_factory(request)
+        )
         return CheckRead(result.ok, result.message)
 
     @post(
@@ -101,15 +90,12 @@ class MpesaController(Controller):
     async def rotate_token(
         self, request: Request, services: Services, tenant: CurrentTenant
     ) -> CheckRead:
-        try:
-            result = await connection.rotate_and_register(
-                services.database,
-                tenant.schema,
-                tenant.id,
-                gateway_factory=gateway_factory(request),
-            )
-        except MpesaError as error:
-            raise http_error(error) from error
+        result = await connection.rotate_and_register(
+            services.database,
+            tenant.schema,
+            tenant.id,
+            gateway_factory=gateway_factory(request),
+        )
         callback_routes(request).forget()
         async with services.database.tenant_session(tenant.schema) as session:
             view = config.settings_view(await config.settings_row(session))
@@ -124,12 +110,9 @@ class MpesaController(Controller):
     async def register_c2b(
         self, request: Request, services: Services, tenant: CurrentTenant
     ) -> CheckRead:
-        try:
-            result = await connection.register_c2b(
-                services.database, tenant.schema, gateway_factory=gateway_factory(request)
-            )
-        except MpesaError as error:
-            raise http_error(error) from error
+        result = await connection.register_c2b(
+            services.database, tenant.schema, gateway_factory=gateway_factory(request)
+        )
         return CheckRead(result.ok, result.message)
 
     @post(
@@ -152,16 +135,13 @@ class MpesaController(Controller):
             subscriber_id=data.subscriber_id,
             account_number=data.account_number,
         )
-        try:
-            created = await stk.request_payment(
-                services.database,
-                tenant.schema,
-                ask,
-                actor=actor_of(principal),
-                gateway_factory=gateway_factory(request),
-            )
-        except MpesaError as error:
-            raise http_error(error) from error
+        created = await stk.request_payment(
+            services.database,
+            tenant.schema,
+            ask,
+            actor=actor_of(principal),
+            gateway_factory=gateway_factory(request),
+        )
         return RequestRead.of(created)
 
     @get("/requests", guards=[requires_scopes(BILLING_READ)], summary="STK requests, newest first")
@@ -218,12 +198,9 @@ class MpesaController(Controller):
         transaction_id: FromPath[Id],
         data: JSONBody[AssignCreate],
     ) -> TransactionRead:
-        try:
-            transaction = await queue.assign_unmatched(
-                tenant_session, transaction_id, data.account_number, actor=actor_of(principal)
-            )
-        except MpesaError as error:
-            raise http_error(error) from error
+        transaction = await queue.assign_unmatched(
+            tenant_session, transaction_id, data.account_number, actor=actor_of(principal)
+        )
         return TransactionRead.of(transaction)
 
     @get(

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kiunga.platform.auth.scopes import BILLING_READ, BILLING_WRITE, MPESA_SETTINGS
+from kiunga.platform.money import MoneyError, minor_digits, parse_money
 from kiunga.platform.web.console.rendering import page
 from kiunga.platform.web.dependencies import CurrentTenant, Services, TenantSession
 from kiunga.platform.web.guards import requires_scopes, staff_only, tenant_only
@@ -24,6 +25,9 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect
 from litestar.status_codes import HTTP_400_BAD_REQUEST
+
+# Daraja moves Kenyan shillings only, whatever the ISP bills in.
+MPESA_CURRENCY = "KES"
 
 
 @dataclass
@@ -98,10 +102,14 @@ async def _request_page(request, session, form: RequestForm, *, errors=None, sta
 
 
 def _shillings_to_minor(text: str) -> int | str:
-    text = text.strip().replace(",", "")
-    if not text.isdigit() or int(text) <= 0:
+    # M-Pesa asks for whole shillings: cents are refused here, not rounded at Safaricom.
+    try:
+        amount = parse_money(text, MPESA_CURRENCY, positive=True)
+    except MoneyError:
+        amount = None
+    if amount is None or amount % 10 ** minor_digits(MPESA_CURRENCY):
         return "amount must be a whole number of shillings"
-    return int(text) * 100
+    return amount
 
 
 class MpesaPagesController(Controller):
@@ -145,7 +153,7 @@ class MpesaPagesController(Controller):
             for name in config.SECRET_FIELDS:
                 setattr(data, name, "")  # never echoed back into the page
             return await _settings_page(
-                request, tenant_session, form=data, errors={error.field: error.message},
+                request, tenant_session, form=data, errors=error.form_errors(),
                 status=HTTP_400_BAD_REQUEST,
             )  # fmt: skip
         if first_time:
@@ -225,7 +233,8 @@ class MpesaPagesController(Controller):
                 form.phone = subscriber.primary_phone or ""
                 owed = await open_amount(tenant_session, subscriber.id)
                 if owed > 0:
-                    form.amount = str(-(-owed // 100))  # whole shillings, rounded up
+                    unit = 10 ** minor_digits(MPESA_CURRENCY)
+                    form.amount = str(-(-owed // unit))  # whole shillings, rounded up
         return await _request_page(request, tenant_session, form)
 
     @post("/requests", guards=[requires_scopes(BILLING_WRITE)])
@@ -259,7 +268,7 @@ class MpesaPagesController(Controller):
             )
         except MpesaError as error:
             return await _request_page(
-                request, tenant_session, data, errors={error.field: error.message},
+                request, tenant_session, data, errors=error.form_errors(),
                 status=error.status_code if error.status_code < 500 else HTTP_400_BAD_REQUEST,
             )  # fmt: skip
         notice = f"Sent to {created.phone}: waiting for the customer's PIN"

@@ -1,28 +1,23 @@
-"""M-Pesa's errors: the API turns them into 4xx answers that name the field."""
+"""M-Pesa's errors: refusals that name the field (answered 4xx or 502 by the web layer)."""
 
 from __future__ import annotations
 
+from kiunga.platform.errors import DomainError, Kind
 
-class MpesaError(ValueError):
+
+class MpesaError(DomainError, ValueError):
     """Bad input or a refused operation (400); `field` names what was wrong."""
-
-    status_code = 400
-
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
-        self.message = message
 
 
 class MpesaNotFound(MpesaError):
-    status_code = 404
+    kind = Kind.NOT_FOUND
 
 
 class MpesaConflict(MpesaError):
-    status_code = 409
+    kind = Kind.CONFLICT
 
 
 class MpesaUnavailable(MpesaError):
     """Daraja refused or could not be reached (502 to our caller)."""
 
-    status_code = 502
+    kind = Kind.UNAVAILABLE

@@ -55,6 +55,7 @@ from kiunga.tenants.mpesa.models import (
     ShortcodeType,
     TransactionStatus,
 )
+from kiunga.tenants.mpesa.payers import payer_of, request_awaiting_payer
 from kiunga.tenants.vouchers import purchase_hooks as _purchases  # noqa: F401  (portal vouchers)
 from sqlalchemy import case, func, select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -348,7 +349,7 @@ async def _validate(session: AsyncSession, notice: C2BNotice) -> Handled:
         return Handled(c2b_accept(), CallbackOutcome.ACCEPTED, receipt=notice.trans_id)
     matched = await match_subscriber(
         session, notice.bill_ref_number, notice.phone, notice.msisdn_hash
-    )
+    ) or await request_awaiting_payer(session, notice.bill_ref_number, notice.amount_minor)
     if matched is None:
         return Handled(
             c2b_reject(C2B_INVALID_ACCOUNT_NUMBER, "Rejected"),
@@ -410,9 +411,15 @@ async def _confirm(session: AsyncSession, notice: C2BNotice, body: dict) -> Hand
         handled.answer = answer
         return handled
     transaction_id = transaction.id
-    subscriber_id = await match_subscriber(
-        session, notice.bill_ref_number, notice.phone, notice.msisdn_hash
-    )
+    # An STK push to a payer named only when paid, confirmed by C2B before its callback:
+    # its account reference (PAY<id>) and amount name the request, whose payer is named
+    # now. Looked at first: the reference is the request's own for its short life.
+    awaiting = await request_awaiting_payer(session, notice.bill_ref_number, notice.amount_minor)
+    subscriber_id = await payer_of(session, awaiting) if awaiting is not None else None
+    if subscriber_id is None:
+        subscriber_id = await match_subscriber(
+            session, notice.bill_ref_number, notice.phone, notice.msisdn_hash
+        )
     if subscriber_id is None:
         transaction.flag = "no_account"
         transaction.detail = f"no account {clean_reference(notice.bill_ref_number)!r}"
@@ -606,6 +613,8 @@ async def settle_paid(
         return handled
     transaction_id = transaction.id
     if amount != request.amount:
+        # Held for staff before any payer is named: a first-time portal buyer's account
+        # is made only for the money that was asked.
         transaction.flag = "amount_mismatch"
         transaction.detail = f"asked {request.amount}, paid {amount}"
         request.status = RequestStatus.REVIEW
@@ -618,9 +627,24 @@ async def settle_paid(
             transaction_id=transaction_id,
             receipt=receipt,
         )
+    subscriber_id = await payer_of(session, request)
+    if subscriber_id is None:
+        transaction.flag = "no_payer"
+        transaction.detail = f"request {request.id} names no subscriber and none claimed it"
+        request.status = RequestStatus.REVIEW
+        await session.flush()
+        return Handled(
+            {},
+            CallbackOutcome.FLAGGED,
+            flag="no_payer",
+            detail=transaction.detail,
+            transaction_id=transaction_id,
+            receipt=receipt,
+        )
+    transaction.subscriber_id = subscriber_id
     reference = receipt or f"STK-{request.checkout_request_id}"[:100]
     credited = await credit(
-        session, transaction, request.subscriber_id, actor=MPESA, raw=raw, reference=reference
+        session, transaction, subscriber_id, actor=MPESA, raw=raw, reference=reference
     )
     request.status = RequestStatus.PAID if credited else RequestStatus.REVIEW
     request.payment_id = transaction.payment_id

@@ -121,7 +121,7 @@ class MpesaCallback(TenantBase):
         text_enum(CallbackOutcome, "mpesa_callback_outcome"), default=CallbackOutcome.RECEIVED
     )
     # Why a person should look at it: malformed, unknown_shortcode, amount_mismatch,
-    # changed_replay, unknown_checkout_request, terminated_account, …
+    # changed_replay, unknown_checkout_request, terminated_account, no_payer, …
     flag: Mapped[str | None] = mapped_column(String(40))
     detail: Mapped[str | None] = mapped_column(Text)
     transaction_id: Mapped[int | None] = mapped_column(BigInteger)
@@ -141,7 +141,8 @@ class MpesaRequest(TenantBase):
     __tablename__ = "mpesa_requests"
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    subscriber_id: Mapped[int] = mapped_column(
+    # None until paid for a payer named only then (a first-time portal buyer: see payers).
+    subscriber_id: Mapped[int | None] = mapped_column(
         ForeignKey("subscribers.id", ondelete="RESTRICT"), index=True
     )
     account_reference: Mapped[str] = mapped_column(String(12))

@@ -75,6 +75,10 @@ async def assign_unmatched(
     if transaction.request_id is not None:
         request = await session.get(MpesaRequest, transaction.request_id, with_for_update=True)
         reference = reference or f"STK-{request.checkout_request_id}"[:100]
+        # A request whose payer was to be named when paid (held as `no_payer`): staff
+        # name them now.
+        if request.subscriber_id is None:
+            request.subscriber_id = subscriber_id
     if not await credit(session, transaction, subscriber_id, actor=actor, reference=reference):
         raise MpesaError("account_number", transaction.detail or "billing refused the payment")
     transaction.assigned_by = actor.label[:120]

@@ -78,7 +78,7 @@ class StkPushCreate(msgspec.Struct, forbid_unknown_fields=True):
 
 class RequestRead(msgspec.Struct):
     id: int
-    subscriber_id: int
+    subscriber_id: int | None
     account_reference: str
     phone: str
     amount: int

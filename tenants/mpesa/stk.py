@@ -28,6 +28,7 @@ from kiunga.tenants.mpesa.gateway import GatewayFactory, daraja_gateway
 from kiunga.tenants.mpesa.intake import settle_paid, take_early_callbacks
 from kiunga.tenants.mpesa.matching import clean_reference
 from kiunga.tenants.mpesa.models import MpesaRequest, RequestStatus
+from kiunga.tenants.mpesa.payers import PENDING_PAYER_PREFIX, pending_payer_reference
 from kiunga.tenants.subscribers.models import Subscriber, SubscriberStatus
 from kiunga.tenants.subscribers.phones import InvalidPhone, normalise_phone
 from sqlalchemy import func, or_, select
@@ -49,6 +50,9 @@ class PaymentAsk:
     amount: object
     subscriber_id: int | None = None
     account_number: str | None = None
+    # No subscriber yet: the payer is named when the money arrives (payers.py); `phone`
+    # is then required.
+    payer_when_paid: bool = False
 
 
 def _amount(value: object) -> int:
@@ -80,8 +84,8 @@ async def _subscriber(session, ask: PaymentAsk) -> Subscriber:
     return subscriber
 
 
-def _phone(raw: str | None, subscriber: Subscriber) -> str:
-    raw = (raw or "").strip() or subscriber.primary_phone
+def _phone(raw: str | None, subscriber: Subscriber | None) -> str:
+    raw = (raw or "").strip() or (subscriber.primary_phone if subscriber else "")
     if not raw:
         raise MpesaError("phone", "phone is required (the subscriber has none on file)")
     try:
@@ -115,17 +119,31 @@ async def request_payment(
         if token is None:
             raise MpesaError("settings", "M-Pesa has no callback address yet: rotate the token")
         urls = callback_urls(token)
-        subscriber = await _subscriber(session, ask)
-        request = MpesaRequest(
-            subscriber_id=subscriber.id,
-            account_reference=subscriber.account_number,
-            phone=_phone(ask.phone, subscriber),
-            amount=amount,
-            status=RequestStatus.PENDING,
-            requested_by=actor.label[:120],
-        )
+        if ask.payer_when_paid:
+            request = MpesaRequest(
+                subscriber_id=None,
+                # Replaced by PAY<id> once the id is known (flush), before Daraja is called.
+                account_reference=PENDING_PAYER_PREFIX,
+                phone=_phone(ask.phone, None),
+                amount=amount,
+                status=RequestStatus.PENDING,
+                requested_by=actor.label[:120],
+            )
+        else:
+            subscriber = await _subscriber(session, ask)
+            request = MpesaRequest(
+                subscriber_id=subscriber.id,
+                account_reference=subscriber.account_number,
+                phone=_phone(ask.phone, subscriber),
+                amount=amount,
+                status=RequestStatus.PENDING,
+                requested_by=actor.label[:120],
+            )
         session.add(request)
         await session.flush()
+        if ask.payer_when_paid:
+            request.account_reference = pending_payer_reference(request.id)
+            await session.flush()
         if on_request is not None:
             await on_request(session, request)
     try:

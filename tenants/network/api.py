@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from kiunga.platform.auth.scopes import NETWORK_READ, NETWORK_WRITE
 from kiunga.platform.web.dependencies import CurrentTenant, Services, TenantSession
-from kiunga.platform.web.errors import FieldError
 from kiunga.platform.web.guards import requires_scopes, tenant_only
 from kiunga.platform.web.inputs import Id, OptionalId
 from kiunga.tenants.network import service, status
@@ -17,7 +16,6 @@ from kiunga.tenants.network.schemas import (
     RouterUpdate,
 )
 from litestar import Controller, Request, delete, get, patch, post
-from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK
 
@@ -27,14 +25,6 @@ GATEWAY_FACTORY_KEY = "network_gateway_factory"
 def gateway_factory(request: Request) -> status.GatewayFactory:
     """The RouterOS client, unless the app was given another (tests, `kiunga up`)."""
     return request.app.state.get(GATEWAY_FACTORY_KEY) or status.routeros_gateway
-
-
-def http_error(exc: Exception) -> Exception:
-    if isinstance(exc, service.RouterError):
-        return FieldError(exc.field, exc.message, status_code=exc.status_code)
-    if isinstance(exc, service.RouterNotFound):
-        return NotFoundException(str(exc))
-    return exc
 
 
 class RouterController(Controller):
@@ -55,20 +45,14 @@ class RouterController(Controller):
         self, tenant_session: TenantSession, tenant: CurrentTenant, data: JSONBody[RouterCreate]
     ) -> RouterRead:
         fields = {name: getattr(data, name) for name in data.__struct_fields__}
-        try:
-            router = await service.create_router(tenant_session, tenant.id, **fields)
-        except service.RouterError as exc:
-            raise http_error(exc) from exc
+        router = await service.create_router(tenant_session, tenant.id, **fields)
         return RouterRead.of(router)
 
     @get("/{router_id:int}", guards=[requires_scopes(NETWORK_READ)], summary="Get a router")
     async def get_router(
         self, tenant_session: TenantSession, router_id: FromPath[Id]
     ) -> RouterRead:
-        try:
-            return RouterRead.of(await service.get_router(tenant_session, router_id))
-        except service.RouterNotFound as exc:
-            raise http_error(exc) from exc
+        return RouterRead.of(await service.get_router(tenant_session, router_id))
 
     @patch("/{router_id:int}", guards=[requires_scopes(NETWORK_WRITE)], summary="Change one")
     async def update_router(
@@ -78,22 +62,14 @@ class RouterController(Controller):
         router_id: FromPath[Id],
         data: JSONBody[RouterUpdate],
     ) -> RouterRead:
-        try:
-            router = await service.update_router(
-                tenant_session, tenant.id, router_id, **data.changes()
-            )
-        except (service.RouterError, service.RouterNotFound) as exc:
-            raise http_error(exc) from exc
+        router = await service.update_router(tenant_session, tenant.id, router_id, **data.changes())
         return RouterRead.of(router)
 
     @delete("/{router_id:int}", guards=[requires_scopes(NETWORK_WRITE)], summary="Remove one")
     async def delete_router(
         self, tenant_session: TenantSession, tenant: CurrentTenant, router_id: FromPath[Id]
     ) -> None:
-        try:
-            await service.delete_router(tenant_session, tenant.id, router_id)
-        except service.RouterNotFound as exc:
-            raise http_error(exc) from exc
+        await service.delete_router(tenant_session, tenant.id, router_id)
 
     @post(
         "/{router_id:int}/test-connection",
@@ -108,13 +84,10 @@ class RouterController(Controller):
         tenant: CurrentTenant,
         router_id: FromPath[Id],
     ) -> ConnectionCheck:
-        try:
-            result = await status.check_router(
-                services.database,
-                tenant.schema,
-                router_id,
-                gateway_factory=gateway_factory(request),
-            )
-        except (service.RouterError, service.RouterNotFound) as exc:
-            raise http_error(exc) from exc
+        result = await status.check_router(
+            services.database,
+            tenant.schema,
+            router_id,
+            gateway_factory=gateway_factory(request),
+        )
         return ConnectionCheck(result.ok, result.message, RouterRead.of(result.router))

@@ -19,7 +19,6 @@ from kiunga.tenants.network.models import API_PORT, API_TLS_PORT, COA_PORT, Rout
 from kiunga.tenants.network.provisioning.console import provisioning_context
 from kiunga.tenants.sites.service import list_sites
 from litestar import Controller, Request, Response, get, post
-from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect
 
@@ -101,10 +100,7 @@ async def _render(request, session, template: str, *, status_code: int = 200, **
 
 
 async def _load(session, router_id: int) -> Router:
-    try:
-        return await service.get_router(session, router_id)
-    except service.RouterNotFound as exc:
-        raise NotFoundException(str(exc)) from exc
+    return await service.get_router(session, router_id)
 
 
 class RoutersPageController(Controller):
@@ -138,7 +134,7 @@ class RoutersPageController(Controller):
                 status_code=exc.status_code,
                 router=None,
                 form=form,
-                errors={exc.field: exc.message},
+                errors=exc.form_errors(),
             )
         return Redirect(f"/routers/{router.id}?notice=Router+added", status_code=303)
 
@@ -178,7 +174,7 @@ class RoutersPageController(Controller):
                 status_code=exc.status_code,
                 router=router,
                 form=form,
-                errors={exc.field: exc.message},
+                errors=exc.form_errors(),
                 **await provisioning_context(tenant_session, router_id),
             )
         return Redirect(f"/routers/{router_id}?notice=Saved", status_code=303)
@@ -199,8 +195,6 @@ class RoutersPageController(Controller):
                 gateway_factory=gateway_factory(request),
             )
             notice = result.message
-        except service.RouterNotFound as exc:
-            raise NotFoundException(str(exc)) from exc
         except service.RouterError as exc:
             notice = f"Not connected: {exc.message}"
         return Redirect(f"/routers/{router_id}?notice={quote(notice)}", status_code=303)
@@ -226,8 +220,5 @@ class RoutersPageController(Controller):
         tenant: CurrentTenant,
         router_id: FromPath[Id],
     ) -> Response:
-        try:
-            await service.delete_router(tenant_session, tenant.id, router_id)
-        except service.RouterNotFound as exc:
-            raise NotFoundException(str(exc)) from exc
+        await service.delete_router(tenant_session, tenant.id, router_id)
         return Redirect("/routers?notice=Router+removed", status_code=303)

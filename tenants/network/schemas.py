@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import msgspec
-from kiunga.platform.web.inputs import Count, Id, Text
+from kiunga.platform.web.inputs import Id, Port, Text
 from kiunga.tenants.network.models import Router
 from kiunga.tenants.network.service import radius_source_address
 
@@ -16,13 +16,13 @@ class RouterCreate(msgspec.Struct, forbid_unknown_fields=True):
     address: Text
     mode: Text = "api"
     site_id: Id | None = None
-    api_port: Count | None = None  # 8728, or 8729 with use_tls
+    api_port: Port | None = None  # 8728, or 8729 with use_tls
     use_tls: bool = False
     api_username: Text | None = None
     api_password: Text | None = None
     radius_secret: Text | None = None
     radius_source_address: Text | None = None  # defaults to address when that is an IP
-    coa_port: Count | None = None  # 3799
+    coa_port: Port | None = None  # 3799
     require_message_authenticator: bool = False
 
 
@@ -34,13 +34,13 @@ class RouterUpdate(msgspec.Struct, forbid_unknown_fields=True):
     address: Text | msgspec.UnsetType = msgspec.UNSET
     mode: Text | msgspec.UnsetType = msgspec.UNSET
     site_id: Id | None | msgspec.UnsetType = msgspec.UNSET
-    api_port: Count | msgspec.UnsetType = msgspec.UNSET
+    api_port: Port | msgspec.UnsetType = msgspec.UNSET
     use_tls: bool | msgspec.UnsetType = msgspec.UNSET
     api_username: Text | None | msgspec.UnsetType = msgspec.UNSET
     api_password: Text | msgspec.UnsetType = msgspec.UNSET
     radius_secret: Text | msgspec.UnsetType = msgspec.UNSET
     radius_source_address: Text | None | msgspec.UnsetType = msgspec.UNSET
-    coa_port: Count | msgspec.UnsetType = msgspec.UNSET
+    coa_port: Port | msgspec.UnsetType = msgspec.UNSET
     require_message_authenticator: bool | msgspec.UnsetType = msgspec.UNSET
 
     def changes(self) -> dict[str, object]:

@@ -16,6 +16,7 @@ from typing import Any
 
 import structlog
 from kiunga.platform.db.base import utcnow
+from kiunga.platform.errors import NotFoundError
 from kiunga.platform.jobs.outbox import emit
 from kiunga.platform.models import RadiusClientRoute
 from kiunga.platform.radius_routes import RADIUS_CLIENTS_CHANNEL
@@ -78,7 +79,7 @@ FIELDS = frozenset(
 )  # fmt: skip
 
 
-class RouterNotFound(LookupError):
+class RouterNotFound(NotFoundError):
     pass
 
 

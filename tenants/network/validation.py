@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
+from kiunga.platform.errors import DomainError, Kind
 from kiunga.tenants.network.models import RouterMode
 
 MAX_NAME_LENGTH = 120
@@ -14,19 +15,12 @@ MAX_SECRET_LENGTH = 128
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 
-class RouterError(ValueError):
+class RouterError(DomainError, ValueError):
     """Bad input for a router; `field` names what was wrong (400, or 409 for a clash)."""
-
-    status_code = 400
-
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
-        self.message = message
 
 
 class RouterConflict(RouterError):
-    status_code = 409
+    kind = Kind.CONFLICT
 
 
 def clean_name(value: object) -> str:

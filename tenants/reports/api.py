@@ -16,7 +16,7 @@ from kiunga.platform.web.dependencies import TenantSession
 from kiunga.platform.web.errors import FieldError
 from kiunga.platform.web.guards import requires_scopes, tenant_only
 from kiunga.tenants.reports.catalogue import REPORTS, ReportKind
-from kiunga.tenants.reports.period import Period, PeriodError, make_period, tenant_facts
+from kiunga.tenants.reports.period import Period, make_period, tenant_facts
 from kiunga.tenants.reports.tables import Table, plain, to_csv
 from litestar import Controller, Request, Response, get
 from litestar.exceptions import NotFoundException
@@ -54,10 +54,7 @@ async def run_report(
     session: AsyncSession, kind: ReportKind, first: str | None, last: str | None
 ) -> tuple[Period, str, Table]:
     facts = await tenant_facts(session)
-    try:
-        period = make_period(facts.timezone, first, last)
-    except PeriodError as exc:
-        raise FieldError(exc.field, exc.message) from exc
+    period = make_period(facts.timezone, first, last)
     return period, facts.currency, await kind.run(session, period)
 
 

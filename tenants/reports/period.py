@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from kiunga.platform.db.base import utcnow
 from kiunga.platform.db.engine import TENANT_SCHEMA_KEY
+from kiunga.platform.errors import DomainError
 from kiunga.platform.models import Tenant
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,11 +23,8 @@ DEFAULT_DAYS = 30
 MAX_DAYS = 3 * 366
 
 
-class PeriodError(ValueError):
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
-        self.message = message
+class PeriodError(DomainError, ValueError):
+    """A period that cannot be read or is out of bounds; `field` names which end."""
 
 
 @dataclass(frozen=True, slots=True)

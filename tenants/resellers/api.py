@@ -15,20 +15,18 @@ from kiunga.platform.auth.principals import StaffPrincipal
 from kiunga.platform.auth.scopes import SUBSCRIBERS_READ, SUBSCRIBERS_WRITE
 from kiunga.platform.models import StaffRole
 from kiunga.platform.web.dependencies import TenantSession
-from kiunga.platform.web.errors import FieldError
 from kiunga.platform.web.guards import requires_scopes, tenant_only
-from kiunga.platform.web.inputs import Id, Text
+from kiunga.platform.web.inputs import Id, Offset, Text
+from kiunga.platform.web.pagination import ShortLimit
 from kiunga.platform.web.request_state import request_principal
 from kiunga.tenants.resellers import service
 from kiunga.tenants.subscribers.models import Reseller
 from litestar import Controller, get, patch, post
 from litestar.connection import ASGIConnection
-from litestar.exceptions import NotFoundException, PermissionDeniedException
+from litestar.exceptions import PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-MAX_PAGE_SIZE = 200
-MAX_OFFSET = 10_000_000
 MANAGING_ROLES = frozenset({StaffRole.OWNER, StaffRole.ADMIN})
 
 
@@ -76,14 +74,6 @@ class ResellerPage(msgspec.Struct):
     offset: int
 
 
-def http_error(exc: Exception) -> Exception:
-    if isinstance(exc, service.ResellerError):
-        return FieldError(exc.field, exc.message)
-    if isinstance(exc, service.ResellerNotFound):
-        return NotFoundException(str(exc))
-    return exc
-
-
 class ResellerController(Controller):
     path = "/api/v1/resellers"
     tags = ["resellers"]
@@ -95,8 +85,8 @@ class ResellerController(Controller):
         self,
         tenant_session: TenantSession,
         q: Annotated[str, QueryParameter(description="name or phone")] = "",
-        limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)] = 50,
-        offset: Annotated[int, QueryParameter(ge=0, le=MAX_OFFSET)] = 0,
+        limit: ShortLimit = 50,
+        offset: Offset = 0,
     ) -> ResellerPage:
         rows, total = await service.list_resellers(tenant_session, q=q, limit=limit, offset=offset)
         items = [ResellerRead.of(reseller, count) for reseller, count in rows]
@@ -106,22 +96,14 @@ class ResellerController(Controller):
     async def create_reseller(
         self, tenant_session: TenantSession, data: JSONBody[ResellerCreate]
     ) -> ResellerRead:
-        try:
-            reseller = await service.create_reseller(
-                tenant_session, name=data.name, phone=data.phone
-            )
-        except service.ResellerError as exc:
-            raise http_error(exc) from exc
+        reseller = await service.create_reseller(tenant_session, name=data.name, phone=data.phone)
         return ResellerRead.of(reseller, 0)
 
     @get("/{reseller_id:int}", guards=[requires_scopes(SUBSCRIBERS_READ)], summary="Get one")
     async def get_reseller(
         self, tenant_session: TenantSession, reseller_id: FromPath[Id]
     ) -> ResellerRead:
-        try:
-            reseller = await service.get_reseller(tenant_session, reseller_id)
-        except service.ResellerNotFound as exc:
-            raise http_error(exc) from exc
+        reseller = await service.get_reseller(tenant_session, reseller_id)
         count = await service.subscriber_count(tenant_session, reseller.id)
         return ResellerRead.of(reseller, count)
 
@@ -137,9 +119,6 @@ class ResellerController(Controller):
             for name in data.__struct_fields__
             if (value := getattr(data, name)) is not msgspec.UNSET
         }
-        try:
-            reseller = await service.update_reseller(tenant_session, reseller_id, **changes)
-        except (service.ResellerError, service.ResellerNotFound) as exc:
-            raise http_error(exc) from exc
+        reseller = await service.update_reseller(tenant_session, reseller_id, **changes)
         count = await service.subscriber_count(tenant_session, reseller.id)
         return ResellerRead.of(reseller, count)

@@ -3,38 +3,30 @@ a form to add one and a form to change one. Owners and admins only."""
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from kiunga.platform.auth.principals import StaffPrincipal
 from kiunga.platform.auth.scopes import SUBSCRIBERS_READ, SUBSCRIBERS_WRITE
 from kiunga.platform.web.console.rendering import page
 from kiunga.platform.web.dependencies import TenantSession
 from kiunga.platform.web.guards import requires_scopes, staff_only, tenant_only
 from kiunga.platform.web.inputs import Id
+from kiunga.platform.web.pagination import requested_page
 from kiunga.platform.web.request_state import request_principal
 from kiunga.tenants.resellers import service
 from kiunga.tenants.resellers.api import MANAGING_ROLES
 from litestar import Controller, Request, Response, get, post
 from litestar.connection import ASGIConnection
-from litestar.exceptions import NotFoundException, PermissionDeniedException
+from litestar.exceptions import PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath
 from litestar.response import Redirect
-from litestar.status_codes import HTTP_400_BAD_REQUEST
 
 PAGE_SIZE = 50
-MAX_PAGE = 100_000
 
 
 def owners_and_admins(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     principal = request_principal(connection)
     if not isinstance(principal, StaffPrincipal) or principal.role not in MANAGING_ROLES:
         raise PermissionDeniedException("Only owners and admins manage resellers")
-
-
-def _page_number(request: Request) -> int:
-    raw = request.query_params.get("page", "1")
-    return min(max(int(raw), 1), MAX_PAGE) if raw.isdigit() and len(raw) < 10 else 1
 
 
 def _form(request: Request, *, reseller=None, form, errors=None, status_code=200) -> Response:
@@ -49,10 +41,7 @@ def _form(request: Request, *, reseller=None, form, errors=None, status_code=200
 
 
 async def _load(session, reseller_id: int):
-    try:
-        return await service.get_reseller(session, reseller_id)
-    except service.ResellerNotFound as exc:
-        raise NotFoundException(str(exc)) from exc
+    return await service.get_reseller(session, reseller_id)
 
 
 class ResellersPageController(Controller):
@@ -63,20 +52,17 @@ class ResellersPageController(Controller):
     @get()
     async def resellers_page(self, request: Request, tenant_session: TenantSession) -> Response:
         q = (request.query_params.get("q") or "").strip()
-        number = _page_number(request)
+        pages = requested_page(request, PAGE_SIZE, keep={"q": q}, path="/resellers")
         rows, total = await service.list_resellers(
-            tenant_session, q=q, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE
+            tenant_session, q=q, limit=pages.limit, offset=pages.offset
         )
-        query = {"q": q} if q else {}
         return page(
             request,
             "resellers/index.html",
             rows=rows,
             total=total,
             q=q,
-            page_number=number,
-            page_size=PAGE_SIZE,
-            page_link=lambda n: "/resellers?" + urlencode({**query, "page": n}),
+            pages=pages.counted(total),
             can_write=SUBSCRIBERS_WRITE in request.user.scopes,
         )
 
@@ -94,8 +80,8 @@ class ResellersPageController(Controller):
             return _form(
                 request,
                 form=given,
-                errors={exc.field: exc.message},
-                status_code=HTTP_400_BAD_REQUEST,
+                errors=exc.form_errors(),
+                status_code=exc.status_code,
             )
         return Redirect("/resellers", status_code=303)
 
@@ -121,7 +107,7 @@ class ResellersPageController(Controller):
                 request,
                 reseller=reseller,
                 form=given,
-                errors={exc.field: exc.message},
-                status_code=HTTP_400_BAD_REQUEST,
+                errors=exc.form_errors(),
+                status_code=exc.status_code,
             )
         return Redirect("/resellers", status_code=303)

@@ -5,6 +5,7 @@ Every function takes the tenant session and only flushes: the caller's unit of w
 
 from __future__ import annotations
 
+from kiunga.platform.errors import DomainError, NotFoundError
 from kiunga.tenants.subscribers.models import Reseller, Subscriber
 from kiunga.tenants.subscribers.phones import InvalidPhone, normalise_phone
 from sqlalchemy import func, select
@@ -14,16 +15,11 @@ MAX_NAME_LENGTH = 200
 _UNSET = object()
 
 
-class ResellerError(ValueError):
+class ResellerError(DomainError, ValueError):
     """Bad input for a reseller; `field` names what was wrong."""
 
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
-        self.message = message
 
-
-class ResellerNotFound(LookupError):
+class ResellerNotFound(NotFoundError):
     pass
 
 

@@ -7,7 +7,7 @@ billing:write. A reseller's key sees only its own subscribers' services; others 
 from __future__ import annotations
 
 import structlog
-from kiunga.platform.auth.fence import FENCED_CALLERS_ALLOWED, fence_of
+from kiunga.platform.auth.fence import FENCED_CALLERS_ALLOWED, fence_for, fence_of
 from kiunga.platform.auth.principals import Principal
 from kiunga.platform.auth.scopes import BILLING_WRITE, SERVICES_READ, SERVICES_WRITE
 from kiunga.platform.web.dependencies import CurrentPrincipal, TenantSession
@@ -15,10 +15,8 @@ from kiunga.platform.web.errors import FieldError
 from kiunga.platform.web.guards import requires_scopes, tenant_only
 from kiunga.platform.web.inputs import Id, Limit, Offset, OptionalId, OptionalText
 from kiunga.tenants.billing.api.common import actor_of
-from kiunga.tenants.billing.errors import BillingError, NotFound
 from kiunga.tenants.lifecycle import restore as _restore  # noqa: F401  (registers the hook)
 from kiunga.tenants.services import lifecycle
-from kiunga.tenants.services.errors import ServiceError, ServiceNotFound
 from kiunga.tenants.services.models import Service, ServiceStatus
 from kiunga.tenants.services.schemas import (
     ActivateBody,
@@ -29,7 +27,7 @@ from kiunga.tenants.services.schemas import (
     ServiceRead,
 )
 from kiunga.tenants.services.service import NewService, ServiceFilter, create_service, list_services
-from kiunga.tenants.subscribers.models import Subscriber
+from kiunga.tenants.subscribers.fence import inside_fence
 from litestar import Controller, get, post
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import FromPath, FromQuery, JSONBody
@@ -39,21 +37,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 log = structlog.get_logger("kiunga.services")
 
 
-def http_error(exc: Exception) -> Exception:
-    if isinstance(exc, ServiceNotFound):
-        return NotFoundException(exc.message)
-    if isinstance(exc, ServiceError):
-        return FieldError(exc.field, exc.message, status_code=exc.status_code)
-    if isinstance(exc, NotFound):
-        return FieldError(exc.field, exc.message, status_code=404)
-    if isinstance(exc, BillingError):
-        return FieldError(exc.field, exc.message)
-    return exc
-
-
-ERRORS = (ServiceError, ServiceNotFound, BillingError, NotFound)
-
-
 def _needs_billing(principal: Principal, allow_unpaid: bool) -> None:
     if allow_unpaid and BILLING_WRITE not in principal.scopes:
         raise PermissionDeniedException(f"Missing scope: {BILLING_WRITE} (allow_unpaid)")
@@ -61,11 +44,10 @@ def _needs_billing(principal: Principal, allow_unpaid: bool) -> None:
 
 async def _visible(session: AsyncSession, principal: Principal, service_id: int) -> Service:
     service = await session.get(Service, service_id)
-    reseller_id = fence_of(principal)
-    if service is not None and reseller_id is not None:
-        subscriber = await session.get(Subscriber, service.subscriber_id)
-        if subscriber.reseller_id != reseller_id:
-            service = None
+    if service is not None and not await inside_fence(
+        session, fence_for(principal), service.subscriber_id
+    ):
+        service = None
     if service is None:
         raise NotFoundException(f"no service with id {service_id}")
     return service
@@ -122,13 +104,10 @@ class ServiceController(Controller):
         data: JSONBody[ServiceCreate],
     ) -> ServiceRead:
         _needs_billing(principal, data.allow_unpaid)
-        reseller_id = fence_of(principal)
-        if reseller_id is not None:
-            subscriber = await tenant_session.get(Subscriber, data.subscriber_id)
-            if subscriber is None or subscriber.reseller_id != reseller_id:
-                raise FieldError(
-                    "subscriber_id", f"no subscriber with id {data.subscriber_id}", status_code=404
-                )
+        if not await inside_fence(tenant_session, fence_for(principal), data.subscriber_id):
+            raise FieldError(
+                "subscriber_id", f"no subscriber with id {data.subscriber_id}", status_code=404
+            )
         new = NewService(
             subscriber_id=data.subscriber_id,
             package_id=data.package_id,
@@ -138,25 +117,19 @@ class ServiceController(Controller):
             static_ip=data.static_ip,
             auto_renew=data.auto_renew,
         )
-        try:
-            service = await create_service(
-                tenant_session,
-                new,
-                actor=actor_of(principal),
-                activate=data.activate,
-                allow_unpaid=data.allow_unpaid,
-            )
-        except ERRORS as exc:
-            raise http_error(exc) from exc
+        service = await create_service(
+            tenant_session,
+            new,
+            actor=actor_of(principal),
+            activate=data.activate,
+            allow_unpaid=data.allow_unpaid,
+        )
         log.info("service created", service_id=service.id, status=str(service.status))
         return ServiceRead.of(service)
 
     async def _act(self, session, principal, service_id, action) -> ServiceRead:
         await _visible(session, principal, service_id)
-        try:
-            service = await action(actor_of(principal))
-        except ERRORS as exc:
-            raise http_error(exc) from exc
+        service = await action(actor_of(principal))
         return ServiceRead.of(service)
 
     @post(

@@ -15,10 +15,11 @@ from kiunga.platform.web.dependencies import TenantSession
 from kiunga.platform.web.guards import requires_scopes, staff_only, tenant_only
 from kiunga.platform.web.inputs import Id, OptionalId, Text
 from kiunga.tenants.billing.api.common import actor_of
+from kiunga.tenants.billing.errors import BillingError, NotFound
 from kiunga.tenants.catalog.models import Package
 from kiunga.tenants.network.radius.dynauth import last_attempts
 from kiunga.tenants.services import lifecycle
-from kiunga.tenants.services.api import ERRORS
+from kiunga.tenants.services.errors import ServiceError, ServiceNotFound
 from kiunga.tenants.services.models import ServiceStatus
 from kiunga.tenants.services.service import NewService, ServiceFilter, create_service, list_services
 from kiunga.tenants.subscribers.models import Subscriber
@@ -85,6 +86,10 @@ async def _render(request, session, subscriber_id, *, form=None, errors=None, st
     )
 
 
+# What a form shows beside its inputs rather than on an error page.
+ERRORS = (ServiceError, ServiceNotFound, BillingError, NotFound)
+
+
 def _failure_status(exc: Exception) -> int:
     return HTTP_409_CONFLICT if getattr(exc, "status_code", 400) == 409 else HTTP_400_BAD_REQUEST
 
@@ -126,7 +131,7 @@ class ServicesPageController(Controller):
                 tenant_session,
                 subscriber_id,
                 form=data,
-                errors={exc.field: exc.message},
+                errors=exc.form_errors(),
                 status_code=_failure_status(exc),
             )
         return await _render(request, tenant_session, subscriber_id, status_code=201)
@@ -180,7 +185,7 @@ class ServicesPageController(Controller):
                 request,
                 tenant_session,
                 subscriber_id,
-                errors={exc.field: exc.message},
+                errors=exc.form_errors(),
                 status_code=_failure_status(exc),
             )
         return await _render(request, tenant_session, subscriber_id)

@@ -1,28 +1,26 @@
-"""Services' errors: the API turns each into a 4xx answer naming the field and the reason."""
+"""Services' errors: refusals naming the field and the reason (answered 4xx by the web
+layer)."""
 
 from __future__ import annotations
 
+from kiunga.platform.errors import DomainError, Kind, NotFoundError
 
-class ServiceError(ValueError):
+
+class ServiceError(DomainError, ValueError):
     """Bad input (400); `field` names what was wrong."""
-
-    status_code = 400
-
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
-        self.message = message
 
 
 class ServiceConflict(ServiceError):
     """The request clashes with the present state (409): a second overlapping activation,
     a username or address already in use, an action the service's status does not allow."""
 
-    status_code = 409
+    kind = Kind.CONFLICT
 
 
-class ServiceNotFound(LookupError):
+class ServiceNotFound(NotFoundError):
+    """Forms show it beside `service_id`; the API's 404 names no field."""
+
+    names_field = False
+
     def __init__(self, service_id: int):
-        super().__init__(f"no service with id {service_id}")
-        self.field = "service_id"
-        self.message = str(self)
+        super().__init__(f"no service with id {service_id}", field="service_id")

@@ -7,11 +7,13 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from kiunga.platform.auth.fence import Fence
 from kiunga.tenants.actors import Actor
 from kiunga.tenants.services.credentials import MAX_PASSWORD_LENGTH, encrypt_password
 from kiunga.tenants.services.errors import ServiceConflict, ServiceError
 from kiunga.tenants.services.lifecycle import activate_service, usable_package
 from kiunga.tenants.services.models import Service, ServiceStatus
+from kiunga.tenants.subscribers.fence import confine_by_subscriber
 from kiunga.tenants.subscribers.models import Subscriber, SubscriberStatus
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -158,9 +160,7 @@ async def list_services(
         query = query.where(Service.package_id == where.package_id)
     if where.username:
         query = query.where(func.lower(Service.username) == where.username.strip().lower())
-    if where.reseller_id is not None:
-        owned = select(Subscriber.id).where(Subscriber.reseller_id == where.reseller_id)
-        query = query.where(Service.subscriber_id.in_(owned))
+    query = confine_by_subscriber(Fence(where.reseller_id), query, Service.subscriber_id)
     total = await session.scalar(select(func.count()).select_from(query.subquery()))
     limit = max(1, min(limit, PAGE_LIMIT))
     rows = await session.scalars(query.order_by(Service.id).limit(limit).offset(max(0, offset)))

@@ -6,26 +6,14 @@ import structlog
 from kiunga.platform.auth.fence import FENCED_CALLERS_ALLOWED
 from kiunga.platform.auth.scopes import SITES_READ, SITES_WRITE
 from kiunga.platform.web.dependencies import TenantSession
-from kiunga.platform.web.errors import Conflict, FieldError
 from kiunga.platform.web.guards import requires_scopes, tenant_only
 from kiunga.platform.web.inputs import Id
 from kiunga.tenants.sites import service
 from kiunga.tenants.sites.schemas import SiteCreate, SiteRead, SiteUpdate
 from litestar import Controller, delete, get, patch, post
-from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, JSONBody
 
 log = structlog.get_logger("kiunga.sites")
-
-
-def _http_error(exc: Exception) -> Exception:
-    if isinstance(exc, service.DuplicateSiteName):
-        return Conflict(exc.field, exc.message)
-    if isinstance(exc, service.SiteError):
-        return FieldError(exc.field, exc.message)
-    if isinstance(exc, service.SiteNotFound):
-        return NotFoundException(str(exc))
-    return exc
 
 
 class SiteController(Controller):
@@ -42,10 +30,7 @@ class SiteController(Controller):
     async def create_site(
         self, tenant_session: TenantSession, data: JSONBody[SiteCreate]
     ) -> SiteRead:
-        try:
-            site = await service.create_site(tenant_session, name=data.name, region=data.region)
-        except (service.SiteError, service.SiteNotFound) as exc:
-            raise _http_error(exc) from exc
+        site = await service.create_site(tenant_session, name=data.name, region=data.region)
         log.info("site created", site_id=site.id)
         return SiteRead.of(site)
 
@@ -56,10 +41,7 @@ class SiteController(Controller):
         summary="Get a site",
     )
     async def get_site(self, tenant_session: TenantSession, site_id: FromPath[Id]) -> SiteRead:
-        try:
-            return SiteRead.of(await service.get_site(tenant_session, site_id))
-        except service.SiteNotFound as exc:
-            raise _http_error(exc) from exc
+        return SiteRead.of(await service.get_site(tenant_session, site_id))
 
     @patch("/{site_id:int}", guards=[requires_scopes(SITES_WRITE)], summary="Change a site")
     async def update_site(
@@ -69,15 +51,9 @@ class SiteController(Controller):
         data: JSONBody[SiteUpdate],
     ) -> SiteRead:
         changes = service.SiteChanges(name=data.name, region=data.region)
-        try:
-            site = await service.update_site(tenant_session, site_id, changes)
-        except (service.SiteError, service.SiteNotFound) as exc:
-            raise _http_error(exc) from exc
+        site = await service.update_site(tenant_session, site_id, changes)
         return SiteRead.of(site)
 
     @delete("/{site_id:int}", guards=[requires_scopes(SITES_WRITE)], summary="Delete a site")
     async def delete_site(self, tenant_session: TenantSession, site_id: FromPath[Id]) -> None:
-        try:
-            await service.delete_site(tenant_session, site_id)
-        except service.SiteNotFound as exc:
-            raise _http_error(exc) from exc
+        await service.delete_site(tenant_session, site_id)

@@ -12,9 +12,7 @@ from kiunga.platform.web.guards import requires_scopes, staff_only, tenant_only
 from kiunga.platform.web.inputs import Id
 from kiunga.tenants.sites import service
 from litestar import Controller, Request, Response, get, post
-from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, URLEncodedBody
-from litestar.status_codes import HTTP_400_BAD_REQUEST, HTTP_409_CONFLICT
 
 
 @dataclass
@@ -58,17 +56,12 @@ class SitesPageController(Controller):
         try:
             await service.create_site(tenant_session, name=data.name, region=data.region)
         except service.SiteError as exc:
-            status = (
-                HTTP_409_CONFLICT
-                if isinstance(exc, service.DuplicateSiteName)
-                else HTTP_400_BAD_REQUEST
-            )
             return await _render(
                 request,
                 tenant_session,
                 form=data,
-                errors={exc.field: exc.message},
-                status_code=status,
+                errors=exc.form_errors(),
+                status_code=exc.status_code,
             )
         return await _render(request, tenant_session, status_code=201)
 
@@ -79,8 +72,5 @@ class SitesPageController(Controller):
         tenant_session: TenantSession,
         site_id: FromPath[Id],
     ) -> Response:
-        try:
-            await service.delete_site(tenant_session, site_id)
-        except service.SiteNotFound as exc:
-            raise NotFoundException(str(exc)) from exc
+        await service.delete_site(tenant_session, site_id)
         return await _render(request, tenant_session)

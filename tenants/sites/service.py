@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kiunga.platform.errors import DomainError, Kind, NotFoundError
 from kiunga.platform.jobs.outbox import emit
 from kiunga.tenants.sites.models import Site
 from sqlalchemy import func, select
@@ -18,20 +19,15 @@ MAX_NAME_LENGTH = 120
 MAX_REGION_LENGTH = 120
 
 
-class SiteError(ValueError):
+class SiteError(DomainError, ValueError):
     """Bad input for a site; `field` names what was wrong."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
-        self.message = message
 
 
 class DuplicateSiteName(SiteError):
-    pass
+    kind = Kind.CONFLICT
 
 
-class SiteNotFound(LookupError):
+class SiteNotFound(NotFoundError):
     pass
 
 

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from kiunga.platform.auth.fence import FENCED_CALLERS_ALLOWED, fence_of
+from kiunga.platform.auth.fence import FENCED_CALLERS_ALLOWED, fence_for, fence_of
 from kiunga.platform.auth.principals import Principal, StaffPrincipal
 from kiunga.platform.auth.scopes import SUBSCRIBERS_READ, SUBSCRIBERS_WRITE
 from kiunga.platform.web.dependencies import CurrentPrincipal, TenantSession
-from kiunga.platform.web.errors import Conflict, FieldError
 from kiunga.platform.web.guards import requires_scopes, tenant_only
 from kiunga.platform.web.inputs import Id, OptionalId, OptionalText, PageNumber
 from kiunga.tenants.actors import Actor
@@ -27,9 +26,7 @@ from kiunga.tenants.subscribers.schemas import (
     SubscriberRead,
     SubscriberUpdate,
 )
-from kiunga.tenants.subscribers.status import InvalidTransition
 from litestar import Controller, get, patch, post
-from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK
 
@@ -40,16 +37,6 @@ def actor_for(principal: Principal) -> Actor:
     if isinstance(principal, StaffPrincipal):
         return Actor.staff(principal.staff_id, principal.email)
     return Actor.api_key(principal.prefix)
-
-
-def http_error(exc: Exception) -> Exception:
-    if isinstance(exc, service.DuplicateAccountNumber | InvalidTransition):
-        return Conflict(exc.field, exc.message)
-    if isinstance(exc, service.SubscriberError):
-        return FieldError(exc.field, exc.message)
-    if isinstance(exc, service.SubscriberNotFound):
-        return NotFoundException(str(exc))
-    return exc
 
 
 class SubscriberController(Controller):
@@ -74,13 +61,12 @@ class SubscriberController(Controller):
         page: FromQuery[PageNumber] = 1,
         per_page: FromQuery[PageNumber] = 50,
     ) -> SubscriberPage:
-        own = fence_of(principal)
         filters = SubscriberFilters(
             status=status,
             region=region,
             branch=branch,
             site_id=site_id,
-            reseller_id=own if own is not None else reseller_id,
+            reseller_id=fence_for(principal).narrow(reseller_id),
             q=q,
         )
         found = await list_subscribers(
@@ -101,16 +87,13 @@ class SubscriberController(Controller):
         principal: CurrentPrincipal,
         data: JSONBody[SubscriberCreate],
     ) -> SubscriberRead:
-        try:
-            subscriber = await service.create_subscriber(
-                tenant_session,
-                data.fields(),
-                actor=actor_for(principal),
-                status=data.status,
-                reseller_id=fence_of(principal),
-            )
-        except service.SubscriberError as exc:
-            raise http_error(exc) from exc
+        subscriber = await service.create_subscriber(
+            tenant_session,
+            data.fields(),
+            actor=actor_for(principal),
+            status=data.status,
+            reseller_id=fence_of(principal),
+        )
         return SubscriberRead.of(subscriber)
 
     @get("/{subscriber_id:int}", guards=[requires_scopes(SUBSCRIBERS_READ)], summary="Get one")
@@ -120,12 +103,9 @@ class SubscriberController(Controller):
         principal: CurrentPrincipal,
         subscriber_id: FromPath[Id],
     ) -> SubscriberRead:
-        try:
-            subscriber = await service.get_subscriber(
-                tenant_session, subscriber_id, reseller_id=fence_of(principal)
-            )
-        except service.SubscriberNotFound as exc:
-            raise http_error(exc) from exc
+        subscriber = await service.get_subscriber(
+            tenant_session, subscriber_id, reseller_id=fence_of(principal)
+        )
         return SubscriberRead.of(subscriber)
 
     @patch("/{subscriber_id:int}", guards=[requires_scopes(SUBSCRIBERS_WRITE)], summary="Change")
@@ -136,12 +116,9 @@ class SubscriberController(Controller):
         subscriber_id: FromPath[Id],
         data: JSONBody[SubscriberUpdate],
     ) -> SubscriberRead:
-        try:
-            subscriber = await service.update_subscriber(
-                tenant_session, subscriber_id, data.fields(), reseller_id=fence_of(principal)
-            )
-        except (service.SubscriberError, service.SubscriberNotFound) as exc:
-            raise http_error(exc) from exc
+        subscriber = await service.update_subscriber(
+            tenant_session, subscriber_id, data.fields(), reseller_id=fence_of(principal)
+        )
         return SubscriberRead.of(subscriber)
 
     @post(
@@ -157,21 +134,16 @@ class SubscriberController(Controller):
         subscriber_id: FromPath[Id],
         data: JSONBody[StatusChange],
     ) -> SubscriberRead:
-        try:
-            await service.get_subscriber(
-                tenant_session, subscriber_id, reseller_id=fence_of(principal)
-            )
-            target = service.check.status(data.status)
-            subscriber = await service.set_status(
-                tenant_session,
-                subscriber_id,
-                target,
-                reason=data.reason,
-                actor=actor_for(principal),
-            )
-            await tenant_session.refresh(subscriber)
-        except (service.SubscriberError, service.SubscriberNotFound) as exc:
-            raise http_error(exc) from exc
+        await service.get_subscriber(tenant_session, subscriber_id, reseller_id=fence_of(principal))
+        target = service.check.status(data.status)
+        subscriber = await service.set_status(
+            tenant_session,
+            subscriber_id,
+            target,
+            reason=data.reason,
+            actor=actor_for(principal),
+        )
+        await tenant_session.refresh(subscriber)
         return SubscriberRead.of(subscriber)
 
     @get(
@@ -185,11 +157,6 @@ class SubscriberController(Controller):
         principal: CurrentPrincipal,
         subscriber_id: FromPath[Id],
     ) -> list[StatusChangeRead]:
-        try:
-            await service.get_subscriber(
-                tenant_session, subscriber_id, reseller_id=fence_of(principal)
-            )
-        except service.SubscriberNotFound as exc:
-            raise http_error(exc) from exc
+        await service.get_subscriber(tenant_session, subscriber_id, reseller_id=fence_of(principal))
         changes = await service.status_history(tenant_session, subscriber_id)
         return [StatusChangeRead.of(change) for change in changes]

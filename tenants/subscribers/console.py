@@ -6,14 +6,13 @@ Owners, admins and support change subscribers; technicians and finance only look
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from kiunga.platform.auth.principals import StaffPrincipal
 from kiunga.platform.auth.scopes import SUBSCRIBERS_READ, SUBSCRIBERS_WRITE
 from kiunga.platform.web.console.rendering import page
 from kiunga.platform.web.dependencies import TenantSession
 from kiunga.platform.web.guards import requires_scopes, staff_only, tenant_only
 from kiunga.platform.web.inputs import Id
+from kiunga.platform.web.pagination import requested_page
 from kiunga.tenants.actors import Actor
 from kiunga.tenants.resellers.service import reseller_choices
 from kiunga.tenants.sites.service import list_sites
@@ -22,10 +21,9 @@ from kiunga.tenants.subscribers.listing import SubscriberFilters, distinct_value
 from kiunga.tenants.subscribers.models import Reseller, Subscriber, SubscriberStatus
 from kiunga.tenants.subscribers.status import ALLOWED
 from litestar import Controller, Request, Response, get, post
-from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect
-from litestar.status_codes import HTTP_400_BAD_REQUEST, HTTP_409_CONFLICT
+from litestar.status_codes import HTTP_409_CONFLICT
 
 FORM_FIELDS = ("name", "account_number", "phone", "email", "region", "branch", "address",
                "unit", "language", "notes", "site_id", "reseller_id")  # fmt: skip
@@ -59,11 +57,6 @@ def _filters(request: Request) -> tuple[SubscriberFilters, dict[str, str]]:
     return filters, chosen
 
 
-def _page_number(request: Request) -> int:
-    text = request.query_params.get("page") or "1"
-    return int(text) if text.isdigit() and int(text) > 0 else 1
-
-
 def _reseller_from_form(form) -> int | None:
     reseller = (form.get("reseller_id") or "").strip()
     if reseller and not reseller.isdigit():
@@ -93,10 +86,7 @@ def _fields_from_form(form) -> service.SubscriberFields:
 
 
 async def _load(session, subscriber_id: int) -> Subscriber:
-    try:
-        return await service.get_subscriber(session, subscriber_id)
-    except service.SubscriberNotFound as exc:
-        raise NotFoundException(str(exc)) from exc
+    return await service.get_subscriber(session, subscriber_id)
 
 
 async def _detail(request, session, subscriber, *, error=None, status_code=200) -> Response:
@@ -161,10 +151,10 @@ class SubscribersPageController(Controller):
     @get()
     async def subscribers_page(self, request: Request, tenant_session: TenantSession) -> Response:
         filters, chosen = _filters(request)
+        pages = requested_page(request, PER_PAGE, keep=chosen, path="/subscribers")
         found = await list_subscribers(
-            tenant_session, filters, page=_page_number(request), per_page=PER_PAGE
+            tenant_session, filters, page=pages.number, per_page=pages.size
         )
-        query = {key: value for key, value in chosen.items() if value}
         return page(
             request,
             "subscribers/index.html",
@@ -173,7 +163,7 @@ class SubscribersPageController(Controller):
             statuses=[status.value for status in SubscriberStatus],
             regions=await distinct_values(tenant_session, Subscriber.region),
             resellers=await reseller_choices(tenant_session),
-            page_link=lambda number: "/subscribers?" + urlencode({**query, "page": number}),
+            pages=pages.counted(found.total),
             can_write=_can_write(request),
         )
 
@@ -189,14 +179,13 @@ class SubscribersPageController(Controller):
                 tenant_session, _fields_from_form(form), actor=_actor(request)
             )
         except service.SubscriberError as exc:
-            duplicate = isinstance(exc, service.DuplicateAccountNumber)
             field = "phone" if exc.field.startswith("phones") else exc.field
             return await _new_form(
                 request,
                 tenant_session,
                 form={key: form.get(key, "") for key in FORM_FIELDS},
                 errors={field: exc.message},
-                status_code=HTTP_409_CONFLICT if duplicate else HTTP_400_BAD_REQUEST,
+                status_code=exc.status_code,
             )
         return Redirect(f"/subscribers/{subscriber.id}", status_code=303)
 
@@ -231,13 +220,12 @@ class SubscribersPageController(Controller):
             await service.update_subscriber(tenant_session, subscriber.id, changes)
         except service.SubscriberError as exc:
             await tenant_session.rollback()
-            duplicate = isinstance(exc, service.DuplicateAccountNumber)
             field = "phone" if exc.field.startswith("phones") else exc.field
             return await _edit_form(
                 request, tenant_session, await _load(tenant_session, subscriber_id),
                 form={key: form.get(key, "") for key in FORM_FIELDS},
                 errors={field: exc.message},
-                status_code=HTTP_409_CONFLICT if duplicate else HTTP_400_BAD_REQUEST,
+                status_code=exc.status_code,
             )  # fmt: skip
         return Redirect(f"/subscribers/{subscriber.id}", status_code=303)
 

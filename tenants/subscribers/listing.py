@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kiunga.platform.auth.fence import Fence
 from kiunga.tenants.subscribers.models import Subscriber, SubscriberPhone, SubscriberStatus
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -95,8 +96,7 @@ def filtered(filters: SubscriberFilters) -> Select:
         query = query.where(Subscriber.branch == filters.branch)
     if filters.site_id is not None:
         query = query.where(Subscriber.site_id == filters.site_id)
-    if filters.reseller_id is not None:
-        query = query.where(Subscriber.reseller_id == filters.reseller_id)
+    query = Fence(filters.reseller_id).confine(query, Subscriber.reseller_id)
     if filters.q and filters.q.strip():
         query = query.where(_search(filters.q))
     return query

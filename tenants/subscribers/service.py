@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kiunga.platform.auth.fence import Fence
+from kiunga.platform.errors import Kind, NotFoundError
 from kiunga.platform.jobs.outbox import emit
 from kiunga.tenants.actors import Actor
 from kiunga.tenants.sites.models import Site
@@ -42,10 +44,10 @@ _UNSET = object()
 
 
 class DuplicateAccountNumber(SubscriberError):
-    pass
+    kind = Kind.CONFLICT
 
 
-class SubscriberNotFound(LookupError):
+class SubscriberNotFound(NotFoundError):
     pass
 
 
@@ -181,7 +183,7 @@ async def get_subscriber(
     session: AsyncSession, subscriber_id: int, *, reseller_id: int | None = None
 ) -> Subscriber:
     subscriber = await session.get(Subscriber, subscriber_id)
-    if subscriber is None or (reseller_id is not None and subscriber.reseller_id != reseller_id):
+    if subscriber is None or not Fence(reseller_id).admits(subscriber.reseller_id):
         raise SubscriberNotFound(f"no subscriber with id {subscriber_id}")
     return subscriber
 

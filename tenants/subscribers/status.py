@@ -10,6 +10,7 @@ Every change is a row in subscriber_status_changes with who made it and why.
 
 from __future__ import annotations
 
+from kiunga.platform.errors import Kind
 from kiunga.platform.jobs.outbox import emit
 from kiunga.tenants.actors import Actor
 from kiunga.tenants.subscribers.models import (
@@ -33,6 +34,8 @@ MAX_REASON_LENGTH = 500
 
 
 class InvalidTransition(SubscriberError):
+    kind = Kind.CONFLICT
+
     def __init__(self, from_status: SubscriberStatus, to_status: SubscriberStatus):
         allowed = ", ".join(sorted(s.value for s in ALLOWED[from_status])) or "nothing (final)"
         super().__init__(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
+from kiunga.platform.errors import DomainError
 from kiunga.tenants.subscribers.accounts import InvalidAccountNumber, clean_account_number
 from kiunga.tenants.subscribers.models import Language, SubscriberStatus
 from kiunga.tenants.subscribers.phones import InvalidPhone, normalise_phone
@@ -14,13 +15,8 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 LIMITS = {"name": 200, "region": 120, "branch": 120, "unit": 60, "email": 254}
 
 
-class SubscriberError(ValueError):
+class SubscriberError(DomainError, ValueError):
     """Bad input for a subscriber; `field` names what was wrong."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
-        self.message = message
 
 
 def text(field: str, value: str | None, *, required: bool = False) -> str:

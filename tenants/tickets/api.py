@@ -8,15 +8,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from kiunga.platform.auth.fence import FENCED_CALLERS_ALLOWED, fence_of
+from kiunga.platform.auth.fence import FENCED_CALLERS_ALLOWED, Fence, fence_of
 from kiunga.platform.auth.principals import ApiKeyPrincipal, Principal, StaffPrincipal
 from kiunga.platform.auth.scopes import TICKETS_READ, TICKETS_WRITE
 from kiunga.platform.web.dependencies import CurrentPrincipal, TenantSession
-from kiunga.platform.web.errors import Conflict, FieldError
+from kiunga.platform.web.errors import FieldError
 from kiunga.platform.web.guards import requires_scopes, tenant_only
 from kiunga.platform.web.inputs import Id, Offset, OptionalText
+from kiunga.platform.web.pagination import ShortLimit
 from kiunga.tenants.actors import SYSTEM, Actor
-from kiunga.tenants.subscribers.models import Subscriber
+from kiunga.tenants.subscribers.fence import inside_fence
 from kiunga.tenants.tickets import queries, service
 from kiunga.tenants.tickets.models import TicketPriority, TicketStatus
 from kiunga.tenants.tickets.schemas import (
@@ -29,12 +30,9 @@ from kiunga.tenants.tickets.schemas import (
     TicketRead,
 )
 from litestar import Controller, get, post
-from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_404_NOT_FOUND
 from sqlalchemy.ext.asyncio import AsyncSession
-
-MAX_PAGE_SIZE = 200
 
 
 def actor_of(principal: Principal | None) -> Actor:
@@ -45,28 +43,13 @@ def actor_of(principal: Principal | None) -> Actor:
     return SYSTEM
 
 
-def http_error(exc: Exception) -> Exception:
-    if isinstance(exc, service.TransitionNotAllowed):
-        return Conflict(exc.field, exc.message)
-    if isinstance(exc, service.TicketError):
-        return FieldError(exc.field, exc.message)
-    if isinstance(exc, service.TicketNotFound):
-        return NotFoundException(str(exc))
-    return exc
-
-
-TICKET_ERRORS = (service.TicketError, service.TicketNotFound)
-
-
 async def _owned_by(session: AsyncSession, subscriber_id: int | None, reseller_id: int) -> bool:
-    if subscriber_id is None:
-        return False
-    subscriber = await session.get(Subscriber, subscriber_id)
-    return subscriber is not None and subscriber.reseller_id == reseller_id
+    return await inside_fence(session, Fence(reseller_id), subscriber_id)
 
 
 async def ensure_visible(session: AsyncSession, principal: Principal, ticket_id: int) -> None:
-    """For a reseller's key, a ticket about someone else's subscriber is not found."""
+    """For a reseller's key, a ticket about someone else's subscriber (or about nobody) is not
+    found."""
     reseller_id = fence_of(principal)
     if reseller_id is None:
         return
@@ -92,22 +75,17 @@ class TicketController(Controller):
         assignee: Annotated[int | None, QueryParameter(description="staff id")] = None,
         subscriber: Annotated[int | None, QueryParameter(description="subscriber id")] = None,
         q: Annotated[str, QueryParameter(description="subject, number or subscriber")] = "",
-        limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)] = 50,
+        limit: ShortLimit = 50,
         offset: Offset = 0,
     ) -> TicketPage:
-        try:
-            filters = queries.TicketFilters(
-                status=service.parse_enum(TicketStatus, "status", status) if status else None,
-                priority=service.parse_enum(TicketPriority, "priority", priority)
-                if priority
-                else None,
-                assignee_staff_id=assignee,
-                subscriber_id=subscriber,
-                search=q,
-                reseller_id=fence_of(principal),
-            )
-        except service.TicketError as exc:
-            raise http_error(exc) from exc
+        filters = queries.TicketFilters(
+            status=service.parse_enum(TicketStatus, "status", status) if status else None,
+            priority=service.parse_enum(TicketPriority, "priority", priority) if priority else None,
+            assignee_staff_id=assignee,
+            subscriber_id=subscriber,
+            search=q,
+            reseller_id=fence_of(principal),
+        )
         tickets, total = await queries.list_tickets(
             tenant_session, filters, limit=limit, offset=offset
         )
@@ -134,23 +112,18 @@ class TicketController(Controller):
                     f"no subscriber with id {data.subscriber_id}",
                     status_code=HTTP_404_NOT_FOUND,
                 )
-        try:
-            ticket = await service.open_ticket(
-                tenant_session,
-                subject=data.subject,
-                body=data.body,
-                category=data.category,
-                priority=data.priority,
-                subscriber_id=data.subscriber_id,
-                channel=data.channel,
-                author_kind=data.author_kind,
-                actor=actor_of(principal),
-            )
-            return TicketRead.of(
-                await service.get_thread(tenant_session, ticket.id), with_thread=True
-            )
-        except TICKET_ERRORS as exc:
-            raise http_error(exc) from exc
+        ticket = await service.open_ticket(
+            tenant_session,
+            subject=data.subject,
+            body=data.body,
+            category=data.category,
+            priority=data.priority,
+            subscriber_id=data.subscriber_id,
+            channel=data.channel,
+            author_kind=data.author_kind,
+            actor=actor_of(principal),
+        )
+        return TicketRead.of(await service.get_thread(tenant_session, ticket.id), with_thread=True)
 
     @get(
         "/{ticket_id:int}",
@@ -160,13 +133,8 @@ class TicketController(Controller):
     async def get_ticket(
         self, tenant_session: TenantSession, principal: CurrentPrincipal, ticket_id: FromPath[Id]
     ) -> TicketRead:
-        try:
-            await ensure_visible(tenant_session, principal, ticket_id)
-            return TicketRead.of(
-                await service.get_thread(tenant_session, ticket_id), with_thread=True
-            )
-        except TICKET_ERRORS as exc:
-            raise http_error(exc) from exc
+        await ensure_visible(tenant_session, principal, ticket_id)
+        return TicketRead.of(await service.get_thread(tenant_session, ticket_id), with_thread=True)
 
     @post(
         "/{ticket_id:int}/messages",
@@ -180,18 +148,15 @@ class TicketController(Controller):
         ticket_id: FromPath[Id],
         data: JSONBody[MessageCreate],
     ) -> MessageRead:
-        try:
-            await ensure_visible(tenant_session, principal, ticket_id)
-            message = await service.add_message(
-                tenant_session,
-                ticket_id,
-                body=data.body,
-                author_kind=data.author_kind,
-                channel=data.channel,
-                actor=actor_of(principal),
-            )
-        except TICKET_ERRORS as exc:
-            raise http_error(exc) from exc
+        await ensure_visible(tenant_session, principal, ticket_id)
+        message = await service.add_message(
+            tenant_session,
+            ticket_id,
+            body=data.body,
+            author_kind=data.author_kind,
+            channel=data.channel,
+            actor=actor_of(principal),
+        )
         return MessageRead.of(message)
 
     @post(
@@ -207,13 +172,10 @@ class TicketController(Controller):
         ticket_id: FromPath[Id],
         data: JSONBody[AssignmentChange],
     ) -> TicketRead:
-        try:
-            await ensure_visible(tenant_session, principal, ticket_id)
-            ticket = await service.assign(
-                tenant_session, ticket_id, data.assignee_staff_id, actor=actor_of(principal)
-            )
-        except TICKET_ERRORS as exc:
-            raise http_error(exc) from exc
+        await ensure_visible(tenant_session, principal, ticket_id)
+        ticket = await service.assign(
+            tenant_session, ticket_id, data.assignee_staff_id, actor=actor_of(principal)
+        )
         return TicketRead.of(ticket)
 
     @post(
@@ -229,11 +191,8 @@ class TicketController(Controller):
         ticket_id: FromPath[Id],
         data: JSONBody[StatusChange],
     ) -> TicketRead:
-        try:
-            await ensure_visible(tenant_session, principal, ticket_id)
-            ticket = await service.change_status(
-                tenant_session, ticket_id, data.status, actor=actor_of(principal)
-            )
-        except TICKET_ERRORS as exc:
-            raise http_error(exc) from exc
+        await ensure_visible(tenant_session, principal, ticket_id)
+        ticket = await service.change_status(
+            tenant_session, ticket_id, data.status, actor=actor_of(principal)
+        )
         return TicketRead.of(ticket)

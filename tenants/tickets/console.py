@@ -4,7 +4,6 @@ with its thread, a reply box, and status and assignee controls (htmx swaps the s
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlencode
 
 from kiunga.platform.auth.principals import StaffPrincipal
 from kiunga.platform.auth.scopes import TICKETS_READ, TICKETS_WRITE
@@ -12,6 +11,7 @@ from kiunga.platform.web.console.rendering import page
 from kiunga.platform.web.dependencies import TenantSession
 from kiunga.platform.web.guards import requires_scopes, staff_only, tenant_only
 from kiunga.platform.web.inputs import Id
+from kiunga.platform.web.pagination import requested_page
 from kiunga.tenants.subscribers.models import Subscriber
 from kiunga.tenants.tickets import queries, service
 from kiunga.tenants.tickets.api import actor_of
@@ -22,13 +22,11 @@ from kiunga.tenants.tickets.models import (
     TicketStatus,
 )
 from litestar import Controller, Request, Response, get, post
-from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, URLEncodedBody
 from litestar.response import Redirect
 from sqlalchemy import select
 
 PAGE_SIZE = 50
-MAX_PAGE = 100_000
 CHOICES = {
     "statuses": [s.value for s in TicketStatus],
     "priorities": [p.value for p in TicketPriority],
@@ -66,10 +64,6 @@ def _can_write(request: Request) -> bool:
     return isinstance(principal, StaffPrincipal) and TICKETS_WRITE in principal.scopes
 
 
-def _status_code(exc: service.TicketError) -> int:
-    return 409 if isinstance(exc, service.TransitionNotAllowed) else 400
-
-
 def _number(text: str | None) -> int | None:
     text = (text or "").strip()
     return int(text) if text.isdigit() and len(text) <= 18 else None
@@ -89,15 +83,6 @@ async def _render_list(request, session, *, form=None, errors=None, status_code=
         subscriber_id=_number(query.get("subscriber_id")),
         search=query.get("q", ""),
     )
-    page_number = min(max(_number(query.get("page")) or 1, 1), MAX_PAGE)
-    tickets, total = await queries.list_tickets(
-        session, filters, limit=PAGE_SIZE, offset=(page_number - 1) * PAGE_SIZE
-    )
-    if tickets == [] and total and page_number > 1:
-        page_number = -(-total // PAGE_SIZE)  # past the end: show the last page
-        tickets, total = await queries.list_tickets(
-            session, filters, limit=PAGE_SIZE, offset=(page_number - 1) * PAGE_SIZE
-        )
     kept = {
         "q": filters.search,
         "status": filters.status.value if filters.status else "",
@@ -105,7 +90,17 @@ async def _render_list(request, session, *, form=None, errors=None, status_code=
         "assignee": "none" if filters.unassigned else str(filters.assignee_staff_id or ""),
         "subscriber_id": str(filters.subscriber_id or ""),
     }
-    kept = {key: value for key, value in kept.items() if value}
+    pages = requested_page(request, PAGE_SIZE, keep=kept, path="/tickets")
+    tickets, total = await queries.list_tickets(
+        session, filters, limit=pages.limit, offset=pages.offset
+    )
+    pages = pages.counted(total)
+    if tickets == [] and pages.past_the_end and total:
+        pages = pages.last()  # past the end: show the last page
+        tickets, total = await queries.list_tickets(
+            session, filters, limit=pages.limit, offset=pages.offset
+        )
+        pages = pages.counted(total)
     subscriber = None
     if filters.subscriber_id is not None:
         subscriber = await session.get(Subscriber, filters.subscriber_id)
@@ -118,12 +113,10 @@ async def _render_list(request, session, *, form=None, errors=None, status_code=
         tickets=tickets,
         total=total,
         filters=filters,
-        assignee=kept.get("assignee", ""),
+        assignee=kept["assignee"],
         subscriber=subscriber,
         staff_members=staff,
-        page_number=page_number,
-        page_size=PAGE_SIZE,
-        page_link=lambda number: "/tickets?" + urlencode({**kept, "page": number}),
+        pages=pages,
         form=form or OpenTicketForm(),
         errors=errors or {},
         can_write=_can_write(request),
@@ -132,10 +125,7 @@ async def _render_list(request, session, *, form=None, errors=None, status_code=
 
 
 async def _render_ticket(request, session, ticket_id, *, errors=None, status_code=200):
-    try:
-        ticket = await service.get_thread(session, ticket_id)
-    except service.TicketNotFound as exc:
-        raise NotFoundException(str(exc)) from exc
+    ticket = await service.get_thread(session, ticket_id)
     staff = await service.staff_members(session)
     subscriber = None
     if ticket.subscriber_id is not None:
@@ -194,7 +184,7 @@ class TicketsPageController(Controller):
             )
         except service.TicketError as exc:
             return await _render_list(
-                request, tenant_session, form=data, errors={exc.field: exc.message}, status_code=400
+                request, tenant_session, form=data, errors=exc.form_errors(), status_code=400
             )
         target = f"/tickets/{ticket.id}"
         if request.headers.get("hx-request"):
@@ -260,15 +250,13 @@ class TicketsPageController(Controller):
     async def _act(request, session, ticket_id, action, *, created=False) -> Response:
         try:
             await action
-        except service.TicketNotFound as exc:
-            raise NotFoundException(str(exc)) from exc
         except service.TicketError as exc:
             return await _render_ticket(
                 request,
                 session,
                 ticket_id,
-                errors={exc.field: exc.message},
-                status_code=_status_code(exc),
+                errors=exc.form_errors(),
+                status_code=exc.status_code,
             )
         if not request.headers.get("hx-request"):
             # Without JavaScript: post, then redirect, so a reload does not post again.

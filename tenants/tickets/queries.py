@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kiunga.platform.auth.fence import Fence
+from kiunga.tenants.subscribers.fence import confine_by_subscriber
 from kiunga.tenants.subscribers.models import Subscriber
 from kiunga.tenants.tickets.models import NUMBER_PREFIX, Ticket, TicketPriority, TicketStatus
 from sqlalchemy import func, or_, select
@@ -45,9 +47,7 @@ def _filtered(query, filters: TicketFilters):
         query = query.where(Ticket.assignee_staff_id.is_(None))
     if filters.subscriber_id is not None:
         query = query.where(Ticket.subscriber_id == filters.subscriber_id)
-    if filters.reseller_id is not None:
-        owned = select(Subscriber.id).where(Subscriber.reseller_id == filters.reseller_id)
-        query = query.where(Ticket.subscriber_id.in_(owned))
+    query = confine_by_subscriber(Fence(filters.reseller_id), query, Ticket.subscriber_id)
     search = filters.search.strip()
     if search:
         pattern = _like_pattern(search)

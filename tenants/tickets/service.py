@@ -9,6 +9,7 @@ from datetime import datetime
 
 from kiunga.platform.db.base import utcnow
 from kiunga.platform.db.engine import TENANT_SCHEMA_KEY
+from kiunga.platform.errors import DomainError, Kind, NotFoundError
 from kiunga.platform.jobs.outbox import emit
 from kiunga.platform.models import StaffAccount, Tenant, TenantMembership
 from kiunga.tenants.actors import SYSTEM, Actor
@@ -45,20 +46,17 @@ ALLOWED_TRANSITIONS: dict[TicketStatus, frozenset[TicketStatus]] = {
 REOPENED_BY_SUBSCRIBER = {S.WAITING_ON_SUBSCRIBER: S.IN_PROGRESS, S.RESOLVED: S.OPEN}
 
 
-class TicketError(ValueError):
+class TicketError(DomainError, ValueError):
     """Bad input for a ticket; `field` names what was wrong."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
-        self.message = message
 
 
 class TransitionNotAllowed(TicketError):
     """A well-formed request the ticket's current state forbids (409)."""
 
+    kind = Kind.CONFLICT
 
-class TicketNotFound(LookupError):
+
+class TicketNotFound(NotFoundError):
     pass
 
 

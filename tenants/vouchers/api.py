@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from kiunga.platform.auth.fence import FENCED_CALLERS_ALLOWED, fence_of
+from kiunga.platform.auth.fence import FENCED_CALLERS_ALLOWED, fence_for, fence_of
 from kiunga.platform.auth.principals import Principal
 from kiunga.platform.auth.scopes import VOUCHERS_READ, VOUCHERS_SELL, VOUCHERS_WRITE
 from kiunga.platform.web.dependencies import (
@@ -23,10 +23,9 @@ from kiunga.platform.web.dependencies import (
 )
 from kiunga.platform.web.errors import FieldError
 from kiunga.platform.web.guards import requires_scopes, tenant_only
-from kiunga.platform.web.inputs import Id, OptionalId
+from kiunga.platform.web.inputs import Id, Limit, Offset, OptionalId
 from kiunga.tenants.billing.api.common import actor_of
 from kiunga.tenants.vouchers import batches, export, sales
-from kiunga.tenants.vouchers.errors import VoucherError, VoucherNotFound
 from kiunga.tenants.vouchers.models import SaleChannel, VoucherStatus
 from kiunga.tenants.vouchers.schemas import (
     AgentSummaryRead,
@@ -49,20 +48,6 @@ from litestar.response import Stream
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from sqlalchemy.ext.asyncio import AsyncSession
 
-MAX_PAGE_SIZE = 500
-MAX_OFFSET = 10_000_000
-Limit = Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)]
-Offset = Annotated[int, QueryParameter(ge=0, le=MAX_OFFSET)]
-ERRORS = (VoucherError, VoucherNotFound)
-
-
-def http_error(exc: Exception) -> Exception:
-    if isinstance(exc, VoucherNotFound):
-        return FieldError(exc.field, exc.message, status_code=404)
-    if isinstance(exc, VoucherError):
-        return FieldError(exc.field, exc.message, status_code=exc.status_code)
-    return exc
-
 
 async def batch_read(session: AsyncSession, batch) -> BatchRead:
     counts = await batches.status_counts(session, [batch.id])
@@ -70,10 +55,7 @@ async def batch_read(session: AsyncSession, batch) -> BatchRead:
 
 
 async def _batch(session: AsyncSession, principal: Principal, batch_id: int):
-    try:
-        return await batches.get_batch(session, batch_id, reseller_id=fence_of(principal))
-    except VoucherNotFound as exc:
-        raise http_error(exc) from exc
+    return await batches.get_batch(session, batch_id, reseller_id=fence_of(principal))
 
 
 class VoucherBatchController(Controller):
@@ -96,10 +78,9 @@ class VoucherBatchController(Controller):
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> BatchPage:
-        own = fence_of(principal)
         rows, total = await batches.list_batches(
             tenant_session,
-            reseller_id=own if own is not None else reseller_id,
+            reseller_id=fence_for(principal).narrow(reseller_id),
             package_id=package_id,
             limit=limit,
             offset=offset,
@@ -122,12 +103,9 @@ class VoucherBatchController(Controller):
         principal: CurrentPrincipal,
         data: JSONBody[BatchCreate],
     ) -> BatchRead:
-        try:
-            batch = await batches.create_batch(
-                tenant_session, data.spec(), created_by=actor_of(principal).label
-            )
-        except ERRORS as exc:
-            raise http_error(exc) from exc
+        batch = await batches.create_batch(
+            tenant_session, data.spec(), created_by=actor_of(principal).label
+        )
         return await batch_read(tenant_session, batch)
 
     @get(
@@ -154,16 +132,13 @@ class VoucherBatchController(Controller):
         batch_id: FromPath[Id],
         data: JSONBody[RevokeBody | None] = None,
     ) -> BatchRevoked:
-        try:
-            revoked = await batches.revoke_batch(
-                tenant_session,
-                batch_id,
-                reason=data.reason if data else "",
-                actor_label=actor_of(principal).label,
-            )
-            batch = await batches.get_batch(tenant_session, batch_id)
-        except ERRORS as exc:
-            raise http_error(exc) from exc
+        revoked = await batches.revoke_batch(
+            tenant_session,
+            batch_id,
+            reason=data.reason if data else "",
+            actor_label=actor_of(principal).label,
+        )
+        batch = await batches.get_batch(tenant_session, batch_id)
         return BatchRevoked(batch=await batch_read(tenant_session, batch), revoked=revoked)
 
     @post(
@@ -180,16 +155,13 @@ class VoucherBatchController(Controller):
         batch_id: FromPath[Id],
         data: JSONBody[BatchAssign],
     ) -> BatchRead:
-        try:
-            batch = await batches.assign_batch(
-                tenant_session,
-                batch_id,
-                reseller_id=data.reseller_id,
-                commission_bp=data.commission_bp,
-                actor_label=actor_of(principal).label,
-            )
-        except ERRORS as exc:
-            raise http_error(exc) from exc
+        batch = await batches.assign_batch(
+            tenant_session,
+            batch_id,
+            reseller_id=data.reseller_id,
+            commission_bp=data.commission_bp,
+            actor_label=actor_of(principal).label,
+        )
         return await batch_read(tenant_session, batch)
 
     @get(
@@ -261,12 +233,7 @@ class VoucherController(Controller):
         principal: CurrentPrincipal,
         code: Annotated[str, QueryParameter(min_length=1, max_length=64)],
     ) -> VoucherRead:
-        try:
-            voucher = await batches.find_voucher(
-                tenant_session, code, reseller_id=fence_of(principal)
-            )
-        except ERRORS as exc:
-            raise http_error(exc) from exc
+        voucher = await batches.find_voucher(tenant_session, code, reseller_id=fence_of(principal))
         return VoucherRead.of(voucher)
 
     @get(
@@ -278,12 +245,9 @@ class VoucherController(Controller):
     async def get_voucher(
         self, tenant_session: TenantSession, principal: CurrentPrincipal, voucher_id: FromPath[Id]
     ) -> VoucherRead:
-        try:
-            voucher = await batches.get_voucher(
-                tenant_session, voucher_id, reseller_id=fence_of(principal)
-            )
-        except ERRORS as exc:
-            raise http_error(exc) from exc
+        voucher = await batches.get_voucher(
+            tenant_session, voucher_id, reseller_id=fence_of(principal)
+        )
         return VoucherRead.of(voucher)
 
     @post(
@@ -299,15 +263,12 @@ class VoucherController(Controller):
         voucher_id: FromPath[Id],
         data: JSONBody[RevokeBody | None] = None,
     ) -> VoucherRead:
-        try:
-            voucher = await batches.revoke_voucher(
-                tenant_session,
-                voucher_id,
-                reason=data.reason if data else "",
-                actor_label=actor_of(principal).label,
-            )
-        except ERRORS as exc:
-            raise http_error(exc) from exc
+        voucher = await batches.revoke_voucher(
+            tenant_session,
+            voucher_id,
+            reason=data.reason if data else "",
+            actor_label=actor_of(principal).label,
+        )
         return VoucherRead.of(voucher)
 
 
@@ -331,16 +292,13 @@ class VoucherSaleController(Controller):
         principal: CurrentPrincipal,
         data: JSONBody[SaleCreate],
     ) -> SalesRecorded:
-        try:
-            recorded = await sales.sell_vouchers(
-                tenant_session,
-                voucher_ids=data.voucher_ids,
-                codes=data.codes,
-                reseller_id=fence_of(principal),
-                actor_label=actor_of(principal).label,
-            )
-        except ERRORS as exc:
-            raise http_error(exc) from exc
+        recorded = await sales.sell_vouchers(
+            tenant_session,
+            voucher_ids=data.voucher_ids,
+            codes=data.codes,
+            reseller_id=fence_of(principal),
+            actor_label=actor_of(principal).label,
+        )
         codes = await sales.voucher_codes(tenant_session, [s.voucher_id for s in recorded])
         items = [SaleRead.of(sale, codes[sale.voucher_id]) for sale in recorded]
         return SalesRecorded(
@@ -367,10 +325,9 @@ class VoucherSaleController(Controller):
         for field, value in (("since", since), ("until", until)):
             if value is not None and value.tzinfo is None:
                 raise FieldError(field, f"{field} needs a time zone (such as Z or +03:00)")
-        own = fence_of(principal)
         rows, total = await sales.list_sales(
             tenant_session,
-            reseller_id=own if own is not None else reseller_id,
+            reseller_id=fence_for(principal).narrow(reseller_id),
             batch_id=batch_id,
             channel=channel,
             since=since,

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from kiunga.platform.auth.fence import Fence
 from kiunga.platform.db.base import utcnow
 from kiunga.platform.jobs.outbox import emit
 from kiunga.platform.web.inputs import MAX_ID
@@ -192,9 +193,9 @@ async def assign_batch(
 async def get_batch(
     session: AsyncSession, batch_id: int, *, reseller_id: int | None = None, lock: bool = False
 ) -> VoucherBatch:
-    query = select(VoucherBatch).where(VoucherBatch.id == batch_id)
-    if reseller_id is not None:
-        query = query.where(VoucherBatch.reseller_id == reseller_id)
+    query = Fence(reseller_id).confine(
+        select(VoucherBatch).where(VoucherBatch.id == batch_id), VoucherBatch.reseller_id
+    )
     if lock:
         query = query.with_for_update()
     batch = await session.scalar(query)
@@ -212,9 +213,7 @@ async def list_batches(
     offset: int = 0,
 ) -> tuple[list[VoucherBatch], int]:
     """A page of batches, newest first, and how many there are."""
-    query = select(VoucherBatch)
-    if reseller_id is not None:
-        query = query.where(VoucherBatch.reseller_id == reseller_id)
+    query = Fence(reseller_id).confine(select(VoucherBatch), VoucherBatch.reseller_id)
     if package_id is not None:
         query = query.where(VoucherBatch.package_id == package_id)
     total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
@@ -255,18 +254,19 @@ async def list_vouchers(
     return list(rows), total
 
 
-def _visible(query, reseller_id: int | None):
-    if reseller_id is None:
+def vouchers_inside(query, reseller_id: int | None):
+    """A query of vouchers narrowed to those of batches inside the caller's fence."""
+    fence = Fence(reseller_id)
+    if fence.whole_isp:
         return query
-    return query.join(VoucherBatch, VoucherBatch.id == Voucher.batch_id).where(
-        VoucherBatch.reseller_id == reseller_id
-    )
+    batch = query.join(VoucherBatch, VoucherBatch.id == Voucher.batch_id)
+    return fence.confine(batch, VoucherBatch.reseller_id)
 
 
 async def get_voucher(
     session: AsyncSession, voucher_id: int, *, reseller_id: int | None = None, lock: bool = False
 ) -> Voucher:
-    query = _visible(select(Voucher).where(Voucher.id == voucher_id), reseller_id)
+    query = vouchers_inside(select(Voucher).where(Voucher.id == voucher_id), reseller_id)
     if lock:
         query = query.with_for_update(of=Voucher)
     voucher = await session.scalar(query)
@@ -283,7 +283,7 @@ async def find_voucher(
     if not wanted:
         raise VoucherError("code", "code is required")
     voucher = await session.scalar(
-        _visible(select(Voucher).where(Voucher.code == wanted), reseller_id)
+        vouchers_inside(select(Voucher).where(Voucher.code == wanted), reseller_id)
     )
     if voucher is None:
         raise VoucherNotFound("no voucher with that code", field="code")

@@ -2,20 +2,21 @@
 a batch's page (vouchers by status, revoke, mark sold, CSV, print), and the agents' summary
 with, for owners and admins, a form giving an agent a console login tied to their record.
 
-Prices are typed in the currency's main unit (20 or 20.50 shillings) and kept in minor units.
+Prices are typed in the package's currency's main unit (20 or 20.50 shillings, 500 Ugandan
+shillings) and kept in minor units; the money kit knows how many each currency has.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from urllib.parse import urlencode
 
 from kiunga.platform.auth.fence import fence_of
 from kiunga.platform.auth.invitations import InvitationError, invitation_path, invite_staff
 from kiunga.platform.auth.principals import StaffPrincipal
 from kiunga.platform.auth.scopes import VOUCHERS_READ, VOUCHERS_SELL, VOUCHERS_WRITE
 from kiunga.platform.models import StaffRole
+from kiunga.platform.money import MoneyError, format_money, parse_money
 from kiunga.platform.web.console.rendering import page
 from kiunga.platform.web.dependencies import (
     CurrentTenant,
@@ -24,7 +25,8 @@ from kiunga.platform.web.dependencies import (
     TenantSession,
 )
 from kiunga.platform.web.guards import requires_scopes, staff_only, tenant_only
-from kiunga.platform.web.inputs import Id
+from kiunga.platform.web.inputs import MAX_ID, Id
+from kiunga.platform.web.pagination import requested_page
 from kiunga.platform.web.request_state import request_principal
 from kiunga.tenants.billing.api.common import actor_of
 from kiunga.tenants.catalog.models import Package, ServiceType
@@ -38,7 +40,7 @@ from kiunga.tenants.vouchers.models import VoucherStatus
 from kiunga.tenants.zones import tenant_zone
 from litestar import Controller, Request, Response, get, post
 from litestar.connection import ASGIConnection
-from litestar.exceptions import NotFoundException, PermissionDeniedException
+from litestar.exceptions import PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath
 from litestar.response import Redirect
@@ -48,7 +50,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 BATCHES_PER_PAGE = 50
 VOUCHERS_PER_PAGE = 100
-MAX_PAGE = 100_000
 # The spec's fields that the form names otherwise.
 FORM_NAMES = {"commission_bp": "commission_percent", "unused_expires_at": "unused_expires_on"}
 MANAGING_ROLES = frozenset({StaffRole.OWNER, StaffRole.ADMIN})
@@ -69,24 +70,22 @@ def managers_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
         raise PermissionDeniedException("Only owners and admins give agents a login")
 
 
-def _page_number(request: Request) -> int:
-    raw = request.query_params.get("page", "1")
-    return min(max(int(raw), 1), MAX_PAGE) if raw.isdigit() and len(raw) < 10 else 1
-
-
 def _can(request: Request, scope: str) -> bool:
     return scope in request.user.scopes
 
 
-def _minor(field: str, text: str) -> int:
+async def _price(session: AsyncSession, text: str, package_id: int | None) -> int | None:
+    """The typed price in minor units of the package's currency (a batch sells in it); None
+    when left empty (the package's own price) or when there is no such package, which the
+    batch itself then refuses."""
+    known = text and package_id is not None and 1 <= package_id <= MAX_ID
+    package = await session.get(Package, package_id) if known else None
+    if package is None:
+        return None
     try:
-        amount = Decimal(text.strip().replace(",", ""))
-    except InvalidOperation as exc:
-        raise VoucherError(field, f"{field} must be an amount such as 20") from exc
-    minor = amount * 100
-    if minor != minor.to_integral_value():
-        raise VoucherError(field, f"{field} has at most two decimal places")
-    return int(minor)
+        return parse_money(text, package.currency, "price")
+    except MoneyError as exc:
+        raise VoucherError(exc.field, exc.message) from None
 
 
 def _whole(field: str, text: str) -> int | None:
@@ -128,11 +127,12 @@ async def spec_from_form(session: AsyncSession, form) -> BatchSpec:
         zone = await tenant_zone(session)
         end = datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=zone)
         expires_at = end.astimezone(UTC)
+    package_id = _whole("package_id", form.get("package_id", ""))
     return BatchSpec(
         name=form.get("name", ""),
-        package_id=_whole("package_id", form.get("package_id", "")),
+        package_id=package_id,
         count=_whole("count", form.get("count", "")),
-        price=_minor("price", price_text) if price_text else None,
+        price=await _price(session, price_text, package_id),
         code_length=_whole("code_length", form.get("code_length", "")) or 8,
         alphabet=(form.get("alphabet") or "").strip() or None,
         prefix=form.get("prefix", ""),
@@ -163,10 +163,7 @@ async def _names(session: AsyncSession, model, ids) -> dict[int, str]:
 
 
 async def _batch_or_404(request: Request, session: AsyncSession, batch_id: int):
-    try:
-        return await batches.get_batch(session, batch_id, reseller_id=fence_of(request.user))
-    except VoucherNotFound as exc:
-        raise NotFoundException(exc.message) from exc
+    return await batches.get_batch(session, batch_id, reseller_id=fence_of(request.user))
 
 
 class VouchersPageController(Controller):
@@ -176,12 +173,12 @@ class VouchersPageController(Controller):
 
     @get()
     async def batches_page(self, request: Request, tenant_session: TenantSession) -> Response:
-        number = _page_number(request)
+        pages = requested_page(request, BATCHES_PER_PAGE)
         rows, total = await batches.list_batches(
             tenant_session,
             reseller_id=fence_of(request.user),
-            limit=BATCHES_PER_PAGE,
-            offset=(number - 1) * BATCHES_PER_PAGE,
+            limit=pages.limit,
+            offset=pages.offset,
         )
         return page(
             request,
@@ -191,9 +188,7 @@ class VouchersPageController(Controller):
             counts=await batches.status_counts(tenant_session, [b.id for b in rows]),
             packages=await _names(tenant_session, Package, [b.package_id for b in rows]),
             agents=await _names(tenant_session, Reseller, [b.reseller_id for b in rows]),
-            page_number=number,
-            page_size=BATCHES_PER_PAGE,
-            page_link=lambda n: "/vouchers?" + urlencode({"page": n}),
+            pages=pages.counted(total),
             can_write=_can(request, VOUCHERS_WRITE) and fence_of(request.user) is None,
             is_agent=fence_of(request.user) is not None,
         )
@@ -245,15 +240,15 @@ class VouchersPageController(Controller):
         batch = await _batch_or_404(request, session, batch_id)
         wanted = request.query_params.get("status") or ""
         status = VoucherStatus(wanted) if wanted in VoucherStatus._value2member_map_ else None
-        number = _page_number(request)
-        vouchers, shown = await batches.list_vouchers(
-            session,
-            batch.id,
-            status=status,
-            limit=VOUCHERS_PER_PAGE,
-            offset=(number - 1) * VOUCHERS_PER_PAGE,
+        pages = requested_page(
+            request,
+            VOUCHERS_PER_PAGE,
+            keep={"status": status.value if status else ""},
+            path=f"/vouchers/batches/{batch.id}",
         )
-        query = {"status": status.value} if status else {}
+        vouchers, shown = await batches.list_vouchers(
+            session, batch.id, status=status, limit=pages.limit, offset=pages.offset
+        )
         agent = fence_of(request.user)
         return page(
             request,
@@ -271,9 +266,7 @@ class VouchersPageController(Controller):
             shown=shown,
             status=status.value if status else "",
             statuses=[s.value for s in VoucherStatus],
-            page_number=number,
-            page_size=VOUCHERS_PER_PAGE,
-            page_link=lambda n: f"/vouchers/batches/{batch.id}?" + urlencode({**query, "page": n}),
+            pages=pages.counted(shown),
             can_revoke=_can(request, VOUCHERS_WRITE) and agent is None,
             can_sell=_can(request, VOUCHERS_SELL),
             resellers=(
@@ -354,10 +347,7 @@ class VouchersPageController(Controller):
         self, request: Request, tenant_session: TenantSession, voucher_id: FromPath[Id]
     ) -> Response:
         form = await request.form()
-        try:
-            voucher = await batches.get_voucher(tenant_session, voucher_id)
-        except VoucherNotFound as exc:
-            raise NotFoundException(exc.message) from exc
+        voucher = await batches.get_voucher(tenant_session, voucher_id)
         try:
             async with tenant_session.begin_nested():
                 await batches.revoke_voucher(
@@ -371,7 +361,7 @@ class VouchersPageController(Controller):
                 request,
                 tenant_session,
                 voucher.batch_id,
-                errors={exc.field: exc.message},
+                errors=exc.form_errors(),
                 status_code=exc.status_code,
             )
         return Redirect(f"/vouchers/batches/{voucher.batch_id}", status_code=303)
@@ -396,18 +386,17 @@ class VouchersPageController(Controller):
                 if any(sale.batch_id != batch.id for sale in recorded):
                     raise VoucherError("codes", "those codes are not all of this batch")
         except (VoucherError, VoucherNotFound) as exc:
-            status_code = 404 if isinstance(exc, VoucherNotFound) else exc.status_code
             return await self._batch_page(
                 request,
                 tenant_session,
                 batch.id,
-                errors={exc.field: exc.message},
-                status_code=status_code,
+                errors=exc.form_errors(),
+                status_code=exc.status_code,
             )
         total = sum(sale.price for sale in recorded)
         notice = (
             f"{len(recorded)} voucher{'' if len(recorded) == 1 else 's'} sold for "
-            f"{total / 100:,.2f} {batch.currency}"
+            f"{format_money(total, batch.currency, code=False)} {batch.currency}"
         )
         return await self._batch_page(request, tenant_session, batch.id, notice=notice)
 
@@ -467,7 +456,7 @@ class VouchersPageController(Controller):
                 request,
                 tenant_session,
                 form=given,
-                errors={exc.field: exc.message},
+                errors=exc.form_errors(),
                 status_code=HTTP_400_BAD_REQUEST,
             )
         await platform_session.commit()

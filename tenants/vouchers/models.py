@@ -182,7 +182,13 @@ class HotspotPurchase(TenantBase):
     phone: Mapped[str] = mapped_column(String(16))
     mac_address: Mapped[str | None] = mapped_column(String(17))
     ip_address: Mapped[str | None] = mapped_column(String(45))
-    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="RESTRICT"))
+    # The buyer's account: made (or found) only once the payment arrives, so a prompt
+    # that is cancelled or ignored leaves no subscriber behind.
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="RESTRICT")
+    )
+    # The language the buyer chose on the portal (en/sw), for the account made when paid.
+    language: Mapped[str | None] = mapped_column(String(2))
     mpesa_request_id: Mapped[int | None] = mapped_column(
         ForeignKey("mpesa_requests.id", ondelete="RESTRICT"), unique=True
     )

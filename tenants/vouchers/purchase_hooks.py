@@ -20,13 +20,14 @@ from __future__ import annotations
 import structlog
 from kiunga.platform.db.base import utcnow
 from kiunga.platform.jobs.outbox import emit
-from kiunga.tenants.actors import Actor
 from kiunga.tenants.billing.hooks import register_payment_hook
 from kiunga.tenants.billing.invoices import InvoiceLineInput, issue_invoice
 from kiunga.tenants.billing.models import Payment, PaymentMethod
 from kiunga.tenants.catalog.models import Package
 from kiunga.tenants.mpesa.models import MpesaRequest, MpesaTransaction, RequestStatus
-from kiunga.tenants.subscribers.models import Subscriber
+from kiunga.tenants.mpesa.payers import register_payer_resolver
+from kiunga.tenants.subscribers.models import Language, Subscriber
+from kiunga.tenants.vouchers.buyers import PORTAL, buyer_language, buyer_subscriber
 from kiunga.tenants.vouchers.codes import DEFAULT_ALPHABET, random_codes
 from kiunga.tenants.vouchers.models import (
     HotspotPurchase,
@@ -42,7 +43,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 log = structlog.get_logger("kiunga.vouchers")
 
-PORTAL = Actor.system("portal")
 PORTAL_BATCH = "Portal sales"
 # Typed by hand on another device when the automatic login fails: short, still
 # 31^8 ≈ 8.5·10^11 possibilities.
@@ -90,6 +90,25 @@ async def _request_id_of(session: AsyncSession, payment: Payment) -> int | None:
     return candidates[0] if len(candidates) == 1 else None
 
 
+@register_payer_resolver
+async def portal_buyer(session: AsyncSession, request: MpesaRequest) -> int | None:
+    """The payer of a portal purchase's STK request, named once it is paid: the buyer
+    found again or their new account (buyers.py), written on the purchase too."""
+    purchase = await session.scalar(
+        select(HotspotPurchase)
+        .where(HotspotPurchase.mpesa_request_id == request.id)
+        .with_for_update()
+    )
+    if purchase is None:
+        return None
+    if purchase.subscriber_id is None:
+        purchase.subscriber_id = await buyer_subscriber(
+            session, purchase.phone, buyer_language(purchase.language)
+        )
+        await session.flush()
+    return purchase.subscriber_id
+
+
 @register_payment_hook
 async def issue_paid_purchase(session: AsyncSession, payment: Payment) -> None:
     if payment.method is not PaymentMethod.MPESA or not payment.reference:
@@ -106,6 +125,9 @@ async def issue_paid_purchase(session: AsyncSession, payment: Payment) -> None:
     # voucher: the money arrived.
     if purchase is None or purchase.voucher_id is not None:
         return
+    if purchase.subscriber_id is None:
+        # Held as `no_payer` and credited by staff to the account they chose.
+        purchase.subscriber_id = payment.subscriber_id
     await fulfil_purchase(session, purchase, payment)
 
 
@@ -148,9 +170,13 @@ async def fulfil_purchase(
     purchase.completed_at = utcnow()
     await session.flush()
     await session.refresh(voucher)
-    language = await session.scalar(
-        select(Subscriber.language).where(Subscriber.id == purchase.subscriber_id)
-    )
+    buyer = await session.get(Subscriber, purchase.subscriber_id)
+    chosen = buyer_language(purchase.language)
+    if chosen is not None and buyer.language is not chosen:
+        # The SMS (and later messages) in the language the buyer used this time.
+        buyer.language = chosen
+        await session.flush()
+    language = buyer.language or Language.ENGLISH
     # The SMS channel sends the code to the phone that paid (the portal also shows it).
     await emit(
         session,
@@ -165,7 +191,7 @@ async def fulfil_purchase(
             "code": voucher.code,
             "package_name": package.name,
             "expires_at": voucher.expires_at.isoformat() if voucher.expires_at else None,
-            "language": str(language.value if language is not None else "en"),
+            "language": str(language.value),
             "redeemed": redeemed is not None,
         },
     )

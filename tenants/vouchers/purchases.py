@@ -18,27 +18,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from kiunga.platform.db.base import utcnow
-from kiunga.platform.db.engine import TENANT_SCHEMA_KEY, Database
+from kiunga.platform.db.engine import Database
 from kiunga.tenants.catalog.models import Package, ServiceType
 from kiunga.tenants.mpesa.errors import MpesaError
 from kiunga.tenants.mpesa.gateway import GatewayFactory, daraja_gateway
 from kiunga.tenants.mpesa.models import MpesaRequest, RequestStatus
 from kiunga.tenants.mpesa.stk import EXPIRE_AFTER, PaymentAsk, request_payment
 from kiunga.tenants.services.service import router_mac
-from kiunga.tenants.subscribers.models import (
-    Language,
-    Subscriber,
-    SubscriberPhone,
-    SubscriberStatus,
-)
 from kiunga.tenants.subscribers.phones import InvalidPhone, normalise_phone
-from kiunga.tenants.subscribers.service import SubscriberFields, create_subscriber
+from kiunga.tenants.vouchers.buyers import buyer_language, earlier_buyer, lock_phone
 from kiunga.tenants.vouchers.errors import VoucherError
 from kiunga.tenants.vouchers.models import HotspotPurchase, PurchaseStatus, Voucher
 
 # Importing this module registers the payment hook that issues the voucher.
 from kiunga.tenants.vouchers.purchase_hooks import PORTAL
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 # Kenyan mobiles only: M-Pesa is Safaricom's (07xx and 01xx ranges).
@@ -84,13 +78,6 @@ def portal_phone(raw: object) -> str:
     return phone
 
 
-def _clean_language(language: object) -> Language | None:
-    try:
-        return Language((language or "").strip().lower()) if isinstance(language, str) else None
-    except ValueError:
-        return None
-
-
 def mask_phone(phone: str) -> str:
     """+254712345678 → 0712***678: enough to recognise one's own number."""
     national = phone[4:] if phone.startswith("+254") else phone.lstrip("+")
@@ -118,56 +105,11 @@ async def portal_package(session: AsyncSession, package_id: object) -> Package:
     return package
 
 
-async def buyer_subscriber(
-    session: AsyncSession, phone: str, language: Language | None = None
-) -> int:
-    """The hotspot customer behind `phone`: the subscriber of their earlier portal
-    purchases, else a new one ("Hotspot +2547…").
-
-    Never a home subscriber who happens to share the phone: the STK payment is credited to
-    this subscriber, and a home account's open invoices would take the money meant for
-    the voucher. The phone goes on file only when nobody else has it, so that paybill
-    payments matched by phone still find the home subscriber.
-    """
-    # Two first purchases from one phone at once make one customer, not two.
-    await _lock_phone(session, phone)
-    earlier = await session.scalar(
-        select(HotspotPurchase.subscriber_id)
-        .join(Subscriber, Subscriber.id == HotspotPurchase.subscriber_id)
-        .where(
-            HotspotPurchase.phone == phone,
-            Subscriber.status != SubscriberStatus.TERMINATED,
-        )
-        .order_by(HotspotPurchase.id.desc())
-        .limit(1)
-    )
-    if earlier is not None:
-        if language is not None:
-            subscriber = await session.get(Subscriber, earlier)
-            subscriber.language = language
-            await session.flush()
-        return earlier
-    taken = await session.scalar(
-        select(SubscriberPhone.id).where(SubscriberPhone.phone == phone).limit(1)
-    )
-    subscriber = await create_subscriber(
-        session,
-        SubscriberFields(
-            name=f"Hotspot {phone}",
-            phones=[] if taken else [phone],
-            language=(language or Language.ENGLISH).value,
-        ),
-        actor=PORTAL,
-        status=SubscriberStatus.ACTIVE,
-    )
-    return subscriber.id
-
-
 async def refuse_second_prompt(session: AsyncSession, phone: str, request_id: int) -> None:
     """A second push while the phone still shows the first would let one person pay twice
     for one package (and lets a stranger flood a phone with prompts): refused for as long
     as Safaricom keeps the first prompt open."""
-    await _lock_phone(session, phone)
+    await lock_phone(session, phone)
     waiting = await session.scalar(
         select(HotspotPurchase.id)
         .join(MpesaRequest, MpesaRequest.id == HotspotPurchase.mpesa_request_id)
@@ -187,13 +129,6 @@ async def refuse_second_prompt(session: AsyncSession, phone: str, request_id: in
             "in a minute",
             status_code=409,
         )
-
-
-async def _lock_phone(session: AsyncSession, phone: str) -> None:
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
-        {"key": f"{session.info.get(TENANT_SCHEMA_KEY, '')}:hotspot-buyer:{phone}"},
-    )
 
 
 async def start_purchase(
@@ -217,10 +152,13 @@ async def start_purchase(
     # still issued and shown, only not logged in for a device.
     mac = router_mac(mac)
     ip = (ip or "").strip()[:45] or None
+    chosen = buyer_language(language)
     async with database.tenant_session(schema) as session, session.begin():
         package = await portal_package(session, package_id)
         amount = package.price
-        subscriber_id = await buyer_subscriber(session, phone, _clean_language(language))
+        # A buyer who paid before is asked as that subscriber; a first-time buyer's
+        # account is made only once paid (buyers.py, through the payer resolver).
+        subscriber_id = await earlier_buyer(session, phone)
 
     token = secrets.token_urlsafe(32)
     made: list[HotspotPurchase] = []
@@ -234,6 +172,7 @@ async def start_purchase(
             mac_address=mac,
             ip_address=ip,
             subscriber_id=subscriber_id,
+            language=chosen.value if chosen else None,
             mpesa_request_id=request.id,
             status=PurchaseStatus.PENDING,
         )
@@ -245,7 +184,12 @@ async def start_purchase(
         await request_payment(
             database,
             schema,
-            PaymentAsk(phone=phone, amount=amount, subscriber_id=subscriber_id),
+            PaymentAsk(
+                phone=phone,
+                amount=amount,
+                subscriber_id=subscriber_id,
+                payer_when_paid=subscriber_id is None,
+            ),
             actor=PORTAL,
             gateway_factory=gateway_factory,
             on_request=record_purchase,

@@ -14,10 +14,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from kiunga.platform.auth.fence import Fence
 from kiunga.platform.db.base import utcnow
 from kiunga.platform.jobs.outbox import emit
 from kiunga.tenants.subscribers.models import Reseller
 from kiunga.tenants.vouchers import codes as code_rules
+from kiunga.tenants.vouchers.batches import vouchers_inside
 from kiunga.tenants.vouchers.errors import VoucherError, VoucherNotFound
 from kiunga.tenants.vouchers.models import (
     SaleChannel,
@@ -157,11 +159,9 @@ async def sell_vouchers(
         raise VoucherError("voucher_ids", "give voucher_ids or codes to mark sold")
     if len(ids) + len(wanted_codes) > MAX_SALE_ITEMS:
         raise VoucherError(field, f"at most {MAX_SALE_ITEMS} vouchers at a time")
-    query = select(Voucher).where(Voucher.id.in_(ids) | Voucher.code.in_(wanted_codes))
-    if reseller_id is not None:
-        query = query.join(VoucherBatch, VoucherBatch.id == Voucher.batch_id).where(
-            VoucherBatch.reseller_id == reseller_id
-        )
+    query = vouchers_inside(
+        select(Voucher).where(Voucher.id.in_(ids) | Voucher.code.in_(wanted_codes)), reseller_id
+    )
     found = list(await session.scalars(query.order_by(Voucher.id).with_for_update(of=Voucher)))
     missing_ids = set(ids) - {v.id for v in found}
     missing_codes = set(wanted_codes) - {v.code for v in found}
@@ -204,9 +204,7 @@ async def list_sales(
     offset: int = 0,
 ) -> tuple[list[tuple[VoucherSale, str]], int]:
     """A page of sales, newest first, each with its voucher's code; and how many there are."""
-    query = select(VoucherSale)
-    if reseller_id is not None:
-        query = query.where(VoucherSale.reseller_id == reseller_id)
+    query = Fence(reseller_id).confine(select(VoucherSale), VoucherSale.reseller_id)
     if batch_id is not None:
         query = query.where(VoucherSale.batch_id == batch_id)
     if channel is not None:

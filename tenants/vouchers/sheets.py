@@ -16,7 +16,9 @@ from decimal import Decimal
 from urllib.parse import urlencode
 
 import segno
-from kiunga.tenants.billing.console.formatting import digits
+from kiunga.platform.auth.fence import Fence
+from kiunga.platform.errors import DomainError
+from kiunga.platform.money import format_money
 from kiunga.tenants.catalog.models import Package
 from kiunga.tenants.catalog.service import describe_validity
 from kiunga.tenants.vouchers.models import PortalSettings, Voucher, VoucherBatch, VoucherStatus
@@ -44,13 +46,8 @@ STATUS_CHOICES: dict[str, tuple[VoucherStatus, ...]] = {
 DEFAULT_STATUS = "unused"
 
 
-class SheetError(ValueError):
+class SheetError(DomainError, ValueError):
     """Bad input for a sheet; `field` names which."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
-        self.message = message
 
 
 def portal_url_for_code(base_url: str, code: str) -> str:
@@ -75,11 +72,7 @@ def statuses_for(value: str | None) -> tuple[VoucherStatus, ...]:
 
 def format_price(amount: int, currency: str) -> str:
     """Minor units as printed on a card: "KES 20", "KES 20.50", "UGX 500"."""
-    places = digits(currency)
-    major = Decimal(amount).scaleb(-places)
-    if major == major.to_integral_value():
-        return f"{currency} {int(major):,}"
-    return f"{currency} {major:,.{places}f}"
+    return format_money(amount, currency, short=True)
 
 
 def format_data_cap(cap_bytes: int | None) -> str | None:
@@ -143,7 +136,7 @@ async def load_sheet(
     if row is None:
         return None
     batch, package = row
-    if reseller_id is not None and batch.reseller_id != reseller_id:
+    if not Fence(reseller_id).admits(batch.reseller_id):
         return None
     now = now or datetime.now(UTC)
     expired = batch.unused_expires_at is not None and batch.unused_expires_at <= now

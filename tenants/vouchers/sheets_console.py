@@ -16,10 +16,10 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 import anyio.to_thread
+from kiunga.platform.auth.fence import fence_of
 from kiunga.platform.auth.scopes import VOUCHERS_READ
 from kiunga.platform.web.console.rendering import page
 from kiunga.platform.web.dependencies import CurrentTenant, TenantSession
-from kiunga.platform.web.errors import FieldError
 from kiunga.platform.web.guards import requires_scopes, staff_only, tenant_only
 from kiunga.platform.web.inputs import Id
 from kiunga.platform.web.request_state import request_principal
@@ -37,10 +37,7 @@ def origin_of(request: Request) -> str:
 
 
 async def _sheet(request: Request, session, tenant, batch_id: int) -> sheets.Sheet:
-    try:
-        statuses = sheets.statuses_for(request.query_params.get("status"))
-    except sheets.SheetError as exc:
-        raise FieldError(exc.field, exc.message) from exc
+    statuses = sheets.statuses_for(request.query_params.get("status"))
     principal = request_principal(request)
     sheet = await sheets.load_sheet(
         session,
@@ -48,7 +45,7 @@ async def _sheet(request: Request, session, tenant, batch_id: int) -> sheets.She
         base_url=origin_of(request),
         isp_name=tenant.name,
         statuses=statuses,
-        reseller_id=getattr(principal, "reseller_id", None),
+        reseller_id=fence_of(principal),
     )
     if sheet is None:
         raise NotFoundException(f"No voucher batch {batch_id}")

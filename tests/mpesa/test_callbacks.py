@@ -231,6 +231,43 @@ async def test_stk_callback_pays_the_request_it_names(
     await check_invariants(isp)
 
 
+async def test_a_paid_request_whose_payer_nobody_names_is_held_for_staff(
+    isp, add_subscriber, client_for, session_for, check_invariants
+):
+    """A request sent for a payer to be named when paid (the portal's first-time buyer)
+    that no area claims: the money is held as `no_payer`, never credited to a guess, and
+    staff who assign it name the request's payer too."""
+    subscriber = await add_subscriber(isp)
+    async with session_for(isp) as session:
+        request = MpesaRequest(
+            subscriber_id=None,
+            account_reference="PAY1",
+            phone="+254708374149",
+            amount=50_000,
+            checkout_request_id="ws_CO_NP",
+            merchant_request_id="m-np",
+            requested_by="test",
+        )
+        session.add(request)
+        await session.flush()
+        request_id = request.id
+    await _post(client_for, isp.hook("stk"), stk_body("ws_CO_NP", amount=500, receipt="RKNP1"))
+    async with session_for(isp) as session:
+        request = await session.get(MpesaRequest, request_id)
+        assert request.status is RequestStatus.REVIEW and request.subscriber_id is None
+        waiting, total = await list_unmatched(session)
+        assert total == 1 and waiting[0].flag == "no_payer" and waiting[0].amount == 50_000
+        assert await _count(session, Payment) == 0
+    async with session_for(isp) as session:
+        await assign_unmatched(session, waiting[0].id, subscriber.account_number, actor=STAFF)
+    async with session_for(isp) as session:
+        request = await session.get(MpesaRequest, request_id)
+        assert request.status is RequestStatus.PAID and request.subscriber_id == subscriber.id
+        payment = await session.get(Payment, request.payment_id)
+        assert (payment.subscriber_id, payment.amount) == (subscriber.id, 50_000)
+    await check_invariants(isp)
+
+
 async def test_stk_failure_amount_mismatch_and_another_isps_request(
     make_isp, add_subscriber, client_for, session_for, check_invariants
 ):

@@ -42,7 +42,7 @@ async def test_pages_keep_their_filters(
     await login(console, email)
     first = await console.get("/tickets")
     assert first.status_code == 200
-    assert "57 tickets" in first.text and "page 1 of 2" in first.text
+    assert "57 tickets" in first.text and "Page 1 of 2" in first.text
     assert numbers(first.text)[0] == "TKT-000057" and len(numbers(first.text)) == 50
     second = await console.get("/tickets", params={"page": 2})
     assert numbers(second.text) == [f"TKT-{n:06d}" for n in range(7, 0, -1)]
@@ -56,7 +56,7 @@ async def test_pages_keep_their_filters(
     )
 
     high = await console.get("/tickets", params={"priority": "high"})
-    assert "29 tickets" in high.text and "page 1 of 1" not in high.text
+    assert "29 tickets" in high.text and "Page 1 of 1" not in high.text
     assert len(numbers(high.text)) == 29
     low = await console.get("/tickets", params={"priority": "low", "q": "Ticket"})
     assert "28 tickets" in low.text

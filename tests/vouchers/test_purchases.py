@@ -209,6 +209,9 @@ async def test_a_failed_payment_is_told_in_plain_words(
     async with unit_of_work() as session:
         assert await _count(session, Voucher) == 0
         assert await _count(session, Payment) == 0
+        # The buyer's account is made only once paid: a failed prompt leaves none.
+        assert await _count(session, Subscriber) == 0
+        assert (await session.get(HotspotPurchase, purchase.id)).subscriber_id is None
 
 
 async def test_a_payment_settled_by_stk_query_issues_the_voucher(
@@ -230,7 +233,11 @@ async def test_a_payment_settled_by_stk_query_issues_the_voucher(
     async with unit_of_work() as session:
         voucher = await session.scalar(select(Voucher).where(Voucher.code == view.code))
         assert voucher.status is VoucherStatus.ACTIVE
-        assert await ledger.balance(session, purchase.subscriber_id) == 0
+        purchase = await session.get(HotspotPurchase, purchase.id)
+        buyer = await session.get(Subscriber, purchase.subscriber_id)
+        assert buyer.name == "Hotspot +254712340000"
+        assert (await session.get(Service, voucher.service_id)).subscriber_id == buyer.id
+        assert await ledger.balance(session, buyer.id) == 0
         await assert_ledger_invariants(session)
 
 
@@ -399,10 +406,16 @@ async def test_a_bad_mac_counts_as_none_and_one_prompt_waits_at_a_time(
         database, tenant.schema, package_id=package_id, phone="0722000111", mac=None, ip=None,
         gateway_factory=daraja,
     )  # fmt: skip
-    assert other.subscriber_id != purchase.subscriber_id and len(daraja.pushes) == 2
+    assert len(daraja.pushes) == 2
+    # Nobody has paid: no account is made for either phone (the portal is open to anyone).
+    assert purchase.subscriber_id is None and other.subscriber_id is None
     async with unit_of_work() as session:
         assert await _count(session, HotspotPurchase) == 2
         assert await _count(session, MpesaRequest) == 2
+        assert await _count(session, MpesaRequest, MpesaRequest.subscriber_id.is_(None)) == 2
+        assert await _count(session, Subscriber) == 0
+        references = set(await session.scalars(select(MpesaRequest.account_reference)))
+        assert all(reference.startswith("PAY") for reference in references), references
     async with database.tenant_session(tenant.schema) as session:
         view = await purchase_view(session, purchase.token)
         assert view.status == "pending" and view.failure is None and view.code is None
@@ -469,6 +482,12 @@ async def test_a_c2b_confirmation_before_the_stk_callback_issues_one_voucher(
         assert await _count(session, Payment) == 1
         voucher = await session.scalar(select(Voucher))
         assert voucher.code == view.code and voucher.status is VoucherStatus.ACTIVE
+        # The C2B confirmation named the request by its PAY<id> reference and made the
+        # buyer's account; the STK callback found it there.
+        assert request.account_reference == f"PAY{request.id}"
+        purchase = await session.get(HotspotPurchase, purchase.id)
+        assert (await session.get(MpesaRequest, request.id)).subscriber_id == purchase.subscriber_id
+        assert await _count(session, Subscriber) == 1
         assert await ledger.balance(session, purchase.subscriber_id) == 0
         await assert_ledger_invariants(session)
 
@@ -482,7 +501,7 @@ async def test_a_home_subscriber_sharing_the_phone_is_not_the_buyer(
         home = Subscriber(account_number="HOME1", name="Wanjiku", status="active")
         home.phones.append(SubscriberPhone(phone="+254712345678", is_primary=True))
         session.add(home)
-    from kiunga.tenants.vouchers.purchases import buyer_subscriber
+    from kiunga.tenants.vouchers.buyers import buyer_subscriber
 
     async with unit_of_work() as session:
         buyer = await buyer_subscriber(session, "+254712345678")

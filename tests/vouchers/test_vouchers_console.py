@@ -9,10 +9,11 @@ import io
 import re
 
 from kiunga.platform.models import StaffRole
+from kiunga.tenants.catalog.models import Package
 from kiunga.tenants.vouchers import batches
 from kiunga.tenants.vouchers.batches import BatchSpec
 from kiunga.tenants.vouchers.models import Voucher, VoucherBatch
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 CODE = re.compile(r"<code>([0-9A-Z]+)</code>")
 
@@ -307,3 +308,31 @@ async def test_times_are_shown_in_the_isps_zone(signed_in, add_package, unit_of_
     page = await owner.get(f"/vouchers/batches/{batch_id}")
     assert page.status_code == 200
     assert "2026-03-02 01:30" in page.text and "2026-03-01 22:30" not in page.text
+
+
+async def test_a_batch_price_is_typed_in_the_packages_currency(
+    signed_in, csrf_token_in, add_package, unit_of_work
+):
+    # A package sold in Ugandan shillings (no minor unit): 450 typed is 450 stored.
+    package_id = await add_package(price=500)
+    async with unit_of_work() as session:
+        await session.execute(
+            update(Package).where(Package.id == package_id).values(currency="UGX")
+        )
+    owner = await signed_in(StaffRole.OWNER)
+    form = await owner.get("/vouchers/new")
+    assert "UGX 500)" in form.text
+    fields = {
+        "package_id": str(package_id),
+        "count": "2",
+        "_csrf_token": csrf_token_in(form.text),
+    }
+    cents = await owner.post("/vouchers", data={**fields, "price": "450.50"})
+    assert cents.status_code == 400 and "more decimal places than UGX allows" in cents.text
+    made = await owner.post("/vouchers", data={**fields, "price": "450"})
+    assert made.status_code == 303
+    async with unit_of_work() as session:
+        batch = await session.scalar(select(VoucherBatch))
+    assert (batch.price, batch.currency) == (450, "UGX")
+    assert "UGX 450 each" in (await owner.get(made.headers["location"])).text
+    assert "UGX 450<" in (await owner.get("/vouchers")).text

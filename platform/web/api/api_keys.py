@@ -7,8 +7,6 @@ from typing import Annotated
 
 import msgspec
 from kiunga.platform.auth.api_keys import (
-    ApiKeyError,
-    KeyNotAllowed,
     KeyRequest,
     bounded_by_caller,
     create_api_key,
@@ -30,7 +28,7 @@ from kiunga.platform.web.errors import FieldError
 from kiunga.platform.web.guards import requires_scopes, tenant_only
 from kiunga.platform.web.inputs import Id, Text
 from litestar import Controller, delete, get, post
-from litestar.exceptions import NotFoundException, PermissionDeniedException
+from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, JSONBody
 
 
@@ -112,19 +110,14 @@ class ApiKeyController(Controller):
                 principal.staff_id if isinstance(principal, StaffPrincipal) else None
             ),
         )
-        try:
-            # Scopes unknown to a tenant key (or ISP-wide on a reseller's) are bad input
-            # whoever asks; only then is the request measured against the caller.
-            validate_key_request(data.name, data.scopes, tenant.id, data.reseller_id)
-            issued = await create_api_key(
-                platform_session,
-                bounded_by_caller(request, principal),
-                secret_key=services.settings.secret_key,
-            )
-        except KeyNotAllowed as exc:
-            raise PermissionDeniedException(exc.message) from exc
-        except ApiKeyError as exc:
-            raise FieldError(exc.field, exc.message) from exc
+        # Scopes unknown to a tenant key (or ISP-wide on a reseller's) are bad input
+        # whoever asks; only then is the request measured against the caller.
+        validate_key_request(data.name, data.scopes, tenant.id, data.reseller_id)
+        issued = await create_api_key(
+            platform_session,
+            bounded_by_caller(request, principal),
+            secret_key=services.settings.secret_key,
+        )
         return ApiKeyCreated(
             id=issued.id,
             prefix=issued.prefix,

@@ -11,18 +11,13 @@ import msgspec
 from kiunga.platform.auth.scopes import PLATFORM_TENANTS
 from kiunga.platform.models import Tenant, TenantStatus
 from kiunga.platform.tenant_admin import (
-    TenantError,
-    TenantExists,
-    TenantNotFound,
     create_tenant,
     set_tenant_status,
 )
 from kiunga.platform.web.dependencies import PlatformSession, Services
-from kiunga.platform.web.errors import Conflict, FieldError
 from kiunga.platform.web.guards import platform_only, requires_scopes
 from kiunga.platform.web.inputs import Text
 from litestar import Controller, get, post
-from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, JSONBody
 from sqlalchemy import select
 
@@ -86,13 +81,8 @@ class PlatformTenantController(Controller):
             owner_password=data.owner_password,
             base_domain=services.settings.base_domain,
         )
-        try:
-            # Creating the schema and migrating it is synchronous work: keep it off the loop.
-            created = await anyio.to_thread.run_sync(create)
-        except TenantExists as exc:
-            raise Conflict(exc.field, exc.message) from exc
-        except TenantError as exc:
-            raise FieldError(exc.field, exc.message) from exc
+        # Creating the schema and migrating it is synchronous work: keep it off the loop.
+        created = await anyio.to_thread.run_sync(create)
         services.forget_tenants()
         return TenantCreated(**{f: getattr(created, f) for f in TenantCreated.__struct_fields__})
 
@@ -122,10 +112,7 @@ class PlatformTenantController(Controller):
     @staticmethod
     async def _set_status(services, platform_session, slug, status) -> TenantRead:
         change = partial(set_tenant_status, services.sync_engine, slug, status)
-        try:
-            await anyio.to_thread.run_sync(change)
-        except TenantNotFound as exc:
-            raise NotFoundException(str(exc)) from exc
+        await anyio.to_thread.run_sync(change)
         services.forget_tenants()
         tenant = await platform_session.scalar(select(Tenant).where(Tenant.slug == slug))
         return TenantRead.of(tenant)

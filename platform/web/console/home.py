@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from kiunga.platform.models import ApiKey, StaffRole, TenantMembership
+from kiunga.platform.auth.fence import fence_of
+from kiunga.platform.models import ApiKey, TenantMembership
 from kiunga.platform.web.console.rendering import page
 from kiunga.platform.web.dependencies import Services
 from kiunga.platform.web.guards import staff_only
@@ -17,7 +18,7 @@ async def home(request: Request, services: Services) -> Response:
     tenant = request_tenant(request)
     if tenant is None:
         return Redirect("/platform", status_code=303)
-    if getattr(request.user, "role", None) is StaffRole.AGENT:
+    if fence_of(request.user) is not None:
         # A voucher agent sees nothing of the ISP but their own vouchers.
         return Redirect("/vouchers", status_code=303)
     counts: dict[str, int] = {}

@@ -13,7 +13,6 @@ from kiunga.platform.radius_routes import list_claimed_addresses, release_addres
 from kiunga.platform.tenant_admin import (
     TenantError,
     TenantExists,
-    TenantNotFound,
     create_tenant,
     set_tenant_status,
 )
@@ -101,10 +100,7 @@ class PlatformConsoleController(Controller):
         if action not in statuses:
             raise NotFoundException("Not found")
         change = partial(set_tenant_status, services.sync_engine, slug, statuses[action])
-        try:
-            await anyio.to_thread.run_sync(change)
-        except TenantNotFound as exc:
-            raise NotFoundException(str(exc)) from exc
+        await anyio.to_thread.run_sync(change)
         services.forget_tenants()
         return Redirect("/platform", status_code=303)
 

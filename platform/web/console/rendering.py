@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from kiunga.platform.auth.principals import StaffPrincipal
-from kiunga.platform.models import StaffRole
 from kiunga.platform.web.request_state import (
     request_principal,
     request_surface,
@@ -34,7 +33,7 @@ def page(request: Request, template_name: str, *, status_code: int = 200, **cont
     principal = request_principal(request)
     surface = request_surface(request)
     nav = request.app.state.console_nav if surface is Surface.TENANT else PLATFORM_NAV
-    if isinstance(principal, StaffPrincipal) and principal.role is StaffRole.AGENT:
+    if isinstance(principal, StaffPrincipal) and not principal.fence.whole_isp:
         # A voucher agent holds nothing but the vouchers' scopes: show only their pages.
         nav = tuple(item for item in nav if item.path.startswith("/vouchers"))
     common = {

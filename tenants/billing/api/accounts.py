@@ -9,7 +9,7 @@ from kiunga.platform.web.dependencies import CurrentPrincipal, TenantSession
 from kiunga.platform.web.guards import requires_scopes, tenant_only
 from kiunga.platform.web.inputs import Id
 from kiunga.tenants.billing import invoices, ledger
-from kiunga.tenants.billing.api.common import BILLING_ERRORS, ensure_visible, http_error
+from kiunga.tenants.billing.api.common import ensure_visible
 from kiunga.tenants.billing.schemas import BalanceRead, StatementEntryRead, StatementRead
 from litestar import Controller, get
 from litestar.params import FromPath
@@ -30,10 +30,7 @@ class SubscriberAccountController(Controller):
         subscriber_id: FromPath[Id],
     ) -> BalanceRead:
         await ensure_visible(tenant_session, principal, subscriber_id, field="subscriber_id")
-        try:
-            currency = await ledger.currency_of(tenant_session, subscriber_id)
-        except BILLING_ERRORS as exc:
-            raise http_error(exc) from exc
+        currency = await ledger.currency_of(tenant_session, subscriber_id)
         return BalanceRead(
             subscriber_id=subscriber_id,
             currency=currency,
@@ -50,10 +47,7 @@ class SubscriberAccountController(Controller):
         subscriber_id: FromPath[Id],
     ) -> StatementRead:
         await ensure_visible(tenant_session, principal, subscriber_id, field="subscriber_id")
-        try:
-            currency = await ledger.currency_of(tenant_session, subscriber_id)
-        except BILLING_ERRORS as exc:
-            raise http_error(exc) from exc
+        currency = await ledger.currency_of(tenant_session, subscriber_id)
         lines = await ledger.statement(tenant_session, subscriber_id)
         return StatementRead(
             subscriber_id=subscriber_id,

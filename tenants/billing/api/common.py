@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from kiunga.platform.auth.fence import fence_of
+from kiunga.platform.auth.fence import fence_for
 from kiunga.platform.auth.principals import ApiKeyPrincipal, Principal, StaffPrincipal
-from kiunga.platform.web.errors import Conflict, FieldError
-from kiunga.platform.web.inputs import MAX_OFFSET
+from kiunga.platform.web import inputs, pagination
+from kiunga.platform.web.errors import FieldError
 from kiunga.tenants.actors import SYSTEM, Actor
-from kiunga.tenants.billing.errors import BillingError, NotFound, ReferenceConflict
-from kiunga.tenants.subscribers.models import Subscriber
-from litestar.params import QueryParameter
+from kiunga.tenants.subscribers.fence import inside_fence
 from litestar.status_codes import HTTP_404_NOT_FOUND
 from sqlalchemy.ext.asyncio import AsyncSession
 
-MAX_PAGE_SIZE = 200
-Limit = Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)]
-Offset = Annotated[int, QueryParameter(ge=0, le=MAX_OFFSET)]
-BILLING_ERRORS = (BillingError, NotFound)
+# The billing lists' page parameters (M-Pesa's lists share them).
+Limit = pagination.ShortLimit
+Offset = inputs.Offset
 
 
 def actor_of(principal: Principal | None) -> Actor:
@@ -29,25 +24,11 @@ def actor_of(principal: Principal | None) -> Actor:
     return SYSTEM
 
 
-def http_error(exc: Exception) -> Exception:
-    if isinstance(exc, NotFound):
-        return FieldError(exc.field, exc.message, status_code=HTTP_404_NOT_FOUND)
-    if isinstance(exc, ReferenceConflict):
-        return Conflict(exc.field, exc.message)
-    if isinstance(exc, BillingError):
-        return FieldError(exc.field, exc.message)
-    return exc
-
-
 async def ensure_visible(
     session: AsyncSession, principal: Principal | None, subscriber_id: int, *, field: str
 ) -> None:
     """A reseller's key sees only its own subscribers; anything else answers as missing."""
-    reseller_id = fence_of(principal)
-    if reseller_id is None:
-        return
-    subscriber = await session.get(Subscriber, subscriber_id)
-    if subscriber is None or subscriber.reseller_id != reseller_id:
+    if not await inside_fence(session, fence_for(principal), subscriber_id):
         raise FieldError(
             field, f"no subscriber with id {subscriber_id}", status_code=HTTP_404_NOT_FOUND
         )

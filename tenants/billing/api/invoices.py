@@ -12,12 +12,10 @@ from kiunga.platform.web.guards import requires_scopes, tenant_only
 from kiunga.platform.web.inputs import Id, OptionalId
 from kiunga.tenants.billing import invoices, queries
 from kiunga.tenants.billing.api.common import (
-    BILLING_ERRORS,
     Limit,
     Offset,
     actor_of,
     ensure_visible,
-    http_error,
 )
 from kiunga.tenants.billing.models import InvoiceStatus
 from kiunga.tenants.billing.schemas import InvoiceCreate, InvoicePage, InvoiceRead, InvoiceVoid
@@ -94,26 +92,20 @@ class InvoiceController(Controller):
             for line in data.lines
         ]
         make = invoices.issue_invoice if data.issue else invoices.create_draft
-        try:
-            invoice = await make(
-                tenant_session,
-                data.subscriber_id,
-                lines,
-                due_at=data.due_at,
-                actor=actor_of(principal),
-            )
-        except BILLING_ERRORS as exc:
-            raise http_error(exc) from exc
+        invoice = await make(
+            tenant_session,
+            data.subscriber_id,
+            lines,
+            due_at=data.due_at,
+            actor=actor_of(principal),
+        )
         return await invoice_read(tenant_session, invoice, with_allocations=True)
 
     @get("/{invoice_id:int}", guards=[requires_scopes(BILLING_READ)], summary="Get an invoice")
     async def get_invoice(
         self, tenant_session: TenantSession, principal: CurrentPrincipal, invoice_id: FromPath[Id]
     ) -> InvoiceRead:
-        try:
-            invoice = await _visible_invoice(tenant_session, principal, invoice_id)
-        except BILLING_ERRORS as exc:
-            raise http_error(exc) from exc
+        invoice = await _visible_invoice(tenant_session, principal, invoice_id)
         return await invoice_read(tenant_session, invoice, with_allocations=True)
 
     @post(
@@ -125,13 +117,8 @@ class InvoiceController(Controller):
     async def issue(
         self, tenant_session: TenantSession, principal: CurrentPrincipal, invoice_id: FromPath[Id]
     ) -> InvoiceRead:
-        try:
-            await _visible_invoice(tenant_session, principal, invoice_id)
-            invoice = await invoices.issue_draft(
-                tenant_session, invoice_id, actor=actor_of(principal)
-            )
-        except BILLING_ERRORS as exc:
-            raise http_error(exc) from exc
+        await _visible_invoice(tenant_session, principal, invoice_id)
+        invoice = await invoices.issue_draft(tenant_session, invoice_id, actor=actor_of(principal))
         return await invoice_read(tenant_session, invoice, with_allocations=True)
 
     @post(
@@ -147,11 +134,8 @@ class InvoiceController(Controller):
         invoice_id: FromPath[Id],
         data: JSONBody[InvoiceVoid],
     ) -> InvoiceRead:
-        try:
-            await _visible_invoice(tenant_session, principal, invoice_id)
-            invoice = await invoices.void_invoice(
-                tenant_session, invoice_id, reason=data.reason, actor=actor_of(principal)
-            )
-        except BILLING_ERRORS as exc:
-            raise http_error(exc) from exc
+        await _visible_invoice(tenant_session, principal, invoice_id)
+        invoice = await invoices.void_invoice(
+            tenant_session, invoice_id, reason=data.reason, actor=actor_of(principal)
+        )
         return await invoice_read(tenant_session, invoice, with_allocations=True)

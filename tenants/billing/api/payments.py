@@ -12,12 +12,10 @@ from kiunga.platform.web.guards import requires_scopes, tenant_only
 from kiunga.platform.web.inputs import Id, OptionalId
 from kiunga.tenants.billing import adjustments, payments, queries
 from kiunga.tenants.billing.api.common import (
-    BILLING_ERRORS,
     Limit,
     Offset,
     actor_of,
     ensure_visible,
-    http_error,
 )
 from kiunga.tenants.billing.models import Payment
 from kiunga.tenants.billing.schemas import (
@@ -91,19 +89,16 @@ class PaymentController(Controller):
         data: JSONBody[PaymentCreate],
     ) -> Response[PaymentRead]:
         await ensure_visible(tenant_session, principal, data.subscriber_id, field="subscriber_id")
-        try:
-            outcome = await payments.record_payment(
-                tenant_session,
-                data.subscriber_id,
-                data.amount,
-                method=data.method,
-                reference=data.reference,
-                received_at=data.received_at or utcnow(),
-                actor=actor_of(principal),
-                payer_phone=data.payer_phone,
-            )
-        except BILLING_ERRORS as exc:
-            raise http_error(exc) from exc
+        outcome = await payments.record_payment(
+            tenant_session,
+            data.subscriber_id,
+            data.amount,
+            method=data.method,
+            reference=data.reference,
+            received_at=data.received_at or utcnow(),
+            actor=actor_of(principal),
+            payer_phone=data.payer_phone,
+        )
         status = HTTP_201_CREATED if outcome.created else HTTP_200_OK
         body = await payment_read(tenant_session, outcome.payment)
         return Response(body, status_code=status)
@@ -112,10 +107,7 @@ class PaymentController(Controller):
     async def get_payment(
         self, tenant_session: TenantSession, principal: CurrentPrincipal, payment_id: FromPath[Id]
     ) -> PaymentRead:
-        try:
-            payment = await payments.get_payment(tenant_session, payment_id)
-        except BILLING_ERRORS as exc:
-            raise http_error(exc) from exc
+        payment = await payments.get_payment(tenant_session, payment_id)
         await ensure_visible(tenant_session, principal, payment.subscriber_id, field="payment_id")
         return await payment_read(tenant_session, payment)
 
@@ -153,17 +145,14 @@ class CreditNoteController(Controller):
         data: JSONBody[CreditNoteCreate],
     ) -> CreditNoteRead:
         await ensure_visible(tenant_session, principal, data.subscriber_id, field="subscriber_id")
-        try:
-            note = await adjustments.issue_credit_note(
-                tenant_session,
-                data.subscriber_id,
-                data.amount,
-                reason=data.reason,
-                actor=actor_of(principal),
-                invoice_id=data.invoice_id,
-            )
-        except BILLING_ERRORS as exc:
-            raise http_error(exc) from exc
+        note = await adjustments.issue_credit_note(
+            tenant_session,
+            data.subscriber_id,
+            data.amount,
+            reason=data.reason,
+            actor=actor_of(principal),
+            invoice_id=data.invoice_id,
+        )
         return CreditNoteRead.of(note)
 
 
@@ -203,14 +192,11 @@ class AdjustmentController(Controller):
         data: JSONBody[AdjustmentCreate],
     ) -> AdjustmentRead:
         await ensure_visible(tenant_session, principal, data.subscriber_id, field="subscriber_id")
-        try:
-            adjustment = await adjustments.post_adjustment(
-                tenant_session,
-                data.subscriber_id,
-                data.amount,
-                reason=data.reason,
-                actor=actor_of(principal),
-            )
-        except BILLING_ERRORS as exc:
-            raise http_error(exc) from exc
+        adjustment = await adjustments.post_adjustment(
+            tenant_session,
+            data.subscriber_id,
+            data.amount,
+            reason=data.reason,
+            actor=actor_of(principal),
+        )
         return AdjustmentRead.of(adjustment)

@@ -186,7 +186,7 @@ class BillingFormsController(Controller):
             await tenant_session.rollback()
             return await _render_new_invoice(
                 request, tenant_session, form=_form_values(form),
-                errors={exc.field: exc.message}, status_code=_status_for(exc),
+                errors=exc.form_errors(), status_code=_status_for(exc),
             )  # fmt: skip
         return Redirect(f"/invoices/{invoice.id}", status_code=303)
 
@@ -200,7 +200,7 @@ class BillingFormsController(Controller):
             await tenant_session.rollback()
             return await render_invoice(
                 request, tenant_session, invoice_id,
-                errors={f"issue.{exc.field}": exc.message}, status_code=_status_for(exc),
+                errors=exc.form_errors("issue."), status_code=_status_for(exc),
             )  # fmt: skip
         return Redirect(f"/invoices/{invoice_id}", status_code=303)
 
@@ -220,7 +220,7 @@ class BillingFormsController(Controller):
             await tenant_session.rollback()
             return await render_invoice(
                 request, tenant_session, invoice_id, form={"void.reason": form.get("reason", "")},
-                errors={f"void.{exc.field}": exc.message}, status_code=_status_for(exc),
+                errors=exc.form_errors("void."), status_code=_status_for(exc),
             )  # fmt: skip
         return Redirect(f"/invoices/{invoice_id}", status_code=303)
 
@@ -255,7 +255,7 @@ class BillingFormsController(Controller):
         except FormErrors as exc:
             return await self._refused(request, tenant_session, subscriber_id, values, exc.errors)
         except (BillingError, NotFound) as exc:
-            errors = {f"{prefix}.{exc.field}": exc.message}
+            errors = exc.form_errors(f"{prefix}.")
             return await self._refused(
                 request, tenant_session, subscriber_id, values, errors, _status_for(exc)
             )
@@ -289,7 +289,7 @@ class BillingFormsController(Controller):
         except FormErrors as exc:
             return await self._refused(request, tenant_session, subscriber_id, values, exc.errors)
         except (BillingError, NotFound) as exc:
-            errors = {f"{prefix}.{exc.field}": exc.message}
+            errors = exc.form_errors(f"{prefix}.")
             return await self._refused(
                 request, tenant_session, subscriber_id, values, errors, _status_for(exc)
             )

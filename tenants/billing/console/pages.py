@@ -12,9 +12,10 @@ from kiunga.platform.web.console.rendering import page
 from kiunga.platform.web.dependencies import TenantSession
 from kiunga.platform.web.guards import requires_scopes, staff_only, tenant_only
 from kiunga.platform.web.inputs import Id
+from kiunga.platform.web.pagination import requested_page
 from kiunga.tenants.billing import invoices, ledger, payments, queries
 from kiunga.tenants.billing.api.common import actor_of
-from kiunga.tenants.billing.console.formatting import format_money, parse_money
+from kiunga.tenants.billing.console.formatting import parse_money
 from kiunga.tenants.billing.errors import BillingError, NotFound, ReferenceConflict
 from kiunga.tenants.billing.models import Invoice, InvoiceStatus, Payment, PaymentMethod
 from kiunga.tenants.subscribers.models import Subscriber
@@ -26,7 +27,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 PAGE_SIZE = 50
-MAX_PAGE = 100_000
 METHODS = [m.value for m in PaymentMethod]
 STATUSES = [s.value for s in InvoiceStatus]
 
@@ -45,11 +45,6 @@ def _can_write(request: Request) -> bool:
     return isinstance(principal, StaffPrincipal) and BILLING_WRITE in principal.scopes
 
 
-def _page_number(request: Request) -> int:
-    raw = request.query_params.get("page", "1")
-    return min(max(int(raw), 1), MAX_PAGE) if raw.isdigit() and len(raw) < 10 else 1
-
-
 async def _subscribers_by_id(session: AsyncSession, ids) -> dict[int, Subscriber]:
     ids = set(ids)
     if not ids:
@@ -66,19 +61,19 @@ async def subscriber_by_account(session: AsyncSession, account_number: str) -> S
 
 
 def render_page(request: Request, template: str, *, status_code: int = 200, **context):
-    return page(request, template, status_code=status_code, money=format_money, **context)
+    return page(request, template, status_code=status_code, **context)
 
 
 async def _render_payments(request, session, *, form=None, errors=None, status_code=200):
-    number = _page_number(request)
     account = request.query_params.get("account", "")
+    pages = requested_page(request, PAGE_SIZE, keep={"account": account}, path="/payments")
     subscriber = await subscriber_by_account(session, account)
     filters = queries.DocumentFilters(subscriber_id=subscriber.id if subscriber else None)
     if account and subscriber is None:
         rows, total = [], 0
     else:
         rows, total = await queries.list_payments(
-            session, filters, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE
+            session, filters, limit=pages.limit, offset=pages.offset
         )
     recorded = request.query_params.get("recorded", "")
     notice = await session.get(Payment, int(recorded)) if recorded.isdigit() else None
@@ -88,8 +83,7 @@ async def _render_payments(request, session, *, form=None, errors=None, status_c
         status_code=status_code,
         payments=rows,
         total=total,
-        page_number=number,
-        page_size=PAGE_SIZE,
+        pages=pages.counted(total),
         account=account,
         subscribers=await _subscribers_by_id(session, [p.subscriber_id for p in rows]),
         form=form or PaymentForm(),
@@ -177,9 +171,11 @@ class BillingPagesController(Controller):
     @get("/invoices")
     async def invoices_page(self, request: Request, tenant_session: TenantSession) -> Response:
         query = request.query_params
-        number = _page_number(request)
         status = query.get("status", "")
         account = query.get("account", "")
+        pages = requested_page(
+            request, PAGE_SIZE, keep={"account": account, "status": status}, path="/invoices"
+        )
         subscriber = await subscriber_by_account(tenant_session, account)
         filters = queries.DocumentFilters(
             subscriber_id=subscriber.id if subscriber else None,
@@ -189,7 +185,7 @@ class BillingPagesController(Controller):
             rows, total = [], 0
         else:
             rows, total = await queries.list_invoices(
-                tenant_session, filters, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE
+                tenant_session, filters, limit=pages.limit, offset=pages.offset
             )
         allocated = await queries.allocated_by_invoice(tenant_session, [i.id for i in rows])
         return render_page(
@@ -198,8 +194,7 @@ class BillingPagesController(Controller):
             invoices=rows,
             allocated=allocated,
             total=total,
-            page_number=number,
-            page_size=PAGE_SIZE,
+            pages=pages.counted(total),
             status=status,
             account=account,
             statuses=STATUSES,
@@ -240,7 +235,7 @@ class BillingPagesController(Controller):
         except (BillingError, NotFound) as exc:
             # Nothing of a refused payment may be committed with the error page.
             await tenant_session.rollback()
-            errors = {exc.field: exc.message}
+            errors = exc.form_errors()
             status = 409 if isinstance(exc, ReferenceConflict) else 400
             return await _render_payments(
                 request, tenant_session, form=data, errors=errors, status_code=status

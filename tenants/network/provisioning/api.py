@@ -13,11 +13,9 @@ from kiunga.platform.web.dependencies import CurrentTenant, Services, TenantSess
 from kiunga.platform.web.guards import requires_scopes, tenant_only
 from kiunga.platform.web.inputs import Id, Limit, Offset
 from kiunga.tenants.network import service
-from kiunga.tenants.network.api import http_error
 from kiunga.tenants.network.provisioning import queue, runner
 from kiunga.tenants.network.provisioning.models import RouterCommand
 from litestar import Controller, Request, get, post
-from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.status_codes import HTTP_202_ACCEPTED
 
@@ -84,10 +82,7 @@ class RouterProvisioningController(Controller):
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> RouterCommands:
-        try:
-            await service.get_router(tenant_session, router_id)
-        except service.RouterNotFound as exc:
-            raise NotFoundException(str(exc)) from exc
+        await service.get_router(tenant_session, router_id)
         commands = await queue.recent_commands(
             tenant_session, router_id, limit=max(1, min(limit, 200)), offset=max(0, offset)
         )
@@ -109,14 +104,11 @@ class RouterProvisioningController(Controller):
         tenant: CurrentTenant,
         router_id: FromPath[Id],
     ) -> RouterCommandRead:
-        try:
-            command = await runner.sync_now(
-                services.database,
-                tenant.schema,
-                tenant.slug,
-                router_id,
-                client_factory=client_factory(request),
-            )
-        except (service.RouterNotFound, service.RouterError) as exc:
-            raise http_error(exc) from exc
+        command = await runner.sync_now(
+            services.database,
+            tenant.schema,
+            tenant.slug,
+            router_id,
+            client_factory=client_factory(request),
+        )
         return RouterCommandRead.of(command)

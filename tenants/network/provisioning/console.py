@@ -15,7 +15,6 @@ from kiunga.tenants.network.provisioning import queue, runner
 from kiunga.tenants.network.provisioning.api import client_factory
 from kiunga.tenants.network.provisioning.models import CommandStatus, RouterCommand
 from litestar import Controller, Request, Response, post
-from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -52,8 +51,6 @@ class RouterSyncPageController(Controller):
                 router_id,
                 client_factory=client_factory(request),
             )
-        except service.RouterNotFound as exc:
-            raise NotFoundException(str(exc)) from exc
         except service.RouterError as exc:
             return _back(router_id, f"Not synced: {exc.message}")
         return _back(router_id, _outcome(command))
