@@ -114,6 +114,16 @@ def _argon2_once_per_password():
     passwords._hasher = real
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _areas_installed():
+    """The listed areas' hooks and scopes, installed as the app, the worker and the CLI
+    install them, for tests that call service functions without building either."""
+    from kiunga.platform.areas import assemble, installed
+
+    with installed(assemble()):
+        yield
+
+
 @pytest.fixture(scope="session")
 def server_urls() -> tuple[str, str]:
     return _server_urls()

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from kiunga.platform.auth.derived_keys import derive_key
 from kiunga.platform.auth.fence import fence_of
 from kiunga.platform.auth.principals import ApiKeyPrincipal, Principal
-from kiunga.platform.auth.scopes import RESELLER_SCOPES, allowed_scopes
+from kiunga.platform.auth.scopes import scope_table
 from kiunga.platform.db.base import utcnow
 from kiunga.platform.errors import DomainError, Kind
 from kiunga.platform.models import ApiKey
@@ -110,14 +110,15 @@ def validate_key_request(
     wanted = tuple(sorted(set(scopes)))
     if not wanted:
         raise ApiKeyError("scopes", "at least one scope is required")
-    unknown = [scope for scope in wanted if scope not in allowed_scopes(tenant_id)]
+    table = scope_table()
+    unknown = [scope for scope in wanted if scope not in table.allowed(tenant_id)]
     if unknown:
         kind = "a tenant" if tenant_id is not None else "a platform"
         raise ApiKeyError("scopes", f"not valid for {kind} key: {', '.join(unknown)}")
     if reseller_id is not None:
         if tenant_id is None:
             raise ApiKeyError("reseller_id", "a platform key has no reseller")
-        isp_wide = [scope for scope in wanted if scope not in RESELLER_SCOPES]
+        isp_wide = [scope for scope in wanted if scope not in table.fenced]
         if isp_wide:
             raise ApiKeyError(
                 "scopes", f"a reseller's key cannot hold ISP-wide scopes: {', '.join(isp_wide)}"

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import anyio
 from kiunga.platform.auth.passwords import hash_password
 from kiunga.platform.auth.principals import StaffPrincipal
-from kiunga.platform.auth.scopes import PLATFORM_SCOPES, ROLE_SCOPES
+from kiunga.platform.auth.scopes import scope_table
 from kiunga.platform.models import StaffAccount, StaffRole, TenantMembership
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -56,7 +56,7 @@ async def load_staff_principal(
     if tenant_id is None:
         if not staff.is_platform_admin:
             return None
-        return _principal(staff, None, None, PLATFORM_SCOPES, None, staff.session_generation)
+        return _principal(staff, None, None, scope_table().platform, None, staff.session_generation)
     membership = (
         await session.execute(
             select(TenantMembership.role, TenantMembership.reseller_id).where(
@@ -71,7 +71,7 @@ async def load_staff_principal(
         # An agent tied to no reseller record would see every agent's vouchers.
         return None
     return _principal(
-        staff, tenant_id, role, ROLE_SCOPES[role], reseller_id, staff.session_generation
+        staff, tenant_id, role, scope_table().roles[role], reseller_id, staff.session_generation
     )
 
 

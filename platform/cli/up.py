@@ -14,6 +14,11 @@ the API's port (KIUNGA_HOST, KIUNGA_PORT) is bound here first and its socket han
 `up` stops, naming the setting, when it cannot listen there (when they are not set, on any
 free ports instead of 1812/1813); an emulator is bound on its usual port, or on any free one
 when that is taken, and the demo's records that point at it follow.
+
+The kernel's part is the services, the migrations, the demo ISP and its owner, the API and
+the worker; the areas add theirs (a paybill on the Daraja emulator, the demo router,
+RADIUS and hotspot, vouchers) through the `demo` of their manifests, given a `DemoContext`
+and the helpers below for child processes and emulators.
 """
 
 from __future__ import annotations
@@ -28,12 +33,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import typer
+from kiunga.platform.areas import assemble
 from kiunga.platform.cli.common import console, load_settings_or_exit, services_or_exit
 from kiunga.platform.devservices import release_services
 from kiunga.platform.settings import ENV_PREFIX, Settings
@@ -47,11 +53,6 @@ DEMO_OWNER_PASSWORD = "demo-owner-pass"
 DEMO_ADMIN_EMAIL = "admin@platform.example"
 DEMO_ADMIN_PASSWORD = "demo-admin-pass"
 
-EMULATOR_PORT = 8089
-ROUTEROS_PORT = 8728
-HOTSPOT_PORT = 8090
-# What `kiunga radius` prints once it answers (its ports, also when it picked them).
-RADIUS_READY = re.compile(r"authentication (\d+), accounting (\d+)")
 READY_TIMEOUT_SECONDS = 60
 STOP_TIMEOUT_SECONDS = 15
 PR_SET_PDEATHSIG = 1
@@ -79,25 +80,26 @@ def up_command() -> None:
     children: dict[str, subprocess.Popen] = {}
     emulators: list = []
     exit_code = 0
+    steps = [(area.name, area.demo) for area in assemble().areas if area.demo is not None]
     try:
         urls = services_or_exit(settings)
         _migrate_everything(urls.database_url, settings)
         demo = seed_demo(urls.database_url, settings.base_domain)
-        hotspot = _seed_demo_hotspot(urls.database_url)
-        radius = RadiusStart(settings, children)  # loads its cache while the rest starts
-        daraja = _start_daraja(emulators)
-        mpesa = _seed_demo_mpesa(urls.database_url, daraja.url) if daraja else None
-        children["api"] = _start_child(
+        context = DemoContext(settings, urls.database_url, demo.host, children, emulators)
+        for name, step in steps:
+            if step.seed is not None:
+                context.made[name] = step.seed(context)
+        children["api"] = start_child(
             ["serve", "--fd", str(api_socket.fileno())], pass_fds=(api_socket.fileno(),)
         )
         api_socket.close()
-        children["worker"] = _start_child(["worker"])
-        network = _start_network(
-            urls.database_url, radius, emulators, portal=_demo_portal(settings, demo)
-        )
+        children["worker"] = start_child(["worker"])
+        for name, step in steps:
+            if step.start is not None:
+                context.made[name] = step.start(context)
         if _wait_until_answering(_api_url(settings), children["api"]):
-            daraja_port = daraja.port if daraja else 0
-            _print_banner(settings, demo, mpesa, daraja_port, network, hotspot)
+            banners = "".join(step.banner(context) for _, step in steps if step.banner)
+            _print_banner(settings, demo, banners)
         exit_code = _supervise(children)
     except (KeyboardInterrupt, Shutdown):
         console.print("Stopping…")
@@ -106,7 +108,7 @@ def up_command() -> None:
         api_socket.close()
         if children or emulators:
             console.print("Stopping the API, the worker, RADIUS and the emulators…")
-        _stop_children(children)
+        stop_children(children)
         for emulator in emulators:
             emulator.stop()
         console.print("Releasing the embedded services…")
@@ -143,6 +145,25 @@ class Demo:
     created_now: bool
     admin_email: str = DEMO_ADMIN_EMAIL
     admin_password: str | None = None
+
+
+@dataclass
+class DemoContext:
+    """What an area's demo step is given. `made` holds what earlier steps returned, by
+    area name (a `start` step's result replaces its `seed` step's)."""
+
+    settings: Settings
+    database_url: str
+    host: str  # the demo ISP's host
+    children: dict[str, subprocess.Popen]
+    emulators: list  # each with stop(), stopped when `up` ends
+    made: dict[str, Any] = field(default_factory=dict)
+    slug: str = DEMO_SLUG
+
+    @property
+    def url(self) -> str:
+        """The demo ISP's console (and portal) as a browser or a phone reaches it."""
+        return f"http://{self.host}:{self.settings.port}"
 
 
 def seed_demo(database_url: str, base_domain: str) -> Demo:
@@ -230,7 +251,7 @@ def _die_with_parent():
     return hook
 
 
-def _start_child(
+def start_child(
     arguments: list[str], *, pass_fds: tuple[int, ...] = (), capture: bool = False
 ) -> subprocess.Popen:
     """`capture`: its output comes to us by a pipe, line by line, to be read and passed on."""
@@ -260,7 +281,7 @@ def _supervise(children: dict[str, subprocess.Popen]) -> int:
         time.sleep(0.2)
 
 
-def _stop_children(children: dict[str, subprocess.Popen]) -> None:
+def stop_children(children: dict[str, subprocess.Popen]) -> None:
     running = [child for child in children.values() if child.poll() is None]
     for child in running:
         _signal_group(child, signal.SIGTERM)
@@ -312,16 +333,16 @@ def _listen_for_the_api(settings: Settings) -> socket.socket:
         raise typer.Exit(2) from None
 
 
-def _operator_set(name: str) -> bool:
+def operator_set(name: str) -> bool:
     return bool(os.environ.get(ENV_PREFIX + name, "").strip())
 
 
-def _connect_host(host: str) -> str:
+def connect_host(host: str) -> str:
     return "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host
 
 
 def _api_url(settings: Settings) -> str:
-    host = _connect_host(settings.host)
+    host = connect_host(settings.host)
     return f"http://{f'[{host}]' if ':' in host else host}:{settings.port}/healthz"
 
 
@@ -340,7 +361,7 @@ def _wait_until_answering(url: str, child: subprocess.Popen) -> bool:
 Server = TypeVar("Server")
 
 
-def _on_usual_port_or_any(usual: int, start: Callable[[int], Server]) -> Server:
+def on_usual_port_or_any(usual: int, start: Callable[[int], Server]) -> Server:
     """An emulator started on its usual port, or on any free one when that is taken. The
     bind itself is the test, so nothing can take the port between a check and the use."""
     try:
@@ -349,73 +370,7 @@ def _on_usual_port_or_any(usual: int, start: Callable[[int], Server]) -> Server:
         return start(0)
 
 
-def _start_daraja(emulators: list):
-    """The Daraja emulator in this process; None (and a warning) if it cannot start."""
-    from kiunga.integrations.mpesa.emulator import EmulatorServer
-
-    try:
-        daraja = _on_usual_port_or_any(
-            EMULATOR_PORT, lambda port: EmulatorServer("127.0.0.1", port).start()
-        )
-    except (OSError, RuntimeError) as exc:
-        console.print(f"[yellow]Daraja emulator not started: {exc}[/yellow]")
-        return None
-    emulators.append(daraja)
-    return daraja
-
-
-class RadiusStart:
-    """`kiunga radius` on the ports the settings name. Its ready line (read from its
-    output, which is passed on) says it answers and on which ports; when it cannot listen
-    there, `up` stops naming the settings, or, where the operator set neither, starts it
-    again on any free ports."""
-
-    def __init__(self, settings: Settings, children: dict[str, subprocess.Popen]) -> None:
-        self.host = settings.radius_host
-        self.children = children
-        self.set_by_operator = [
-            f"{ENV_PREFIX}{name}"
-            for name in ("RADIUS_AUTH_PORT", "RADIUS_ACCT_PORT")
-            if _operator_set(name)
-        ]
-        self.wanted = (settings.radius_auth_port, settings.radius_acct_port)
-        self._start(*self.wanted)
-
-    def _start(self, auth_port: int, acct_port: int) -> None:
-        self.child = _start_child(
-            ["radius", "--host", self.host, "--auth-port", str(auth_port),
-             "--acct-port", str(acct_port)],
-            capture=True,
-        )  # fmt: skip
-        self.children["RADIUS"] = self.child
-        self._ready = _ReadyLine(self.child, RADIUS_READY)
-
-    def ports(self) -> tuple[int, int]:
-        """The ports it answers on, once it does."""
-        found = self._ready.wait(READY_TIMEOUT_SECONDS)
-        if found is None and not self.set_by_operator:
-            _stop_children({"RADIUS": self.child})
-            self._start(0, 0)  # its usual ports are taken: any free ones will do
-            found = self._ready.wait(READY_TIMEOUT_SECONDS)
-        if found is None:
-            names = self.set_by_operator or [
-                f"{ENV_PREFIX}RADIUS_AUTH_PORT",
-                f"{ENV_PREFIX}RADIUS_ACCT_PORT",
-            ]
-            settings = " / ".join(names)
-            console.print(
-                f"[red]error:[/red] RADIUS did not start on {self.host} ports "
-                f"{self.wanted[0]}/{self.wanted[1]} (taken?): set {settings} to free ports"
-            )
-            raise typer.Exit(2)
-        return int(found.group(1)), int(found.group(2))
-
-    @property
-    def connect_host(self) -> str:
-        return _connect_host(self.host)
-
-
-class _ReadyLine:
+class ReadyLine:
     """Passes a child's output on, line by line, watching for the line that says it is
     ready."""
 
@@ -439,173 +394,7 @@ class _ReadyLine:
         return self.match
 
 
-def _seed_demo_mpesa(database_url: str, emulator_url: str):
-    """The demo ISP's M-Pesa on the emulator; None (and a warning) if that fails, since the
-    rest of the demo works without it."""
-    import asyncio
-
-    from kiunga.tenants.mpesa.demo import seed_demo_mpesa
-
-    try:
-        return asyncio.run(seed_demo_mpesa(database_url, DEMO_SLUG, emulator_url))
-    except Exception as exc:  # the demo goes on without M-Pesa; say why
-        console.print(f"[yellow]M-Pesa demo not set up: {type(exc).__name__}: {exc}[/yellow]")
-        return None
-
-
-def _seed_demo_hotspot(database_url: str):
-    """The demo ISP's hotspot packages, portal look and an agent's voucher batch; None (and a
-    warning) if that fails, since the rest of the demo works without it."""
-    import asyncio
-
-    from kiunga.tenants.vouchers.demo import seed_demo_hotspot
-
-    try:
-        return asyncio.run(seed_demo_hotspot(database_url, DEMO_SLUG))
-    except Exception as exc:  # the demo goes on without its hotspot; say why
-        console.print(f"[yellow]Hotspot demo not set up: {type(exc).__name__}: {exc}[/yellow]")
-        return None
-
-
-def _hotspot_banner(url: str, hotspot, network: NetworkDemo | None = None) -> str:
-    if hotspot is None:
-        return ""
-    batch = f"{url}/vouchers/batches/{hotspot.batch_id}"
-    lines = (
-        f"Hotspot: the captive portal is {url}/portal/ (packages on sale, M-Pesa, vouchers);\n"
-        f"  the demo agent's one-hour vouchers: {batch} (print: {batch}/sheet, "
-        f"{batch}/sheet.pdf).\n"
-    )
-    if hotspot.sample_codes:
-        code = hotspot.sample_codes[0]
-        lines += f"  An unused code: {code} — {url}/portal/?code={code}\n"
-    if network is not None and network.hotspot_port:
-        lines += (
-            f"  Be a phone on the demo hotspot: http://127.0.0.1:{network.hotspot_port}/login "
-            "(the Demo NAS: its login page\n  is the portal's login.html; a voucher or an "
-            "M-Pesa purchase logs it in through Kiunga's RADIUS).\n"
-        )
-    return lines
-
-
-@dataclass(frozen=True)
-class NetworkDemo:
-    routeros_port: int
-    auth_port: int
-    acct_port: int
-    seeded: object  # tenants.network.demo.DemoNetwork, or None when seeding failed
-    hotspot_port: int | None = None
-
-
-def _demo_portal(settings: Settings, demo: Demo) -> str:
-    """The demo ISP's portal as a phone on the hotspot reaches it."""
-    return f"http://{demo.host}:{settings.port}"
-
-
-def _start_network(
-    database_url: str, radius: RadiusStart, emulators: list, *, portal: str
-) -> NetworkDemo:
-    """A RouterOS emulator for the demo router (the demo router pointed at its port), the
-    demo network seeded, and, once RADIUS answers, a hotspot (the Demo NAS) whose login
-    page is the demo ISP's own login.html."""
-    import asyncio
-
-    from kiunga.integrations.routeros.emulator import RouterEmulator
-    from kiunga.integrations.routeros.emulator.hotspot import HotspotEmulator
-    from kiunga.tenants.network.demo import (
-        DEMO_RADIUS_SECRET,
-        DEMO_ROUTER_PASSWORD,
-        DEMO_ROUTER_USER,
-        seed_demo_network,
-    )
-
-    router = _on_usual_port_or_any(
-        ROUTEROS_PORT,
-        lambda port: RouterEmulator(
-            "127.0.0.1", port, username=DEMO_ROUTER_USER, password=DEMO_ROUTER_PASSWORD,
-            identity="Demo router",
-        ).start(),
-    )  # fmt: skip
-    emulators.append(router)
-    seeded = None
-    try:
-        seeded = asyncio.run(seed_demo_network(database_url, DEMO_SLUG, router.port))
-    except Exception as exc:  # the demo goes on without its network; say why
-        console.print(f"[yellow]Network demo not set up: {type(exc).__name__}: {exc}[/yellow]")
-    auth_port, acct_port = radius.ports()
-    hotspot = _on_usual_port_or_any(
-        HOTSPOT_PORT,
-        lambda port: HotspotEmulator(
-            login_html_url=f"{portal}/portal/router/login.html",
-            radius_host=radius.connect_host, auth_port=auth_port, acct_port=acct_port,
-            secret=DEMO_RADIUS_SECRET.encode(), port=port,
-        ).start(),
-    )  # fmt: skip
-    emulators.append(hotspot)
-    return NetworkDemo(router.port, auth_port, acct_port, seeded, hotspot.port)
-
-
-def _network_banner(network: NetworkDemo | None, mpesa=None) -> str:
-    if network is None or network.seeded is None:
-        return ""
-    seeded = network.seeded
-    lines = (
-        f"Network: 'Demo router' is a RouterOS emulator at 127.0.0.1:{network.routeros_port}, "
-        "provisioned over its API;\n"
-        f"  'Demo NAS' (127.0.0.1) asks Kiunga's RADIUS at 127.0.0.1:{network.auth_port} "
-        f"(accounting {network.acct_port}).\n"
-    )
-    if seeded.pppoe_username and seeded.pppoe_password:
-        if mpesa is not None and not mpesa.lapsed:
-            state = "Its service is active: the subscriber's PPPoE login is accepted"
-        elif mpesa is not None:
-            state = "The lapsed subscriber's PPPoE login is refused until the payment above"
-        else:
-            state = "The subscriber's PPPoE login is refused while lapsed"
-        lines += (
-            f"  {state}, then\n"
-            "  accepted with the package's speed (radtest is in Debian's freeradius-utils):\n"
-            f"  radtest {seeded.pppoe_username} {seeded.pppoe_password} "
-            f"127.0.0.1:{network.auth_port} 0 {seeded.radius_secret}\n"
-        )
-    return lines
-
-
-def _mpesa_banner(mpesa, emulator_port: int) -> str:
-    if mpesa is None:
-        return ""
-    emulator = f"http://127.0.0.1:{emulator_port}"
-    body = (
-        f'{{"shortcode": "{mpesa.shortcode}", "amount": {mpesa.amount_shillings}, '
-        f'"msisdn": "{mpesa.msisdn}", "bill_ref_number": "{mpesa.account_number}"}}'
-    )
-    registered = "" if mpesa.registered else f"  (C2B URLs not registered: {mpesa.message})\n"
-    if mpesa.lapsed:
-        state = f"Subscriber {mpesa.account_number} is lapsed; pay for it as a customer would"
-    else:
-        until = f" until {mpesa.paid_until:%Y-%m-%d %H:%M} UTC" if mpesa.paid_until else ""
-        state = (
-            f"Subscriber {mpesa.account_number} is paid up (active{until});\n"
-            "  pay for another period as a customer would"
-        )
-    return (
-        f"M-Pesa: the demo ISP's paybill {mpesa.shortcode} is on a Daraja emulator at {emulator}.\n"
-        f"{registered}"
-        f"  {state}:\n"
-        f"  curl -X POST {emulator}/emulator/c2b/pay -H 'Content-Type: application/json' "
-        f"-d '{body}'\n"
-        "  then watch its service come back (Services, M-Pesa in the console).\n"
-    )
-
-
-def _print_banner(
-    settings: Settings,
-    demo: Demo,
-    mpesa=None,
-    emulator_port: int = 0,
-    network: NetworkDemo | None = None,
-    hotspot=None,
-) -> None:
+def _print_banner(settings: Settings, demo: Demo, banners: str = "") -> None:
     address = "127.0.0.1" if settings.host in {"0.0.0.0", "::", ""} else settings.host
     url = f"http://{demo.host}:{settings.port}"
     password = demo.owner_password or "(changed since it was seeded; not shown)"
@@ -618,9 +407,7 @@ def _print_banner(
         f"  curl     curl -H 'Host: {demo.host}' http://{address}:{settings.port}/login\n"
         f"Platform console (all ISPs): http://{settings.base_domain}:{settings.port}/\n"
         f"  login    {demo.admin_email} / {admin_password}\n"
-        f"{_mpesa_banner(mpesa, emulator_port)}"
-        f"{_network_banner(network, mpesa)}"
-        f"{_hotspot_banner(url, hotspot, network)}"
+        f"{banners}"
         "Browsers resolve *.localhost to this machine; for other base domains use the Host\n"
         "header as above. Ctrl-C stops the API, the worker, RADIUS, the emulators and the\n"
         "embedded services.\n",

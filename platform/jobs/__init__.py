@@ -14,7 +14,6 @@ from kiunga.platform.jobs.registry import (
     RetryPolicy,
     on_event,
     periodic,
-    registry,
     task,
 )
 
@@ -28,6 +27,5 @@ __all__ = [
     "enqueue",
     "on_event",
     "periodic",
-    "registry",
     "task",
 ]

@@ -1,7 +1,8 @@
 """What the worker can run: tasks, outbox event handlers and periodic jobs, and their ids.
 
-Three decorators register functions on a `JobRegistry` (the module-level `registry` unless
-a test builds its own):
+Three decorators turn functions into job specs; an area lists its specs in its manifest
+and the kernel gathers every area's into the worker's `JobRegistry` (nothing is
+registered by importing a module):
 
     @task                                   # a tenant task, enqueued with enqueue()
     async def send_receipt(ctx, tenant_slug, payment_id): ...
@@ -11,6 +12,9 @@ a test builds its own):
 
     @periodic("billing.expire_due", cron="*/5 * * * *")   # every active tenant
     async def expire_due(ctx, tenant_slug, scheduled_for): ...
+
+A test may also build a `JobRegistry` of its own and use its methods of the same names,
+which make the spec and add it at once.
 
 `ctx` is a `TaskContext`: the tenant, a session bound to that tenant's schema and already
 inside a transaction (committed when the function returns, rolled back if it raises), and
@@ -102,6 +106,9 @@ class PeriodicSpec:
         return self.fn(*args, **kwargs)
 
 
+DEFAULT_RETRY = RetryPolicy()
+
+
 def _default_name(fn: Callable[..., Any]) -> str:
     return f"{fn.__module__.removeprefix('kiunga.')}.{fn.__qualname__}"
 
@@ -117,17 +124,113 @@ def _check_name(name: str) -> str:
     return name
 
 
+def _policy(default: RetryPolicy, **overrides: Any) -> RetryPolicy:
+    given = {key: value for key, value in overrides.items() if value is not None}
+    return RetryPolicy(**{**default.__dict__, **given})
+
+
+def task(
+    fn: Callable[..., Awaitable[Any]] | None = None,
+    *,
+    name: str | None = None,
+    max_tries: int | None = None,
+    backoff: float | None = None,
+    max_backoff: float | None = None,
+    timeout: float | None = None,
+    default_retry: RetryPolicy = DEFAULT_RETRY,
+) -> Any:
+    """`async def fn(ctx, tenant_slug, *ids)` as a task; enqueue it with `enqueue()`."""
+
+    def make(fn: Callable[..., Awaitable[Any]]) -> TaskSpec:
+        return TaskSpec(
+            name=_check_name(name or _default_name(fn)),
+            fn=fn,
+            retry=_policy(
+                default_retry,
+                max_tries=max_tries, backoff=backoff, max_backoff=max_backoff, timeout=timeout,
+            ),
+        )  # fmt: skip
+
+    return make(fn) if fn is not None else make
+
+
+def on_event(
+    topic: str,
+    *,
+    name: str | None = None,
+    max_tries: int | None = None,
+    backoff: float | None = None,
+    max_backoff: float | None = None,
+    timeout: float | None = None,
+    default_retry: RetryPolicy = DEFAULT_RETRY,
+) -> Callable[[Callable[..., Awaitable[Any]]], EventHandlerSpec]:
+    """`async def fn(ctx, event)` to run once for each committed `topic` event.
+
+    The name is stored with the event's progress: renaming a handler makes pending
+    events of its topic wait for a handler that no longer exists.
+    """
+
+    def make(fn: Callable[..., Awaitable[Any]]) -> EventHandlerSpec:
+        return EventHandlerSpec(
+            topic=topic,
+            name=_check_name(name or _default_name(fn)),
+            fn=fn,
+            retry=_policy(
+                default_retry,
+                max_tries=max_tries, backoff=backoff, max_backoff=max_backoff, timeout=timeout,
+            ),
+        )  # fmt: skip
+
+    return make
+
+
+def periodic(
+    name: str,
+    *,
+    cron: str | None = None,
+    minute: int | Iterable[int] | None = None,
+    hour: int | Iterable[int] | None = None,
+    day: int | Iterable[int] | None = None,
+    month: int | Iterable[int] | None = None,
+    weekday: int | Iterable[int] | None = None,
+    max_tries: int | None = None,
+    backoff: float | None = None,
+    timeout: float | None = None,
+    default_retry: RetryPolicy = DEFAULT_RETRY,
+) -> Callable[[Callable[..., Awaitable[Any]]], PeriodicSpec]:
+    """`async def fn(ctx, tenant_slug, scheduled_for)`, run for every active tenant at each
+    time the schedule names (UTC). `scheduled_for` is the minute the run belongs to, so a
+    late or repeated run can tell which period it is doing."""
+    schedule = schedule_from(cron, minute=minute, hour=hour, day=day, month=month, weekday=weekday)
+
+    def make(fn: Callable[..., Awaitable[Any]]) -> PeriodicSpec:
+        return PeriodicSpec(
+            name=_check_name(name),
+            fn=fn,
+            retry=_policy(default_retry, max_tries=max_tries, backoff=backoff, timeout=timeout),
+            schedule=schedule,
+        )
+
+    return make
+
+
+JobSpec = TaskSpec | EventHandlerSpec | PeriodicSpec
+
+
 @dataclass
 class JobRegistry:
+    """The worker's jobs by name, and the handlers of each topic; a name is taken once."""
+
     tasks: dict[str, TaskSpec] = field(default_factory=dict)
     handlers: dict[str, list[EventHandlerSpec]] = field(default_factory=dict)
     periodics: dict[str, PeriodicSpec] = field(default_factory=dict)
     default_retry: RetryPolicy = field(default_factory=RetryPolicy)
 
-    def _policy(self, **overrides: Any) -> RetryPolicy:
-        given = {key: value for key, value in overrides.items() if value is not None}
-        defaults = self.default_retry
-        return RetryPolicy(**{**defaults.__dict__, **given})
+    @classmethod
+    def of(cls, specs: Iterable[JobSpec]) -> JobRegistry:
+        registry = cls()
+        registry.add(*specs)
+        return registry
 
     def _claim(self, name: str) -> str:
         taken = (
@@ -139,93 +242,57 @@ class JobRegistry:
             raise ValueError(f"a job named {name!r} is already registered")
         return name
 
-    def task(
-        self,
-        fn: Callable[..., Awaitable[Any]] | None = None,
-        *,
-        name: str | None = None,
-        max_tries: int | None = None,
-        backoff: float | None = None,
-        max_backoff: float | None = None,
-        timeout: float | None = None,
-    ) -> Any:
-        """Register `async def fn(ctx, tenant_slug, *ids)`; enqueue it with `enqueue()`."""
+    def add(self, *specs: JobSpec) -> None:
+        for spec in specs:
+            self._claim(spec.name)
+            if isinstance(spec, TaskSpec):
+                self.tasks[spec.name] = spec
+            elif isinstance(spec, PeriodicSpec):
+                self.periodics[spec.name] = spec
+            elif isinstance(spec, EventHandlerSpec):
+                self.handlers.setdefault(spec.topic, []).append(spec)
+            else:
+                raise TypeError(f"not a job spec: {spec!r}")
 
-        def register(fn: Callable[..., Awaitable[Any]]) -> TaskSpec:
-            spec = TaskSpec(
-                name=self._claim(_check_name(name or _default_name(fn))),
-                fn=fn,
-                retry=self._policy(
-                    max_tries=max_tries, backoff=backoff, max_backoff=max_backoff, timeout=timeout
-                ),
-            )
-            self.tasks[spec.name] = spec
+    @property
+    def names(self) -> frozenset[str]:
+        return frozenset(
+            set(self.tasks) | set(self.periodics)
+            | {h.name for hs in self.handlers.values() for h in hs}
+        )  # fmt: skip
+
+    def task(self, fn: Callable[..., Awaitable[Any]] | None = None, **options: Any) -> Any:
+        """`task(...)`, added to this registry."""
+
+        def add(fn: Callable[..., Awaitable[Any]]) -> TaskSpec:
+            spec = task(fn, default_retry=self.default_retry, **options)
+            self.add(spec)
             return spec
 
-        return register(fn) if fn is not None else register
+        return add(fn) if fn is not None else add
 
-    def on_event(
-        self,
-        topic: str,
-        *,
-        name: str | None = None,
-        max_tries: int | None = None,
-        backoff: float | None = None,
-        max_backoff: float | None = None,
-        timeout: float | None = None,
-    ) -> Callable[[Callable[..., Awaitable[Any]]], EventHandlerSpec]:
-        """Register `async def fn(ctx, event)` to run once for each committed `topic` event.
+    def on_event(self, topic: str, **options: Any) -> Callable[..., EventHandlerSpec]:
+        """`on_event(...)`, added to this registry."""
 
-        The name is stored with the event's progress: renaming a handler makes pending
-        events of its topic wait for a handler that no longer exists.
-        """
+        make = on_event(topic, default_retry=self.default_retry, **options)
 
-        def register(fn: Callable[..., Awaitable[Any]]) -> EventHandlerSpec:
-            spec = EventHandlerSpec(
-                topic=topic,
-                name=self._claim(_check_name(name or _default_name(fn))),
-                fn=fn,
-                retry=self._policy(
-                    max_tries=max_tries, backoff=backoff, max_backoff=max_backoff, timeout=timeout
-                ),
-            )
-            self.handlers.setdefault(topic, []).append(spec)
+        def add(fn: Callable[..., Awaitable[Any]]) -> EventHandlerSpec:
+            spec = make(fn)
+            self.add(spec)
             return spec
 
-        return register
+        return add
 
-    def periodic(
-        self,
-        name: str,
-        *,
-        cron: str | None = None,
-        minute: int | Iterable[int] | None = None,
-        hour: int | Iterable[int] | None = None,
-        day: int | Iterable[int] | None = None,
-        month: int | Iterable[int] | None = None,
-        weekday: int | Iterable[int] | None = None,
-        max_tries: int | None = None,
-        backoff: float | None = None,
-        timeout: float | None = None,
-    ) -> Callable[[Callable[..., Awaitable[Any]]], PeriodicSpec]:
-        """Register `async def fn(ctx, tenant_slug, scheduled_for)`, run for every active
-        tenant at each time the schedule names (UTC). `scheduled_for` is the minute the run
-        belongs to, so a late or repeated run can tell which period it is doing."""
-        schedule = schedule_from(
-            cron, minute=minute, hour=hour, day=day, month=month, weekday=weekday
-        )
+    def periodic(self, name: str, **options: Any) -> Callable[..., PeriodicSpec]:
+        """`periodic(...)`, added to this registry."""
+        make = periodic(name, default_retry=self.default_retry, **options)  # checks the cron
 
-        def register(fn: Callable[..., Awaitable[Any]]) -> PeriodicSpec:
-            spec = PeriodicSpec(
-                name=self._claim(_check_name(name)),
-                fn=fn,
-                retry=self._policy(max_tries=max_tries, backoff=backoff, timeout=timeout),
-                schedule=schedule,
-            )
-            self.periodics[spec.name] = spec
+        def add(fn: Callable[..., Awaitable[Any]]) -> PeriodicSpec:
+            spec = make(fn)
+            self.add(spec)
             return spec
 
-        return register
+        return add
 
     def handlers_for(self, topic: str) -> list[EventHandlerSpec]:
         return self.handlers.get(topic, [])
@@ -261,10 +328,3 @@ def delivery_job_id(tenant_slug: str, event_id: int, handler_name: str) -> str:
 
 def periodic_job_id(name: str, tenant_slug: str, scheduled_for: datetime) -> str:
     return f"{name}:{tenant_slug}:{scheduled_for:%Y-%m-%dT%H:%M}"
-
-
-# The process-wide registry that business code registers on.
-registry = JobRegistry()
-task = registry.task
-on_event = registry.on_event
-periodic = registry.periodic

@@ -1,4 +1,4 @@
-"""Assembling an arq worker from a registry: functions, cron fan-outs, the outbox relay.
+"""Assembling an arq worker from the areas' jobs: functions, cron fan-outs, the outbox relay.
 
 `build_worker_settings(...)` returns the keyword arguments of `arq.worker.Worker`, so the
 same worker runs as `kiunga worker`, inside `kiunga up`, or in a test:
@@ -11,21 +11,19 @@ same worker runs as `kiunga worker`, inside `kiunga up`, or in a test:
 from __future__ import annotations
 
 import asyncio
-import importlib
-import importlib.util
 import logging
-import pkgutil
 import signal
+from collections.abc import Iterable
 from datetime import UTC
 from typing import Any
 
 from arq.worker import Worker, func
+from kiunga.platform.areas import Area, assemble
 from kiunga.platform.db.engine import Database
 from kiunga.platform.jobs.execution import DATABASE_KEY, arq_functions
 from kiunga.platform.jobs.fanout import cron_jobs
 from kiunga.platform.jobs.queue import DEFAULT_QUEUE, redis_settings
 from kiunga.platform.jobs.registry import JobRegistry
-from kiunga.platform.jobs.registry import registry as default_registry
 from kiunga.platform.jobs.relay import OutboxRelay
 from kiunga.platform.jobs.serialization import deserialize, serialize
 from redis.exceptions import RedisError
@@ -36,23 +34,6 @@ RELAY_KEY = "kiunga_relay"
 RESTART_DELAY = 1.0
 RESTART_DELAY_MAX = 30.0
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-# Packages whose areas may hold a `jobs` module that registers on the default registry.
-JOB_PACKAGES = ("kiunga.tenants", "kiunga.channels")
-
-
-def discover_job_modules(packages: tuple[str, ...] = JOB_PACKAGES) -> list[str]:
-    """Import `<package>.<area>.jobs` for every area that has one; returns their names."""
-    imported = []
-    for package_name in packages:
-        package = importlib.import_module(package_name)
-        for area in pkgutil.iter_modules(package.__path__):
-            if not area.ispkg:
-                continue
-            name = f"{package_name}.{area.name}.jobs"
-            if importlib.util.find_spec(name) is not None:
-                importlib.import_module(name)
-                imported.append(name)
-    return imported
 
 
 async def ping(ctx: dict[str, Any]) -> str:
@@ -66,18 +47,21 @@ def build_worker_settings(
     *,
     queue_name: str = DEFAULT_QUEUE,
     registry: JobRegistry | None = None,
+    areas: Iterable[Area] | None = None,
     relay: bool = True,
     sweep_interval: float = 30.0,
     redispatch_after: float = 300.0,
     db_pool_size: int = 5,
     **worker_options: Any,
 ) -> dict[str, Any]:
-    """Keyword arguments for `arq.worker.Worker`. With no `registry`, the default one is
-    used and every area's `jobs` module is imported first. `relay=False` runs jobs only
-    (a second worker process may leave relaying to the first; two relays are also safe)."""
+    """Keyword arguments for `arq.worker.Worker`. With no `registry`, the jobs are those of
+    `areas` (the listed ones when None), whose hooks and scopes become the process's.
+    `relay=False` runs jobs only (a second worker process may leave relaying to the first;
+    two relays are also safe)."""
     if registry is None:
-        discover_job_modules()
-        registry = default_registry
+        assembly = assemble(areas)
+        assembly.install()
+        registry = assembly.job_registry()
 
     async def on_startup(ctx: dict[str, Any]) -> None:
         database = Database(database_url, pool_size=db_pool_size)

@@ -4,11 +4,16 @@
 
 With no arguments it reads the settings from the environment and, when no database or
 Redis URL is configured, starts (or attaches to) the embedded servers. Tests pass the URLs.
+The areas are those listed in pyproject.toml (kiunga.platform.areas) unless others are
+given; their hooks and scopes become the process's.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import structlog
+from kiunga.platform.areas import Area, assemble
 from kiunga.platform.devservices import ensure_services
 from kiunga.platform.settings import Settings, get_settings
 from kiunga.platform.web.log_config import configure_logging
@@ -40,6 +45,7 @@ def create_app(
     settings: Settings | None = None,
     database_url: str | None = None,
     redis_url: str | None = None,
+    areas: Iterable[Area] | None = None,
 ) -> KiungaApp:
     settings = settings or get_settings()
     database_url = database_url or settings.database_url
@@ -49,5 +55,7 @@ def create_app(
         database_url = database_url or urls.database_url
         redis_url = redis_url or urls.redis_url
     configure_logging(settings.log_level, settings.log_json)
+    assembly = assemble(areas)
+    assembly.install()
     services = WebServices.build(settings, database_url, redis_url)
-    return KiungaApp(plugins=[KiungaWebPlugin(services)], debug=False)
+    return KiungaApp(plugins=[KiungaWebPlugin(services, assembly)], debug=False)

@@ -1,13 +1,15 @@
 """The init plugin that turns a bare Litestar app into Kiunga's web process: routes,
-dependencies, middleware, sessions, CSRF, templates, OpenAPI, metrics and error pages."""
+dependencies, middleware, sessions, CSRF, templates, OpenAPI, metrics and error pages.
+The areas' routes, pages, navigation, templates and dashboard counters come from the
+assembly of their manifests (kiunga.platform.areas) it is given."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from kiunga.platform.areas import Assembly
 from kiunga.platform.auth.derived_keys import derive_key
 from kiunga.platform.errors import DomainError
-from kiunga.platform.web import registry
 from kiunga.platform.web.api.api_keys import ApiKeyController
 from kiunga.platform.web.api.platform_tenants import PlatformTenantController
 from kiunga.platform.web.console.auth import LoginController
@@ -17,6 +19,7 @@ from kiunga.platform.web.console.platform_admin import (
     PlatformConsoleController,
     RadiusClientsPageController,
 )
+from kiunga.platform.web.console.rendering import NavItem
 from kiunga.platform.web.console.template_filters import add_template_filters
 from kiunga.platform.web.dependencies import DEPENDENCIES
 from kiunga.platform.web.errors import (
@@ -116,15 +119,16 @@ def openapi_config() -> OpenAPIConfig:
 
 
 class KiungaWebPlugin(InitPluginProtocol):
-    def __init__(self, services: WebServices):
+    def __init__(self, services: WebServices, assembly: Assembly):
         self.services = services
+        self.assembly = assembly
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        services = self.services
+        services, assembly = self.services, self.assembly
         api_controllers = [
             PlatformTenantController,
             ApiKeyController,
-            *registry.TENANT_API_CONTROLLERS,
+            *assembly.api_controllers,
         ]
         document_api_errors(api_controllers)
         app_config.route_handlers.extend(
@@ -138,7 +142,7 @@ class KiungaWebPlugin(InitPluginProtocol):
                 PlatformConsoleController,
                 RadiusClientsPageController,
                 *api_controllers,
-                *registry.CONSOLE_CONTROLLERS,
+                *assembly.console_controllers,
                 create_static_files_router(
                     path="/static", directories=[WEB_DIR / "static"], opt={"skip_session": True}
                 ),
@@ -163,14 +167,14 @@ class KiungaWebPlugin(InitPluginProtocol):
             }
         )
         app_config.template_config = TemplateConfig(
-            directory=[WEB_DIR / "templates", *registry.TEMPLATE_DIRECTORIES],
+            directory=[WEB_DIR / "templates", *assembly.templates],
             engine=JinjaTemplateEngine,
             engine_callback=add_template_filters,
         )
         app_config.openapi_config = openapi_config()
         app_config.state["services"] = services
-        app_config.state["console_nav"] = registry.CONSOLE_NAV
-        app_config.state["dashboard_counters"] = registry.DASHBOARD_COUNTERS
+        app_config.state["console_nav"] = (NavItem("Dashboard", "/"), *assembly.nav)
+        app_config.state["dashboard_counters"] = assembly.dashboard_counters
 
         async def close_services() -> None:
             await services.close()

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from kiunga.platform.auth.fence import FENCED_CALLERS_ALLOWED
-from kiunga.platform.auth.scopes import PACKAGES_READ, PACKAGES_WRITE
 from kiunga.platform.web.dependencies import CurrentTenant, TenantSession
 from kiunga.platform.web.guards import requires_scopes, tenant_only
 from kiunga.platform.web.inputs import Id
 from kiunga.tenants.catalog import service
 from kiunga.tenants.catalog.schemas import PackageCreate, PackageRead, PackageUpdate
+from kiunga.tenants.catalog.scopes import PACKAGES_READ, PACKAGES_WRITE
 from litestar import Controller, get, patch, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK

@@ -10,7 +10,6 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 from kiunga.platform.auth.principals import StaffPrincipal
-from kiunga.platform.auth.scopes import PACKAGES_READ, PACKAGES_WRITE
 from kiunga.platform.money import MoneyError, parse_money
 from kiunga.platform.web.console.rendering import page
 from kiunga.platform.web.dependencies import CurrentTenant, TenantSession
@@ -18,6 +17,7 @@ from kiunga.platform.web.guards import requires_scopes, staff_only, tenant_only
 from kiunga.platform.web.inputs import Id
 from kiunga.tenants.catalog import service
 from kiunga.tenants.catalog.models import BillingType, ServiceType, ValidityUnit
+from kiunga.tenants.catalog.scopes import PACKAGES_READ, PACKAGES_WRITE
 from kiunga.tenants.sites.service import list_sites
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath

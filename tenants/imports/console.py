@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import anyio
 from kiunga.platform.auth.principals import StaffPrincipal
-from kiunga.platform.auth.scopes import SUBSCRIBERS_WRITE
 from kiunga.platform.web.console.rendering import page
 from kiunga.platform.web.dependencies import TenantSession
 from kiunga.platform.web.guards import requires_scopes, staff_only, tenant_only
 from kiunga.tenants.actors import Actor
 from kiunga.tenants.imports.columns import FIELDS, MappingError, build_mapping, parse_overrides
 from kiunga.tenants.imports.subscribers import import_subscribers, read_csv
+from kiunga.tenants.subscribers.scopes import SUBSCRIBERS_WRITE
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.status_codes import HTTP_400_BAD_REQUEST

@@ -4,11 +4,11 @@ payment terms, in days. Reading needs billing:read, changing billing:write."""
 from __future__ import annotations
 
 import msgspec
-from kiunga.platform.auth.scopes import BILLING_READ, BILLING_WRITE
 from kiunga.platform.web.dependencies import TenantSession
 from kiunga.platform.web.errors import FieldError
 from kiunga.platform.web.guards import requires_scopes, tenant_only
 from kiunga.platform.web.inputs import Count
+from kiunga.tenants.billing.scopes import BILLING_READ, BILLING_WRITE
 from kiunga.tenants.services.models import DEFAULT_SETTINGS
 from kiunga.tenants.services.settings import billing_settings, update_billing_settings
 from litestar import Controller, get, patch

@@ -6,7 +6,6 @@ import logging
 
 from kiunga.platform.db.base import utcnow
 from kiunga.platform.jobs.registry import periodic
-from kiunga.tenants.lifecycle import restore as _restore  # noqa: F401  (registers the hook)
 from kiunga.tenants.lifecycle.run import run_lifecycle
 
 log = logging.getLogger("kiunga.lifecycle")

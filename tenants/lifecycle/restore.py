@@ -8,8 +8,7 @@ When a payment arrives, and before it commits:
   such services of one subscriber are served oldest first while the money lasts.
 A service suspended by staff stays suspended: only staff lift that.
 
-Billing never imports this module; importing it (the web app's registry and the worker's
-jobs module do) registers the hook.
+Billing never imports this module: the lifecycle's manifest (area.py) lists the hook.
 """
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ from datetime import timedelta
 
 from kiunga.platform.jobs.outbox import emit
 from kiunga.tenants.billing import ledger
-from kiunga.tenants.billing.hooks import register_payment_hook
 from kiunga.tenants.billing.invoices import amount_due
 from kiunga.tenants.billing.models import Payment
 from kiunga.tenants.catalog.models import BillingType, Package
@@ -32,7 +30,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import raiseload
 
 
-@register_payment_hook
 async def restore_after_payment(session: AsyncSession, payment: Payment) -> None:
     now = payment.received_at
     waiting = list(

@@ -4,7 +4,6 @@ refused: M-Pesa is the ISP's own till."""
 
 from __future__ import annotations
 
-from kiunga.platform.auth.scopes import BILLING_READ, BILLING_WRITE, MPESA_SETTINGS
 from kiunga.platform.web.dependencies import (
     CurrentPrincipal,
     CurrentTenant,
@@ -15,6 +14,7 @@ from kiunga.platform.web.errors import FieldError
 from kiunga.platform.web.guards import requires_scopes, tenant_only
 from kiunga.platform.web.inputs import Id, OptionalId, OptionalText
 from kiunga.tenants.billing.api.common import Limit, Offset, actor_of
+from kiunga.tenants.billing.scopes import BILLING_READ, BILLING_WRITE
 from kiunga.tenants.mpesa import config, connection, queue, stk
 from kiunga.tenants.mpesa.callbacks_web import callback_routes
 from kiunga.tenants.mpesa.gateway import GatewayFactory, daraja_gateway
@@ -32,6 +32,7 @@ from kiunga.tenants.mpesa.schemas import (
     TransactionPage,
     TransactionRead,
 )
+from kiunga.tenants.mpesa.scopes import MPESA_SETTINGS
 from litestar import Controller, Request, get, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED

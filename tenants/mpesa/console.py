@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kiunga.platform.auth.scopes import BILLING_READ, BILLING_WRITE, MPESA_SETTINGS
 from kiunga.platform.money import MoneyError, minor_digits, parse_money
 from kiunga.platform.web.console.rendering import page
 from kiunga.platform.web.dependencies import CurrentTenant, Services, TenantSession
@@ -15,11 +14,13 @@ from kiunga.platform.web.guards import requires_scopes, staff_only, tenant_only
 from kiunga.platform.web.inputs import Id, OptionalId
 from kiunga.tenants.billing.api.common import actor_of
 from kiunga.tenants.billing.invoices import open_amount
+from kiunga.tenants.billing.scopes import BILLING_READ, BILLING_WRITE
 from kiunga.tenants.mpesa import config, connection, queue, stk
 from kiunga.tenants.mpesa.api import gateway_factory
 from kiunga.tenants.mpesa.callbacks_web import callback_routes
 from kiunga.tenants.mpesa.errors import MpesaError
 from kiunga.tenants.mpesa.models import DarajaEnvironment, RequestStatus, ShortcodeType
+from kiunga.tenants.mpesa.scopes import MPESA_SETTINGS
 from kiunga.tenants.subscribers.models import Subscriber
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery, URLEncodedBody

@@ -21,7 +21,6 @@ from kiunga.platform.models import Tenant
 from kiunga.tenants.actors import Actor
 from kiunga.tenants.billing.payments import record_payment
 from kiunga.tenants.catalog.models import BillingType, Package, ServiceType, ValidityUnit
-from kiunga.tenants.lifecycle import restore as _restore  # noqa: F401  (restore on payment)
 from kiunga.tenants.mpesa.config import (
     SettingsChange,
     rotate_callback_token,

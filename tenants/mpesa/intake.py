@@ -41,8 +41,6 @@ from kiunga.tenants.actors import Actor
 from kiunga.tenants.billing.errors import BillingError, NotFound
 from kiunga.tenants.billing.models import PaymentMethod
 from kiunga.tenants.billing.payments import record_payment
-from kiunga.tenants.lifecycle import restore as _restore  # noqa: F401  (restore on payment)
-from kiunga.tenants.mpesa import events as _events  # noqa: F401  (payment.received facts)
 from kiunga.tenants.mpesa.config import accepted_shortcodes, settings_row
 from kiunga.tenants.mpesa.matching import clean_reference, match_subscriber
 from kiunga.tenants.mpesa.models import (
@@ -56,7 +54,6 @@ from kiunga.tenants.mpesa.models import (
     TransactionStatus,
 )
 from kiunga.tenants.mpesa.payers import payer_of, request_awaiting_payer
-from kiunga.tenants.vouchers import purchase_hooks as _purchases  # noqa: F401  (portal vouchers)
 from sqlalchemy import case, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession

@@ -8,8 +8,6 @@ from __future__ import annotations
 import logging
 
 from kiunga.platform.jobs.registry import periodic
-from kiunga.tenants.lifecycle import restore as _restore  # noqa: F401  (restore on payment)
-from kiunga.tenants.mpesa import events as _events  # noqa: F401  (payment.received facts)
 from kiunga.tenants.mpesa.intake import reprocess_stored
 from kiunga.tenants.mpesa.stk import settle_pending
 

@@ -5,7 +5,7 @@ buyer gets one only once the money arrives, so that a cancelled or ignored promp
 nothing behind. When such a request is paid, intake asks the resolvers registered here, in
 the payment's own transaction, which subscriber the money is for; the first that knows the
 request answers (making the account if it must). M-Pesa never imports the areas that send
-such requests: they register here.
+such requests: they list a hook of kind PAYER in their manifest (see kiunga.platform.hooks).
 
 A paid request that no resolver claims is held for staff (flag `no_payer`), never lost.
 """
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from kiunga.platform.hooks import Hook, hooks_for
 from kiunga.tenants.mpesa.matching import clean_reference
 from kiunga.tenants.mpesa.models import MpesaRequest, RequestStatus
 from sqlalchemy import select
@@ -25,15 +26,13 @@ PayerResolver = Callable[[AsyncSession, MpesaRequest], Awaitable[int | None]]
 # ("PAY123"): a C2B confirmation that comes before the STK callback names it.
 PENDING_PAYER_PREFIX = "PAY"
 
-_resolvers: list[PayerResolver] = []
+# `resolver(session, request) -> subscriber id or None`, asked in the order of the areas.
+PAYER = "mpesa.payer"
 
 
-def register_payer_resolver(resolver: PayerResolver) -> PayerResolver:
-    """Register `resolver(session, request) -> subscriber id or None`; usable as a
-    decorator; registering twice is once."""
-    if resolver not in _resolvers:
-        _resolvers.append(resolver)
-    return resolver
+def payer_resolver(resolver: PayerResolver) -> Hook:
+    """A manifest's entry: ask `resolver(session, request)` for a paid request's payer."""
+    return Hook(PAYER, resolver)
 
 
 def pending_payer_reference(request_id: int) -> str:
@@ -45,7 +44,7 @@ async def payer_of(session: AsyncSession, request: MpesaRequest) -> int | None:
     resolver names (then written on the request); None when nobody claims it."""
     if request.subscriber_id is not None:
         return request.subscriber_id
-    for resolver in list(_resolvers):
+    for resolver in hooks_for(PAYER):
         subscriber_id = await resolver(session, request)
         if subscriber_id is not None:
             request.subscriber_id = subscriber_id

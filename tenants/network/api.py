@@ -4,7 +4,6 @@ ISP's own. Passwords and shared secrets are never returned, only whether they ar
 
 from __future__ import annotations
 
-from kiunga.platform.auth.scopes import NETWORK_READ, NETWORK_WRITE
 from kiunga.platform.web.dependencies import CurrentTenant, Services, TenantSession
 from kiunga.platform.web.guards import requires_scopes, tenant_only
 from kiunga.platform.web.inputs import Id, OptionalId
@@ -15,6 +14,7 @@ from kiunga.tenants.network.schemas import (
     RouterRead,
     RouterUpdate,
 )
+from kiunga.tenants.network.scopes import NETWORK_READ, NETWORK_WRITE
 from litestar import Controller, Request, delete, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK

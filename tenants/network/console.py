@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from kiunga.platform.auth.scopes import NETWORK_READ, NETWORK_WRITE
 from kiunga.platform.web.console.rendering import page
 from kiunga.platform.web.dependencies import CurrentTenant, Services, TenantSession
 from kiunga.platform.web.guards import requires_scopes, staff_only, tenant_only
@@ -17,6 +16,7 @@ from kiunga.tenants.network import service, status
 from kiunga.tenants.network.api import gateway_factory
 from kiunga.tenants.network.models import API_PORT, API_TLS_PORT, COA_PORT, Router, RouterMode
 from kiunga.tenants.network.provisioning.console import provisioning_context
+from kiunga.tenants.network.scopes import NETWORK_READ, NETWORK_WRITE
 from kiunga.tenants.sites.service import list_sites
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath

@@ -7,8 +7,6 @@ from __future__ import annotations
 import logging
 
 from kiunga.platform.jobs.registry import periodic
-from kiunga.tenants.network.provisioning import jobs as _provisioning  # noqa: F401
-from kiunga.tenants.network.radius import jobs as _radius_jobs  # noqa: F401  (registers)
 from kiunga.tenants.network.status import poll_routers
 
 log = logging.getLogger("kiunga.network")

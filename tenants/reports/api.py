@@ -11,12 +11,12 @@ from datetime import date
 from typing import Annotated, Any
 
 import msgspec
-from kiunga.platform.auth.scopes import REPORTS_READ
 from kiunga.platform.web.dependencies import TenantSession
 from kiunga.platform.web.errors import FieldError
 from kiunga.platform.web.guards import requires_scopes, tenant_only
 from kiunga.tenants.reports.catalogue import REPORTS, ReportKind
 from kiunga.tenants.reports.period import Period, make_period, tenant_facts
+from kiunga.tenants.reports.scopes import REPORTS_READ
 from kiunga.tenants.reports.tables import Table, plain, to_csv
 from litestar import Controller, Request, Response, get
 from litestar.exceptions import NotFoundException

@@ -3,12 +3,12 @@ link beside each."""
 
 from __future__ import annotations
 
-from kiunga.platform.auth.scopes import REPORTS_READ
 from kiunga.platform.web.console.rendering import page
 from kiunga.platform.web.dependencies import TenantSession
 from kiunga.platform.web.guards import requires_scopes, staff_only, tenant_only
 from kiunga.tenants.reports.catalogue import REPORTS
 from kiunga.tenants.reports.period import PeriodError, make_period, tenant_facts
+from kiunga.tenants.reports.scopes import REPORTS_READ
 from kiunga.tenants.reports.tables import plain
 from litestar import Controller, Request, Response, get
 

@@ -12,7 +12,6 @@ from typing import Annotated
 
 import msgspec
 from kiunga.platform.auth.principals import StaffPrincipal
-from kiunga.platform.auth.scopes import SUBSCRIBERS_READ, SUBSCRIBERS_WRITE
 from kiunga.platform.models import StaffRole
 from kiunga.platform.web.dependencies import TenantSession
 from kiunga.platform.web.guards import requires_scopes, tenant_only
@@ -21,6 +20,7 @@ from kiunga.platform.web.pagination import ShortLimit
 from kiunga.platform.web.request_state import request_principal
 from kiunga.tenants.resellers import service
 from kiunga.tenants.subscribers.models import Reseller
+from kiunga.tenants.subscribers.scopes import SUBSCRIBERS_READ, SUBSCRIBERS_WRITE
 from litestar import Controller, get, patch, post
 from litestar.connection import ASGIConnection
 from litestar.exceptions import PermissionDeniedException

@@ -4,7 +4,6 @@ a form to add one and a form to change one. Owners and admins only."""
 from __future__ import annotations
 
 from kiunga.platform.auth.principals import StaffPrincipal
-from kiunga.platform.auth.scopes import SUBSCRIBERS_READ, SUBSCRIBERS_WRITE
 from kiunga.platform.web.console.rendering import page
 from kiunga.platform.web.dependencies import TenantSession
 from kiunga.platform.web.guards import requires_scopes, staff_only, tenant_only
@@ -13,6 +12,7 @@ from kiunga.platform.web.pagination import requested_page
 from kiunga.platform.web.request_state import request_principal
 from kiunga.tenants.resellers import service
 from kiunga.tenants.resellers.api import MANAGING_ROLES
+from kiunga.tenants.subscribers.scopes import SUBSCRIBERS_READ, SUBSCRIBERS_WRITE
 from litestar import Controller, Request, Response, get, post
 from litestar.connection import ASGIConnection
 from litestar.exceptions import PermissionDeniedException

@@ -9,13 +9,12 @@ from __future__ import annotations
 import structlog
 from kiunga.platform.auth.fence import FENCED_CALLERS_ALLOWED, fence_for, fence_of
 from kiunga.platform.auth.principals import Principal
-from kiunga.platform.auth.scopes import BILLING_WRITE, SERVICES_READ, SERVICES_WRITE
 from kiunga.platform.web.dependencies import CurrentPrincipal, TenantSession
 from kiunga.platform.web.errors import FieldError
 from kiunga.platform.web.guards import requires_scopes, tenant_only
 from kiunga.platform.web.inputs import Id, Limit, Offset, OptionalId, OptionalText
 from kiunga.tenants.billing.api.common import actor_of
-from kiunga.tenants.lifecycle import restore as _restore  # noqa: F401  (registers the hook)
+from kiunga.tenants.billing.scopes import BILLING_WRITE
 from kiunga.tenants.services import lifecycle
 from kiunga.tenants.services.models import Service, ServiceStatus
 from kiunga.tenants.services.schemas import (
@@ -26,6 +25,7 @@ from kiunga.tenants.services.schemas import (
     ServicePage,
     ServiceRead,
 )
+from kiunga.tenants.services.scopes import SERVICES_READ, SERVICES_WRITE
 from kiunga.tenants.services.service import NewService, ServiceFilter, create_service, list_services
 from kiunga.tenants.subscribers.fence import inside_fence
 from litestar import Controller, get, post

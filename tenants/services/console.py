@@ -9,18 +9,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kiunga.platform.auth.principals import StaffPrincipal
-from kiunga.platform.auth.scopes import BILLING_WRITE, SERVICES_READ, SERVICES_WRITE
 from kiunga.platform.web.console.rendering import page
 from kiunga.platform.web.dependencies import TenantSession
 from kiunga.platform.web.guards import requires_scopes, staff_only, tenant_only
 from kiunga.platform.web.inputs import Id, OptionalId, Text
 from kiunga.tenants.billing.api.common import actor_of
 from kiunga.tenants.billing.errors import BillingError, NotFound
+from kiunga.tenants.billing.scopes import BILLING_WRITE
 from kiunga.tenants.catalog.models import Package
 from kiunga.tenants.network.radius.dynauth import last_attempts
 from kiunga.tenants.services import lifecycle
 from kiunga.tenants.services.errors import ServiceError, ServiceNotFound
 from kiunga.tenants.services.models import ServiceStatus
+from kiunga.tenants.services.scopes import SERVICES_READ, SERVICES_WRITE
 from kiunga.tenants.services.service import NewService, ServiceFilter, create_service, list_services
 from kiunga.tenants.subscribers.models import Subscriber
 from litestar import Controller, Request, Response, get, post

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import structlog
 from kiunga.platform.auth.fence import FENCED_CALLERS_ALLOWED
-from kiunga.platform.auth.scopes import SITES_READ, SITES_WRITE
 from kiunga.platform.web.dependencies import TenantSession
 from kiunga.platform.web.guards import requires_scopes, tenant_only
 from kiunga.platform.web.inputs import Id
 from kiunga.tenants.sites import service
 from kiunga.tenants.sites.schemas import SiteCreate, SiteRead, SiteUpdate
+from kiunga.tenants.sites.scopes import SITES_READ, SITES_WRITE
 from litestar import Controller, delete, get, patch, post
 from litestar.params import FromPath, JSONBody
 

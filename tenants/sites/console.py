@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kiunga.platform.auth.principals import StaffPrincipal
-from kiunga.platform.auth.scopes import SITES_READ, SITES_WRITE
 from kiunga.platform.web.console.rendering import page
 from kiunga.platform.web.dependencies import TenantSession
 from kiunga.platform.web.guards import requires_scopes, staff_only, tenant_only
 from kiunga.platform.web.inputs import Id
 from kiunga.tenants.sites import service
+from kiunga.tenants.sites.scopes import SITES_READ, SITES_WRITE
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, URLEncodedBody
 

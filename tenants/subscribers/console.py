@@ -7,7 +7,6 @@ Owners, admins and support change subscribers; technicians and finance only look
 from __future__ import annotations
 
 from kiunga.platform.auth.principals import StaffPrincipal
-from kiunga.platform.auth.scopes import SUBSCRIBERS_READ, SUBSCRIBERS_WRITE
 from kiunga.platform.web.console.rendering import page
 from kiunga.platform.web.dependencies import TenantSession
 from kiunga.platform.web.guards import requires_scopes, staff_only, tenant_only
@@ -19,6 +18,7 @@ from kiunga.tenants.sites.service import list_sites
 from kiunga.tenants.subscribers import service
 from kiunga.tenants.subscribers.listing import SubscriberFilters, distinct_values, list_subscribers
 from kiunga.tenants.subscribers.models import Reseller, Subscriber, SubscriberStatus
+from kiunga.tenants.subscribers.scopes import SUBSCRIBERS_READ, SUBSCRIBERS_WRITE
 from kiunga.tenants.subscribers.status import ALLOWED
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath

@@ -10,7 +10,6 @@ from typing import Annotated
 
 from kiunga.platform.auth.fence import FENCED_CALLERS_ALLOWED, Fence, fence_of
 from kiunga.platform.auth.principals import ApiKeyPrincipal, Principal, StaffPrincipal
-from kiunga.platform.auth.scopes import TICKETS_READ, TICKETS_WRITE
 from kiunga.platform.web.dependencies import CurrentPrincipal, TenantSession
 from kiunga.platform.web.errors import FieldError
 from kiunga.platform.web.guards import requires_scopes, tenant_only
@@ -29,6 +28,7 @@ from kiunga.tenants.tickets.schemas import (
     TicketPage,
     TicketRead,
 )
+from kiunga.tenants.tickets.scopes import TICKETS_READ, TICKETS_WRITE
 from litestar import Controller, get, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_404_NOT_FOUND

@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kiunga.platform.auth.principals import StaffPrincipal
-from kiunga.platform.auth.scopes import TICKETS_READ, TICKETS_WRITE
 from kiunga.platform.web.console.rendering import page
 from kiunga.platform.web.dependencies import TenantSession
 from kiunga.platform.web.guards import requires_scopes, staff_only, tenant_only
@@ -21,6 +20,7 @@ from kiunga.tenants.tickets.models import (
     TicketPriority,
     TicketStatus,
 )
+from kiunga.tenants.tickets.scopes import TICKETS_READ, TICKETS_WRITE
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, URLEncodedBody
 from litestar.response import Redirect

@@ -14,7 +14,6 @@ from typing import Annotated
 
 from kiunga.platform.auth.fence import FENCED_CALLERS_ALLOWED, fence_for, fence_of
 from kiunga.platform.auth.principals import Principal
-from kiunga.platform.auth.scopes import VOUCHERS_READ, VOUCHERS_SELL, VOUCHERS_WRITE
 from kiunga.platform.web.dependencies import (
     CurrentPrincipal,
     CurrentTenant,
@@ -42,6 +41,7 @@ from kiunga.tenants.vouchers.schemas import (
     VoucherPage,
     VoucherRead,
 )
+from kiunga.tenants.vouchers.scopes import VOUCHERS_READ, VOUCHERS_SELL, VOUCHERS_WRITE
 from litestar import Controller, get, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.response import Stream

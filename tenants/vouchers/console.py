@@ -14,7 +14,6 @@ from decimal import Decimal, InvalidOperation
 from kiunga.platform.auth.fence import fence_of
 from kiunga.platform.auth.invitations import InvitationError, invitation_path, invite_staff
 from kiunga.platform.auth.principals import StaffPrincipal
-from kiunga.platform.auth.scopes import VOUCHERS_READ, VOUCHERS_SELL, VOUCHERS_WRITE
 from kiunga.platform.models import StaffRole
 from kiunga.platform.money import MoneyError, format_money, parse_money
 from kiunga.platform.web.console.rendering import page
@@ -37,6 +36,7 @@ from kiunga.tenants.vouchers.api import csv_response
 from kiunga.tenants.vouchers.batches import BatchSpec
 from kiunga.tenants.vouchers.errors import VoucherError, VoucherNotFound
 from kiunga.tenants.vouchers.models import VoucherStatus
+from kiunga.tenants.vouchers.scopes import VOUCHERS_READ, VOUCHERS_SELL, VOUCHERS_WRITE
 from kiunga.tenants.zones import tenant_zone
 from litestar import Controller, Request, Response, get, post
 from litestar.connection import ASGIConnection

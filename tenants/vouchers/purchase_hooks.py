@@ -4,8 +4,7 @@ redeems it for the device that asked and queues the SMS with its code.
 It runs in the payment's own transaction (billing's payment hooks), so the money, the
 invoice, the voucher, its sale, its service and the `voucher.issued` event commit together
 or not at all. The STK callback runs it in the web process and the settle job (STK Query)
-in the worker: both import this module (through `purchases`, the portal, or the vouchers'
-jobs module).
+in the worker: the vouchers' manifest (area.py) lists it, for both.
 
 The payment does not know its STK request yet when hooks run (intake links them after
 billing returns); its reference does: the M-Pesa receipt, whose transaction row names the
@@ -20,12 +19,10 @@ from __future__ import annotations
 import structlog
 from kiunga.platform.db.base import utcnow
 from kiunga.platform.jobs.outbox import emit
-from kiunga.tenants.billing.hooks import register_payment_hook
 from kiunga.tenants.billing.invoices import InvoiceLineInput, issue_invoice
 from kiunga.tenants.billing.models import Payment, PaymentMethod
 from kiunga.tenants.catalog.models import Package
 from kiunga.tenants.mpesa.models import MpesaRequest, MpesaTransaction, RequestStatus
-from kiunga.tenants.mpesa.payers import register_payer_resolver
 from kiunga.tenants.subscribers.models import Language, Subscriber
 from kiunga.tenants.vouchers.buyers import PORTAL, buyer_language, buyer_subscriber
 from kiunga.tenants.vouchers.codes import DEFAULT_ALPHABET, random_codes
@@ -90,7 +87,6 @@ async def _request_id_of(session: AsyncSession, payment: Payment) -> int | None:
     return candidates[0] if len(candidates) == 1 else None
 
 
-@register_payer_resolver
 async def portal_buyer(session: AsyncSession, request: MpesaRequest) -> int | None:
     """The payer of a portal purchase's STK request, named once it is paid: the buyer
     found again or their new account (buyers.py), written on the purchase too."""
@@ -109,7 +105,6 @@ async def portal_buyer(session: AsyncSession, request: MpesaRequest) -> int | No
     return purchase.subscriber_id
 
 
-@register_payment_hook
 async def issue_paid_purchase(session: AsyncSession, payment: Payment) -> None:
     if payment.method is not PaymentMethod.MPESA or not payment.reference:
         return

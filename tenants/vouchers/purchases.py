@@ -3,8 +3,8 @@
 phone → STK push → (the callback, or STK Query from the settle job) paid → a voucher for
 the package, billed, sold, redeemed for the device that asked, and a `voucher.issued` event
 for the SMS with the code. This module starts purchases and tells the waiting page how one
-stands; what happens when the money arrives is in `purchase_hooks`, a payment hook that
-importing this module registers.
+stands; what happens when the money arrives is in `purchase_hooks` (a payment hook and a
+payer resolver, listed in the vouchers' manifest).
 
 The purchase row is written in the same transaction as its STK request, before Daraja is
 called: a callback can never arrive for a request whose purchase the hook cannot find.
@@ -26,12 +26,10 @@ from kiunga.tenants.mpesa.models import MpesaRequest, RequestStatus
 from kiunga.tenants.mpesa.stk import EXPIRE_AFTER, PaymentAsk, request_payment
 from kiunga.tenants.services.service import router_mac
 from kiunga.tenants.subscribers.phones import InvalidPhone, normalise_phone
-from kiunga.tenants.vouchers.buyers import buyer_language, earlier_buyer, lock_phone
+
+from kiunga.tenants.vouchers.buyers import PORTAL, buyer_language, earlier_buyer, lock_phone
 from kiunga.tenants.vouchers.errors import VoucherError
 from kiunga.tenants.vouchers.models import HotspotPurchase, PurchaseStatus, Voucher
-
-# Importing this module registers the payment hook that issues the voucher.
-from kiunga.tenants.vouchers.purchase_hooks import PORTAL
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 

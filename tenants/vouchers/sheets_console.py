@@ -17,13 +17,13 @@ from urllib.parse import urlencode
 
 import anyio.to_thread
 from kiunga.platform.auth.fence import fence_of
-from kiunga.platform.auth.scopes import VOUCHERS_READ
 from kiunga.platform.web.console.rendering import page
 from kiunga.platform.web.dependencies import CurrentTenant, TenantSession
 from kiunga.platform.web.guards import requires_scopes, staff_only, tenant_only
 from kiunga.platform.web.inputs import Id
 from kiunga.platform.web.request_state import request_principal
 from kiunga.tenants.vouchers import sheets
+from kiunga.tenants.vouchers.scopes import VOUCHERS_READ
 from litestar import Controller, Request, Response, get
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath

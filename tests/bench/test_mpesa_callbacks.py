@@ -31,7 +31,6 @@ from kiunga.platform.db.engine import Database
 from kiunga.tenants.actors import Actor
 from kiunga.tenants.billing.payments import record_payment
 from kiunga.tenants.catalog.models import BillingType, Package, ServiceType, ValidityUnit
-from kiunga.tenants.lifecycle import restore as _restore  # noqa: F401
 from kiunga.tenants.mpesa.config import SettingsChange, rotate_callback_token, update_settings
 from kiunga.tenants.mpesa.models import CallbackOutcome, MpesaCallback
 from kiunga.tenants.services import lifecycle

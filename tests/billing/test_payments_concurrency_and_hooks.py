@@ -6,6 +6,7 @@ import asyncio
 from datetime import timedelta
 
 import pytest
+from kiunga.platform.hooks import install_hooks, installed_hooks
 from kiunga.platform.jobs.outbox import OutboxEvent
 from kiunga.tenants.billing import hooks, invoices, ledger, payments
 from kiunga.tenants.billing.errors import ReferenceConflict
@@ -92,7 +93,7 @@ async def test_hook_runs_in_the_payment_transaction(unit_of_work, add_subscriber
         due = await invoices.amount_due(session, payment.subscriber_id, as_of=JAN + timedelta(30))
         seen.append((payment.amount, due, await ledger.balance(session, payment.subscriber_id)))
 
-    hooks.register_payment_hook(restore_if_covered)
+    previous = install_hooks(installed_hooks().with_hooks(hooks.payment_hook(restore_if_covered)))
     try:
         async with unit_of_work() as session:
             await invoices.issue_invoice(
@@ -113,7 +114,7 @@ async def test_hook_runs_in_the_payment_transaction(unit_of_work, add_subscriber
                 actor=CASHIER,
             )
     finally:
-        hooks.unregister_payment_hook(restore_if_covered)
+        install_hooks(previous)
     assert seen == [(50_000, 0, 0)]
     await check_invariants()
 
@@ -135,7 +136,7 @@ async def test_a_failing_hook_rolls_the_payment_back(
     async def router_unreachable(session, payment):
         raise RuntimeError("restore failed")
 
-    hooks.register_payment_hook(router_unreachable)
+    previous = install_hooks(installed_hooks().with_hooks(hooks.payment_hook(router_unreachable)))
     try:
         with pytest.raises(RuntimeError, match="restore failed"):
             async with unit_of_work() as session:
@@ -149,7 +150,7 @@ async def test_a_failing_hook_rolls_the_payment_back(
                     actor=CASHIER,
                 )
     finally:
-        hooks.unregister_payment_hook(router_unreachable)
+        install_hooks(previous)
     async with unit_of_work() as session:
         assert await session.scalar(select(func.count()).select_from(Payment)) == 0
         events = await session.scalars(

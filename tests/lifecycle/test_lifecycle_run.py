@@ -267,7 +267,9 @@ async def test_prepaid_due_soon_reminder_once_per_period(
 
 
 def test_the_job_is_registered_every_five_minutes():
-    from kiunga.platform.jobs.registry import registry
+    from kiunga.platform.areas import assemble
+
+    registry = assemble().job_registry()  # the worker's
     from kiunga.tenants.lifecycle import jobs
 
     spec = registry.periodics["lifecycle.run"]

@@ -11,7 +11,6 @@ import pytest
 from kiunga.tenants.actors import Actor
 from kiunga.tenants.billing.payments import record_payment
 from kiunga.tenants.catalog.models import BillingType, Package, ServiceType, ValidityUnit
-from kiunga.tenants.lifecycle import restore as _restore  # noqa: F401  (the payment hook)
 from kiunga.tenants.mpesa.config import SettingsChange, rotate_callback_token, update_settings
 from kiunga.tenants.services import lifecycle
 from kiunga.tenants.services.service import NewService, create_service

@@ -260,7 +260,9 @@ async def test_settle_job_credits_paid_requests_once_and_expires_silent_ones(
 async def test_the_settle_job_is_registered_for_every_tenant_each_minute(isp, database):
     from types import SimpleNamespace
 
-    from kiunga.platform.jobs.registry import registry
+    from kiunga.platform.areas import assemble
+
+    registry = assemble().job_registry()  # the worker's
     from kiunga.tenants.mpesa.jobs import mpesa_settle_pending
 
     assert registry.periodics["mpesa.settle_pending"] is mpesa_settle_pending

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 from kiunga.integrations.routeros.emulator import RouterEmulator
-from kiunga.platform.jobs.registry import registry
+from kiunga.platform.areas import assemble
 from kiunga.tenants.network import jobs as network_jobs
 from kiunga.tenants.network.status import poll_routers, uptime_seconds
 
@@ -113,7 +113,10 @@ async def test_the_poll_asks_every_api_mode_router(api, tenant, database, mikrot
     assert routers[nas["id"]]["last_seen_at"] is None and routers[nas["id"]]["last_error"] is None
 
     # The same through the periodic job, as the worker runs it for each active ISP.
-    assert registry.periodics["network.poll_routers"] is network_jobs.network_poll_routers
+    assert (
+        assemble().job_registry().periodics["network.poll_routers"]
+        is network_jobs.network_poll_routers
+    )
     mikrotik.state.identity = "renamed-core"
     ctx = SimpleNamespace(database=database, tenant=SimpleNamespace(schema=tenant.schema))
     assert await network_jobs.network_poll_routers.fn(ctx, tenant.slug, None) == report

@@ -11,9 +11,14 @@ from __future__ import annotations
 import re
 
 import pytest
-from kiunga.platform.auth.scopes import RESELLER_SCOPES, TENANT_SCOPES
+from kiunga.platform.areas import assemble
 
 from fixtures.web import auth
+
+# The assembled areas' scope table, as the app and the worker install it.
+_SCOPES = assemble().scopes
+RESELLER_SCOPES = _SCOPES.fenced
+TENANT_SCOPES = _SCOPES.tenant
 
 PASS = "passes the guards"  # any answer but 401/403 (a missing id is 404, an empty body 400)
 DENIED = "denied"  # 403

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import httpx
 import kiunga.platform.web.plugin as plugin
-from kiunga.platform.web import registry
+from kiunga.channels.portal import web as portal_web
+from kiunga.platform.areas import assemble
 from kiunga.platform.web.app import create_app
 
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>|\son[a-z]+\s*=|javascript:", re.I)
@@ -29,8 +30,8 @@ async def test_no_hsts_outside_production(api):
 
 
 def test_no_template_has_an_inline_script():
-    folders = [plugin.WEB_DIR / "templates", *registry.TEMPLATE_DIRECTORIES]
-    portal = Path(registry.portal_web.__file__).parent / "templates"
+    folders = [plugin.WEB_DIR / "templates", *assemble().templates]
+    portal = Path(portal_web.__file__).parent / "templates"
     offenders = []
     for folder in {*folders, portal}:
         for template in Path(folder).rglob("*.html"):

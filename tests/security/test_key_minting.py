@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from kiunga.platform.areas import assemble
 from kiunga.platform.auth.api_keys import (
     ApiKeyError,
     KeyNotAllowed,
@@ -13,13 +14,18 @@ from kiunga.platform.auth.api_keys import (
     create_api_key_sync,
 )
 from kiunga.platform.auth.principals import ApiKeyPrincipal
-from kiunga.platform.auth.scopes import ISP_WIDE_SCOPES, RESELLER_SCOPES, TENANT_SCOPES
 from kiunga.platform.db.base import utcnow
 from kiunga.platform.models import ApiKey
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from fixtures.web import auth
+
+# The assembled areas' scope table, as the app and the worker install it.
+_SCOPES = assemble().scopes
+ISP_WIDE_SCOPES = _SCOPES.isp_wide
+RESELLER_SCOPES = _SCOPES.fenced
+TENANT_SCOPES = _SCOPES.tenant
 
 
 def key_count(engine, tenant_id: int) -> int:

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import re
 
-from kiunga.platform.auth.scopes import TENANT_SCOPES
+from kiunga.platform.areas import assemble
 
 from fixtures.web import auth
+
+# The assembled areas' scope table, as the app and the worker install it.
+_SCOPES = assemble().scopes
+TENANT_SCOPES = _SCOPES.tenant
 
 ADDRESS = "41.90.12.7"
 

@@ -8,9 +8,9 @@ import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from kiunga.platform.areas import assemble
 from kiunga.platform.jobs import JobRegistry
-from kiunga.platform.jobs.registry import periodic_job_id, registry
-from kiunga.platform.jobs.worker import discover_job_modules
+from kiunga.platform.jobs.registry import periodic_job_id
 from kiunga.tenants.catalog.models import Package, ServiceType
 from kiunga.tenants.services.models import Service, ServiceStatus
 from kiunga.tenants.subscribers.models import Subscriber
@@ -225,7 +225,11 @@ async def test_the_job_expires_unused_vouchers_once_their_batch_date_passes(
         counts = await batches.status_counts(session, [soon, later, never])
     assert counts[soon]["expired"] == 3 and counts[soon]["active"] == 1
     assert counts[later]["new"] == 2 and counts[never]["new"] == 2
-    assert ids[0] and registry.periodics["vouchers.expire_unused"] is jobs.vouchers_expire_unused
+    assert (
+        ids[0]
+        and assemble().job_registry().periodics["vouchers.expire_unused"]
+        is jobs.vouchers_expire_unused
+    )
 
 
 async def test_csv_export_lists_every_voucher_of_the_batch(unit_of_work, add_package):
@@ -247,7 +251,7 @@ async def test_csv_export_lists_every_voucher_of_the_batch(unit_of_work, add_pac
 async def test_the_expiry_job_runs_through_a_real_worker(
     tenant, unit_of_work, add_package, worker_settings, jobs_harness
 ):
-    assert "kiunga.tenants.vouchers.jobs" in discover_job_modules()
+    assert jobs.vouchers_expire_unused.name in assemble().job_registry().periodics
     expire = jobs.vouchers_expire_unused
     voucher_jobs = JobRegistry()
     voucher_jobs.periodic(expire.name, cron="*/5 * * * *")(expire.fn)

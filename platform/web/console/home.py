@@ -22,7 +22,7 @@ async def home(request: Request, services: Services) -> Response:
         # A voucher agent sees nothing of the ISP but their own vouchers.
         return Redirect("/vouchers", status_code=303)
     counts: dict[str, int] = {}
-    # Each business area contributes its own counts (see registry.DASHBOARD_COUNTERS).
+    # Each business area contributes its own counts (their manifests' dashboard_counters).
     async with services.database.tenant_session(tenant.schema) as session:
         for label, counter in request.app.state.dashboard_counters:
             counts[label] = await counter(session)

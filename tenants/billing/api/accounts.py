@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from kiunga.platform.auth.fence import FENCED_CALLERS_ALLOWED
-from kiunga.platform.auth.scopes import BILLING_READ
 from kiunga.platform.db.base import utcnow
 from kiunga.platform.web.dependencies import CurrentPrincipal, TenantSession
 from kiunga.platform.web.guards import requires_scopes, tenant_only
@@ -11,6 +10,7 @@ from kiunga.platform.web.inputs import Id
 from kiunga.tenants.billing import invoices, ledger
 from kiunga.tenants.billing.api.common import ensure_visible
 from kiunga.tenants.billing.schemas import BalanceRead, StatementEntryRead, StatementRead
+from kiunga.tenants.billing.scopes import BILLING_READ
 from litestar import Controller, get
 from litestar.params import FromPath
 

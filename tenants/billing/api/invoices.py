@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Annotated
 
 from kiunga.platform.auth.fence import FENCED_CALLERS_ALLOWED, fence_of
-from kiunga.platform.auth.scopes import BILLING_READ, BILLING_WRITE
 from kiunga.platform.web.dependencies import CurrentPrincipal, TenantSession
 from kiunga.platform.web.guards import requires_scopes, tenant_only
 from kiunga.platform.web.inputs import Id, OptionalId
@@ -19,6 +18,7 @@ from kiunga.tenants.billing.api.common import (
 )
 from kiunga.tenants.billing.models import InvoiceStatus
 from kiunga.tenants.billing.schemas import InvoiceCreate, InvoicePage, InvoiceRead, InvoiceVoid
+from kiunga.tenants.billing.scopes import BILLING_READ, BILLING_WRITE
 from litestar import Controller, get, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK

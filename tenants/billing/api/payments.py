@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from kiunga.platform.auth.fence import FENCED_CALLERS_ALLOWED, fence_of
-from kiunga.platform.auth.scopes import BILLING_READ, BILLING_WRITE
 from kiunga.platform.db.base import utcnow
 from kiunga.platform.web.dependencies import CurrentPrincipal, TenantSession
 from kiunga.platform.web.guards import requires_scopes, tenant_only
@@ -29,6 +28,7 @@ from kiunga.tenants.billing.schemas import (
     PaymentPage,
     PaymentRead,
 )
+from kiunga.tenants.billing.scopes import BILLING_READ, BILLING_WRITE
 from litestar import Controller, Response, get, post
 from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 
-from kiunga.platform.auth.scopes import BILLING_WRITE
 from kiunga.platform.db.base import utcnow
 from kiunga.platform.web.dependencies import TenantSession
 from kiunga.platform.web.guards import requires_scopes, staff_only, tenant_only
@@ -28,6 +27,7 @@ from kiunga.tenants.billing.console.pages import (
 )
 from kiunga.tenants.billing.errors import BillingError, NotFound
 from kiunga.tenants.billing.invoices import InvoiceLineInput
+from kiunga.tenants.billing.scopes import BILLING_WRITE
 from kiunga.tenants.zones import tenant_zone
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import FormMultiDict

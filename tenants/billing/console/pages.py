@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kiunga.platform.auth.principals import StaffPrincipal
-from kiunga.platform.auth.scopes import BILLING_READ, BILLING_WRITE
 from kiunga.platform.db.base import utcnow
 from kiunga.platform.web.console.rendering import page
 from kiunga.platform.web.dependencies import TenantSession
@@ -18,6 +17,7 @@ from kiunga.tenants.billing.api.common import actor_of
 from kiunga.tenants.billing.console.formatting import parse_money
 from kiunga.tenants.billing.errors import BillingError, NotFound, ReferenceConflict
 from kiunga.tenants.billing.models import Invoice, InvoiceStatus, Payment, PaymentMethod
+from kiunga.tenants.billing.scopes import BILLING_READ, BILLING_WRITE
 from kiunga.tenants.subscribers.models import Subscriber
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from kiunga.platform.auth.scopes import NETWORK_READ, NETWORK_WRITE
 from kiunga.platform.web.dependencies import CurrentTenant, Services
 from kiunga.platform.web.guards import requires_scopes, staff_only, tenant_only
 from kiunga.platform.web.inputs import Id
@@ -14,6 +13,7 @@ from kiunga.tenants.network import service
 from kiunga.tenants.network.provisioning import queue, runner
 from kiunga.tenants.network.provisioning.api import client_factory
 from kiunga.tenants.network.provisioning.models import CommandStatus, RouterCommand
+from kiunga.tenants.network.scopes import NETWORK_READ, NETWORK_WRITE
 from litestar import Controller, Request, Response, post
 from litestar.params import FromPath
 from litestar.response import Redirect

@@ -14,8 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from kiunga.platform.jobs.outbox import OutboxEvent
-from kiunga.platform.jobs.registry import JobRegistry
-from kiunga.platform.jobs.registry import registry as default_registry
+from kiunga.platform.jobs.registry import JobRegistry, on_event, periodic
 from kiunga.tenants.network.models import Router
 from kiunga.tenants.network.provisioning.desired import api_routers_query
 from kiunga.tenants.network.provisioning.queue import enqueue_for_service, enqueue_sync_all
@@ -115,17 +114,25 @@ async def provision_routers(ctx, tenant_slug: str, scheduled_for) -> dict[str, i
     return report
 
 
-def register(registry: JobRegistry) -> None:
-    """Provisioning's handlers and periodic job, on `registry` (the worker's, or a test's)."""
-    for topic in SERVICE_TOPICS:
-        name = f"network.provision_{topic.replace('.', '_')}"
-        registry.on_event(topic, name=name, timeout=120)(on_service_event)
-    registry.on_event("router.changed", name="network.provision_router_changed", timeout=120)(
+# Listed in the network's manifest (area.py).
+HANDLERS = (
+    *(
+        on_event(topic, name=f"network.provision_{topic.replace('.', '_')}", timeout=120)(
+            on_service_event
+        )
+        for topic in SERVICE_TOPICS
+    ),
+    on_event("router.changed", name="network.provision_router_changed", timeout=120)(
         on_router_event
-    )
-    registry.periodic("network.provision_routers", cron="* * * * *", timeout=110, max_tries=2)(
+    ),
+)
+JOBS = (
+    periodic("network.provision_routers", cron="* * * * *", timeout=110, max_tries=2)(
         provision_routers
-    )
+    ),
+)
 
 
-register(default_registry)
+def register(registry: JobRegistry) -> None:
+    """Provisioning's handlers and periodic job on a test's own registry."""
+    registry.add(*HANDLERS, *JOBS)

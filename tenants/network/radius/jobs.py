@@ -21,8 +21,7 @@ import logging
 from datetime import timedelta
 
 from kiunga.platform.db.base import utcnow
-from kiunga.platform.jobs.registry import JobRegistry
-from kiunga.platform.jobs.registry import registry as default_registry
+from kiunga.platform.jobs.registry import JobRegistry, on_event, periodic
 from kiunga.platform.settings import get_settings
 from kiunga.tenants.catalog.models import BillingType, Package
 from kiunga.tenants.network.radius.accounting import CAP_REACHED, STALE
@@ -122,17 +121,23 @@ async def radius_close_stale(ctx, tenant_slug: str, scheduled_for) -> dict[str, 
     return {"closed": closed}
 
 
-def register(registry: JobRegistry) -> None:
-    for topic in CUT_OFF:
-        registry.on_event(topic, name=f"network.radius_disconnect_{topic.split('.')[1]}")(
+# Listed in the network's manifest (area.py).
+HANDLERS = (
+    *(
+        on_event(topic, name=f"network.radius_disconnect_{topic.split('.')[1]}")(
             disconnect_on_event
         )
-    registry.on_event("service.changed", name="network.radius_rerate")(rerate_on_package_change)
-    registry.on_event(CAP_REACHED, name="network.radius_cap_reached")(act_on_cap_reached)
-    registry.on_event("service.renewed", name="network.radius_renewed")(refresh_on_renewal)
-    registry.periodic("network.radius_close_stale", cron="*/5 * * * *", timeout=120)(
-        radius_close_stale
-    )
+        for topic in CUT_OFF
+    ),
+    on_event("service.changed", name="network.radius_rerate")(rerate_on_package_change),
+    on_event(CAP_REACHED, name="network.radius_cap_reached")(act_on_cap_reached),
+    on_event("service.renewed", name="network.radius_renewed")(refresh_on_renewal),
+)
+JOBS = (
+    periodic("network.radius_close_stale", cron="*/5 * * * *", timeout=120)(radius_close_stale),
+)
 
 
-register(default_registry)
+def register(registry: JobRegistry) -> None:
+    """RADIUS's handlers and periodic job on a test's own registry."""
+    registry.add(*HANDLERS, *JOBS)

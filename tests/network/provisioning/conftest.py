@@ -4,7 +4,6 @@ under this folder's names, and a job worker running provisioning's handlers."""
 from __future__ import annotations
 
 import pytest
-from kiunga.tenants.lifecycle import restore as _restore  # noqa: F401  (the payment hook)
 from kiunga.tenants.network.provisioning import jobs as provisioning_jobs
 
 from fixtures.provisioning import Isp

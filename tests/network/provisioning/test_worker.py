@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from kiunga.platform.jobs.registry import registry
+from kiunga.platform.areas import assemble
 from kiunga.tenants.network.provisioning import jobs as provisioning_jobs
 from kiunga.tenants.network.provisioning.models import CommandStatus
 from kiunga.tenants.services.lifecycle import suspend_service
@@ -17,8 +17,11 @@ from fixtures.waiting import eventually
 
 def test_the_handlers_and_the_periodic_job_are_registered():
     for topic in provisioning_jobs.SERVICE_TOPICS + ("router.changed",):
-        assert any(h.name.startswith("network.provision_") for h in registry.handlers_for(topic))
-    assert "network.provision_routers" in registry.periodics
+        assert any(
+            h.name.startswith("network.provision_")
+            for h in assemble().job_registry().handlers_for(topic)
+        )
+    assert "network.provision_routers" in assemble().job_registry().periodics
     assert provisioning_jobs.is_full_sync_minute(None)
 
 
@@ -53,7 +56,7 @@ async def test_the_periodic_job_runs_the_queues(isp, mikrotik):
     await isp.add_service(package, username="minute", password="pw-minute-1")
     await isp.deliver()
     mikrotik.online()
-    spec = registry.periodics["network.provision_routers"]
+    spec = assemble().job_registry().periodics["network.provision_routers"]
     ctx = SimpleNamespace(database=isp.database, tenant=SimpleNamespace(schema=isp.schema))
     report = await spec.fn(ctx, isp.slug, None)
     assert report["applied"] == 2 and report["unreachable"] == 0  # the service and a sync_all

@@ -4,7 +4,6 @@ names, Debian's radclient required, and a job worker running the RADIUS handlers
 from __future__ import annotations
 
 import pytest
-from kiunga.tenants.lifecycle import restore as _restore  # noqa: F401  (the payment hook)
 from kiunga.tenants.network.radius import jobs as radius_jobs
 
 
