@@ -3,6 +3,9 @@
 The servers are those named by KIUNGA_DATABASE_URL / KIUNGA_REDIS_URL when set, else the
 embedded ones under `.kiunga-test/` (started once, shared by every test). Each run gets a
 database of its own, migrated with `kiunga migrate`'s own code, and dropped at the end.
+
+Every other fixture the suite shares is defined once, in the `fixtures` package beside this
+file, registered here.
 """
 
 from __future__ import annotations
@@ -24,8 +27,36 @@ from kiunga.platform.migrate import migrate
 from kiunga.platform.settings import get_settings, normalise_database_url
 from sqlalchemy.engine import make_url
 
+# Their asserts report like a test's own (pytest rewrites the plugins; this covers the
+# helper modules the tests import).
+pytest.register_assert_rewrite("fixtures")
+pytest_plugins = [
+    "fixtures.tenancy",
+    "fixtures.web",
+    "fixtures.jobs",
+    "fixtures.served",
+    "fixtures.browser",
+    "fixtures.mpesa",
+    "fixtures.provisioning",
+    "fixtures.radius",
+]
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEST_DATA_DIR = REPO_ROOT / ".kiunga-test"
+
+
+# The embedded test server holds nothing worth keeping past a crash of the machine, and
+# the suite creates and drops databases (each drop forces a checkpoint) and commits tens of
+# thousands of small transactions: flushing each to disk is most of its database time on a
+# busy disk. What the tests check (transactions, locks, constraints, NOTIFY) is unchanged.
+_THROWAWAY_SERVER_SETTINGS = {"fsync": "off", "synchronous_commit": "off"}
+
+
+def _settle_for_tests(database_url: str) -> None:
+    with psycopg.connect(libpq_url(database_url), autocommit=True) as conn:
+        for name, value in _THROWAWAY_SERVER_SETTINGS.items():
+            conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")
+        conn.execute("SELECT pg_reload_conf()")
 
 
 def _server_urls() -> tuple[str, str]:
@@ -34,6 +65,7 @@ def _server_urls() -> tuple[str, str]:
     TEST_DATA_DIR.mkdir(exist_ok=True)
     if not database_url:
         database_url = start_embedded_postgres(TEST_DATA_DIR / "postgres")
+        _settle_for_tests(database_url)
     if not redis_url:
         redis_url = EmbeddedValkey(TEST_DATA_DIR / "valkey").acquire()
     return normalise_database_url(database_url), redis_url

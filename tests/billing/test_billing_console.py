@@ -16,17 +16,6 @@ from sqlalchemy import select
 from .conftest import CASHIER, JAN
 
 
-@pytest.fixture
-async def signed_in(tenant, make_staff, login, client_for):
-    async def sign_in(role: StaffRole):
-        client = client_for(tenant.host)
-        answer = await login(client, make_staff(tenant.id, role=role))
-        assert answer.status_code == 303
-        return client
-
-    return sign_in
-
-
 async def account_number(unit_of_work, subscriber_id) -> str:
     async with unit_of_work() as session:
         return await session.scalar(

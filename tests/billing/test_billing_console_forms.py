@@ -3,22 +3,10 @@ an adjustment; who may; errors beside the field and nothing of a refused form wr
 
 from __future__ import annotations
 
-import pytest
 from kiunga.platform.models import StaffRole
 from kiunga.tenants.billing.models import Adjustment, CreditNote, Invoice, LedgerEntry
 from kiunga.tenants.subscribers.models import Subscriber
 from sqlalchemy import func, select
-
-
-@pytest.fixture
-async def signed_in(tenant, make_staff, login, client_for):
-    async def sign_in(role: StaffRole):
-        client = client_for(tenant.host)
-        answer = await login(client, make_staff(tenant.id, role=role))
-        assert answer.status_code == 303
-        return client
-
-    return sign_in
 
 
 async def counts(unit_of_work) -> dict[str, int]:

@@ -1,18 +1,13 @@
-"""The web shell's fixtures (app, client_for, make_key, make_staff, login, csrf_token_in),
-borrowed from tests/web/conftest.py so that these tests drive the real API and console."""
+"""Catalog fixtures: a client of a new ISP's API holding the package scopes."""
 
-import importlib.util
-from pathlib import Path
+import pytest
 
-_path = Path(__file__).resolve().parents[1] / "web" / "conftest.py"
-_spec = importlib.util.spec_from_file_location("kiunga_tests_web_fixtures", _path)
-_web = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_web)
+PACKAGE_SCOPES = ("packages:read", "packages:write")
 
-app = _web.app
-client_for = _web.client_for
-base_host = _web.base_host
-make_key = _web.make_key
-make_staff = _web.make_staff
-csrf_token_in = _web.csrf_token_in
-login = _web.login
+
+@pytest.fixture
+def client(make_tenant, make_key, client_for):
+    tenant = make_tenant()
+    client = client_for(tenant.host)
+    client.headers.update({"Authorization": f"Bearer {make_key(tenant.id, scopes=PACKAGE_SCOPES)}"})
+    return client

@@ -4,7 +4,6 @@ one login at once (shared_users) and whether the captive portal sells it."""
 import pytest
 from kiunga.platform.models import StaffRole
 
-SCOPES = ("packages:read", "packages:write")
 HOUR = {
     "name": "Hour pass",
     "price": 2000,
@@ -13,14 +12,6 @@ HOUR = {
     "rate_limit": "2M/2M",
     "service_type": "hotspot",
 }
-
-
-@pytest.fixture
-def client(make_tenant, make_key, client_for):
-    tenant = make_tenant()
-    client = client_for(tenant.host)
-    client.headers.update({"Authorization": f"Bearer {make_key(tenant.id, scopes=SCOPES)}"})
-    return client
 
 
 async def test_defaults_set_and_change(client):

@@ -107,7 +107,7 @@ async def test_committed_event_reaches_its_handler_once_and_rolled_back_never(
                 await emit(session, "test_delivery.site_opened", {"site_id": 999})
                 raise RuntimeError("changed my mind")
         event_id = await open_site(database, tenant, "Kasarani")
-        await jobs_harness.until(lambda: len(seen) == 1, limit=10)
+        await jobs_harness.until(lambda: len(seen) == 1)
 
         # Sweeps that treat every dispatched event as overdue do not run it again.
         relay = worker.ctx[RELAY_KEY]
@@ -187,7 +187,7 @@ async def test_redis_down_keeps_events_pending_until_it_is_back(
     # Redis is back: a worker's relay finds the event in its first sweep and delivers it.
     settings = worker_settings(jobs, relay=True)
     async with jobs_harness.running(settings):
-        await jobs_harness.until(lambda: len(seen) == 1, limit=10)
+        await jobs_harness.until(lambda: len(seen) == 1)
     assert [record["event_id"] for record in seen] == [event_id]
     row = await event_row(database, tenant, event_id)
     assert row.attempts == 1 and row.completed_at is not None

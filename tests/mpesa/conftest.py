@@ -1,38 +1,20 @@
 """M-Pesa fixtures: tenants with M-Pesa set up (a callback token each), subscribers with
-prepaid services, Daraja-shaped callback bodies, and the web shell's fixtures."""
+prepaid services, and Daraja-shaped callback bodies."""
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from kiunga.platform.db.engine import Database
 from kiunga.tenants.actors import Actor
-from kiunga.tenants.billing.invariants import assert_ledger_invariants
 from kiunga.tenants.billing.payments import record_payment
 from kiunga.tenants.catalog.models import BillingType, Package, ServiceType, ValidityUnit
 from kiunga.tenants.mpesa.config import SettingsChange, rotate_callback_token, update_settings
 from kiunga.tenants.services import lifecycle
 from kiunga.tenants.services.service import NewService, create_service
 from kiunga.tenants.subscribers.models import Subscriber, SubscriberPhone, SubscriberStatus
-
-_path = Path(__file__).resolve().parents[1] / "web" / "conftest.py"
-_spec = importlib.util.spec_from_file_location("kiunga_tests_web_fixtures_mpesa", _path)
-_web = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_web)
-
-app = _web.app
-client_for = _web.client_for
-base_host = _web.base_host
-make_key = _web.make_key
-make_staff = _web.make_staff
-csrf_token_in = _web.csrf_token_in
-login = _web.login
 
 SHORTCODE = "600984"
 STAFF = Actor.staff(3, "ops@isp.example")
@@ -52,22 +34,9 @@ class Isp:
 
 
 @pytest.fixture
-async def database(database_url):
-    database = Database(database_url, pool_size=8)
-    yield database
-    await database.dispose()
-
-
-@pytest.fixture
-def session_for(database):
+def session_for(unit_of_work):
     """`async with session_for(isp) as session:` one committed transaction on its schema."""
-
-    @asynccontextmanager
-    async def open_(isp: Isp):
-        async with database.tenant_session(isp.schema) as session, session.begin():
-            yield session
-
-    return open_
+    return unit_of_work
 
 
 @pytest.fixture
@@ -156,15 +125,6 @@ def add_expired_service(session_for):
             return service.id
 
     return add
-
-
-@pytest.fixture
-def check_invariants(session_for):
-    async def check(isp: Isp) -> dict[int, int]:
-        async with session_for(isp) as session:
-            return await assert_ledger_invariants(session)
-
-    return check
 
 
 def c2b_body(

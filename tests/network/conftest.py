@@ -1,52 +1,21 @@
-"""Network fixtures: the web shell's fixtures (app, client_for, make_key, make_staff, login,
-csrf_token_in), two ISPs with keys that hold the network scopes, a database handle for the
-service functions, and emulated MikroTik routers speaking the RouterOS API."""
+"""Network fixtures: two ISPs with keys that hold the network scopes, a port where nothing
+listens, production settings for a moment, and router bodies for the API. The RouterOS
+emulator (`mikrotik`) is shared, from tests/fixtures/provisioning.py."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import importlib.util
 import os
 import socket
-import time
-import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from arq.worker import Worker
-from kiunga.integrations.routeros.emulator import RouterEmulator
-from kiunga.platform.db.engine import Database
-from kiunga.platform.jobs.registry import JobRegistry
-from kiunga.platform.jobs.worker import build_worker_settings
-from kiunga.platform.models import StaffRole
 from kiunga.platform.settings import get_settings
 
-_path = Path(__file__).resolve().parents[1] / "web" / "conftest.py"
-_spec = importlib.util.spec_from_file_location("kiunga_tests_web_fixtures_network", _path)
-_web = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_web)
-
-app = _web.app
-client_for = _web.client_for
-base_host = _web.base_host
-make_key = _web.make_key
-make_staff = _web.make_staff
-csrf_token_in = _web.csrf_token_in
-login = _web.login
+from fixtures.provisioning import ROUTER_PASSWORD
+from fixtures.web import auth
 
 NETWORK = ("network:read", "network:write")
-ROUTER_PASSWORD = "Mt-api-pass-4417"
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-@pytest.fixture
-def tenant(make_tenant):
-    return make_tenant("net")
 
 
 @pytest.fixture
@@ -67,33 +36,6 @@ def other_api(client_for, other_tenant, make_key):
     client = client_for(other_tenant.host)
     client.headers.update(auth(make_key(other_tenant.id, scopes=NETWORK)))
     return client
-
-
-@pytest.fixture
-async def database(database_url):
-    database = Database(database_url, pool_size=4)
-    yield database
-    await database.dispose()
-
-
-@pytest.fixture
-def signed_in(tenant, make_staff, login, client_for):
-    async def sign_in(role: StaffRole):
-        client = client_for(tenant.host)
-        answer = await login(client, make_staff(tenant.id, role=role))
-        assert answer.status_code == 303, answer.text
-        return client
-
-    return sign_in
-
-
-@pytest.fixture
-def mikrotik() -> Iterator[RouterEmulator]:
-    """An emulated MikroTik on a free port of 127.0.0.1, with an API user for Kiunga."""
-    with RouterEmulator(
-        username="kiunga", password=ROUTER_PASSWORD, identity="core-westlands"
-    ) as router:
-        yield router
 
 
 @pytest.fixture
@@ -146,58 +88,3 @@ def radius_router(address: str, **overrides) -> dict:
     }
     body.update(overrides)
     return body
-
-
-@pytest.fixture
-def unit_of_work(database):
-    """`async with unit_of_work(schema) as session:` one committed tenant transaction."""
-
-    @contextlib.asynccontextmanager
-    async def open_(schema: str):
-        async with database.tenant_session(schema) as session, session.begin():
-            yield session
-
-    return open_
-
-
-@pytest.fixture
-async def start_worker(database_url, redis_url, settings_env):
-    """`await start_worker(register, name)`: a job worker with the handlers `register` adds
-    and the outbox relay, on a queue of its own; stopped after the test."""
-    started: list[tuple[Worker, asyncio.Task]] = []
-
-    async def start(register, name: str) -> Worker:
-        registry = JobRegistry()
-        register(registry)
-        settings = build_worker_settings(
-            database_url,
-            redis_url,
-            queue_name=f"kiunga:test:{name}:{uuid.uuid4().hex[:8]}",
-            registry=registry,
-            relay=True,
-            sweep_interval=0.5,
-            poll_delay=0.05,
-        )
-        running = Worker(**settings, handle_signals=False)
-        main = asyncio.create_task(running.async_run())
-        started.append((running, main))
-        deadline = time.monotonic() + 15
-        while "kiunga_database" not in running.ctx and not main.done():
-            assert time.monotonic() < deadline, "the worker did not start"
-            await asyncio.sleep(0.05)
-        return running
-
-    yield start
-    for running, main in started:
-        # A job still running when the worker closes is cancelled, and arq lets that
-        # CancelledError out of close(); let jobs finish first (bounded), and never let a
-        # late cancellation escape the teardown (the fixtures after it would not run).
-        deadline = time.monotonic() + 15
-        while any(not task.done() for task in running.tasks.values()):
-            if time.monotonic() > deadline:
-                break
-            await asyncio.sleep(0.05)
-        with contextlib.suppress(asyncio.CancelledError):
-            await running.close()
-        with contextlib.suppress(asyncio.CancelledError):
-            await main

@@ -14,7 +14,8 @@ from kiunga.platform.areas import assemble
 from kiunga.tenants.network import jobs as network_jobs
 from kiunga.tenants.network.status import poll_routers, uptime_seconds
 
-from .conftest import ROUTER_PASSWORD, api_router, radius_router
+from .conftest import api_router, radius_router
+from fixtures.provisioning import ROUTER_PASSWORD
 
 
 async def test_test_connection_reads_and_keeps_the_routers_status(api, mikrotik):

@@ -15,7 +15,8 @@ from kiunga.platform.jobs.outbox import OutboxEvent
 from kiunga.platform.models import StaffRole
 from sqlalchemy import select
 
-from .conftest import ROUTER_PASSWORD, api_router
+from .conftest import api_router
+from fixtures.provisioning import ROUTER_PASSWORD
 
 
 @pytest.fixture

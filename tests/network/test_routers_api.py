@@ -9,7 +9,9 @@ from kiunga.platform.models import StaffRole
 from kiunga.tenants.network import secrets
 from sqlalchemy import text
 
-from .conftest import ROUTER_PASSWORD, api_router, auth
+from .conftest import api_router
+from fixtures.provisioning import ROUTER_PASSWORD
+from fixtures.web import auth
 
 
 async def test_add_list_read_change_and_remove(api):

@@ -3,21 +3,9 @@ emulated MikroTik and sees its status, then a wrong field shown beside it."""
 
 from __future__ import annotations
 
-import importlib.util
 import re
-from pathlib import Path
 
-from .conftest import ROUTER_PASSWORD
-
-_path = Path(__file__).resolve().parents[1] / "browser" / "conftest.py"
-_spec = importlib.util.spec_from_file_location("kiunga_tests_browser_fixtures_network", _path)
-_browser = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_browser)
-
-server = _browser.server
-chromium = _browser.chromium
-browser = _browser.browser
-phone = _browser.phone
+from fixtures.provisioning import ROUTER_PASSWORD
 
 
 async def _fits_the_screen(page) -> bool:

@@ -9,7 +9,7 @@ from urllib.parse import unquote_plus
 
 from kiunga.platform.models import StaffRole
 
-from .conftest import ROUTER_PASSWORD
+from fixtures.provisioning import ROUTER_PASSWORD
 
 
 def form_for(port: int, token: str, **overrides) -> dict[str, str]:

@@ -1,17 +1,9 @@
 """Tenant sessions see exactly one schema; anything outside one fails closed."""
 
 import pytest
-from kiunga.platform.db.engine import Database
 from kiunga.tenants.sites.models import Site
 from sqlalchemy import select, text
 from sqlalchemy.exc import ProgrammingError
-
-
-@pytest.fixture
-async def database(database_url):
-    database = Database(database_url, pool_size=2)
-    yield database
-    await database.dispose()
 
 
 async def test_identical_ids_stay_in_their_own_tenant(database, make_tenant):

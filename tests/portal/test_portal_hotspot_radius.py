@@ -9,19 +9,17 @@ user on the portal. Logging out there ends the session (Accounting Stop)."""
 
 from __future__ import annotations
 
-import asyncio
 import re
-import time
 
 import pytest
-from kiunga.integrations.radius.server import RadiusServer
 from kiunga.integrations.routeros.emulator.hotspot import HotspotEmulator
-from kiunga.tenants.network.directory import RadiusClientDirectory
-from kiunga.tenants.network.radius.accounting import AccountingWriter
-from kiunga.tenants.network.radius.authorizer import TenantAuthorizer
 from kiunga.tenants.network.radius.models import RadiusSession
 from kiunga.tenants.network.service import create_router, delete_router
 from sqlalchemy import select
+
+from fixtures.radius import running_radius
+from fixtures.vouchers import cached
+from fixtures.waiting import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -49,21 +47,9 @@ async def nas(isp, unit_of_work):
 
 @pytest.fixture
 async def radius(nas, database_url, settings_env):
-    """What `kiunga radius` runs, on free ports."""
-    directory = RadiusClientDirectory(database_url, refresh_seconds=3600)
-    authorizer = TenantAuthorizer(database_url, reload_seconds=3600, interim_interval=60)
-    writer = AccountingWriter(database_url, max_batch=100, max_delay=0.05)
-    server = RadiusServer(directory, authorizer, writer, host="127.0.0.1", auth_port=0, acct_port=0)
-    for part in (directory, authorizer, writer):
-        await part.start()
-    await authorizer.wait_listening()
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.close()
-        for part in (writer, authorizer, directory):
-            await part.close()
+    """What `kiunga radius` runs, on free ports (the router exists first)."""
+    async with running_radius(database_url) as running:
+        yield running
 
 
 @pytest.fixture
@@ -72,8 +58,8 @@ def hotspot(isp, server, radius):
         login_html_url=f"http://{isp.host}:{server}/portal/router/login.html",
         portal_address="127.0.0.1",
         radius_host="127.0.0.1",
-        auth_port=radius.auth_address[1],
-        acct_port=radius.acct_address[1],
+        auth_port=radius.auth_port,
+        acct_port=radius.acct_port,
         secret=SECRET.encode(),
     ).start()
     yield emulator
@@ -90,20 +76,13 @@ async def _open_sessions(unit_of_work, username: str) -> int:
         return len(list(rows))
 
 
-async def _eventually(check, within: float = 10.0):
-    deadline = time.monotonic() + within
-    while not await check():
-        assert time.monotonic() < deadline, "not in time"
-        await asyncio.sleep(0.1)
-
-
 async def _phone(browser):
     context = await browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True)
     return context, await context.new_page()
 
 
 async def test_a_voucher_gets_a_phone_online_through_radius_and_only_one(
-    browser, hotspot, isp, add_package, add_vouchers, unit_of_work
+    browser, hotspot, radius, isp, add_package, add_vouchers, unit_of_work
 ):
     package_id = await add_package(name="Saa Moja", shared_users=1)
     code = (await add_vouchers(package_id))[0]
@@ -126,8 +105,9 @@ async def test_a_voucher_gets_a_phone_online_through_radius_and_only_one(
         async def started() -> bool:
             return await _open_sessions(unit_of_work, code) == 1
 
-        await _eventually(started)
-        await asyncio.sleep(0.5)  # the writer's NOTIFY reaches the RADIUS cache
+        await eventually(started)
+        # The writer's NOTIFY reaches the RADIUS cache: it knows the device is online.
+        await eventually(lambda: getattr(cached(radius, isp.schema, code), "sessions", None))
 
         # A second phone with the same code: the portal hands it the login, RADIUS
         # refuses a second device, and the router's error comes back to the portal's page.
@@ -154,4 +134,4 @@ async def test_a_voucher_gets_a_phone_online_through_radius_and_only_one(
     async def stopped() -> bool:
         return await _open_sessions(unit_of_work, code) == 0
 
-    await _eventually(stopped)
+    await eventually(stopped)

@@ -11,7 +11,7 @@ from kiunga.platform.auth.api_keys import ApiKeyError
 from kiunga.tenants.catalog.models import BillingType, Package, ServiceType, ValidityUnit
 from sqlalchemy.orm import Session
 
-from .conftest import auth
+from fixtures.web import auth
 
 DUE = datetime(2026, 2, 1, tzinfo=UTC).isoformat()
 

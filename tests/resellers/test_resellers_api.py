@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kiunga.platform.models import StaffRole
 
-from .conftest import auth
+from fixtures.web import auth
 
 
 async def test_add_list_read_and_change(client_for, tenant, full_key):

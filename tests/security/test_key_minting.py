@@ -19,7 +19,7 @@ from kiunga.platform.models import ApiKey
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from .conftest import auth
+from fixtures.web import auth
 
 # The assembled areas' scope table, as the app and the worker install it.
 _SCOPES = assemble().scopes

@@ -7,7 +7,7 @@ import re
 
 from kiunga.platform.areas import assemble
 
-from .conftest import auth
+from fixtures.web import auth
 
 # The assembled areas' scope table, as the app and the worker install it.
 _SCOPES = assemble().scopes

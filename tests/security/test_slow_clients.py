@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from .conftest import kiunga_serve
+from fixtures.served import kiunga_serve
 
 # How long the test waits for the server to give up on a slow client: far beyond the
 # 1-2 s deadlines the server is started with, so a busy machine does not matter.

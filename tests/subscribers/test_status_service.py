@@ -1,7 +1,6 @@
 """set_status as other areas call it (a service suspended, restored or terminated)."""
 
 import pytest
-from kiunga.platform.db.engine import Database
 from kiunga.tenants.actors import Actor
 from kiunga.tenants.subscribers.models import SubscriberStatus
 from kiunga.tenants.subscribers.service import (
@@ -12,13 +11,6 @@ from kiunga.tenants.subscribers.service import (
     status_history,
 )
 from kiunga.tenants.subscribers.status import InvalidTransition
-
-
-@pytest.fixture
-async def database(database_url):
-    database = Database(database_url, pool_size=2)
-    yield database
-    await database.dispose()
 
 
 async def test_set_status_records_the_actor_and_repeats_are_no_ops(database, make_tenant):

@@ -2,19 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
-_path = Path(__file__).resolve().parents[1] / "browser" / "conftest.py"
-_spec = importlib.util.spec_from_file_location("kiunga_tests_browser_fixtures_for_tickets", _path)
-_browser = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_browser)
-
-server = _browser.server
-chromium = _browser.chromium
-browser = _browser.browser
-phone = _browser.phone
-
 
 async def _fits_the_screen(page) -> bool:
     return await page.evaluate("document.scrollingElement.scrollWidth <= window.innerWidth")

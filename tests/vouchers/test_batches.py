@@ -4,10 +4,8 @@ alphabet, re-drawn on collision), bad specs, states, revoking, expiry of unused 
 from __future__ import annotations
 
 import csv
-import importlib.util
 import io
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from kiunga.platform.areas import assemble
@@ -21,17 +19,6 @@ from kiunga.tenants.vouchers.batches import BatchSpec
 from kiunga.tenants.vouchers.errors import VoucherError, VoucherNotFound
 from kiunga.tenants.vouchers.models import Voucher, VoucherBatch, VoucherStatus
 from sqlalchemy import func, select, update
-
-_path = Path(__file__).resolve().parents[1] / "jobs" / "conftest.py"
-_spec = importlib.util.spec_from_file_location("kiunga_tests_jobs_fixtures_vouchers", _path)
-_jobs = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_jobs)
-
-jobs_redis_url = _jobs.jobs_redis_url
-queue_name = _jobs.queue_name
-redis = _jobs.redis
-worker_settings = _jobs.worker_settings
-jobs_harness = _jobs.jobs_harness
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 

@@ -8,27 +8,22 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import socket
-import threading
 import time
 import uuid
 from datetime import timedelta
 
 import httpx
 import pytest
-import uvicorn
 from kiunga.channels.portal.purchases import purchase_view, start_purchase
 from kiunga.integrations.mpesa.client import DarajaError, StkPushAccepted
-from kiunga.integrations.mpesa.emulator import EmulatorServer
 from kiunga.platform.db.base import utcnow
 from kiunga.platform.jobs.outbox import OutboxEvent
-from kiunga.platform.web.app import create_app
 from kiunga.tenants.billing import ledger
 from kiunga.tenants.billing.invariants import assert_ledger_invariants
 from kiunga.tenants.billing.models import Invoice, InvoiceStatus, Payment
 from kiunga.tenants.catalog.models import Package, ServiceType
 from kiunga.tenants.mpesa import config, stk
-from kiunga.tenants.mpesa.config import SettingsChange, rotate_callback_token, update_settings
+from kiunga.tenants.mpesa.config import rotate_callback_token
 from kiunga.tenants.mpesa.errors import MpesaError
 from kiunga.tenants.mpesa.models import MpesaRequest, RequestStatus
 from kiunga.tenants.services.models import Service, ServiceStatus
@@ -45,53 +40,12 @@ from kiunga.tenants.vouchers.models import (
 )
 from sqlalchemy import func, select
 
+from fixtures.mpesa import stk_decided, use_daraja_app
+from fixtures.waiting import WITHIN, eventually
+
 pytestmark = pytest.mark.slow
 
 MAC = "AA:BB:CC:00:11:22"
-
-
-class KiungaServer:
-    """The web app on a free port in a thread, where Daraja's callbacks reach it."""
-
-    def __init__(self, settings, database_url, redis_url):
-        self.app = create_app(settings, database_url, redis_url)
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning"))
-        self.thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
-        )
-
-    def start(self) -> KiungaServer:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            assert time.monotonic() < deadline, "kiunga did not start"
-            time.sleep(0.02)
-        return self
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-        self.sock.close()
-
-
-@pytest.fixture(scope="module")
-def daraja():
-    server = EmulatorServer(callback_delay=0.2).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def kiunga(settings, database_url, redis_url, monkeypatch):
-    server = KiungaServer(settings, database_url, redis_url).start()
-    monkeypatch.setattr(
-        config, "get_settings", lambda: dataclasses.replace(settings, public_url=server.url)
-    )
-    yield server
-    server.stop()
 
 
 @dataclasses.dataclass
@@ -101,32 +55,12 @@ class Mpesa:
 
 
 @pytest.fixture
-async def mpesa_ready(daraja, tenant, unit_of_work) -> Mpesa:
+async def mpesa_ready(daraja, daraja_app, tenant, unit_of_work) -> Mpesa:
     """The tenant's M-Pesa set up with an app of its own at the emulator."""
-    shortcode = str(600_000 + uuid.uuid4().int % 99_999)
-    app = {
-        "consumer_key": f"key-{uuid.uuid4().hex[:12]}",
-        "consumer_secret": f"secret-{uuid.uuid4().hex}",
-        "shortcode": shortcode,
-        "passkey": uuid.uuid4().hex * 2,
-        "shortcode_type": "paybill",
-        "organisation_name": "Hotspot ISP",
-    }
-    async with httpx.AsyncClient(timeout=10) as http:
-        answer = await http.post(f"{daraja.url}/emulator/apps", json=app)
-    assert answer.status_code == 201, answer.text
+    app = await daraja_app("Hotspot ISP")
     async with unit_of_work() as session:
-        await update_settings(
-            session,
-            SettingsChange(
-                base_url=daraja.url,
-                shortcode=shortcode,
-                consumer_key=app["consumer_key"],
-                consumer_secret=app["consumer_secret"],
-                passkey=app["passkey"],
-            ),
-        )
-        return Mpesa(await rotate_callback_token(session, tenant.id), shortcode)
+        await use_daraja_app(session, daraja, app)
+        return Mpesa(await rotate_callback_token(session, tenant.id), app["shortcode"])
 
 
 @pytest.fixture
@@ -138,7 +72,7 @@ def portal_package(add_package):
     return add
 
 
-async def _view_when(database, schema, token, status, seconds=15.0):
+async def _view_when(database, schema, token, status, seconds=WITHIN):
     deadline = time.monotonic() + seconds
     while True:
         async with database.tenant_session(schema) as session:
@@ -281,19 +215,21 @@ async def test_a_failed_payment_is_told_in_plain_words(
 
 
 async def test_a_payment_settled_by_stk_query_issues_the_voucher(
-    kiunga, mpesa_ready, database, tenant, unit_of_work, portal_package
+    kiunga, daraja, mpesa_ready, database, tenant, unit_of_work, portal_package
 ):
     """No callback ever comes (a phone ending 0000): the settle job asks Daraja."""
     package_id = await portal_package(price=5_000)
     purchase = await start_purchase(
         database, tenant.schema, package_id=package_id, phone="0712340000", mac=MAC, ip=None
     )
-    await asyncio.sleep(0.5)
+    async with unit_of_work() as session:
+        request = await session.get(MpesaRequest, purchase.mpesa_request_id)
+    await eventually(stk_decided(daraja, request.checkout_request_id))
     async with database.tenant_session(tenant.schema) as session:
         assert (await purchase_view(session, purchase.token)).status == "pending"
     report = await stk.settle_pending(database, tenant.schema, now=utcnow() + timedelta(minutes=2))
     assert report["paid"] == 1, report
-    view = await _view_when(database, tenant.schema, purchase.token, "paid", seconds=1)
+    view = await _view_when(database, tenant.schema, purchase.token, "paid")
     async with unit_of_work() as session:
         voucher = await session.scalar(select(Voucher).where(Voucher.code == view.code))
         assert voucher.status is VoucherStatus.ACTIVE
@@ -336,7 +272,7 @@ async def test_another_amount_is_held_for_review_and_issues_nothing(
     async with httpx.AsyncClient(timeout=10) as http:
         answer = await http.post(f"{kiunga.url}/hooks/daraja/{mpesa_ready.token}/stk", json=body)
     assert answer.status_code == 200, answer.text
-    view = await _view_when(database, tenant.schema, purchase.token, "failed", seconds=2)
+    view = await _view_when(database, tenant.schema, purchase.token, "failed")
     assert "being checked" in view.failure and view.failure_reason == "being_checked"
     async with unit_of_work() as session:
         assert (await session.get(MpesaRequest, request.id)).status is RequestStatus.REVIEW
@@ -537,7 +473,7 @@ async def test_a_c2b_confirmation_before_the_stk_callback_issues_one_voucher(
     async with httpx.AsyncClient(timeout=10) as http:
         answer = await http.post(f"{hooks}/c2b/confirmation", json=confirmation)
         assert answer.status_code == 200, answer.text
-        view = await _view_when(database, tenant.schema, purchase.token, "paid", seconds=2)
+        view = await _view_when(database, tenant.schema, purchase.token, "paid")
         answer = await http.post(f"{hooks}/stk", json=callback)
         assert answer.status_code == 200, answer.text
     async with unit_of_work() as session:

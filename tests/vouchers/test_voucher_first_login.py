@@ -7,14 +7,9 @@ login (Access-Accept or Accounting-Start), once."""
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import sys
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from kiunga.tenants.network.directory import RadiusClientDirectory
-from kiunga.tenants.network.radius.accounting import AccountingWriter
 from kiunga.tenants.network.radius.authorizer import TenantAuthorizer
 from kiunga.tenants.network.radius.models import RadiusSession
 from kiunga.tenants.services.models import Service
@@ -23,36 +18,24 @@ from kiunga.tenants.vouchers.redeem import redeem_voucher
 from kiunga.tenants.vouchers.usage import voucher_usage
 from sqlalchemy import select, text
 
-_here = Path(__file__).resolve().parent
+from fixtures.radius import OTHER_SECRET, SECRET, radclient, running_radius
+from fixtures.vouchers import PHONE, cached, radius_acct, radius_auth, redeem, voucher_of
+from fixtures.waiting import eventually
 
-
-def _load(path: Path, name: str):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-_network = _load(_here / "test_voucher_network.py", "kiunga_tests_vouchers_first_login_network")
-_radius = _network._radius
-
-router_listener = _radius.router_listener
-isp = _radius.isp
-other_isp = _radius.other_isp
-radius = _radius.radius
-_needs_radclient = _radius._needs_radclient
-eventually = _radius.eventually
-SECRET, OTHER_SECRET = _radius.SECRET, _radius.OTHER_SECRET
-PHONE = _network.PHONE
+pytestmark = pytest.mark.usefixtures("needs_radclient")
 HOUR = timedelta(hours=1)
-_voucher_of, _redeem, _auth, _acct, _cached = (
-    _network._voucher_of,
-    _network._redeem,
-    _network._auth,
-    _network._acct,
-    _network._cached,
-)
+
+
+@pytest.fixture
+def isp(radius_isp):
+    """An ISP whose radius-mode router sends from 127.0.0.1."""
+    return radius_isp
+
+
+@pytest.fixture
+def other_isp(other_radius_isp):
+    """Another ISP, whose router sends from 127.0.0.2."""
+    return other_radius_isp
 
 
 class DeafAuthorizer(TenantAuthorizer):
@@ -71,21 +54,8 @@ class DeafAuthorizer(TenantAuthorizer):
 async def deaf_radius(isp, other_isp, database_url, settings_env):
     """What `kiunga radius` runs, its cache loaded before the test's services exist and
     deaf to their NOTIFYs (both ISPs' routers exist first, so the directory knows them)."""
-    directory = RadiusClientDirectory(database_url, refresh_seconds=3600)
-    authorizer = DeafAuthorizer(database_url, reload_seconds=3600, interim_interval=60)
-    writer = AccountingWriter(database_url, max_batch=100, max_delay=0.05)
-    server = _radius.RadiusServer(
-        directory, authorizer, writer, host="127.0.0.1", auth_port=0, acct_port=0
-    )
-    for part in (directory, authorizer, writer):
-        await part.start()
-    await server.start()
-    try:
-        yield _radius.RunningRadius(server, directory, authorizer, writer)
-    finally:
-        await server.close()
-        for part in (writer, authorizer, directory):
-            await part.close()
+    async with running_radius(database_url, DeafAuthorizer, wait_listening=False) as running:
+        yield running
 
 
 async def _voucher(unit_of_work, schema: str, code: str) -> Voucher:
@@ -96,36 +66,36 @@ async def _voucher(unit_of_work, schema: str, code: str) -> Voucher:
 async def test_a_login_asked_before_the_cache_heard_of_it_is_accepted(
     deaf_radius, isp, unit_of_work
 ):
-    code = await _voucher_of(unit_of_work, isp.schema)
-    await _redeem(unit_of_work, isp.schema, code, PHONE)
-    assert _cached(deaf_radius, isp.schema, code) is None  # its NOTIFY is held back
+    code = await voucher_of(unit_of_work, isp.schema)
+    await redeem(unit_of_work, isp.schema, code, PHONE)
+    assert cached(deaf_radius, isp.schema, code) is None  # its NOTIFY is held back
 
-    accepted = await _auth(deaf_radius, code, PHONE)
+    accepted = await radius_auth(deaf_radius, code, PHONE)
 
     assert accepted.code == "Access-Accept", accepted.output
     assert accepted["Mikrotik-Rate-Limit"] == "2M/2M"
     assert int(accepted["Session-Timeout"]) == 3600  # all of its hour: it starts now
     assert deaf_radius.authorizer.database_lookups == 1
     # Found once, it is in the cache: the next login is answered from memory.
-    assert _cached(deaf_radius, isp.schema, code) is not None
-    again = await _auth(deaf_radius, code.lower(), PHONE, password=code)
+    assert cached(deaf_radius, isp.schema, code) is not None
+    again = await radius_auth(deaf_radius, code.lower(), PHONE, password=code)
     assert again.code == "Access-Accept", again.output
-    wrong = await _auth(deaf_radius, code, PHONE, password="not-the-code")
+    wrong = await radius_auth(deaf_radius, code, PHONE, password="not-the-code")
     assert wrong["Reply-Message"] == "Wrong password"
     assert deaf_radius.authorizer.database_lookups == 1
 
 
 async def test_an_unknown_name_costs_one_lookup_then_none_for_a_while(deaf_radius, isp):
-    refused = await _auth(deaf_radius, "NOSUCHCODE7", PHONE)
+    refused = await radius_auth(deaf_radius, "NOSUCHCODE7", PHONE)
     assert refused.code == "Access-Reject", refused.output
     assert refused["Reply-Message"] == "Unknown user"
     assert deaf_radius.authorizer.database_lookups == 1
 
-    again = await _auth(deaf_radius, "nosuchcode7", PHONE)  # the same login, any case
+    again = await radius_auth(deaf_radius, "nosuchcode7", PHONE)  # the same login, any case
     assert again["Reply-Message"] == "Unknown user"
     assert deaf_radius.authorizer.database_lookups == 1  # refused from memory
     # A name no service could have is not looked up at all.
-    odd = await _auth(deaf_radius, "no such login!", PHONE)
+    odd = await radius_auth(deaf_radius, "no such login!", PHONE)
     assert odd["Reply-Message"] == "Unknown user"
     assert deaf_radius.authorizer.database_lookups == 1
 
@@ -133,12 +103,12 @@ async def test_an_unknown_name_costs_one_lookup_then_none_for_a_while(deaf_radiu
 async def test_the_lookup_stays_in_the_isp_of_the_router_that_asks(
     deaf_radius, isp, other_isp, unit_of_work
 ):
-    code = await _voucher_of(unit_of_work, other_isp.schema)
-    await _redeem(unit_of_work, other_isp.schema, code, PHONE)
+    code = await voucher_of(unit_of_work, other_isp.schema)
+    await redeem(unit_of_work, other_isp.schema, code, PHONE)
 
     attributes = {"User-Name": code, "User-Password": code}
-    mine = await _radius.radclient(deaf_radius.auth_port, "auth", SECRET, attributes)
-    theirs = await _radius.radclient(
+    mine = await radclient(deaf_radius.auth_port, "auth", SECRET, attributes)
+    theirs = await radclient(
         deaf_radius.auth_port, "auth", OTHER_SECRET, attributes, source="127.0.0.2"
     )
 
@@ -147,15 +117,15 @@ async def test_the_lookup_stays_in_the_isp_of_the_router_that_asks(
 
 
 async def test_the_validity_starts_at_the_first_accepted_login(radius, isp, unit_of_work):
-    code = await _voucher_of(unit_of_work, isp.schema)
+    code = await voucher_of(unit_of_work, isp.schema)
     redeemed_at = datetime.now(UTC) - timedelta(minutes=20)
     async with unit_of_work(isp.schema) as session:
         redeemed = await redeem_voucher(session, code, mac=PHONE, ip=None, now=redeemed_at)
     assert redeemed.expires_at == redeemed_at + HOUR  # until a login starts it
-    await eventually(lambda: _cached(radius, isp.schema, code))
+    await eventually(lambda: cached(radius, isp.schema, code))
 
     before = datetime.now(UTC)
-    accepted = await _auth(radius, code, PHONE)
+    accepted = await radius_auth(radius, code, PHONE)
     after = datetime.now(UTC)
 
     assert accepted.code == "Access-Accept", accepted.output
@@ -182,12 +152,12 @@ async def test_the_validity_starts_at_the_first_accepted_login(radius, isp, unit
     # Accounting-Start leave it as it is.
     await eventually(
         lambda: (
-            (_cached(radius, isp.schema, code) or None)
-            and _cached(radius, isp.schema, code).first_login_validity is None
+            (cached(radius, isp.schema, code) or None)
+            and cached(radius, isp.schema, code).first_login_validity is None
         )
     )
-    assert (await _auth(radius, code, PHONE)).code == "Access-Accept"
-    await _acct(radius, "Start", "first-login-1", code, PHONE)
+    assert (await radius_auth(radius, code, PHONE)).code == "Access-Accept"
+    await radius_acct(radius, "Start", "first-login-1", code, PHONE)
 
     async def session_written():
         async with unit_of_work(isp.schema) as session:
@@ -203,13 +173,13 @@ async def test_the_validity_starts_at_the_first_accepted_login(radius, isp, unit
 async def test_an_accounting_start_starts_the_validity_too(radius, isp, unit_of_work):
     """A router that logged the phone in without asking this server's workers (or whose
     Access-Accept's note was lost) still starts the voucher with its Accounting-Start."""
-    code = await _voucher_of(unit_of_work, isp.schema)
+    code = await voucher_of(unit_of_work, isp.schema)
     async with unit_of_work(isp.schema) as session:
         await redeem_voucher(
             session, code, mac=PHONE, ip=None, now=datetime.now(UTC) - timedelta(minutes=20)
         )
     before = datetime.now(UTC)
-    await _acct(radius, "Start", "first-login-2", code, PHONE)
+    await radius_acct(radius, "Start", "first-login-2", code, PHONE)
 
     async def started():
         voucher = await _voucher(unit_of_work, isp.schema, code)
@@ -225,8 +195,8 @@ async def test_two_writers_start_a_voucher_once(isp, unit_of_work):
     at once: the first to commit wins, the other waits for it and changes nothing."""
     from kiunga.tenants.vouchers.first_login import start_at_first_login
 
-    code = await _voucher_of(unit_of_work, isp.schema)
-    redeemed = await _redeem(unit_of_work, isp.schema, code, PHONE)
+    code = await voucher_of(unit_of_work, isp.schema)
+    redeemed = await redeem(unit_of_work, isp.schema, code, PHONE)
     now = datetime.now(UTC)
     holding = asyncio.Event()
     release = asyncio.Event()

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from kiunga.tenants.vouchers import batches
 from kiunga.tenants.vouchers.batches import BatchSpec
 
-from .conftest import auth
+from fixtures.web import auth
 
 
 async def api_batch(client, token, package_id, **fields):

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from kiunga.platform.web.app import create_app
 
-from .conftest import _csrf_token_in
+from fixtures.web import csrf_token_of
 
 OWNER_PASSWORD = "correct horse battery"  # what make_tenant gives every owner
 PAIR_LIMIT = 10
@@ -19,7 +19,7 @@ PAIR_LIMIT = 10
 async def _form(client: httpx.AsyncClient) -> str:
     page = await client.get("/login")
     assert page.status_code == 200, page.text
-    return _csrf_token_in(page.text)
+    return csrf_token_of(page.text)
 
 
 async def _sign_in(client: httpx.AsyncClient, email: str, password: str, token: str):

@@ -1,5 +1,6 @@
-"""A Daraja emulator on a free port, and a small real HTTP server standing in for the ISP's
-callback endpoints: every exchange in these tests crosses a real socket."""
+"""A small real HTTP server standing in for the ISP's callback endpoints, and apps of their
+own at the run's Daraja emulator (`daraja`, shared from tests/fixtures/mpesa.py): every
+exchange in these tests crosses a real socket."""
 
 from __future__ import annotations
 
@@ -17,8 +18,6 @@ import httpx
 import pytest
 from kiunga.integrations.mpesa.client import DarajaClient, DarajaConfig
 from kiunga.integrations.mpesa.emulator import EmulatorServer
-
-CALLBACK_DELAY = 0.2
 
 
 @dataclass
@@ -95,12 +94,6 @@ class Receiver:
                 if remaining <= 0:
                     raise AssertionError(f"{len(found)} of {count} POSTs reached {path}")
                 self._changed.wait(remaining)
-
-
-@pytest.fixture(scope="session")
-def daraja() -> Iterator[EmulatorServer]:
-    with EmulatorServer(callback_delay=CALLBACK_DELAY) as server:
-        yield server
 
 
 @pytest.fixture(scope="session")

@@ -132,5 +132,5 @@ async def test_stopping_the_loader_writes_what_was_handed_over_last(tmp_path):
     await sink.accept(record(9))
     await sink.close()
     stop.set()
-    await asyncio.wait_for(running, 5)
+    await asyncio.wait_for(running, 60)
     assert loaded == [record(9)]

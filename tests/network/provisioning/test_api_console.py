@@ -8,7 +8,7 @@ from urllib.parse import unquote_plus
 from kiunga.platform.models import StaffRole
 
 from ..conftest import api_router
-from .conftest import PPP_SECRET, Isp
+from fixtures.provisioning import PPP_SECRET, Isp
 
 
 async def test_sync_and_commands_over_the_api(api, tenant, unit_of_work, database, mikrotik):

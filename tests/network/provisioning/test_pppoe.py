@@ -17,7 +17,7 @@ from kiunga.tenants.services.lifecycle import (
 )
 from kiunga.tenants.services.models import Service
 
-from .conftest import PPP_ACTIVE, PPP_PROFILE, PPP_SECRET, STAFF, changes_sent
+from fixtures.provisioning import PPP_ACTIVE, PPP_PROFILE, PPP_SECRET, STAFF, changes_sent
 
 
 async def test_activate_suspend_restore_terminate(isp, mikrotik):

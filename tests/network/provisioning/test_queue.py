@@ -17,7 +17,14 @@ from kiunga.tenants.network.provisioning.models import CommandKind, CommandStatu
 from kiunga.tenants.network.provisioning.runner import MAX_ATTEMPTS, apply_pending, run_queues
 from kiunga.tenants.services.lifecycle import suspend_service, terminate_service
 
-from .conftest import ADDRESS_LIST, PPP_ACTIVE, PPP_PROFILE, PPP_SECRET, SIMPLE_QUEUE, STAFF
+from fixtures.provisioning import (
+    ADDRESS_LIST,
+    PPP_ACTIVE,
+    PPP_PROFILE,
+    PPP_SECRET,
+    SIMPLE_QUEUE,
+    STAFF,
+)
 
 
 async def router_row(isp, router_id=None) -> Router:

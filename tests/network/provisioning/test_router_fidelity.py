@@ -10,7 +10,7 @@ from kiunga.tenants.catalog.models import Package, ServiceType
 from kiunga.tenants.network.provisioning.runner import run_queues
 from kiunga.tenants.services.lifecycle import restore_service, suspend_service, terminate_service
 
-from .conftest import (
+from fixtures.provisioning import (
     ADDRESS_LIST,
     HOTSPOT_ACTIVE,
     HOTSPOT_PROFILE,

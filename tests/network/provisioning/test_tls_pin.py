@@ -13,7 +13,7 @@ from kiunga.tenants.network.provisioning.models import CommandStatus
 from kiunga.tenants.network.provisioning.runner import run_queues
 from kiunga.tenants.network.service import create_router, trust_certificate
 
-from .conftest import PPP_SECRET, ROUTER_PASSWORD, ROUTER_USER
+from fixtures.provisioning import PPP_SECRET, ROUTER_PASSWORD, ROUTER_USER
 
 
 @pytest.fixture

@@ -11,7 +11,8 @@ from kiunga.tenants.network.provisioning import jobs as provisioning_jobs
 from kiunga.tenants.network.provisioning.models import CommandStatus
 from kiunga.tenants.services.lifecycle import suspend_service
 
-from .conftest import PPP_ACTIVE, PPP_SECRET, STAFF, eventually
+from fixtures.provisioning import PPP_ACTIVE, PPP_SECRET, STAFF
+from fixtures.waiting import eventually
 
 
 def test_the_handlers_and_the_periodic_job_are_registered():

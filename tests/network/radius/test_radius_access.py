@@ -4,7 +4,8 @@ a user looked up only in the ISP whose router asks."""
 
 from __future__ import annotations
 
-from .conftest import OTHER_SECRET, SECRET, eventually
+from fixtures.radius import OTHER_SECRET, SECRET
+from fixtures.waiting import eventually
 
 
 async def test_an_active_service_is_accepted_with_its_package(radius, isp, add_service):

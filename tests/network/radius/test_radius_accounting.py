@@ -10,7 +10,7 @@ from kiunga.tenants.network.radius.jobs import close_stale_sessions
 from kiunga.tenants.network.radius.models import RadiusSession, UsageDaily, UsagePeriod
 from sqlalchemy import select, update
 
-from .conftest import eventually
+from fixtures.waiting import eventually
 
 GIB4 = 1 << 32
 
@@ -100,9 +100,7 @@ async def test_accounting_on_closes_the_routers_open_sessions(
             "Accounting-Response"
         )
     await eventually(lambda: rows(RadiusSession, RadiusSession.username == "mutua"))
-    await eventually(
-        lambda: _count(rows(RadiusSession, RadiusSession.username == "mutua"), 2), within=15
-    )
+    await eventually(lambda: _count(rows(RadiusSession, RadiusSession.username == "mutua"), 2))
     reboot = {"Acct-Status-Type": "Accounting-On", "NAS-IP-Address": "127.0.0.1"}
     assert (await radius.acct(reboot)).code == "Accounting-Response"
 

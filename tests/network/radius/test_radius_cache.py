@@ -16,7 +16,7 @@ from kiunga.tenants.network.radius.subscribers import EXPIRY_GRACE, Subscriber, 
 from kiunga.tenants.services.models import Service
 from sqlalchemy import text, update
 
-from .conftest import eventually
+from fixtures.waiting import eventually
 
 
 def subscriber(**changes) -> Subscriber:
@@ -79,7 +79,7 @@ async def test_without_notifications_the_full_reload_bounds_staleness(
                 update(Service).where(Service.id == service_id).values(status="suspended")
             )
         decision = await eventually(
-            lambda: _rejected(authorizer.authorize(nas, "no-notify")), within=15
+            lambda: _rejected(authorizer.authorize(nas, "no-notify")), within=60
         )
         assert decision.reason is RejectReason.SUSPENDED
         # Seen through a full reload, the only way left without the NOTIFY.

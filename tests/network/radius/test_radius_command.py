@@ -14,7 +14,8 @@ import pytest
 from kiunga.tenants.network.radius.models import RadiusSession
 from sqlalchemy import select
 
-from .conftest import SECRET, eventually, radclient
+from fixtures.radius import SECRET, radclient
+from fixtures.waiting import eventually
 
 KIUNGA = Path(sys.executable).with_name("kiunga")
 READY = re.compile(r"authentication (\d+), accounting (\d+)")

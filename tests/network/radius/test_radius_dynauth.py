@@ -7,7 +7,7 @@ from kiunga.tenants.network.radius.dynauth import DynAuthPolicy, disconnect_serv
 from kiunga.tenants.network.radius.models import RadiusSession
 from sqlalchemy import select
 
-from .conftest import eventually
+from fixtures.waiting import eventually
 
 QUICK = DynAuthPolicy(rounds=3, backoff=0.05, retransmits=2, retry_after=0.2)
 

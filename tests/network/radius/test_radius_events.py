@@ -23,7 +23,8 @@ from kiunga.tenants.services.lifecycle import (
 from kiunga.tenants.services.models import Service
 from sqlalchemy import select
 
-from .conftest import NOTIFY_BOUND, STAFF, eventually
+from fixtures.radius import NOTIFY_BOUND, STAFF
+from fixtures.waiting import eventually
 
 
 def requests_for(listener, username: str, kind: str) -> list:
