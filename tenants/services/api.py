@@ -7,11 +7,12 @@ billing:write. A reseller's key sees only its own subscribers' services; others 
 from __future__ import annotations
 
 import structlog
-from kiunga.platform.auth.fence import FENCED_CALLERS_ALLOWED, fence_for, fence_of
+from kiunga.platform.auth.fence import fence_for, fence_of
 from kiunga.platform.auth.principals import Principal
+from kiunga.platform.web.controllers import FencedApiController
 from kiunga.platform.web.dependencies import CurrentPrincipal, TenantSession
 from kiunga.platform.web.errors import FieldError
-from kiunga.platform.web.guards import requires_scopes, tenant_only
+from kiunga.platform.web.guards import requires_scopes
 from kiunga.platform.web.inputs import Id, Limit, Offset, OptionalId, OptionalText
 from kiunga.tenants.billing.api.common import actor_of
 from kiunga.tenants.billing.scopes import BILLING_WRITE
@@ -28,7 +29,7 @@ from kiunga.tenants.services.schemas import (
 from kiunga.tenants.services.scopes import SERVICES_READ, SERVICES_WRITE
 from kiunga.tenants.services.service import NewService, ServiceFilter, create_service, list_services
 from kiunga.tenants.subscribers.fence import inside_fence
-from litestar import Controller, get, post
+from litestar import get, post
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
@@ -53,12 +54,9 @@ async def _visible(session: AsyncSession, principal: Principal, service_id: int)
     return service
 
 
-class ServiceController(Controller):
+class ServiceController(FencedApiController):
     path = "/api/v1/services"
     tags = ["services"]
-    guards = [tenant_only]
-    opt = FENCED_CALLERS_ALLOWED
-    security = [{"BearerAuth": []}]
 
     @get(guards=[requires_scopes(SERVICES_READ)], summary="List services")
     async def list_services(

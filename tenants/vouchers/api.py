@@ -14,6 +14,7 @@ from typing import Annotated
 
 from kiunga.platform.auth.fence import FENCED_CALLERS_ALLOWED, fence_for, fence_of
 from kiunga.platform.auth.principals import Principal
+from kiunga.platform.web.controllers import FencedApiController
 from kiunga.platform.web.dependencies import (
     CurrentPrincipal,
     CurrentTenant,
@@ -272,12 +273,9 @@ class VoucherController(Controller):
         return VoucherRead.of(voucher)
 
 
-class VoucherSaleController(Controller):
+class VoucherSaleController(FencedApiController):
     path = "/api/v1/voucher-sales"
     tags = ["vouchers"]
-    guards = [tenant_only]
-    opt = FENCED_CALLERS_ALLOWED
-    security = [{"BearerAuth": []}]
 
     @post(
         guards=[requires_scopes(VOUCHERS_SELL)],
@@ -339,12 +337,9 @@ class VoucherSaleController(Controller):
         return SalePage(items=items, total=total, limit=limit, offset=offset)
 
 
-class AgentSummaryController(Controller):
+class AgentSummaryController(FencedApiController):
     path = "/api/v1/agents"
     tags = ["vouchers"]
-    guards = [tenant_only]
-    opt = FENCED_CALLERS_ALLOWED
-    security = [{"BearerAuth": []}]
 
     @get(
         "/summary",

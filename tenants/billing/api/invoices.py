@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from kiunga.platform.auth.fence import FENCED_CALLERS_ALLOWED, fence_of
+from kiunga.platform.auth.fence import fence_of
+from kiunga.platform.web.controllers import FencedApiController
 from kiunga.platform.web.dependencies import CurrentPrincipal, TenantSession
-from kiunga.platform.web.guards import requires_scopes, tenant_only
+from kiunga.platform.web.guards import requires_scopes
 from kiunga.platform.web.inputs import Id, OptionalId
 from kiunga.tenants.billing import invoices, queries
 from kiunga.tenants.billing.api.common import (
@@ -19,7 +20,7 @@ from kiunga.tenants.billing.api.common import (
 from kiunga.tenants.billing.models import InvoiceStatus
 from kiunga.tenants.billing.schemas import InvoiceCreate, InvoicePage, InvoiceRead, InvoiceVoid
 from kiunga.tenants.billing.scopes import BILLING_READ, BILLING_WRITE
-from litestar import Controller, get, post
+from litestar import get, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,12 +38,9 @@ async def _visible_invoice(session, principal, invoice_id: int):
     return invoice
 
 
-class InvoiceController(Controller):
+class InvoiceController(FencedApiController):
     path = "/api/v1/invoices"
     tags = ["billing"]
-    guards = [tenant_only]
-    opt = FENCED_CALLERS_ALLOWED
-    security = [{"BearerAuth": []}]
 
     @get(guards=[requires_scopes(BILLING_READ)], summary="List invoices, newest first")
     async def list_invoices(

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from kiunga.platform.auth.fence import FENCED_CALLERS_ALLOWED, fence_of
+from kiunga.platform.auth.fence import fence_of
 from kiunga.platform.db.base import utcnow
+from kiunga.platform.web.controllers import FencedApiController
 from kiunga.platform.web.dependencies import CurrentPrincipal, TenantSession
-from kiunga.platform.web.guards import requires_scopes, tenant_only
+from kiunga.platform.web.guards import requires_scopes
 from kiunga.platform.web.inputs import Id, OptionalId
 from kiunga.tenants.billing import adjustments, payments, queries
 from kiunga.tenants.billing.api.common import (
@@ -29,7 +30,7 @@ from kiunga.tenants.billing.schemas import (
     PaymentRead,
 )
 from kiunga.tenants.billing.scopes import BILLING_READ, BILLING_WRITE
-from litestar import Controller, Response, get, post
+from litestar import Response, get, post
 from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
@@ -41,12 +42,9 @@ async def payment_read(session: AsyncSession, payment: Payment) -> PaymentRead:
     return PaymentRead.of(payment, sum(a.amount for a in allocations), allocations)
 
 
-class PaymentController(Controller):
+class PaymentController(FencedApiController):
     path = "/api/v1/payments"
     tags = ["billing"]
-    guards = [tenant_only]
-    opt = FENCED_CALLERS_ALLOWED
-    security = [{"BearerAuth": []}]
 
     @get(guards=[requires_scopes(BILLING_READ)], summary="List payments, newest first")
     async def list_payments(
@@ -112,12 +110,9 @@ class PaymentController(Controller):
         return await payment_read(tenant_session, payment)
 
 
-class CreditNoteController(Controller):
+class CreditNoteController(FencedApiController):
     path = "/api/v1/credit-notes"
     tags = ["billing"]
-    guards = [tenant_only]
-    opt = FENCED_CALLERS_ALLOWED
-    security = [{"BearerAuth": []}]
 
     @get(guards=[requires_scopes(BILLING_READ)], summary="List credit notes, newest first")
     async def list_credit_notes(
@@ -156,12 +151,9 @@ class CreditNoteController(Controller):
         return CreditNoteRead.of(note)
 
 
-class AdjustmentController(Controller):
+class AdjustmentController(FencedApiController):
     path = "/api/v1/adjustments"
     tags = ["billing"]
-    guards = [tenant_only]
-    opt = FENCED_CALLERS_ALLOWED
-    security = [{"BearerAuth": []}]
 
     @get(guards=[requires_scopes(BILLING_READ)], summary="List adjustments, newest first")
     async def list_adjustments(
