@@ -1,11 +1,16 @@
-"""Base controllers for an ISP's JSON API: the guards, security and reach every such
-controller repeats, said once. A subclass names its `path` and `tags`."""
+"""Base controllers for an ISP's JSON API (the guards, security and reach every such
+controller repeats, said once; a subclass names its `path` and `tags`), and the route
+decorator of an action on one resource."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from kiunga.platform.auth.fence import FENCED_CALLERS_ALLOWED
-from kiunga.platform.web.guards import tenant_only
-from litestar import Controller
+from kiunga.platform.web.guards import requires_scopes, tenant_only
+from litestar import Controller, post
+from litestar.handlers import HTTPRouteHandler
+from litestar.status_codes import HTTP_200_OK
 
 
 class TenantApiController(Controller):
@@ -21,3 +26,15 @@ class FencedApiController(TenantApiController):
     they read and change to the caller's fence."""
 
     opt = FENCED_CALLERS_ALLOWED
+
+
+def action(path: str, *scopes: str, summary: str, **options: Any) -> HTTPRouteHandler:
+    """A POST that acts on something that exists (activate it, revoke it, test it): it
+    answers 200 with the result rather than Litestar's 201 for a POST, and needs `scopes`."""
+    return post(
+        path,
+        guards=[requires_scopes(*scopes)],
+        status_code=HTTP_200_OK,
+        summary=summary,
+        **options,
+    )

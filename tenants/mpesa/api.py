@@ -4,6 +4,7 @@ refused: M-Pesa is the ISP's own till."""
 
 from __future__ import annotations
 
+from kiunga.platform.web.controllers import action
 from kiunga.platform.web.dependencies import (
     CurrentPrincipal,
     CurrentTenant,
@@ -35,7 +36,7 @@ from kiunga.tenants.mpesa.schemas import (
 from kiunga.tenants.mpesa.scopes import MPESA_SETTINGS
 from litestar import Controller, Request, get, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
-from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+from litestar.status_codes import HTTP_201_CREATED
 
 GATEWAY_FACTORY_KEY = "mpesa_gateway_factory"
 
@@ -68,10 +69,9 @@ class MpesaController(Controller):
         callback_routes(request).forget()  # the source allowlist may have changed
         return SettingsRead.of(config.settings_view(row))
 
-    @post(
+    @action(
         "/settings/test-connection",
-        guards=[requires_scopes(MPESA_SETTINGS)],
-        status_code=HTTP_200_OK,
+        MPESA_SETTINGS,
         summary="Ask Daraja for a token with the saved consumer key and secret",
     )
     async def test_connection(
@@ -82,10 +82,9 @@ class MpesaController(Controller):
         )
         return CheckRead(result.ok, result.message)
 
-    @post(
+    @action(
         "/settings/rotate-callback-token",
-        guards=[requires_scopes(MPESA_SETTINGS)],
-        status_code=HTTP_200_OK,
+        MPESA_SETTINGS,
         summary="New callback URLs (the old ones stop working); registers the C2B URLs again",
     )
     async def rotate_token(
@@ -102,10 +101,9 @@ class MpesaController(Controller):
             view = config.settings_view(await config.settings_row(session))
         return CheckRead(result.ok, result.message, SettingsRead.of(view).callback_urls)
 
-    @post(
+    @action(
         "/settings/register-c2b",
-        guards=[requires_scopes(MPESA_SETTINGS)],
-        status_code=HTTP_200_OK,
+        MPESA_SETTINGS,
         summary="Register the C2B validation and confirmation URLs with Daraja",
     )
     async def register_c2b(
@@ -186,10 +184,9 @@ class MpesaController(Controller):
         rows, total = await queue.list_unmatched(tenant_session, limit=limit, offset=offset)
         return TransactionPage([TransactionRead.of(r) for r in rows], total, limit, offset)
 
-    @post(
+    @action(
         "/unmatched/{transaction_id:int}/assign",
-        guards=[requires_scopes(BILLING_WRITE)],
-        status_code=HTTP_200_OK,
+        BILLING_WRITE,
         summary="Credit a waiting payment to an account (restores service like any payment)",
     )
     async def assign(

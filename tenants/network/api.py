@@ -4,6 +4,7 @@ ISP's own. Passwords and shared secrets are never returned, only whether they ar
 
 from __future__ import annotations
 
+from kiunga.platform.web.controllers import action
 from kiunga.platform.web.dependencies import CurrentTenant, Services, TenantSession
 from kiunga.platform.web.guards import requires_scopes, tenant_only
 from kiunga.platform.web.inputs import Id, OptionalId
@@ -17,7 +18,6 @@ from kiunga.tenants.network.schemas import (
 from kiunga.tenants.network.scopes import NETWORK_READ, NETWORK_WRITE
 from litestar import Controller, Request, delete, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody
-from litestar.status_codes import HTTP_200_OK
 
 GATEWAY_FACTORY_KEY = "network_gateway_factory"
 
@@ -71,10 +71,9 @@ class RouterController(Controller):
     ) -> None:
         await service.delete_router(tenant_session, tenant.id, router_id)
 
-    @post(
+    @action(
         "/{router_id:int}/test-connection",
-        guards=[requires_scopes(NETWORK_WRITE)],
-        status_code=HTTP_200_OK,
+        NETWORK_WRITE,
         summary="Log in over the RouterOS API, read identity and resources, and keep them",
     )
     async def test_connection(

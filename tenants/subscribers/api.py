@@ -10,7 +10,7 @@ from typing import Literal
 
 from kiunga.platform.auth.fence import fence_for, fence_of
 from kiunga.platform.auth.principals import Principal, StaffPrincipal
-from kiunga.platform.web.controllers import FencedApiController
+from kiunga.platform.web.controllers import FencedApiController, action
 from kiunga.platform.web.dependencies import CurrentPrincipal, TenantSession
 from kiunga.platform.web.guards import requires_scopes
 from kiunga.platform.web.inputs import Id, OptionalId, OptionalText, PageNumber
@@ -29,7 +29,6 @@ from kiunga.tenants.subscribers.schemas import (
 from kiunga.tenants.subscribers.scopes import SUBSCRIBERS_READ, SUBSCRIBERS_WRITE
 from litestar import get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody
-from litestar.status_codes import HTTP_200_OK
 
 SortKey = Literal[tuple(SORTS)]  # type: ignore[valid-type]
 
@@ -119,10 +118,9 @@ class SubscriberController(FencedApiController):
         )
         return SubscriberRead.of(subscriber)
 
-    @post(
+    @action(
         "/{subscriber_id:int}/status",
-        guards=[requires_scopes(SUBSCRIBERS_WRITE)],
-        status_code=HTTP_200_OK,
+        SUBSCRIBERS_WRITE,
         summary="Move a subscriber through the lifecycle (recorded with who and why)",
     )
     async def change_status(

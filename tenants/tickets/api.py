@@ -10,7 +10,7 @@ from typing import Annotated
 
 from kiunga.platform.auth.fence import Fence, fence_of
 from kiunga.platform.auth.principals import ApiKeyPrincipal, Principal, StaffPrincipal
-from kiunga.platform.web.controllers import FencedApiController
+from kiunga.platform.web.controllers import FencedApiController, action
 from kiunga.platform.web.dependencies import CurrentPrincipal, TenantSession
 from kiunga.platform.web.errors import FieldError
 from kiunga.platform.web.guards import requires_scopes
@@ -157,12 +157,7 @@ class TicketController(FencedApiController):
         )
         return MessageRead.of(message)
 
-    @post(
-        "/{ticket_id:int}/assign",
-        guards=[requires_scopes(TICKETS_WRITE)],
-        summary="Assign a ticket to a staff member",
-        status_code=200,
-    )
+    @action("/{ticket_id:int}/assign", TICKETS_WRITE, summary="Assign a ticket to a staff member")
     async def assign(
         self,
         tenant_session: TenantSession,
@@ -176,12 +171,7 @@ class TicketController(FencedApiController):
         )
         return TicketRead.of(ticket)
 
-    @post(
-        "/{ticket_id:int}/status",
-        guards=[requires_scopes(TICKETS_WRITE)],
-        summary="Move a ticket to another status",
-        status_code=200,
-    )
+    @action("/{ticket_id:int}/status", TICKETS_WRITE, summary="Move a ticket to another status")
     async def change_status(
         self,
         tenant_session: TenantSession,

@@ -14,7 +14,7 @@ from typing import Annotated
 
 from kiunga.platform.auth.fence import FENCED_CALLERS_ALLOWED, fence_for, fence_of
 from kiunga.platform.auth.principals import Principal
-from kiunga.platform.web.controllers import FencedApiController
+from kiunga.platform.web.controllers import FencedApiController, action
 from kiunga.platform.web.dependencies import (
     CurrentPrincipal,
     CurrentTenant,
@@ -120,10 +120,9 @@ class VoucherBatchController(Controller):
     ) -> BatchRead:
         return await batch_read(tenant_session, await _batch(tenant_session, principal, batch_id))
 
-    @post(
+    @action(
         "/{batch_id:int}/revoke",
-        guards=[requires_scopes(VOUCHERS_WRITE)],
-        status_code=HTTP_200_OK,
+        VOUCHERS_WRITE,
         summary="Revoke every voucher of the batch not used up or expired",
     )
     async def revoke_batch(
@@ -251,10 +250,9 @@ class VoucherController(Controller):
         )
         return VoucherRead.of(voucher)
 
-    @post(
+    @action(
         "/{voucher_id:int}/revoke",
-        guards=[requires_scopes(VOUCHERS_WRITE)],
-        status_code=HTTP_200_OK,
+        VOUCHERS_WRITE,
         summary="Revoke one voucher (an active one loses its service)",
     )
     async def revoke_voucher(

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated
 
 from kiunga.platform.auth.fence import fence_of
-from kiunga.platform.web.controllers import FencedApiController
+from kiunga.platform.web.controllers import FencedApiController, action
 from kiunga.platform.web.dependencies import CurrentPrincipal, TenantSession
 from kiunga.platform.web.guards import requires_scopes
 from kiunga.platform.web.inputs import Id, OptionalId
@@ -22,7 +22,6 @@ from kiunga.tenants.billing.schemas import InvoiceCreate, InvoicePage, InvoiceRe
 from kiunga.tenants.billing.scopes import BILLING_READ, BILLING_WRITE
 from litestar import get, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
-from litestar.status_codes import HTTP_200_OK
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
@@ -106,10 +105,9 @@ class InvoiceController(FencedApiController):
         invoice = await _visible_invoice(tenant_session, principal, invoice_id)
         return await invoice_read(tenant_session, invoice, with_allocations=True)
 
-    @post(
+    @action(
         "/{invoice_id:int}/issue",
-        guards=[requires_scopes(BILLING_WRITE)],
-        status_code=HTTP_200_OK,
+        BILLING_WRITE,
         summary="Issue a draft: number it and post it to the ledger",
     )
     async def issue(
@@ -119,10 +117,9 @@ class InvoiceController(FencedApiController):
         invoice = await invoices.issue_draft(tenant_session, invoice_id, actor=actor_of(principal))
         return await invoice_read(tenant_session, invoice, with_allocations=True)
 
-    @post(
+    @action(
         "/{invoice_id:int}/void",
-        guards=[requires_scopes(BILLING_WRITE)],
-        status_code=HTTP_200_OK,
+        BILLING_WRITE,
         summary="Void an invoice nothing has been applied to",
     )
     async def void(
