@@ -5,24 +5,22 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from kiunga.platform.auth.fence import FENCED_CALLERS_ALLOWED
-from kiunga.platform.web.controllers import action
+from kiunga.platform.web.controllers import TenantApiController, action
 from kiunga.platform.web.dependencies import CurrentTenant, TenantSession
-from kiunga.platform.web.guards import requires_scopes, tenant_only
+from kiunga.platform.web.guards import requires_scopes
 from kiunga.platform.web.inputs import Id
 from kiunga.tenants.catalog import service
 from kiunga.tenants.catalog.schemas import PackageCreate, PackageRead, PackageUpdate
 from kiunga.tenants.catalog.scopes import PACKAGES_READ, PACKAGES_WRITE
-from litestar import Controller, get, patch, post
+from litestar import get, patch, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 _ARCHIVED = {"active": False, "archived": True, "all": None}
 
 
-class PackageController(Controller):
+class PackageController(TenantApiController):
     path = "/api/v1/packages"
     tags = ["packages"]
-    guards = [tenant_only]
-    security = [{"BearerAuth": []}]
 
     @get(
         guards=[requires_scopes(PACKAGES_READ)], opt=FENCED_CALLERS_ALLOWED, summary="List packages"

@@ -4,7 +4,7 @@ refused: M-Pesa is the ISP's own till."""
 
 from __future__ import annotations
 
-from kiunga.platform.web.controllers import action
+from kiunga.platform.web.controllers import TenantApiController, action
 from kiunga.platform.web.dependencies import (
     CurrentPrincipal,
     CurrentTenant,
@@ -12,7 +12,7 @@ from kiunga.platform.web.dependencies import (
     TenantSession,
 )
 from kiunga.platform.web.errors import FieldError
-from kiunga.platform.web.guards import requires_scopes, tenant_only
+from kiunga.platform.web.guards import requires_scopes
 from kiunga.platform.web.inputs import Id, OptionalId, OptionalText
 from kiunga.tenants.billing.api.common import Limit, Offset, actor_of
 from kiunga.tenants.billing.scopes import BILLING_READ, BILLING_WRITE
@@ -34,7 +34,7 @@ from kiunga.tenants.mpesa.schemas import (
     TransactionRead,
 )
 from kiunga.tenants.mpesa.scopes import MPESA_SETTINGS
-from litestar import Controller, Request, get, post, put
+from litestar import Request, get, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_201_CREATED
 
@@ -45,11 +45,9 @@ def gateway_factory(request: Request) -> GatewayFactory:
     return request.app.state.get(GATEWAY_FACTORY_KEY) or daraja_gateway
 
 
-class MpesaController(Controller):
+class MpesaController(TenantApiController):
     path = "/api/v1/mpesa"
     tags = ["mpesa"]
-    guards = [tenant_only]
-    security = [{"BearerAuth": []}]
 
     @get("/settings", guards=[requires_scopes(MPESA_SETTINGS)], summary="M-Pesa settings")
     async def read_settings(self, tenant_session: TenantSession) -> SettingsRead:

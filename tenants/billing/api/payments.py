@@ -42,6 +42,13 @@ async def payment_read(session: AsyncSession, payment: Payment) -> PaymentRead:
     return PaymentRead.of(payment, sum(a.amount for a in allocations), allocations)
 
 
+async def _documents(listing, session, principal, subscriber_id, limit, offset):
+    """A page of credit notes or adjustments (`listing`): one subscriber's or all, inside
+    the caller's fence."""
+    filters = queries.DocumentFilters(subscriber_id=subscriber_id, reseller_id=fence_of(principal))
+    return await listing(session, filters, limit=limit, offset=offset)
+
+
 class PaymentController(FencedApiController):
     path = "/api/v1/payments"
     tags = ["billing"]
@@ -123,11 +130,8 @@ class CreditNoteController(FencedApiController):
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> CreditNotePage:
-        filters = queries.DocumentFilters(
-            subscriber_id=subscriber_id, reseller_id=fence_of(principal)
-        )
-        rows, total = await queries.list_credit_notes(
-            tenant_session, filters, limit=limit, offset=offset
+        rows, total = await _documents(
+            queries.list_credit_notes, tenant_session, principal, subscriber_id, limit, offset
         )
         items = [CreditNoteRead.of(note) for note in rows]
         return CreditNotePage(items=items, total=total, limit=limit, offset=offset)
@@ -164,11 +168,8 @@ class AdjustmentController(FencedApiController):
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> AdjustmentPage:
-        filters = queries.DocumentFilters(
-            subscriber_id=subscriber_id, reseller_id=fence_of(principal)
-        )
-        rows, total = await queries.list_adjustments(
-            tenant_session, filters, limit=limit, offset=offset
+        rows, total = await _documents(
+            queries.list_adjustments, tenant_session, principal, subscriber_id, limit, offset
         )
         items = [AdjustmentRead.of(adjustment) for adjustment in rows]
         return AdjustmentPage(items=items, total=total, limit=limit, offset=offset)
