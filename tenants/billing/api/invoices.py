@@ -6,12 +6,13 @@ from datetime import datetime
 from typing import Annotated
 
 from kiunga.platform.auth.fence import fence_of
-from kiunga.platform.web.controllers import FencedApiController, action
+from kiunga.platform.web.controllers import action
 from kiunga.platform.web.dependencies import CurrentPrincipal, TenantSession
 from kiunga.platform.web.guards import requires_scopes
 from kiunga.platform.web.inputs import Id, OptionalId
 from kiunga.tenants.billing import invoices, queries
 from kiunga.tenants.billing.api.common import (
+    BillingApiController,
     Limit,
     Offset,
     actor_of,
@@ -37,9 +38,8 @@ async def _visible_invoice(session, principal, invoice_id: int):
     return invoice
 
 
-class InvoiceController(FencedApiController):
+class InvoiceController(BillingApiController):
     path = "/api/v1/invoices"
-    tags = ["billing"]
 
     @get(guards=[requires_scopes(BILLING_READ)], summary="List invoices, newest first")
     async def list_invoices(

@@ -6,12 +6,12 @@ from datetime import datetime
 
 from kiunga.platform.auth.fence import fence_of
 from kiunga.platform.db.base import utcnow
-from kiunga.platform.web.controllers import FencedApiController
 from kiunga.platform.web.dependencies import CurrentPrincipal, TenantSession
 from kiunga.platform.web.guards import requires_scopes
 from kiunga.platform.web.inputs import Id, OptionalId
 from kiunga.tenants.billing import adjustments, payments, queries
 from kiunga.tenants.billing.api.common import (
+    BillingApiController,
     Limit,
     Offset,
     actor_of,
@@ -43,15 +43,16 @@ async def payment_read(session: AsyncSession, payment: Payment) -> PaymentRead:
 
 
 async def _documents(listing, session, principal, subscriber_id, limit, offset):
-    """A page of credit notes or adjustments (`listing`): one subscriber's or all, inside
-    the caller's fence."""
+    """A page of credit notes or adjustments, one subscriber's or all, inside the caller's
+    fence. `listing`: the query, the read schema and the page schema."""
+    query, read, page = listing
     filters = queries.DocumentFilters(subscriber_id=subscriber_id, reseller_id=fence_of(principal))
-    return await listing(session, filters, limit=limit, offset=offset)
+    rows, total = await query(session, filters, limit=limit, offset=offset)
+    return page(items=[read.of(row) for row in rows], total=total, limit=limit, offset=offset)
 
 
-class PaymentController(FencedApiController):
+class PaymentController(BillingApiController):
     path = "/api/v1/payments"
-    tags = ["billing"]
 
     @get(guards=[requires_scopes(BILLING_READ)], summary="List payments, newest first")
     async def list_payments(
@@ -117,9 +118,8 @@ class PaymentController(FencedApiController):
         return await payment_read(tenant_session, payment)
 
 
-class CreditNoteController(FencedApiController):
+class CreditNoteController(BillingApiController):
     path = "/api/v1/credit-notes"
-    tags = ["billing"]
 
     @get(guards=[requires_scopes(BILLING_READ)], summary="List credit notes, newest first")
     async def list_credit_notes(
@@ -130,11 +130,8 @@ class CreditNoteController(FencedApiController):
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> CreditNotePage:
-        rows, total = await _documents(
-            queries.list_credit_notes, tenant_session, principal, subscriber_id, limit, offset
-        )
-        items = [CreditNoteRead.of(note) for note in rows]
-        return CreditNotePage(items=items, total=total, limit=limit, offset=offset)
+        listing = (queries.list_credit_notes, CreditNoteRead, CreditNotePage)
+        return await _documents(listing, tenant_session, principal, subscriber_id, limit, offset)
 
     @post(guards=[requires_scopes(BILLING_WRITE)], summary="Issue a credit note")
     async def issue_credit_note(
@@ -155,9 +152,8 @@ class CreditNoteController(FencedApiController):
         return CreditNoteRead.of(note)
 
 
-class AdjustmentController(FencedApiController):
+class AdjustmentController(BillingApiController):
     path = "/api/v1/adjustments"
-    tags = ["billing"]
 
     @get(guards=[requires_scopes(BILLING_READ)], summary="List adjustments, newest first")
     async def list_adjustments(
@@ -168,11 +164,8 @@ class AdjustmentController(FencedApiController):
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> AdjustmentPage:
-        rows, total = await _documents(
-            queries.list_adjustments, tenant_session, principal, subscriber_id, limit, offset
-        )
-        items = [AdjustmentRead.of(adjustment) for adjustment in rows]
-        return AdjustmentPage(items=items, total=total, limit=limit, offset=offset)
+        listing = (queries.list_adjustments, AdjustmentRead, AdjustmentPage)
+        return await _documents(listing, tenant_session, principal, subscriber_id, limit, offset)
 
     @post(
         guards=[requires_scopes(BILLING_WRITE)],
