@@ -17,6 +17,12 @@ from kiunga.platform.models import StaffRole
 API_KEYS_MANAGE = "api_keys:manage"
 PLATFORM_TENANTS = "platform:tenants"
 
+# The ISP's own staff, every role but the agent (who sells vouchers for a reseller and
+# sees nothing else): the usual holders of an area's read scope.
+OFFICE_ROLES = frozenset(
+    {StaffRole.OWNER, StaffRole.ADMIN, StaffRole.FINANCE, StaffRole.SUPPORT, StaffRole.TECHNICIAN}
+)
+
 
 @dataclass(frozen=True)
 class Scope:

@@ -8,7 +8,7 @@ from kiunga.tenants.billing.allocation import allocate_credit
 from kiunga.tenants.billing.errors import BillingError, money, required_text
 from kiunga.tenants.billing.invoices import get_invoice
 from kiunga.tenants.billing.ledger import account_for, actor_columns, post_entry
-from kiunga.tenants.billing.models import Adjustment, CreditNote, EntryKind, InvoiceStatus
+from kiunga.tenants.billing.models import Account, Adjustment, CreditNote, EntryKind, InvoiceStatus
 from kiunga.tenants.billing.numbering import next_number
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,25 +35,11 @@ async def issue_credit_note(
             raise BillingError("invoice_id", f"the invoice is {invoice.status.value}")
     note = CreditNote(
         number=await next_number(session, "credit_note"),
-        subscriber_id=subscriber_id,
-        account_id=account.id,
         invoice_id=invoice_id,
-        amount=amount,
-        currency=account.currency,
-        reason=reason,
-        **actor_columns(actor),
+        **_correction(account, amount, reason, actor),
     )
-    session.add(note)
-    await session.flush()
-    await post_entry(
-        session,
-        account,
-        EntryKind.CREDIT_NOTE,
-        amount,
-        description=f"Credit note {note.number}: {reason}",
-        actor=actor,
-        credit_note_id=note.id,
-    )
+    description = f"Credit note {note.number}: {reason}"
+    await _book(session, account, note, EntryKind.CREDIT_NOTE, description, actor)
     await allocate_credit(session, account)
     await emit(
         session,
@@ -71,23 +57,42 @@ async def post_adjustment(
     amount = money(amount, "amount", allow_negative=True)
     reason = required_text(reason, "reason")
     account = await account_for(session, subscriber_id, lock=True)
-    adjustment = Adjustment(
-        subscriber_id=subscriber_id,
-        account_id=account.id,
-        amount=amount,
-        currency=account.currency,
-        reason=reason,
+    adjustment = Adjustment(**_correction(account, amount, reason, actor))
+    description = f"Adjustment: {reason}"
+    await _book(session, account, adjustment, EntryKind.ADJUSTMENT, description, actor)
+    return adjustment
+
+
+def _correction(account: Account, amount: int, reason: str, actor: Actor) -> dict:
+    """The columns a credit note and an adjustment share: whose, how much, why, by whom."""
+    return {
+        "subscriber_id": account.subscriber_id,
+        "account_id": account.id,
+        "amount": amount,
+        "currency": account.currency,
+        "reason": reason,
         **actor_columns(actor),
-    )
-    session.add(adjustment)
+    }
+
+
+async def _book(
+    session: AsyncSession,
+    account: Account,
+    correction: CreditNote | Adjustment,
+    kind: EntryKind,
+    description: str,
+    actor: Actor,
+) -> None:
+    """Store the correction and post its amount to the ledger, the entry naming it."""
+    session.add(correction)
     await session.flush()
+    link = {EntryKind.CREDIT_NOTE: "credit_note_id", EntryKind.ADJUSTMENT: "adjustment_id"}[kind]
     await post_entry(
         session,
         account,
-        EntryKind.ADJUSTMENT,
-        amount,
-        description=f"Adjustment: {reason}",
+        kind,
+        correction.amount,
+        description=description,
         actor=actor,
-        adjustment_id=adjustment.id,
+        **{link: correction.id},
     )
-    return adjustment

@@ -7,6 +7,7 @@ from typing import Any
 
 import msgspec
 from kiunga.platform.web.inputs import Amount, Count, Id, Text
+from kiunga.platform.web.reads import read_of
 from kiunga.tenants.billing.ledger import StatementLine
 from kiunga.tenants.billing.models import (
     Adjustment,
@@ -210,17 +211,7 @@ class CreditNoteRead(msgspec.Struct):
 
     @classmethod
     def of(cls, note: CreditNote) -> CreditNoteRead:
-        return cls(
-            id=note.id,
-            number=note.number,
-            subscriber_id=note.subscriber_id,
-            invoice_id=note.invoice_id,
-            amount=note.amount,
-            currency=note.currency,
-            reason=note.reason,
-            issued_at=note.issued_at,
-            issued_by=ActorRead.of(note),
-        )
+        return read_of(cls, note, issued_by=ActorRead.of(note))
 
 
 class AdjustmentRead(msgspec.Struct):
@@ -234,15 +225,7 @@ class AdjustmentRead(msgspec.Struct):
 
     @classmethod
     def of(cls, adjustment: Adjustment) -> AdjustmentRead:
-        return cls(
-            id=adjustment.id,
-            subscriber_id=adjustment.subscriber_id,
-            amount=adjustment.amount,
-            currency=adjustment.currency,
-            reason=adjustment.reason,
-            created_at=adjustment.created_at,
-            made_by=ActorRead.of(adjustment),
-        )
+        return read_of(cls, adjustment, made_by=ActorRead.of(adjustment))
 
 
 class StatementEntryRead(msgspec.Struct):

@@ -5,24 +5,22 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from kiunga.platform.auth.fence import FENCED_CALLERS_ALLOWED
+from kiunga.platform.web.controllers import TenantApiController, action
 from kiunga.platform.web.dependencies import CurrentTenant, TenantSession
-from kiunga.platform.web.guards import requires_scopes, tenant_only
+from kiunga.platform.web.guards import requires_scopes
 from kiunga.platform.web.inputs import Id
 from kiunga.tenants.catalog import service
 from kiunga.tenants.catalog.schemas import PackageCreate, PackageRead, PackageUpdate
 from kiunga.tenants.catalog.scopes import PACKAGES_READ, PACKAGES_WRITE
-from litestar import Controller, get, patch, post
+from litestar import get, patch, post
 from litestar.params import FromPath, JSONBody, QueryParameter
-from litestar.status_codes import HTTP_200_OK
 
 _ARCHIVED = {"active": False, "archived": True, "all": None}
 
 
-class PackageController(Controller):
+class PackageController(TenantApiController):
     path = "/api/v1/packages"
     tags = ["packages"]
-    guards = [tenant_only]
-    security = [{"BearerAuth": []}]
 
     @get(
         guards=[requires_scopes(PACKAGES_READ)], opt=FENCED_CALLERS_ALLOWED, summary="List packages"
@@ -69,21 +67,11 @@ class PackageController(Controller):
         package = await service.update_package(tenant_session, package_id, data.fields())
         return PackageRead.of(package)
 
-    @post(
-        "/{package_id:int}/archive",
-        guards=[requires_scopes(PACKAGES_WRITE)],
-        status_code=HTTP_200_OK,
-        summary="Stop selling a package",
-    )
+    @action("/{package_id:int}/archive", PACKAGES_WRITE, summary="Stop selling a package")
     async def archive(self, tenant_session: TenantSession, package_id: FromPath[Id]) -> PackageRead:
         return await _set_archived(tenant_session, package_id, True)
 
-    @post(
-        "/{package_id:int}/unarchive",
-        guards=[requires_scopes(PACKAGES_WRITE)],
-        status_code=HTTP_200_OK,
-        summary="Sell an archived package again",
-    )
+    @action("/{package_id:int}/unarchive", PACKAGES_WRITE, summary="Sell an archived package again")
     async def unarchive(
         self, tenant_session: TenantSession, package_id: FromPath[Id]
     ) -> PackageRead:

@@ -34,22 +34,8 @@ class PackageCreate(msgspec.Struct, forbid_unknown_fields=True):
     sold_on_portal: bool | Whole = False
 
     def fields(self) -> PackageFields:
-        return PackageFields(
-            name=self.name,
-            name_sw=self.name_sw,
-            description=self.description,
-            price=self.price,
-            billing_type=self.billing_type,
-            validity_count=self.validity_count,
-            validity_unit=self.validity_unit,
-            service_type=self.service_type,
-            rate_limit=self.rate_limit,
-            data_cap_bytes=self.data_cap_bytes,
-            fup_rate_limit=self.fup_rate_limit,
-            site_ids=self.site_ids,
-            shared_users=self.shared_users,
-            sold_on_portal=self.sold_on_portal,
-        )
+        # Every field of the create body is a field of the service's; the rest default.
+        return PackageFields(**{f: getattr(self, f) for f in self.__struct_fields__})
 
 
 class PackageUpdate(msgspec.Struct, forbid_unknown_fields=True):

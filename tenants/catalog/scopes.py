@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kiunga.platform.auth.scopes import Scope
+from kiunga.platform.auth.scopes import OFFICE_ROLES, Scope
 from kiunga.platform.models import StaffRole
 
 PACKAGES_READ = "packages:read"
@@ -10,16 +10,6 @@ PACKAGES_WRITE = "packages:write"
 
 # Declared in the manifest; `fenced`: a reseller's key may hold it (see Scope).
 SCOPES = (
-    Scope(
-        PACKAGES_READ,
-        roles={
-            StaffRole.OWNER,
-            StaffRole.ADMIN,
-            StaffRole.FINANCE,
-            StaffRole.SUPPORT,
-            StaffRole.TECHNICIAN,
-        },
-        fenced=True,
-    ),
+    Scope(PACKAGES_READ, roles=OFFICE_ROLES, fenced=True),
     Scope(PACKAGES_WRITE, roles={StaffRole.OWNER, StaffRole.ADMIN}),
 )

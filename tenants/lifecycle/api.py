@@ -4,14 +4,15 @@ payment terms, in days. Reading needs billing:read, changing billing:write."""
 from __future__ import annotations
 
 import msgspec
+from kiunga.platform.web.controllers import TenantApiController
 from kiunga.platform.web.dependencies import TenantSession
 from kiunga.platform.web.errors import FieldError
-from kiunga.platform.web.guards import requires_scopes, tenant_only
+from kiunga.platform.web.guards import requires_scopes
 from kiunga.platform.web.inputs import Count
 from kiunga.tenants.billing.scopes import BILLING_READ, BILLING_WRITE
 from kiunga.tenants.services.models import DEFAULT_SETTINGS
 from kiunga.tenants.services.settings import billing_settings, update_billing_settings
-from litestar import Controller, get, patch
+from litestar import get, patch
 from litestar.params import JSONBody
 
 
@@ -27,11 +28,9 @@ class LifecycleSettingsChange(msgspec.Struct, forbid_unknown_fields=True):
     postpaid_due_days: Count | None = None
 
 
-class LifecycleSettingsController(Controller):
+class LifecycleSettingsController(TenantApiController):
     path = "/api/v1/lifecycle/settings"
     tags = ["lifecycle"]
-    guards = [tenant_only]
-    security = [{"BearerAuth": []}]
 
     @get(guards=[requires_scopes(BILLING_READ)], summary="Grace period and reminder settings")
     async def read(self, tenant_session: TenantSession) -> LifecycleSettings:

@@ -4,6 +4,7 @@ refused: M-Pesa is the ISP's own till."""
 
 from __future__ import annotations
 
+from kiunga.platform.web.controllers import TenantApiController, action
 from kiunga.platform.web.dependencies import (
     CurrentPrincipal,
     CurrentTenant,
@@ -11,7 +12,7 @@ from kiunga.platform.web.dependencies import (
     TenantSession,
 )
 from kiunga.platform.web.errors import FieldError
-from kiunga.platform.web.guards import requires_scopes, tenant_only
+from kiunga.platform.web.guards import requires_scopes
 from kiunga.platform.web.inputs import Id, OptionalId, OptionalText
 from kiunga.tenants.billing.api.common import Limit, Offset, actor_of
 from kiunga.tenants.billing.scopes import BILLING_READ, BILLING_WRITE
@@ -33,9 +34,9 @@ from kiunga.tenants.mpesa.schemas import (
     TransactionRead,
 )
 from kiunga.tenants.mpesa.scopes import MPESA_SETTINGS
-from litestar import Controller, Request, get, post, put
+from litestar import Request, get, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
-from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+from litestar.status_codes import HTTP_201_CREATED
 
 GATEWAY_FACTORY_KEY = "mpesa_gateway_factory"
 
@@ -44,11 +45,9 @@ def gateway_factory(request: Request) -> GatewayFactory:
     return request.app.state.get(GATEWAY_FACTORY_KEY) or daraja_gateway
 
 
-class MpesaController(Controller):
+class MpesaController(TenantApiController):
     path = "/api/v1/mpesa"
     tags = ["mpesa"]
-    guards = [tenant_only]
-    security = [{"BearerAuth": []}]
 
     @get("/settings", guards=[requires_scopes(MPESA_SETTINGS)], summary="M-Pesa settings")
     async def read_settings(self, tenant_session: TenantSession) -> SettingsRead:
@@ -68,10 +67,9 @@ class MpesaController(Controller):
         callback_routes(request).forget()  # the source allowlist may have changed
         return SettingsRead.of(config.settings_view(row))
 
-    @post(
+    @action(
         "/settings/test-connection",
-        guards=[requires_scopes(MPESA_SETTINGS)],
-        status_code=HTTP_200_OK,
+        MPESA_SETTINGS,
         summary="Ask Daraja for a token with the saved consumer key and secret",
     )
     async def test_connection(
@@ -82,10 +80,9 @@ class MpesaController(Controller):
         )
         return CheckRead(result.ok, result.message)
 
-    @post(
+    @action(
         "/settings/rotate-callback-token",
-        guards=[requires_scopes(MPESA_SETTINGS)],
-        status_code=HTTP_200_OK,
+        MPESA_SETTINGS,
         summary="New callback URLs (the old ones stop working); registers the C2B URLs again",
     )
     async def rotate_token(
@@ -102,10 +99,9 @@ class MpesaController(Controller):
             view = config.settings_view(await config.settings_row(session))
         return CheckRead(result.ok, result.message, SettingsRead.of(view).callback_urls)
 
-    @post(
+    @action(
         "/settings/register-c2b",
-        guards=[requires_scopes(MPESA_SETTINGS)],
-        status_code=HTTP_200_OK,
+        MPESA_SETTINGS,
         summary="Register the C2B validation and confirmation URLs with Daraja",
     )
     async def register_c2b(
@@ -186,10 +182,9 @@ class MpesaController(Controller):
         rows, total = await queue.list_unmatched(tenant_session, limit=limit, offset=offset)
         return TransactionPage([TransactionRead.of(r) for r in rows], total, limit, offset)
 
-    @post(
+    @action(
         "/unmatched/{transaction_id:int}/assign",
-        guards=[requires_scopes(BILLING_WRITE)],
-        status_code=HTTP_200_OK,
+        BILLING_WRITE,
         summary="Credit a waiting payment to an account (restores service like any payment)",
     )
     async def assign(

@@ -4,8 +4,9 @@ ISP's own. Passwords and shared secrets are never returned, only whether they ar
 
 from __future__ import annotations
 
+from kiunga.platform.web.controllers import TenantApiController, action
 from kiunga.platform.web.dependencies import CurrentTenant, Services, TenantSession
-from kiunga.platform.web.guards import requires_scopes, tenant_only
+from kiunga.platform.web.guards import requires_scopes
 from kiunga.platform.web.inputs import Id, OptionalId
 from kiunga.tenants.network import service, status
 from kiunga.tenants.network.schemas import (
@@ -15,9 +16,8 @@ from kiunga.tenants.network.schemas import (
     RouterUpdate,
 )
 from kiunga.tenants.network.scopes import NETWORK_READ, NETWORK_WRITE
-from litestar import Controller, Request, delete, get, patch, post
+from litestar import Request, delete, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody
-from litestar.status_codes import HTTP_200_OK
 
 GATEWAY_FACTORY_KEY = "network_gateway_factory"
 
@@ -27,11 +27,9 @@ def gateway_factory(request: Request) -> status.GatewayFactory:
     return request.app.state.get(GATEWAY_FACTORY_KEY) or status.routeros_gateway
 
 
-class RouterController(Controller):
+class RouterController(TenantApiController):
     path = "/api/v1/routers"
     tags = ["network"]
-    guards = [tenant_only]
-    security = [{"BearerAuth": []}]
 
     @get(guards=[requires_scopes(NETWORK_READ)], summary="List routers with their status")
     async def list_routers(
@@ -71,10 +69,9 @@ class RouterController(Controller):
     ) -> None:
         await service.delete_router(tenant_session, tenant.id, router_id)
 
-    @post(
+    @action(
         "/{router_id:int}/test-connection",
-        guards=[requires_scopes(NETWORK_WRITE)],
-        status_code=HTTP_200_OK,
+        NETWORK_WRITE,
         summary="Log in over the RouterOS API, read identity and resources, and keep them",
     )
     async def test_connection(

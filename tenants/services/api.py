@@ -7,11 +7,12 @@ billing:write. A reseller's key sees only its own subscribers' services; others 
 from __future__ import annotations
 
 import structlog
-from kiunga.platform.auth.fence import FENCED_CALLERS_ALLOWED, fence_for, fence_of
+from kiunga.platform.auth.fence import fence_for, fence_of
 from kiunga.platform.auth.principals import Principal
+from kiunga.platform.web.controllers import FencedApiController, action
 from kiunga.platform.web.dependencies import CurrentPrincipal, TenantSession
 from kiunga.platform.web.errors import FieldError
-from kiunga.platform.web.guards import requires_scopes, tenant_only
+from kiunga.platform.web.guards import requires_scopes
 from kiunga.platform.web.inputs import Id, Limit, Offset, OptionalId, OptionalText
 from kiunga.tenants.billing.api.common import actor_of
 from kiunga.tenants.billing.scopes import BILLING_WRITE
@@ -28,10 +29,10 @@ from kiunga.tenants.services.schemas import (
 from kiunga.tenants.services.scopes import SERVICES_READ, SERVICES_WRITE
 from kiunga.tenants.services.service import NewService, ServiceFilter, create_service, list_services
 from kiunga.tenants.subscribers.fence import inside_fence
-from litestar import Controller, get, post
+from litestar import get, post
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import FromPath, FromQuery, JSONBody
-from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+from litestar.status_codes import HTTP_201_CREATED
 from sqlalchemy.ext.asyncio import AsyncSession
 
 log = structlog.get_logger("kiunga.services")
@@ -40,6 +41,10 @@ log = structlog.get_logger("kiunga.services")
 def _needs_billing(principal: Principal, allow_unpaid: bool) -> None:
     if allow_unpaid and BILLING_WRITE not in principal.scopes:
         raise PermissionDeniedException(f"Missing scope: {BILLING_WRITE} (allow_unpaid)")
+
+
+def _reason(data: ReasonBody | None, default: str) -> str:
+    return (data.reason if data else "").strip() or default
 
 
 async def _visible(session: AsyncSession, principal: Principal, service_id: int) -> Service:
@@ -53,12 +58,9 @@ async def _visible(session: AsyncSession, principal: Principal, service_id: int)
     return service
 
 
-class ServiceController(Controller):
+class ServiceController(FencedApiController):
     path = "/api/v1/services"
     tags = ["services"]
-    guards = [tenant_only]
-    opt = FENCED_CALLERS_ALLOWED
-    security = [{"BearerAuth": []}]
 
     @get(guards=[requires_scopes(SERVICES_READ)], summary="List services")
     async def list_services(
@@ -127,15 +129,15 @@ class ServiceController(Controller):
         log.info("service created", service_id=service.id, status=str(service.status))
         return ServiceRead.of(service)
 
-    async def _act(self, session, principal, service_id, action) -> ServiceRead:
+    async def _act(self, session, principal, service_id, step, *args, **options) -> ServiceRead:
+        """A lifecycle `step` taken on a service the caller can see, in the caller's name."""
         await _visible(session, principal, service_id)
-        service = await action(actor_of(principal))
+        service = await step(session, service_id, *args, actor=actor_of(principal), **options)
         return ServiceRead.of(service)
 
-    @post(
+    @action(
         "/{service_id:int}/activate",
-        guards=[requires_scopes(SERVICES_WRITE)],
-        status_code=HTTP_200_OK,
+        SERVICES_WRITE,
         summary="Activate a pending or expired service",
     )
     async def activate(
@@ -151,17 +153,11 @@ class ServiceController(Controller):
             tenant_session,
             principal,
             service_id,
-            lambda actor: lifecycle.activate_service(
-                tenant_session, service_id, actor=actor, allow_unpaid=allow_unpaid
-            ),
+            lifecycle.activate_service,
+            allow_unpaid=allow_unpaid,
         )
 
-    @post(
-        "/{service_id:int}/suspend",
-        guards=[requires_scopes(SERVICES_WRITE)],
-        status_code=HTTP_200_OK,
-        summary="Suspend an active service",
-    )
+    @action("/{service_id:int}/suspend", SERVICES_WRITE, summary="Suspend an active service")
     async def suspend(
         self,
         tenant_session: TenantSession,
@@ -169,38 +165,18 @@ class ServiceController(Controller):
         service_id: FromPath[Id],
         data: JSONBody[ReasonBody | None] = None,
     ) -> ServiceRead:
-        reason = (data.reason if data else "").strip() or "suspended by staff"
-        return await self._act(
-            tenant_session,
-            principal,
-            service_id,
-            lambda actor: lifecycle.suspend_service(
-                tenant_session, service_id, reason=reason, actor=actor
-            ),
-        )
+        reason = _reason(data, "suspended by staff")
+        step = lifecycle.suspend_service
+        return await self._act(tenant_session, principal, service_id, step, reason=reason)
 
-    @post(
-        "/{service_id:int}/restore",
-        guards=[requires_scopes(SERVICES_WRITE)],
-        status_code=HTTP_200_OK,
-        summary="Lift a suspension",
-    )
+    @action("/{service_id:int}/restore", SERVICES_WRITE, summary="Lift a suspension")
     async def restore(
         self, tenant_session: TenantSession, principal: CurrentPrincipal, service_id: FromPath[Id]
     ) -> ServiceRead:
-        return await self._act(
-            tenant_session,
-            principal,
-            service_id,
-            lambda actor: lifecycle.restore_service(tenant_session, service_id, actor=actor),
-        )
+        step = lifecycle.restore_service
+        return await self._act(tenant_session, principal, service_id, step)
 
-    @post(
-        "/{service_id:int}/terminate",
-        guards=[requires_scopes(SERVICES_WRITE)],
-        status_code=HTTP_200_OK,
-        summary="End a service for good",
-    )
+    @action("/{service_id:int}/terminate", SERVICES_WRITE, summary="End a service for good")
     async def terminate(
         self,
         tenant_session: TenantSession,
@@ -208,20 +184,14 @@ class ServiceController(Controller):
         service_id: FromPath[Id],
         data: JSONBody[ReasonBody | None] = None,
     ) -> ServiceRead:
-        reason = (data.reason if data else "").strip() or "terminated by staff"
-        return await self._act(
-            tenant_session,
-            principal,
-            service_id,
-            lambda actor: lifecycle.terminate_service(
-                tenant_session, service_id, reason=reason, actor=actor
-            ),
-        )
+        reason = _reason(data, "terminated by staff")
+        step = lifecycle.terminate_service
+        return await self._act(tenant_session, principal, service_id, step, reason=reason)
 
-    @post(
+    @action(
         "/{service_id:int}/change-package",
-        guards=[requires_scopes(SERVICES_WRITE, BILLING_WRITE)],
-        status_code=HTTP_200_OK,
+        SERVICES_WRITE,
+        BILLING_WRITE,
         summary="Move to another package for the rest of the period (prorated)",
     )
     async def change(
@@ -235,11 +205,7 @@ class ServiceController(Controller):
             tenant_session,
             principal,
             service_id,
-            lambda actor: lifecycle.change_package(
-                tenant_session,
-                service_id,
-                data.package_id,
-                actor=actor,
-                allow_unpaid=data.allow_unpaid,
-            ),
+            lifecycle.change_package,
+            data.package_id,
+            allow_unpaid=data.allow_unpaid,
         )

@@ -5,7 +5,7 @@ which only owners, admins and finance hold. Finance reads services but connects 
 
 from __future__ import annotations
 
-from kiunga.platform.auth.scopes import Scope
+from kiunga.platform.auth.scopes import OFFICE_ROLES, Scope
 from kiunga.platform.models import StaffRole
 
 SERVICES_READ = "services:read"
@@ -13,17 +13,7 @@ SERVICES_WRITE = "services:write"
 
 # Declared in the manifest; `fenced`: a reseller's key may hold it (see Scope).
 SCOPES = (
-    Scope(
-        SERVICES_READ,
-        roles={
-            StaffRole.OWNER,
-            StaffRole.ADMIN,
-            StaffRole.FINANCE,
-            StaffRole.SUPPORT,
-            StaffRole.TECHNICIAN,
-        },
-        fenced=True,
-    ),
+    Scope(SERVICES_READ, roles=OFFICE_ROLES, fenced=True),
     Scope(
         SERVICES_WRITE,
         roles={StaffRole.OWNER, StaffRole.ADMIN, StaffRole.SUPPORT, StaffRole.TECHNICIAN},

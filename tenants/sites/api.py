@@ -4,23 +4,22 @@ from __future__ import annotations
 
 import structlog
 from kiunga.platform.auth.fence import FENCED_CALLERS_ALLOWED
+from kiunga.platform.web.controllers import TenantApiController
 from kiunga.platform.web.dependencies import TenantSession
-from kiunga.platform.web.guards import requires_scopes, tenant_only
+from kiunga.platform.web.guards import requires_scopes
 from kiunga.platform.web.inputs import Id
 from kiunga.tenants.sites import service
 from kiunga.tenants.sites.schemas import SiteCreate, SiteRead, SiteUpdate
 from kiunga.tenants.sites.scopes import SITES_READ, SITES_WRITE
-from litestar import Controller, delete, get, patch, post
+from litestar import delete, get, patch, post
 from litestar.params import FromPath, JSONBody
 
 log = structlog.get_logger("kiunga.sites")
 
 
-class SiteController(Controller):
+class SiteController(TenantApiController):
     path = "/api/v1/sites"
     tags = ["sites"]
-    guards = [tenant_only]
-    security = [{"BearerAuth": []}]
 
     @get(guards=[requires_scopes(SITES_READ)], opt=FENCED_CALLERS_ALLOWED, summary="List sites")
     async def list_sites(self, tenant_session: TenantSession) -> list[SiteRead]:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from kiunga.platform.auth.fence import FENCED_CALLERS_ALLOWED, fence_for, fence_of
+from kiunga.platform.auth.fence import fence_for, fence_of
 from kiunga.platform.auth.principals import Principal, StaffPrincipal
+from kiunga.platform.web.controllers import FencedApiController, action
 from kiunga.platform.web.dependencies import CurrentPrincipal, TenantSession
-from kiunga.platform.web.guards import requires_scopes, tenant_only
+from kiunga.platform.web.guards import requires_scopes
 from kiunga.platform.web.inputs import Id, OptionalId, OptionalText, PageNumber
 from kiunga.tenants.actors import Actor
 from kiunga.tenants.subscribers import service
@@ -26,9 +27,8 @@ from kiunga.tenants.subscribers.schemas import (
     SubscriberUpdate,
 )
 from kiunga.tenants.subscribers.scopes import SUBSCRIBERS_READ, SUBSCRIBERS_WRITE
-from litestar import Controller, get, patch, post
+from litestar import get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody
-from litestar.status_codes import HTTP_200_OK
 
 SortKey = Literal[tuple(SORTS)]  # type: ignore[valid-type]
 
@@ -39,12 +39,9 @@ def actor_for(principal: Principal) -> Actor:
     return Actor.api_key(principal.prefix)
 
 
-class SubscriberController(Controller):
+class SubscriberController(FencedApiController):
     path = "/api/v1/subscribers"
     tags = ["subscribers"]
-    guards = [tenant_only]
-    opt = FENCED_CALLERS_ALLOWED
-    security = [{"BearerAuth": []}]
 
     @get(guards=[requires_scopes(SUBSCRIBERS_READ)], summary="List and search subscribers")
     async def list_subscribers(
@@ -121,10 +118,9 @@ class SubscriberController(Controller):
         )
         return SubscriberRead.of(subscriber)
 
-    @post(
+    @action(
         "/{subscriber_id:int}/status",
-        guards=[requires_scopes(SUBSCRIBERS_WRITE)],
-        status_code=HTTP_200_OK,
+        SUBSCRIBERS_WRITE,
         summary="Move a subscriber through the lifecycle (recorded with who and why)",
     )
     async def change_status(

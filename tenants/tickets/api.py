@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from kiunga.platform.auth.fence import FENCED_CALLERS_ALLOWED, Fence, fence_of
+from kiunga.platform.auth.fence import Fence, fence_of
 from kiunga.platform.auth.principals import ApiKeyPrincipal, Principal, StaffPrincipal
+from kiunga.platform.web.controllers import FencedApiController, action
 from kiunga.platform.web.dependencies import CurrentPrincipal, TenantSession
 from kiunga.platform.web.errors import FieldError
-from kiunga.platform.web.guards import requires_scopes, tenant_only
+from kiunga.platform.web.guards import requires_scopes
 from kiunga.platform.web.inputs import Id, Offset, OptionalText
 from kiunga.platform.web.pagination import ShortLimit
 from kiunga.tenants.actors import SYSTEM, Actor
@@ -29,7 +30,7 @@ from kiunga.tenants.tickets.schemas import (
     TicketRead,
 )
 from kiunga.tenants.tickets.scopes import TICKETS_READ, TICKETS_WRITE
-from litestar import Controller, get, post
+from litestar import get, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_404_NOT_FOUND
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -58,12 +59,9 @@ async def ensure_visible(session: AsyncSession, principal: Principal, ticket_id:
         raise service.TicketNotFound(f"no ticket with id {ticket_id}")
 
 
-class TicketController(Controller):
+class TicketController(FencedApiController):
     path = "/api/v1/tickets"
     tags = ["tickets"]
-    guards = [tenant_only]
-    opt = FENCED_CALLERS_ALLOWED
-    security = [{"BearerAuth": []}]
 
     @get(guards=[requires_scopes(TICKETS_READ)], summary="List tickets, newest first")
     async def list_tickets(
@@ -159,12 +157,7 @@ class TicketController(Controller):
         )
         return MessageRead.of(message)
 
-    @post(
-        "/{ticket_id:int}/assign",
-        guards=[requires_scopes(TICKETS_WRITE)],
-        summary="Assign a ticket to a staff member",
-        status_code=200,
-    )
+    @action("/{ticket_id:int}/assign", TICKETS_WRITE, summary="Assign a ticket to a staff member")
     async def assign(
         self,
         tenant_session: TenantSession,
@@ -178,12 +171,7 @@ class TicketController(Controller):
         )
         return TicketRead.of(ticket)
 
-    @post(
-        "/{ticket_id:int}/status",
-        guards=[requires_scopes(TICKETS_WRITE)],
-        summary="Move a ticket to another status",
-        status_code=200,
-    )
+    @action("/{ticket_id:int}/status", TICKETS_WRITE, summary="Move a ticket to another status")
     async def change_status(
         self,
         tenant_session: TenantSession,

@@ -14,6 +14,7 @@ from typing import Annotated
 
 from kiunga.platform.auth.fence import FENCED_CALLERS_ALLOWED, fence_for, fence_of
 from kiunga.platform.auth.principals import Principal
+from kiunga.platform.web.controllers import FencedApiController, TenantApiController, action
 from kiunga.platform.web.dependencies import (
     CurrentPrincipal,
     CurrentTenant,
@@ -21,7 +22,7 @@ from kiunga.platform.web.dependencies import (
     TenantSession,
 )
 from kiunga.platform.web.errors import FieldError
-from kiunga.platform.web.guards import requires_scopes, tenant_only
+from kiunga.platform.web.guards import requires_scopes
 from kiunga.platform.web.inputs import Id, Limit, Offset, OptionalId
 from kiunga.tenants.billing.api.common import actor_of
 from kiunga.tenants.vouchers import batches, export, sales
@@ -42,7 +43,7 @@ from kiunga.tenants.vouchers.schemas import (
     VoucherRead,
 )
 from kiunga.tenants.vouchers.scopes import VOUCHERS_READ, VOUCHERS_SELL, VOUCHERS_WRITE
-from litestar import Controller, get, post
+from litestar import get, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.response import Stream
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
@@ -58,11 +59,14 @@ async def _batch(session: AsyncSession, principal: Principal, batch_id: int):
     return await batches.get_batch(session, batch_id, reseller_id=fence_of(principal))
 
 
-class VoucherBatchController(Controller):
+def _revocation(principal: Principal, data: RevokeBody | None) -> dict[str, str]:
+    """Why and by whom, as the batches service takes them for a batch or one voucher."""
+    return {"reason": data.reason if data else "", "actor_label": actor_of(principal).label}
+
+
+class VoucherBatchController(TenantApiController):
     path = "/api/v1/voucher-batches"
     tags = ["vouchers"]
-    guards = [tenant_only]
-    security = [{"BearerAuth": []}]
 
     @get(
         guards=[requires_scopes(VOUCHERS_READ)],
@@ -119,10 +123,9 @@ class VoucherBatchController(Controller):
     ) -> BatchRead:
         return await batch_read(tenant_session, await _batch(tenant_session, principal, batch_id))
 
-    @post(
+    @action(
         "/{batch_id:int}/revoke",
-        guards=[requires_scopes(VOUCHERS_WRITE)],
-        status_code=HTTP_200_OK,
+        VOUCHERS_WRITE,
         summary="Revoke every voucher of the batch not used up or expired",
     )
     async def revoke_batch(
@@ -133,10 +136,7 @@ class VoucherBatchController(Controller):
         data: JSONBody[RevokeBody | None] = None,
     ) -> BatchRevoked:
         revoked = await batches.revoke_batch(
-            tenant_session,
-            batch_id,
-            reason=data.reason if data else "",
-            actor_label=actor_of(principal).label,
+            tenant_session, batch_id, **_revocation(principal, data)
         )
         batch = await batches.get_batch(tenant_session, batch_id)
         return BatchRevoked(batch=await batch_read(tenant_session, batch), revoked=revoked)
@@ -216,11 +216,9 @@ def csv_response(services, tenant, batch, reseller_id: int | None) -> Stream:
     )
 
 
-class VoucherController(Controller):
+class VoucherController(TenantApiController):
     path = "/api/v1/vouchers"
     tags = ["vouchers"]
-    guards = [tenant_only]
-    security = [{"BearerAuth": []}]
 
     @get(
         guards=[requires_scopes(VOUCHERS_READ)],
@@ -250,10 +248,9 @@ class VoucherController(Controller):
         )
         return VoucherRead.of(voucher)
 
-    @post(
+    @action(
         "/{voucher_id:int}/revoke",
-        guards=[requires_scopes(VOUCHERS_WRITE)],
-        status_code=HTTP_200_OK,
+        VOUCHERS_WRITE,
         summary="Revoke one voucher (an active one loses its service)",
     )
     async def revoke_voucher(
@@ -263,21 +260,14 @@ class VoucherController(Controller):
         voucher_id: FromPath[Id],
         data: JSONBody[RevokeBody | None] = None,
     ) -> VoucherRead:
-        voucher = await batches.revoke_voucher(
-            tenant_session,
-            voucher_id,
-            reason=data.reason if data else "",
-            actor_label=actor_of(principal).label,
-        )
+        revocation = _revocation(principal, data)
+        voucher = await batches.revoke_voucher(tenant_session, voucher_id, **revocation)
         return VoucherRead.of(voucher)
 
 
-class VoucherSaleController(Controller):
+class VoucherSaleController(FencedApiController):
     path = "/api/v1/voucher-sales"
     tags = ["vouchers"]
-    guards = [tenant_only]
-    opt = FENCED_CALLERS_ALLOWED
-    security = [{"BearerAuth": []}]
 
     @post(
         guards=[requires_scopes(VOUCHERS_SELL)],
@@ -339,12 +329,9 @@ class VoucherSaleController(Controller):
         return SalePage(items=items, total=total, limit=limit, offset=offset)
 
 
-class AgentSummaryController(Controller):
+class AgentSummaryController(FencedApiController):
     path = "/api/v1/agents"
     tags = ["vouchers"]
-    guards = [tenant_only]
-    opt = FENCED_CALLERS_ALLOWED
-    security = [{"BearerAuth": []}]
 
     @get(
         "/summary",

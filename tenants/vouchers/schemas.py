@@ -7,6 +7,7 @@ from datetime import datetime
 
 import msgspec
 from kiunga.platform.web.inputs import Text
+from kiunga.platform.web.reads import read_of
 from kiunga.tenants.vouchers.batches import DEFAULT_CODE_LENGTH, BatchSpec
 from kiunga.tenants.vouchers.models import Voucher, VoucherBatch, VoucherSale
 from kiunga.tenants.vouchers.sales import AgentSummary
@@ -61,25 +62,7 @@ class BatchRead(msgspec.Struct):
 
     @classmethod
     def of(cls, batch: VoucherBatch, statuses: dict[str, int]) -> BatchRead:
-        return cls(
-            id=batch.id,
-            name=batch.name,
-            package_id=batch.package_id,
-            count=batch.count,
-            price=batch.price,
-            currency=batch.currency,
-            code_length=batch.code_length,
-            alphabet=batch.alphabet,
-            prefix=batch.prefix,
-            unused_expires_at=batch.unused_expires_at,
-            mac_binding=batch.mac_binding,
-            reseller_id=batch.reseller_id,
-            commission_bp=batch.commission_bp,
-            created_by=batch.created_by,
-            created_at=batch.created_at,
-            revoked_at=batch.revoked_at,
-            statuses=statuses,
-        )
+        return read_of(cls, batch, statuses=statuses)
 
 
 class BatchPage(msgspec.Struct):
@@ -103,18 +86,7 @@ class VoucherRead(msgspec.Struct):
 
     @classmethod
     def of(cls, voucher: Voucher) -> VoucherRead:
-        return cls(
-            id=voucher.id,
-            batch_id=voucher.batch_id,
-            code=voucher.code,
-            status=voucher.status.value,
-            sold_at=voucher.sold_at,
-            activated_at=voucher.activated_at,
-            expires_at=voucher.expires_at,
-            mac_address=voucher.mac_address,
-            service_id=voucher.service_id,
-            ended_at=voucher.ended_at,
-        )
+        return read_of(cls, voucher, status=voucher.status.value)
 
 
 class VoucherPage(msgspec.Struct):
@@ -156,20 +128,7 @@ class SaleRead(msgspec.Struct):
 
     @classmethod
     def of(cls, sale: VoucherSale, code: str) -> SaleRead:
-        return cls(
-            id=sale.id,
-            voucher_id=sale.voucher_id,
-            code=code,
-            batch_id=sale.batch_id,
-            reseller_id=sale.reseller_id,
-            channel=sale.channel.value,
-            price=sale.price,
-            commission=sale.commission,
-            currency=sale.currency,
-            payment_id=sale.payment_id,
-            sold_by=sale.sold_by,
-            sold_at=sale.sold_at,
-        )
+        return read_of(cls, sale, code=code, channel=sale.channel.value)
 
 
 class SalesRecorded(msgspec.Struct):
@@ -198,4 +157,4 @@ class AgentSummaryRead(msgspec.Struct):
 
     @classmethod
     def of(cls, summary: AgentSummary) -> AgentSummaryRead:
-        return cls(**{name: getattr(summary, name) for name in cls.__struct_fields__})
+        return read_of(cls, summary)

@@ -123,24 +123,18 @@ class EmulatedRouter:
         uptime: str = "1m",
     ) -> str:
         """A hotspot user logs in: a row in /ip/hotspot/active. Returns its id."""
-        with self.lock:
-            local = bool(self.find(HOTSPOT_USER, name=user))
-            return self.menus.add(
-                HOTSPOT_ACTIVE,
-                {
-                    "server": server,
-                    "user": user,
-                    "address": address,
-                    "mac-address": mac_address,
-                    "login-by": "http-chap",
-                    "uptime": uptime,
-                    "idle-time": "0s",
-                    "bytes-in": "0",
-                    "bytes-out": "0",
-                    "radius": "false" if local else "true",
-                },
-                internal=True,
-            )
+        session = {
+            "server": server,
+            "user": user,
+            "address": address,
+            "mac-address": mac_address,
+            "login-by": "http-chap",
+            "uptime": uptime,
+            "idle-time": "0s",
+            "bytes-in": "0",
+            "bytes-out": "0",
+        }
+        return self._log_in(HOTSPOT_ACTIVE, session, HOTSPOT_USER, user)
 
     def login_ppp(
         self,
@@ -152,21 +146,24 @@ class EmulatedRouter:
         uptime: str = "1m",
     ) -> str:
         """A PPP client connects: a row in /ppp/active. Returns its id."""
+        session = {
+            "name": name,
+            "service": service,
+            "caller-id": caller_id,
+            "address": address,
+            "uptime": uptime,
+            "encoding": "",
+            "session-id": f"0x{secrets.randbelow(1 << 32):08X}",
+        }
+        return self._log_in(PPP_ACTIVE, session, PPP_SECRET, name)
+
+    def _log_in(self, active: str, session: dict[str, str], users: str, name: str) -> str:
+        """A row in the `active` menu; it came through RADIUS unless `name` is a local user
+        (a row of the `users` menu)."""
         with self.lock:
-            local = bool(self.find(PPP_SECRET, name=name))
+            local = bool(self.find(users, name=name))
             return self.menus.add(
-                PPP_ACTIVE,
-                {
-                    "name": name,
-                    "service": service,
-                    "caller-id": caller_id,
-                    "address": address,
-                    "uptime": uptime,
-                    "encoding": "",
-                    "session-id": f"0x{secrets.randbelow(1 << 32):08X}",
-                    "radius": "false" if local else "true",
-                },
-                internal=True,
+                active, {**session, "radius": "false" if local else "true"}, internal=True
             )
 
     def forwards(self, source: str) -> bool:

@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-from kiunga.platform.auth.fence import FENCED_CALLERS_ALLOWED
 from kiunga.platform.db.base import utcnow
 from kiunga.platform.web.dependencies import CurrentPrincipal, TenantSession
 from kiunga.platform.web.guards import requires_scopes, tenant_only
 from kiunga.platform.web.inputs import Id
 from kiunga.tenants.billing import invoices, ledger
-from kiunga.tenants.billing.api.common import ensure_visible
+from kiunga.tenants.billing.api.common import BillingApiController, ensure_visible
 from kiunga.tenants.billing.schemas import BalanceRead, StatementEntryRead, StatementRead
 from kiunga.tenants.billing.scopes import BILLING_READ
-from litestar import Controller, get
+from litestar import get
 from litestar.params import FromPath
 
 
-class SubscriberAccountController(Controller):
+class SubscriberAccountController(BillingApiController):
     path = "/api/v1/subscribers/{subscriber_id:int}"
-    tags = ["billing"]
     guards = [tenant_only, requires_scopes(BILLING_READ)]
-    opt = FENCED_CALLERS_ALLOWED
-    security = [{"BearerAuth": []}]
 
     @get("/balance", summary="A subscriber's balance, open and due amounts")
     async def balance(

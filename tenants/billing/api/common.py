@@ -1,10 +1,11 @@
-"""What every billing endpoint shares: who acted, errors as 4xx, a reseller's fence."""
+"""What every billing endpoint shares: its controller base, who acted, a reseller's fence."""
 
 from __future__ import annotations
 
 from kiunga.platform.auth.fence import fence_for
 from kiunga.platform.auth.principals import ApiKeyPrincipal, Principal, StaffPrincipal
 from kiunga.platform.web import inputs, pagination
+from kiunga.platform.web.controllers import FencedApiController
 from kiunga.platform.web.errors import FieldError
 from kiunga.tenants.actors import SYSTEM, Actor
 from kiunga.tenants.subscribers.fence import inside_fence
@@ -14,6 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 # The billing lists' page parameters (M-Pesa's lists share them).
 Limit = pagination.ShortLimit
 Offset = inputs.Offset
+
+
+class BillingApiController(FencedApiController):
+    """Every billing endpoint is under the billing tag and serves fenced callers too (each
+    confines what it reads and changes with `ensure_visible` or the fence's filter)."""
+
+    tags = ["billing"]
 
 
 def actor_of(principal: Principal | None) -> Actor:

@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from kiunga.platform.auth.fence import FENCED_CALLERS_ALLOWED, fence_of
+from kiunga.platform.auth.fence import fence_of
+from kiunga.platform.web.controllers import action
 from kiunga.platform.web.dependencies import CurrentPrincipal, TenantSession
-from kiunga.platform.web.guards import requires_scopes, tenant_only
+from kiunga.platform.web.guards import requires_scopes
 from kiunga.platform.web.inputs import Id, OptionalId
 from kiunga.tenants.billing import invoices, queries
 from kiunga.tenants.billing.api.common import (
+    BillingApiController,
     Limit,
     Offset,
     actor_of,
@@ -19,9 +21,8 @@ from kiunga.tenants.billing.api.common import (
 from kiunga.tenants.billing.models import InvoiceStatus
 from kiunga.tenants.billing.schemas import InvoiceCreate, InvoicePage, InvoiceRead, InvoiceVoid
 from kiunga.tenants.billing.scopes import BILLING_READ, BILLING_WRITE
-from litestar import Controller, get, post
+from litestar import get, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
-from litestar.status_codes import HTTP_200_OK
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
@@ -37,12 +38,8 @@ async def _visible_invoice(session, principal, invoice_id: int):
     return invoice
 
 
-class InvoiceController(Controller):
+class InvoiceController(BillingApiController):
     path = "/api/v1/invoices"
-    tags = ["billing"]
-    guards = [tenant_only]
-    opt = FENCED_CALLERS_ALLOWED
-    security = [{"BearerAuth": []}]
 
     @get(guards=[requires_scopes(BILLING_READ)], summary="List invoices, newest first")
     async def list_invoices(
@@ -108,10 +105,9 @@ class InvoiceController(Controller):
         invoice = await _visible_invoice(tenant_session, principal, invoice_id)
         return await invoice_read(tenant_session, invoice, with_allocations=True)
 
-    @post(
+    @action(
         "/{invoice_id:int}/issue",
-        guards=[requires_scopes(BILLING_WRITE)],
-        status_code=HTTP_200_OK,
+        BILLING_WRITE,
         summary="Issue a draft: number it and post it to the ledger",
     )
     async def issue(
@@ -121,10 +117,9 @@ class InvoiceController(Controller):
         invoice = await invoices.issue_draft(tenant_session, invoice_id, actor=actor_of(principal))
         return await invoice_read(tenant_session, invoice, with_allocations=True)
 
-    @post(
+    @action(
         "/{invoice_id:int}/void",
-        guards=[requires_scopes(BILLING_WRITE)],
-        status_code=HTTP_200_OK,
+        BILLING_WRITE,
         summary="Void an invoice nothing has been applied to",
     )
     async def void(

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from kiunga.platform.auth.fence import FENCED_CALLERS_ALLOWED, fence_of
+from kiunga.platform.auth.fence import fence_of
 from kiunga.platform.db.base import utcnow
 from kiunga.platform.web.dependencies import CurrentPrincipal, TenantSession
-from kiunga.platform.web.guards import requires_scopes, tenant_only
+from kiunga.platform.web.guards import requires_scopes
 from kiunga.platform.web.inputs import Id, OptionalId
 from kiunga.tenants.billing import adjustments, payments, queries
 from kiunga.tenants.billing.api.common import (
+    BillingApiController,
     Limit,
     Offset,
     actor_of,
@@ -29,7 +30,7 @@ from kiunga.tenants.billing.schemas import (
     PaymentRead,
 )
 from kiunga.tenants.billing.scopes import BILLING_READ, BILLING_WRITE
-from litestar import Controller, Response, get, post
+from litestar import Response, get, post
 from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
@@ -41,12 +42,17 @@ async def payment_read(session: AsyncSession, payment: Payment) -> PaymentRead:
     return PaymentRead.of(payment, sum(a.amount for a in allocations), allocations)
 
 
-class PaymentController(Controller):
+async def _documents(listing, session, principal, subscriber_id, limit, offset):
+    """A page of credit notes or adjustments, one subscriber's or all, inside the caller's
+    fence. `listing`: the query, the read schema and the page schema."""
+    query, read, page = listing
+    filters = queries.DocumentFilters(subscriber_id=subscriber_id, reseller_id=fence_of(principal))
+    rows, total = await query(session, filters, limit=limit, offset=offset)
+    return page(items=[read.of(row) for row in rows], total=total, limit=limit, offset=offset)
+
+
+class PaymentController(BillingApiController):
     path = "/api/v1/payments"
-    tags = ["billing"]
-    guards = [tenant_only]
-    opt = FENCED_CALLERS_ALLOWED
-    security = [{"BearerAuth": []}]
 
     @get(guards=[requires_scopes(BILLING_READ)], summary="List payments, newest first")
     async def list_payments(
@@ -112,12 +118,8 @@ class PaymentController(Controller):
         return await payment_read(tenant_session, payment)
 
 
-class CreditNoteController(Controller):
+class CreditNoteController(BillingApiController):
     path = "/api/v1/credit-notes"
-    tags = ["billing"]
-    guards = [tenant_only]
-    opt = FENCED_CALLERS_ALLOWED
-    security = [{"BearerAuth": []}]
 
     @get(guards=[requires_scopes(BILLING_READ)], summary="List credit notes, newest first")
     async def list_credit_notes(
@@ -128,14 +130,8 @@ class CreditNoteController(Controller):
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> CreditNotePage:
-        filters = queries.DocumentFilters(
-            subscriber_id=subscriber_id, reseller_id=fence_of(principal)
-        )
-        rows, total = await queries.list_credit_notes(
-            tenant_session, filters, limit=limit, offset=offset
-        )
-        items = [CreditNoteRead.of(note) for note in rows]
-        return CreditNotePage(items=items, total=total, limit=limit, offset=offset)
+        listing = (queries.list_credit_notes, CreditNoteRead, CreditNotePage)
+        return await _documents(listing, tenant_session, principal, subscriber_id, limit, offset)
 
     @post(guards=[requires_scopes(BILLING_WRITE)], summary="Issue a credit note")
     async def issue_credit_note(
@@ -156,12 +152,8 @@ class CreditNoteController(Controller):
         return CreditNoteRead.of(note)
 
 
-class AdjustmentController(Controller):
+class AdjustmentController(BillingApiController):
     path = "/api/v1/adjustments"
-    tags = ["billing"]
-    guards = [tenant_only]
-    opt = FENCED_CALLERS_ALLOWED
-    security = [{"BearerAuth": []}]
 
     @get(guards=[requires_scopes(BILLING_READ)], summary="List adjustments, newest first")
     async def list_adjustments(
@@ -172,14 +164,8 @@ class AdjustmentController(Controller):
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> AdjustmentPage:
-        filters = queries.DocumentFilters(
-            subscriber_id=subscriber_id, reseller_id=fence_of(principal)
-        )
-        rows, total = await queries.list_adjustments(
-            tenant_session, filters, limit=limit, offset=offset
-        )
-        items = [AdjustmentRead.of(adjustment) for adjustment in rows]
-        return AdjustmentPage(items=items, total=total, limit=limit, offset=offset)
+        listing = (queries.list_adjustments, AdjustmentRead, AdjustmentPage)
+        return await _documents(listing, tenant_session, principal, subscriber_id, limit, offset)
 
     @post(
         guards=[requires_scopes(BILLING_WRITE)],

@@ -8,14 +8,15 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
+from kiunga.platform.web.controllers import TenantApiController
 from kiunga.platform.web.dependencies import CurrentTenant, Services, TenantSession
-from kiunga.platform.web.guards import requires_scopes, tenant_only
+from kiunga.platform.web.guards import requires_scopes
 from kiunga.platform.web.inputs import Id, Limit, Offset
 from kiunga.tenants.network import service
 from kiunga.tenants.network.provisioning import queue, runner
 from kiunga.tenants.network.provisioning.models import RouterCommand
 from kiunga.tenants.network.scopes import NETWORK_READ, NETWORK_WRITE
-from litestar import Controller, Request, get, post
+from litestar import Request, get, post
 from litestar.params import FromPath
 from litestar.status_codes import HTTP_202_ACCEPTED
 
@@ -64,11 +65,9 @@ class RouterCommands(msgspec.Struct):
     commands: list[RouterCommandRead]
 
 
-class RouterProvisioningController(Controller):
+class RouterProvisioningController(TenantApiController):
     path = "/api/v1/routers"
     tags = ["network"]
-    guards = [tenant_only]
-    security = [{"BearerAuth": []}]
 
     @get(
         "/{router_id:int}/commands",
