@@ -16,6 +16,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -24,6 +25,8 @@ from kiunga.platform.cli.common import console, load_settings_or_exit, services_
 
 LOADER_STOP_SECONDS = 30
 LOADER_NICENESS = 10
+# True in the lean process that serves RADIUS (see _start_lean).
+_LEAN = False
 
 
 def register(app: typer.Typer) -> None:
@@ -47,6 +50,8 @@ def radius_command(
     ] = 1,
 ) -> None:
     """Serve RADIUS authentication and accounting for every ISP's radius-mode routers."""
+    if not _LEAN:
+        _start_lean(host, auth_port, acct_port, workers)
     from kiunga.integrations.radius.runner import serve_radius
     from kiunga.integrations.radius.spool import SpoolSink
     from kiunga.tenants.network.directory import RadiusClientDirectory
@@ -96,6 +101,21 @@ def radius_command(
             loader.kill()
 
 
+def _start_lean(host: str | None, auth_port: int | None, acct_port: int | None, workers: int):
+    """Become a process that holds only what RADIUS needs, with the same PID (an exec).
+
+    The assembled `kiunga` command has loaded every area's web and console code (about
+    20 MiB a process more); the RADIUS server, its forked workers and the spool loader
+    need none of it, and RADIUS runs no hooks nor checks staff scopes."""
+    args = [sys.executable, "-m", __name__, "--workers", str(workers)]
+    for option, value in (("--host", host), ("--auth-port", auth_port), ("--acct-port", acct_port)):
+        if value is not None:
+            args += [option, str(value)]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, args)
+
+
 def _load_spool(spool: Path, database_url: str) -> None:
     from kiunga.integrations.radius.spool import SpoolLoader
     from kiunga.tenants.network.radius.accounting import AccountingWriter
@@ -124,3 +144,9 @@ def _configure_logging(level: str, json_lines: bool) -> None:
         logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     else:
         configure_logging(level, json_lines)
+
+
+if __name__ == "__main__":
+    # The lean RADIUS process: `python -m kiunga.tenants.network.cli [options]`.
+    _LEAN = True
+    typer.run(radius_command)

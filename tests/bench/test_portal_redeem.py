@@ -4,6 +4,8 @@ timed) posting distinct valid voucher codes to /portal/redeem, which redeems (th
 activated, its hotspot service created, its events written) and answers the page that logs
 the device in at the router. Those posts are timed, in two ways:
 
+The users arrive through ten hotspots (ten users behind each public address).
+
 - paced: the 100 users together redeem at a steady KIUNGA_BENCH_PORTAL_RATE a second
   (default 100, each user once a second) for 10 s: p50/p95/p99 (goal: p99 under 200 ms);
 - saturated: the 100 users redeem back to back, 10 codes each: throughput, and the latency
@@ -36,6 +38,7 @@ from sqlalchemy import select
 
 USERS = int(os.environ.get("KIUNGA_BENCH_PORTAL_USERS", "100"))
 REDEEMS_PER_USER = 10  # saturated
+USERS_PER_HOTSPOT = 10
 RATE = int(os.environ.get("KIUNGA_BENCH_PORTAL_RATE", "100"))  # paced, redemptions a second
 PACED_SECONDS = 10
 GOAL_P99_MS = 200
@@ -109,7 +112,16 @@ class User:
 
     def __init__(self, base: str, host: str, number: int):
         self.number = number
-        self.client = httpx.AsyncClient(base_url=base, headers={"host": host}, timeout=60)
+        # Ten users per hotspot, each hotspot its own public address (127.0.0.2, .3, …):
+        # the portal limits attempts per source address, and counts an attempt before it
+        # is evaluated, so one address's burst beyond its budget is refused, as it should.
+        hotspot = f"127.0.0.{2 + number // USERS_PER_HOTSPOT}"
+        self.client = httpx.AsyncClient(
+            base_url=base,
+            headers={"host": host},
+            timeout=60,
+            transport=httpx.AsyncHTTPTransport(local_address=hotspot),
+        )
         self.form: dict[str, str] = {}
 
     async def arrive(self) -> None:
