@@ -391,6 +391,10 @@ async def _confirm(session: AsyncSession, notice: C2BNotice, body: dict) -> Hand
     answer = c2b_accept()
     if notice.amount_minor <= 0:
         raise Flagged("bad_amount", f"amount {notice.amount_minor} is not a payment")
+    # An STK push to a payer named only when paid, confirmed by C2B before its callback:
+    # its account reference (PAY<id>) and amount name the request. Locked before the
+    # receipt is claimed, as the STK callback does, so the two never wait on each other.
+    awaiting = await request_awaiting_payer(session, notice.bill_ref_number, notice.amount_minor)
     transaction = await _claim_receipt(
         session,
         receipt=notice.trans_id,
@@ -408,10 +412,8 @@ async def _confirm(session: AsyncSession, notice: C2BNotice, body: dict) -> Hand
         handled.answer = answer
         return handled
     transaction_id = transaction.id
-    # An STK push to a payer named only when paid, confirmed by C2B before its callback:
-    # its account reference (PAY<id>) and amount name the request, whose payer is named
-    # now. Looked at first: the reference is the request's own for its short life.
-    awaiting = await request_awaiting_payer(session, notice.bill_ref_number, notice.amount_minor)
+    # The request's payer is named now; looked at before any account of that number (the
+    # reference is the request's own for its short life).
     subscriber_id = await payer_of(session, awaiting) if awaiting is not None else None
     if subscriber_id is None:
         subscriber_id = await match_subscriber(
