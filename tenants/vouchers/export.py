@@ -16,8 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 COLUMNS = (
-    "code", "status", "package", "price", "currency", "sold_at", "activated_at", "expires_at",
-    "mac",
+    "code", "status", "package", "price", "currency", "sold_at", "activated_at",
+    "first_login_at", "expires_at", "mac",
 )  # fmt: skip
 CHUNK_ROWS = 2_000
 
@@ -44,6 +44,7 @@ async def batch_csv(
             Voucher.status,
             Voucher.sold_at,
             Voucher.activated_at,
+            Voucher.first_login_at,
             Voucher.expires_at,
             Voucher.mac_address,
         )
@@ -53,7 +54,7 @@ async def batch_csv(
     )
     result = await session.stream(query)
     async for partition in result.partitions(chunk_rows):
-        for code, status, sold_at, activated_at, expires_at, mac in partition:
+        for code, status, sold_at, activated_at, first_login_at, expires_at, mac in partition:
             writer.writerow(
                 (
                     code,
@@ -63,6 +64,7 @@ async def batch_csv(
                     batch.currency,
                     _time(sold_at),
                     _time(activated_at),
+                    _time(first_login_at),
                     _time(expires_at),
                     mac or "",
                 )

@@ -79,6 +79,9 @@ class VoucherRead(msgspec.Struct):
     status: str
     sold_at: datetime | None
     activated_at: datetime | None
+    # The first login the network accepted (a validity that starts at first use runs
+    # from here).
+    first_login_at: datetime | None
     expires_at: datetime | None
     mac_address: str | None
     service_id: int | None

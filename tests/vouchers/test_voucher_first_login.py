@@ -7,14 +7,18 @@ login (Access-Accept or Accounting-Start), once."""
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from kiunga.tenants.network.radius.authorizer import TenantAuthorizer
 from kiunga.tenants.network.radius.models import RadiusSession
 from kiunga.tenants.services.models import Service
-from kiunga.tenants.vouchers.models import Voucher
+from kiunga.tenants.vouchers import export
+from kiunga.tenants.vouchers.models import Voucher, VoucherBatch
 from kiunga.tenants.vouchers.redeem import redeem_voucher
+from kiunga.tenants.vouchers.schemas import VoucherRead
 from kiunga.tenants.vouchers.usage import voucher_usage
 from sqlalchemy import select, text
 
@@ -145,6 +149,12 @@ async def test_the_validity_starts_at_the_first_accepted_login(radius, isp, unit
             voucher.expires_at,
         )
         shown = await voucher_usage(session, code)
+        # The operator sees when it was first used on the network: API and CSV.
+        assert VoucherRead.of(voucher).first_login_at == voucher.first_login_at
+        batch = await session.get(VoucherBatch, voucher.batch_id)
+        exported = "".join([chunk async for chunk in export.batch_csv(session, batch)])
+    row = next(r for r in csv.DictReader(io.StringIO(exported)) if r["code"] == code)
+    assert row["first_login_at"] == voucher.first_login_at.isoformat()
     assert shown.status == "active" and shown.expires_at == voucher.expires_at
     assert shown.seconds_left > 3500
 
