@@ -1,0 +1,1 @@
+"""What the subscriber channels (SMS, WhatsApp, USSD) share about the texts they send."""
