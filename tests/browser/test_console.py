@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import os
 
+from fixtures.browser import fits_the_screen
+
 SCREENSHOTS = os.environ.get("KIUNGA_SCREENSHOTS")
-
-
-async def _fits_the_screen(page) -> bool:
-    return await page.evaluate("document.scrollingElement.scrollWidth <= window.innerWidth")
 
 
 async def _shot(page, name: str) -> None:
@@ -23,7 +21,7 @@ async def test_staff_member_works_the_console_on_a_phone(server, phone, make_ten
 
     await phone.goto(origin + "/")
     assert phone.url.startswith(origin + "/login")
-    assert await _fits_the_screen(phone)
+    assert await fits_the_screen(phone)
     await _shot(phone, "login")
 
     await phone.fill("input[name=email]", tenant.owner_email)
@@ -37,7 +35,7 @@ async def test_staff_member_works_the_console_on_a_phone(server, phone, make_ten
     await phone.click("button[type=submit]")
     await phone.wait_for_url(origin + "/")
     assert "Kisumu Fibre" in await phone.locator(".brand").inner_text()
-    assert await _fits_the_screen(phone)
+    assert await fits_the_screen(phone)
     await _shot(phone, "dashboard")
 
     await phone.goto(origin + "/sites")
@@ -49,7 +47,7 @@ async def test_staff_member_works_the_console_on_a_phone(server, phone, make_ten
     await row.wait_for()
     # htmx swapped the section in place: the page (and our marker) is the same one.
     assert await phone.evaluate("window.__kiunga_marker") == marker
-    assert await _fits_the_screen(phone)
+    assert await fits_the_screen(phone)
     await _shot(phone, "sites")
 
     # A duplicate name comes back as an error beside the field, still in place.
@@ -91,5 +89,5 @@ async def test_platform_admin_creates_an_isp_in_the_browser(server, phone, setti
     await form.locator("input[name=slug]").fill("mombasa-air")
     await form.locator("button[type=submit]").click()
     await phone.locator("text=mombasa-air").first.wait_for()
-    assert await _fits_the_screen(phone)
+    assert await fits_the_screen(phone)
     await _shot(phone, "platform")

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import re
 
-
-async def _fits_the_screen(page) -> bool:
-    return await page.evaluate("document.scrollingElement.scrollWidth <= window.innerWidth")
+from fixtures.browser import fits_the_screen
 
 
 async def test_owner_adds_a_reseller_and_bills_its_subscriber(server, phone, make_tenant):
@@ -28,7 +26,7 @@ async def test_owner_adds_a_reseller_and_bills_its_subscriber(server, phone, mak
     await phone.wait_for_url(origin + "/resellers")
     row = phone.locator("tr", has_text="Lake Agents")
     assert "+254712345678" in await row.inner_text()
-    assert await _fits_the_screen(phone)
+    assert await fits_the_screen(phone)
 
     await phone.goto(origin + "/subscribers/new")
     await phone.fill("input[name=name]", "Wairimu Njoroge")
@@ -42,7 +40,7 @@ async def test_owner_adds_a_reseller_and_bills_its_subscriber(server, phone, mak
     await phone.wait_for_url(re.compile(r".*/subscribers/\d+/statement$"))
     await phone.click("a:has-text('New invoice')")
     await phone.wait_for_url(re.compile(r".*/invoices/new\?account=.*"))
-    assert await _fits_the_screen(phone)
+    assert await fits_the_screen(phone)
     await phone.fill("input[name='lines[0].description']", "Home 10 Mbps, March")
     await phone.fill("input[name='lines[0].unit_price']", "2,500.555")
     await phone.click("button:has-text('Save invoice')")
@@ -57,7 +55,7 @@ async def test_owner_adds_a_reseller_and_bills_its_subscriber(server, phone, mak
     assert "Draft invoice" in await phone.locator("h1").inner_text()
     await phone.click("button:has-text('Issue')")
     await phone.locator("h1", has_text="INV-000001").wait_for()
-    assert await _fits_the_screen(phone)
+    assert await fits_the_screen(phone)
 
     await phone.click("a:has-text('Issue a credit note against this invoice')")
     await phone.wait_for_url(re.compile(r".*/statement\?invoice_id=\d+#credit-note$"))
@@ -68,4 +66,4 @@ async def test_owner_adds_a_reseller_and_bills_its_subscriber(server, phone, mak
     statement = await phone.locator("main").inner_text()
     assert "Credit note CN-000001: Two days without service" in statement
     assert "-KES 2,000.00" in statement
-    assert await _fits_the_screen(phone)
+    assert await fits_the_screen(phone)

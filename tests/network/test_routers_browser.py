@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import re
 
+from fixtures.browser import fits_the_screen
 from fixtures.provisioning import ROUTER_PASSWORD
-
-
-async def _fits_the_screen(page) -> bool:
-    return await page.evaluate("document.scrollingElement.scrollWidth <= window.innerWidth")
 
 
 async def test_owner_adds_a_router_and_tests_it(server, phone, make_tenant, mikrotik):
@@ -23,7 +20,8 @@ async def test_owner_adds_a_router_and_tests_it(server, phone, make_tenant, mikr
 
     await phone.goto(origin + "/routers")
     await phone.click("a:has-text('Add a router')")
-    assert await _fits_the_screen(phone)
+    await phone.wait_for_url(origin + "/routers/new")
+    assert await fits_the_screen(phone)
     await phone.fill("input[name=name]", "Core Ruiru")
     await phone.fill("input[name=address]", "127.0.0.1")
     await phone.fill("input[name=api_port]", str(mikrotik.port))
@@ -37,7 +35,7 @@ async def test_owner_adds_a_router_and_tests_it(server, phone, make_tenant, mikr
     await phone.locator(".notice", has_text="core-westlands").wait_for()
     status = await phone.locator("dl").first.inner_text()
     assert "online" in status and "7.18.2" in status and "MiB free" in status
-    assert await _fits_the_screen(phone)
+    assert await fits_the_screen(phone)
     assert ROUTER_PASSWORD not in await phone.content()
 
     await phone.fill("input[name=coa_port]", "70000")

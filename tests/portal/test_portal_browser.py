@@ -9,6 +9,8 @@ import re
 
 import pytest
 
+from fixtures.browser import fits_the_screen
+
 pytestmark = pytest.mark.slow
 
 MAC = "AA:BB:CC:00:33:{:02X}"
@@ -22,10 +24,6 @@ async def _submit(page, selector: str) -> None:
     await page.wait_for_load_state()
 
 
-async def _fits_the_screen(page) -> bool:
-    return await page.evaluate("document.scrollingElement.scrollWidth <= window.innerWidth")
-
-
 async def test_redeem_a_voucher_and_get_online_with_chap(
     phone, fake_router, isp, server, add_package, add_vouchers
 ):
@@ -36,7 +34,7 @@ async def test_redeem_a_voucher_and_get_online_with_chap(
     await phone.wait_for_url(re.compile(r"/portal/login$"))
     assert "Saa Moja" in await phone.locator("main").inner_text()
     assert "KES 20" in await phone.locator("main").inner_text()
-    assert await _fits_the_screen(phone)
+    assert await fits_the_screen(phone)
 
     await phone.fill("#code", code.lower())
     await phone.click("#redeem")
@@ -172,7 +170,7 @@ async def test_opened_directly_shows_how_to_connect(phone, isp, server, add_pack
     await phone.goto(f"http://{isp.host}:{server}/portal/?code={code}")
     assert "Connect to the Wi-Fi first" in await phone.locator("#join").inner_text()
     assert await phone.input_value("#code") == code
-    assert await _fits_the_screen(phone)
+    assert await fits_the_screen(phone)
     await _submit(phone, "#redeem")
     assert "ready to use" in await phone.locator("#status").inner_text()
 

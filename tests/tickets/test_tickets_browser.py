@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-
-async def _fits_the_screen(page) -> bool:
-    return await page.evaluate("document.scrollingElement.scrollWidth <= window.innerWidth")
+from fixtures.browser import fits_the_screen
 
 
 async def test_support_works_a_ticket_on_a_phone(server, phone, make_tenant):
@@ -17,7 +15,7 @@ async def test_support_works_a_ticket_on_a_phone(server, phone, make_tenant):
     await phone.wait_for_url(origin + "/")
 
     await phone.goto(origin + "/tickets")
-    assert await _fits_the_screen(phone)
+    assert await fits_the_screen(phone)
     await phone.click("summary:has-text('Open a ticket')")
     await phone.fill("#tickets input[name=subject]", "Mast 3 power failure")
     await phone.select_option("#tickets select[name=category]", "connectivity")
@@ -26,7 +24,7 @@ async def test_support_works_a_ticket_on_a_phone(server, phone, make_tenant):
     await phone.click("#tickets button:has-text('Open')")
     await phone.wait_for_url(origin + "/tickets/*")
     assert "TKT-000001" in await phone.locator("h1").inner_text()
-    assert await _fits_the_screen(phone)
+    assert await fits_the_screen(phone)
 
     marker = await phone.evaluate("window.__kiunga_marker = Math.random()")
     await phone.fill("#ticket textarea[name=body]", "Technician on the way with fuel")
@@ -37,4 +35,4 @@ async def test_support_works_a_ticket_on_a_phone(server, phone, make_tenant):
     await phone.locator("#ticket .status", has_text="resolved").wait_for()
     # htmx swapped the ticket in place: still the same page.
     assert await phone.evaluate("window.__kiunga_marker") == marker
-    assert await _fits_the_screen(phone)
+    assert await fits_the_screen(phone)
