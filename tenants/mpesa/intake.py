@@ -614,32 +614,12 @@ async def settle_paid(
     if amount != request.amount:
         # Held for staff before any payer is named: a first-time portal buyer's account
         # is made only for the money that was asked.
-        transaction.flag = "amount_mismatch"
-        transaction.detail = f"asked {request.amount}, paid {amount}"
-        request.status = RequestStatus.REVIEW
-        await session.flush()
-        return Handled(
-            {},
-            CallbackOutcome.FLAGGED,
-            flag="amount_mismatch",
-            detail=transaction.detail,
-            transaction_id=transaction_id,
-            receipt=receipt,
-        )
+        detail = f"asked {request.amount}, paid {amount}"
+        return await _hold_for_staff(session, request, transaction, "amount_mismatch", detail)
     subscriber_id = await payer_of(session, request)
     if subscriber_id is None:
-        transaction.flag = "no_payer"
-        transaction.detail = f"request {request.id} names no subscriber and none claimed it"
-        request.status = RequestStatus.REVIEW
-        await session.flush()
-        return Handled(
-            {},
-            CallbackOutcome.FLAGGED,
-            flag="no_payer",
-            detail=transaction.detail,
-            transaction_id=transaction_id,
-            receipt=receipt,
-        )
+        detail = f"request {request.id} names no subscriber and none claimed it"
+        return await _hold_for_staff(session, request, transaction, "no_payer", detail)
     transaction.subscriber_id = subscriber_id
     reference = receipt or f"STK-{request.checkout_request_id}"[:100]
     credited = await credit(
@@ -655,6 +635,28 @@ async def settle_paid(
         detail=None if credited else transaction.detail,
         transaction_id=transaction_id,
         receipt=receipt,
+    )
+
+
+async def _hold_for_staff(
+    session: AsyncSession,
+    request: MpesaRequest,
+    transaction: MpesaTransaction,
+    flag: str,
+    detail: str,
+) -> Handled:
+    """A paid request whose money waits in the unmatched queue for staff, flagged why."""
+    transaction.flag = flag
+    transaction.detail = detail
+    request.status = RequestStatus.REVIEW
+    await session.flush()
+    return Handled(
+        {},
+        CallbackOutcome.FLAGGED,
+        flag=flag,
+        detail=detail,
+        transaction_id=transaction.id,
+        receipt=transaction.receipt,
     )
 
 
