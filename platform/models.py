@@ -214,3 +214,18 @@ class RadiusClientRoute(PlatformBase):
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
     __table_args__ = (UniqueConstraint("tenant_id", "router_id"),)
+
+
+class UssdCodeRoute(PlatformBase):
+    """A USSD service code that names a tenant: the ISP's own code (extension ''), or a
+    code shared by several ISPs and this ISP's extension on it (`*384*12*3#` arrives as
+    service code `*384*12#` and text starting `3`). One code and extension, one ISP."""
+
+    __tablename__ = "ussd_codes"
+
+    service_code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    extension: Mapped[str] = mapped_column(String(6), primary_key=True, default="")
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+    __table_args__ = (UniqueConstraint("tenant_id"),)

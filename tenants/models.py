@@ -1,7 +1,7 @@
 """Imports every tenant area's models, so that TenantBase.metadata is complete.
 
-Alembic's tenant track and the schema-equality tests import this module; add each new
-area's models here.
+The channels add theirs in kiunga.channels.models, which Alembic and the schema tests import;
+add each new tenant area's models here.
 """
 
 from kiunga.platform.db.base import TenantBase

@@ -8,10 +8,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import httpx
-from kiunga.platform.areas import Area, assemble, installed, load_areas
+from kiunga.platform.areas import AREA_GROUP, Area, assemble, installed, load_areas
 from kiunga.platform.auth.scopes import Scope, scope_table
 from kiunga.platform.hooks import Hook, hooks_for, installed_hooks
 from kiunga.platform.jobs.registry import periodic
@@ -66,13 +67,17 @@ def test_the_assembled_app_and_worker_have_every_hook_and_job_whatever_the_impor
     # Forwards and backwards: the listed order decides, not which module was imported first.
     areas = load_areas()
     assert {PAYMENT, PAYMENT_FACTS} <= set(expected_hooks(areas))
+    # Each area's manifest module, as pyproject.toml lists it.
+    modules = {
+        entry.name.partition("-")[2]: entry.value.partition(":")[0]
+        for entry in entry_points(group=AREA_GROUP)
+    }
     for order in (areas, tuple(reversed(areas))):
         out = run_alone(
             "from kiunga.platform.areas import load_areas\n"
             "import importlib\n"
-            f"for name in {[a.name for a in order]!r}:\n"
-            "    package = 'channels' if name == 'portal' else 'tenants'\n"
-            "    importlib.import_module(f'kiunga.{package}.{name}.area')\n"
+            f"for module in {[modules[a.name] for a in order]!r}:\n"
+            "    importlib.import_module(module)\n"
             "from kiunga.platform.jobs.worker import build_worker_settings\n"
             "from kiunga.platform.hooks import hooks_for\n"
             "s = build_worker_settings('postgresql+psycopg://u:p@127.0.0.1:1/x', "

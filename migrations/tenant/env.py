@@ -5,8 +5,8 @@
 """
 
 from alembic import context
+from kiunga.channels.models import metadata
 from kiunga.migrations.support import connection_for, tenant_schema_from
-from kiunga.tenants.models import metadata
 from sqlalchemy import text
 
 

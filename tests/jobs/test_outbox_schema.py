@@ -2,7 +2,7 @@
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from kiunga.tenants.models import metadata
+from kiunga.channels.models import metadata
 from sqlalchemy import text
 
 JOB_TABLES = {"outbox_events", "outbox_deliveries", "failed_jobs"}

@@ -12,9 +12,9 @@ import re
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from kiunga.channels.models import metadata
 from kiunga.platform.migrate import tenant_revisions_in_order, upgrade_tenant_schema
 from kiunga.platform.tenant_schema import replay_script, replay_used
-from kiunga.tenants.models import metadata
 from sqlalchemy import Connection, text
 
 CATALOG_QUERIES = {

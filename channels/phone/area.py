@@ -1,0 +1,5 @@
+"""The Phone page's manifest (development only)."""
+
+from kiunga.platform.areas import Area
+
+AREA = Area(name="phone")
