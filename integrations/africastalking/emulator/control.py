@@ -261,6 +261,11 @@ def build_control_routes(state: EmulatorState) -> list[HTTPRouteHandler]:
 
         return await guarded(request, action)
 
+    @get("/emulator/sms/inbound", sync_to_thread=False)
+    def inbound_sent(phone: FromQuery[str | None] = None) -> list[dict[str, Any]]:
+        """The incoming SMS the emulator POSTed, from `phone` (all when none)."""
+        return [form for form in list(state.inbound) if phone is None or form["from"] == phone]
+
     # --- acting as AT toward an application: USSD -----------------------------------------
 
     async def hop(session: UssdSession, repeat: int = 0) -> dict[str, Any]:
@@ -398,6 +403,7 @@ def build_control_routes(state: EmulatorState) -> list[HTTPRouteHandler]:
         set_outcome,
         clear_outcomes,
         inbound_sms,
+        inbound_sent,
         ussd_raw,
         ussd_dial,
         ussd_reply,
