@@ -103,25 +103,34 @@ async def _callback_token(session, row: ChannelSettings, tenant_id: int) -> str:
     return token
 
 
-async def _ussd_code(session, row: ChannelSettings, tenant_id: int) -> str:
+async def _ussd_code(session, row: ChannelSettings, tenant_id: int, wanted: str) -> str:
     route = await session.scalar(select(UssdCodeRoute).where(UssdCodeRoute.tenant_id == tenant_id))
     if route is not None:
         row.ussd_service_code, row.ussd_extension = route.service_code, route.extension or None
         return route.service_code
     taken = await session.scalar(
         select(UssdCodeRoute.tenant_id).where(
-            UssdCodeRoute.service_code == DEMO_USSD_CODE, UssdCodeRoute.extension == ""
+            UssdCodeRoute.service_code == wanted, UssdCodeRoute.extension == ""
         )
     )
-    if taken is None:
-        session.add(UssdCodeRoute(service_code=DEMO_USSD_CODE, extension="", tenant_id=tenant_id))
-    row.ussd_service_code, row.ussd_extension = DEMO_USSD_CODE, None
-    return DEMO_USSD_CODE
+    if taken is not None:
+        raise ValueError(f"the USSD code {wanted} is another ISP's")
+    session.add(UssdCodeRoute(service_code=wanted, extension="", tenant_id=tenant_id))
+    row.ussd_service_code, row.ussd_extension = wanted, None
+    return wanted
 
 
 async def seed_demo_channels(
-    database_url: str, slug: str, *, at_url: str, twilio_url: str, public_url: str
+    database_url: str,
+    slug: str,
+    *,
+    at_url: str,
+    twilio_url: str,
+    public_url: str,
+    ussd_code: str = DEMO_USSD_CODE,
 ) -> DemoChannels:
+    """The ISP `slug`'s channels on the emulators (see the module docstring); its USSD code
+    `ussd_code` unless it has one already (ValueError if another ISP holds that code)."""
     database = Database(database_url, pool_size=2)
     try:
         async with database.platform_session() as session:
@@ -156,7 +165,7 @@ async def seed_demo_channels(
             # The platform's routing tables are written in the tenant's transaction (the
             # session reaches the platform schema by its qualified names).
             token = await _callback_token(session, row, tenant.id)
-            code = await _ussd_code(session, row, tenant.id)
+            code = await _ussd_code(session, row, tenant.id, ussd_code)
             await session.flush()
             sender_id = row.at_sender_id or DEMO_SENDER_ID
             shortcode = row.at_shortcode or DEMO_SHORTCODE

@@ -256,6 +256,7 @@ def build_control_routes(state: EmulatorState) -> list[HTTPRouteHandler]:
                     ],
                     "status": deliveries[0]["status"],
                     "response": deliveries[0]["response"],
+                    "error": deliveries[0]["error"],
                 }
             )
 
