@@ -99,13 +99,6 @@ def _back(phone: str, *, session_id: str | None = None, notice: str | None = Non
     return Redirect(f"{PATH}?{urlencode(query)}", status_code=303)
 
 
-def _hop_notice(answer: dict) -> str | None:
-    """What to say about a USSD hop that did not give a screen."""
-    if answer.get("error"):
-        return f"USSD: {answer['error']}"
-    return None
-
-
 def _delivery_notice(what: str, answer: dict) -> str:
     status = answer.get("status")
     if answer.get("error"):
@@ -162,7 +155,8 @@ class PhonePageController(Controller):
             answer = await emulators.dial(simulator, phone, code)
         except EmulatorProblem as problem:
             return _back(phone, notice=f"USSD: {problem}")
-        return _back(phone, session_id=answer["session_id"], notice=_hop_notice(answer))
+        # The session's screen (or what went wrong with it) is on the page.
+        return _back(phone, session_id=answer["session_id"])
 
     @post("/ussd/reply")
     async def reply(
@@ -179,7 +173,7 @@ class PhonePageController(Controller):
             answer = await emulators.reply(simulator, data.session, typed)
         except EmulatorProblem as problem:
             return _back(phone, session_id=data.session, notice=f"USSD: {problem}")
-        return _back(phone, session_id=data.session, notice=_hop_notice(answer))
+        return _back(phone, session_id=answer.get("session_id") or data.session)
 
     @post("/sms")
     async def text(

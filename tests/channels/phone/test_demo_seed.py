@@ -100,3 +100,39 @@ async def test_the_banners_curl_opens_a_session_in_ats_encoding(callback_recorde
     )
     assert hop.session_id.startswith("ATUid_demo")
     assert b"%2A483%2A57%23" in callback.raw  # * and # percent-encoded, as AT sends them
+
+
+async def test_ups_step_starts_the_emulators_and_points_them_at_kiunga(
+    make_tenant, settings, database_url
+):
+    """Channels' demo step of `kiunga up`, on an ISP of its own: both emulators run, the
+    demo accounts' delivery reports and status callbacks go to the ISP's callback addresses,
+    and the banner gives the code, the callback address, the curl and the Phone page."""
+    import httpx
+    from kiunga.channels.phone import up_demo
+    from kiunga.platform.cli.up import DemoContext
+
+    tenant = make_tenant(name="Up Channels")
+    context = DemoContext(settings, database_url, tenant.host, {}, [], slug=tenant.slug)
+    made = await asyncio.to_thread(up_demo.seed, context)
+    try:
+        assert made is not None and made.seeded is not None, "the step did not seed"
+        context.made["phone"] = made
+        seeded = made.seeded
+        async with httpx.AsyncClient(timeout=30) as http:
+            at_accounts = (await http.get(f"{made.at_url}/emulator/accounts")).json()
+            twilio_accounts = (await http.get(f"{made.twilio_url}/emulator/accounts")).json()
+        [at] = [a for a in at_accounts if a["username"] == DEMO_USERNAME]
+        assert at["delivery_report_url"] == seeded.callbacks.delivery
+        [twilio] = [a for a in twilio_accounts if a["whatsapp_senders"] == [seeded.whatsapp_from]]
+        assert twilio["status_callback_url"] == seeded.callbacks.whatsapp_status
+        assert seeded.callbacks.base.startswith(settings.public_url)
+        text = up_demo.banner(context)
+        assert f"USSD {seeded.ussd_code}" in text
+        assert seeded.callbacks.ussd in text
+        assert "curl -X POST" in text and "text=" in text
+        assert f"{context.url}/phone" in text
+    finally:
+        for emulator in context.emulators:
+            emulator.stop()
+    assert len(context.emulators) == 2
