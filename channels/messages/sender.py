@@ -428,7 +428,10 @@ async def send_whatsapp(
     except WhatsAppRefused as exc:
         if exc.code == OUTSIDE_WINDOW:
             return Outcome(
-                message.id, MessageStatus.CANCELLED, error=f"refused: {exc}", fall_back=True
+                message.id,
+                MessageStatus.CANCELLED,
+                error=f"refused {exc.code}: {exc}",
+                fall_back=True,
             )
         return Outcome(message.id, MessageStatus.FAILED, error=f"refused {exc.code}: {exc}")
     micros, currency = None, None
@@ -482,7 +485,9 @@ async def record_outcomes(database: Database, schema: str, outcomes: list[Outcom
             unsettled = message.status in (MessageStatus.SENDING, MessageStatus.IN_DOUBT)
             message.claimed_until = None
             if outcome.status is MessageStatus.SENT:
-                message.provider_id = message.provider_id or outcome.provider_id
+                # The provider's answer is the truth (a report may have settled this
+                # message by its phone before the answer was written down).
+                message.provider_id = outcome.provider_id or message.provider_id
                 message.cost_micros = outcome.cost_micros
                 message.cost_currency = outcome.cost_currency
                 message.template_sid = outcome.template_sid
@@ -571,16 +576,41 @@ def drain_job_id(tenant_slug: str, reason: str) -> str:
     return f"messages.drain:{tenant_slug}:{reason}"
 
 
+async def next_due(database: Database, schema: str) -> datetime | None:
+    """When the earliest waiting message (a retry's backoff, a doubt's grace) is due."""
+    async with database.tenant_session(schema) as session:
+        return await session.scalar(
+            select(func.min(Message.send_after)).where(
+                Message.direction == Direction.OUT, Message.status.in_(_WAITING)
+            )
+        )
+
+
+# Retries due sooner than this get a drain of their own; later ones, the minute's sweep.
+FOLLOW_UP_WITHIN = timedelta(seconds=90)
+
+
 @task(name="messages.drain", max_tries=5, backoff=5.0, timeout=DRAIN_BUDGET + 120)
 async def drain_queue(ctx: TaskContext, tenant_slug: str, *reason: Any) -> int:
-    """One drain of the ISP's queue; another is queued if this one ran out of time."""
+    """One drain of the ISP's queue; then another, at once if this one ran out of time,
+    or when the earliest retry is due if that is soon."""
     result = await drain(ctx.database, ctx.redis, ctx.tenant)
-    if result.claimed and await due_count(ctx.database, ctx.tenant.schema):
+    due = await next_due(ctx.database, ctx.tenant.schema)
+    now = utcnow()
+    if due is not None and due - now < FOLLOW_UP_WITHIN:
+        wait = max(0.0, (due - now).total_seconds())
+        # Named by the second it is due: drains that see the same retry queue one.
+        moment = (
+            f"at-{math.ceil(due.timestamp())}" if wait > 0 else f"more-{_short_hash(ctx.job_id)}"
+        )
         await enqueue(
             ctx.redis,
             drain_queue,
             tenant_slug,
-            job_id=drain_job_id(tenant_slug, f"more-{_short_hash(ctx.job_id)}"),
+            job_id=drain_job_id(
+                tenant_slug, moment if wait > 0 else f"more-{_short_hash(ctx.job_id)}"
+            ),
+            defer_by=wait + 0.05 if wait > 0 else None,
         )
     return result.sent
 
