@@ -69,7 +69,7 @@ def register_sender(registry, *, with_notifications: bool = False):
 
 
 @pytest.fixture
-async def reports_applied(callback_recorder, unit_of_work):
+async def reports_applied(callback_recorder, unit_of_work, tenant):
     """The emulators' delivery reports and status callbacks (POSTed to the recorder, at
     /at and /twilio) applied to the test ISP's message log as they arrive."""
     done = 0
