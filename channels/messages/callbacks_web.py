@@ -21,7 +21,7 @@ from collections.abc import Callable
 from urllib.parse import parse_qsl
 
 import structlog
-from kiunga.channels.messages import settings
+from kiunga.channels.messages import receipts, settings
 from kiunga.channels.messages.intake import (
     MAX_FIELDS,
     UnreadableForm,
@@ -31,18 +31,19 @@ from kiunga.channels.messages.intake import (
     store_callback,
 )
 from kiunga.channels.messages.routing import ChannelRoutes, ChannelTarget
+from kiunga.integrations.africastalking.forms import parse_delivery_report
+from kiunga.integrations.twilio.forms import parse_status_callback
+from kiunga.integrations.twilio.signature import (
+    SIGNATURE_HEADER,
+    public_request_url,
+    signature_valid,
+)
 from kiunga.platform.web.request_state import TENANT
 from kiunga.platform.web.services import services_of
 from kiunga.platform.web.tenancy import TenantContext
 from litestar import Controller, MediaType, Request, Response, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
-from twilio.request_validator import (
-    SIGNATURE_HEADER,
-    SIGNATURE_SETTINGS_HEADER,
-    RequestValidator,
-    get_signature_algorithm,
-)
 
 log = structlog.get_logger("kiunga.channels")
 
@@ -159,53 +160,27 @@ def _too_large(target: ChannelTarget, kind: str, request: Request) -> Response:
 def signed_url(request: Request) -> str:
     """The URL Twilio called, as it knows it: the public address and the exact path (and
     query), whatever host and scheme the proxy in front of us passed on."""
-    url = settings.public_url() + request.url.path
-    if request.url.query:
-        url += "?" + request.url.query
-    return url
+    return public_request_url(settings.public_url(), request.url.path, request.url.query or "")
 
 
-def twilio_params(raw: bytes) -> dict[str, list[str]]:
-    """Every value of every field, as Twilio signs them (a field may repeat)."""
-    params: dict[str, list[str]] = {}
-    pairs = parse_qsl(
-        raw.decode("utf-8"), keep_blank_values=True, errors="strict", max_num_fields=MAX_FIELDS
-    )
-    for name, value in pairs:
-        params.setdefault(name, []).append(value)
-    return params
-
-
-class _MultiValues(dict):
-    """A dict of lists that RequestValidator reads every value of (`getlist`)."""
-
-    def getlist(self, name: str) -> list[str]:
-        return self[name]
-
-
-async def signature_valid(request: Request, target: ChannelTarget, raw: bytes) -> bool:
-    signature = request.headers.get(SIGNATURE_HEADER, "")
-    if not signature or len(signature) > 200:
+async def signature_checked(request: Request, target: ChannelTarget, raw: bytes) -> bool:
+    """X-Twilio-Signature over the public URL and every field of the form, with the ISP's
+    auth token (none set: nothing can be Twilio's)."""
+    signature = request.headers.get(SIGNATURE_HEADER)
+    if not signature:
         return False
     database = services_of(request).database
     async with database.tenant_session(target.schema) as session:
         auth_token = settings.twilio_auth_token(await settings.settings_row(session))
     if auth_token is None:
         return False
-    algorithm = get_signature_algorithm(request.headers.get(SIGNATURE_SETTINGS_HEADER))
-    return RequestValidator(auth_token).validate(
-        signed_url(request), _MultiValues(twilio_params(raw)), signature, algorithm
+    pairs = parse_qsl(
+        raw.decode("utf-8"), keep_blank_values=True, errors="strict", max_num_fields=MAX_FIELDS
     )
+    return signature_valid(auth_token, signed_url(request), pairs, signature)
 
 
 # --- the routes ----------------------------------------------------------------------------
-
-
-def _receipts():
-    # The messaging part's: what a report changes on the message it names.
-    from kiunga.channels.messages import receipts
-
-    return receipts
 
 
 class ChannelReportsController(Controller):
@@ -214,8 +189,6 @@ class ChannelReportsController(Controller):
 
     @post("/{token:str}/delivery", opt=HOOK_OPT, status_code=200)
     async def delivery_report(self, request: Request, token: FromPath[str]) -> Response:
-        from kiunga.integrations.africastalking.forms import parse_delivery_report
-
         target = await isp_of(request, token)
         raw = await read_body(request, MAX_REPORT_BYTES)
         if raw is None:
@@ -227,13 +200,11 @@ class ChannelReportsController(Controller):
         key = _provider_key(form, "id", "status", raw)
         return await _store_parse_apply(
             request, target, DELIVERY_KIND, raw, form, key,
-            parse_delivery_report, _receipts().apply_delivery_report,
+            parse_delivery_report, receipts.apply_delivery_report,
         )  # fmt: skip
 
     @post("/{token:str}/whatsapp/status", opt=HOOK_OPT, status_code=200)
     async def whatsapp_status(self, request: Request, token: FromPath[str]) -> Response:
-        from kiunga.integrations.twilio.forms import parse_status_callback
-
         target = await isp_of(request, token)
         raw = await read_body(request, MAX_REPORT_BYTES)
         if raw is None:
@@ -245,11 +216,11 @@ class ChannelReportsController(Controller):
             # cannot be checked against the signature.
             log.warning("twilio status callback unreadable", tenant=target.slug, error=str(error))
             return _answer(f"Bad request: {error}", 400)
-        if not await signature_valid(request, target, raw):
+        if not await signature_checked(request, target, raw):
             log.warning("twilio status callback with a wrong signature", tenant=target.slug)
             return _answer("Forbidden", 403)
         key = _provider_key(form, "MessageSid", "MessageStatus", raw)
         return await _store_parse_apply(
             request, target, STATUS_KIND, raw, form, key,
-            parse_status_callback, _receipts().apply_whatsapp_status,
+            parse_status_callback, receipts.apply_whatsapp_status,
         )  # fmt: skip

@@ -24,7 +24,6 @@ from kiunga.channels.messages.routing import PROVIDER, normalise_service_code
 from kiunga.platform.errors import DomainError, Kind
 from kiunga.platform.models import UssdCodeRoute, WebhookRoute
 from kiunga.platform.settings import get_settings
-from kiunga.tenants.subscribers.phones import InvalidPhone, normalise_phone
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -65,6 +64,8 @@ _ACCOUNT_SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
 _AUTH_TOKEN = re.compile(r"^[0-9a-fA-F]{32}$")
 _CONTENT_SID = re.compile(r"^HX[0-9a-fA-F]{32}$")
 _URL = re.compile(r"^https?://[^\s/@?#]+(:[0-9]{1,5})?(/[^\s?#]*)?$")
+# As the message log stores phones (its phone_e164 check).
+_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 _TIME = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
 _MAX_SECRET = 200
 _MAX_URL = 200
@@ -193,19 +194,18 @@ def _base_url(value: str, field: str) -> str | None:
 
 
 def _whatsapp_from(value: str) -> str | None:
+    """E.164 as Twilio writes it (+14155238886); `whatsapp:` and spacing dropped."""
     value = _clean(value, "whatsapp_from", 30)
     if value.lower().startswith("whatsapp:"):
-        value = value[len("whatsapp:") :].strip()
+        value = value[len("whatsapp:") :]
+    value = "".join(value.split()).replace("-", "")
     if not value:
         return None
-    if not value.startswith("+"):
+    if not _E164.match(value):
         raise ChannelSettingsError(
-            "whatsapp_from", "whatsapp_from must be in international form: +14155238886"
+            "whatsapp_from", "whatsapp_from must be a number in E.164 form: +14155238886"
         )
-    try:
-        return normalise_phone(value)
-    except InvalidPhone as error:
-        raise ChannelSettingsError("whatsapp_from", f"whatsapp_from: {error}") from None
+    return value
 
 
 def _quiet_time(value: str, field: str) -> time | None:

@@ -10,6 +10,7 @@ import msgspec
 from kiunga.channels.messages import settings
 from kiunga.channels.messages.callbacks_web import channel_routes
 from kiunga.channels.messages.models import Message, MessageChannel
+from kiunga.channels.messages.outbound import queue_message
 from kiunga.channels.messages.scopes import CHANNEL_SETTINGS_READ, CHANNEL_SETTINGS_WRITE
 from kiunga.platform.web.controllers import TenantApiController, action
 from kiunga.platform.web.dependencies import CurrentTenant, TenantSession
@@ -133,9 +134,6 @@ async def queue_test_message(session, isp_name: str, channel: str, phone: str) -
         row is None or row.twilio_auth_token_encrypted is None or not row.whatsapp_from
     ):
         raise settings.ChannelSettingsError("channel", "set up Twilio's WhatsApp sender first")
-    # Imported here: the outbound queue is the messaging part's, and this is its one use.
-    from kiunga.channels.messages.outbound import queue_message
-
     message = await queue_message(
         session, phone=number, body=test_text(isp_name), kind="test", channel=wanted, urgent=True
     )
