@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 from kiunga.channels.selfservice import packages
-from kiunga.channels.selfservice.errors import SelfServiceError
+from kiunga.channels.selfservice.errors import NotYours, SelfServiceError
 from kiunga.platform.errors import Kind
 from kiunga.tenants.billing import ledger
 from kiunga.tenants.billing.models import CreditNote, Invoice
@@ -111,7 +111,7 @@ async def test_a_package_change_charges_exactly_the_proration_quoted(
         assert (credited, charged) == (quote.credit, quote.charge)
         assert await ledger.balance(session, me.subscriber_id) == quote.balance_after
         # Someone else's phone cannot confirm it.
-        with pytest.raises(Exception):
+        with pytest.raises(NotYours):
             await packages.change_now(
                 session, subscriber_id=me.subscriber_id, phone="+254700000001", token=quote.token
             )
