@@ -466,6 +466,10 @@ class AccountController(Controller):
             return await self._tickets_page(
                 me, status_code=400, category=category, text=text, error=page.t("form_expired")
             )
+        if not text:
+            return await self._tickets_page(
+                me, status_code=400, category=category, text=text, error=page.t("text_missing")
+            )
         try:
             async with me.session() as session, session.begin():
                 opened = await tickets.report_problem(

@@ -193,6 +193,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "cat_other": {"en": "Something else", "sw": "Mengineyo"},
     "text_label": {"en": "Tell us more", "sw": "Tueleze zaidi"},
     "send": {"en": "Send", "sw": "Tuma"},
+    "text_missing": {"en": "Write a few words.", "sw": "Andika maneno machache."},
     "ticket_opened": {
         "en": "Thank you. Your ticket is {ticket}; we will reply here and by SMS.",
         "sw": "Asante. Tiketi yako ni {ticket}; tutajibu hapa na kwa SMS.",

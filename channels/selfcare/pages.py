@@ -162,9 +162,9 @@ def new_token() -> str:
 
 
 def field(form, name: str, limit: int = 200) -> str:
-    """A form field as text: trimmed, at most `limit` characters; NUL taken out (it can
-    never be stored, and a refusal would tell nothing useful)."""
+    """A form field as text: trimmed, at most `limit` characters. A value holding NUL is
+    refused as if empty (it can never be stored), so the page asks for it again."""
     value = form.get(name)
-    if not isinstance(value, str):
+    if not isinstance(value, str) or "\x00" in value:
         return ""
-    return value.replace("\x00", "").strip()[:limit]
+    return value.strip()[:limit]
