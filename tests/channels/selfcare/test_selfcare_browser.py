@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.browser import fits_the_screen
-
 from .conftest import last_code
+from fixtures.browser import fits_the_screen
 
 pytestmark = pytest.mark.slow
 
@@ -28,7 +27,15 @@ async def test_signing_in_and_every_page_fit_a_phone_without_javascript(
     await page.click("form[action='/me/verify'] button")
     await page.wait_for_selector("nav")
     assert me.account_number in await page.content()
-    for path in ("/me", "/me/pay", "/me/usage", "/me/buy", "/me/devices", "/me/tickets", "/me/messages"):
+    for path in (
+        "/me",
+        "/me/pay",
+        "/me/usage",
+        "/me/buy",
+        "/me/devices",
+        "/me/tickets",
+        "/me/messages",
+    ):
         for lang in ("en", "sw"):
             await page.goto(f"{base}{path}?lang={lang}")
             assert await fits_the_screen(page), (path, lang)
