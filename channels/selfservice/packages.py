@@ -16,7 +16,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from kiunga.channels.selfservice.accounts import clean_phone, own_account, round_up_to_whole
-from kiunga.channels.selfservice.errors import NotYours, SelfServiceError, subscriber_actor
+from kiunga.channels.selfservice.errors import (
+    NotYours,
+    SelfServiceError,
+    record_id,
+    subscriber_actor,
+)
 from kiunga.platform.db.base import utcnow
 from kiunga.platform.errors import Kind
 from kiunga.tenants.billing import ledger
@@ -106,7 +111,7 @@ async def _service(session: AsyncSession, subscriber_id: int, service_id: int | 
         Service.subscriber_id == subscriber_id, Service.status != ServiceStatus.TERMINATED
     )
     if service_id is not None:
-        query = query.where(Service.id == service_id)
+        query = query.where(Service.id == record_id(service_id, "service_id"))
     else:
         query = query.where(Service.status.in_((*LIVE, ServiceStatus.EXPIRED))).order_by(
             Service.status != ServiceStatus.ACTIVE, Service.id.desc()
@@ -181,9 +186,7 @@ async def _quote(
 
 
 async def _package(session: AsyncSession, package_id: object) -> Package:
-    if isinstance(package_id, bool) or not isinstance(package_id, int):
-        raise SelfServiceError("package_id", "choose a package")
-    package = await session.get(Package, package_id)
+    package = await session.get(Package, record_id(package_id, "package_id"))
     if package is None or not package.is_active:
         raise SelfServiceError("package_id", "that package is not offered any more")
     return package

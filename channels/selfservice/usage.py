@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from kiunga.channels.selfservice.errors import NotYours, SelfServiceError
+from kiunga.channels.selfservice.errors import NotYours, SelfServiceError, record_id
 from kiunga.platform.jobs.outbox import emit
 from kiunga.tenants.catalog.models import Package, ServiceType
 from kiunga.tenants.network.radius.accounting import notify_services
@@ -166,6 +166,7 @@ async def remove_device(
     """Free the subscriber's login from a device (see the module notes). NotYours for a
     device not on this subscriber's logins."""
     mac = _mac(mac)
+    service_id = record_id(service_id, "service_id")
     for device in await devices(session, subscriber_id):
         if device.service_id == service_id and device.mac == mac:
             break

@@ -54,11 +54,17 @@ async def test_bad_input_is_answered_with_a_message_not_an_error(
         ("/me/tickets", {"category": "weather", "text": "hi"}),
         ("/me/tickets", {"category": "other", "text": ""}),
         ("/me/voucher", {"package_id": "12345678901234567890"}),
+        ("/me/quote", {"kind": "change", "package_id": "12345678901234567890"}),
+        ("/me/devices/remove", {"service_id": "12345678901234567890", "mac": "AA:BB:CC:00:11:22"}),
+        ("/me/tickets/12345678901234567890/reply", {"text": "hello"}),
         ("/me/accounts", {"subscriber_id": "\x00"}),
     ):
         answer = await client.post(path, data={**data, "_ft": token})
         assert 300 <= answer.status_code < 500, (path, answer.status_code, answer.text[:300])
+        # Answered by the page itself, not the app's error page.
+        assert answer.status_code == 303 or 'name="_ft"' in answer.text, path
     assert (await client.get("/me/tickets/99999")).status_code == 404
+    assert (await client.get("/me/tickets/123456789012345678901234")).status_code in (400, 404)
     assert (await client.get("/me/tickets/abc")).status_code in (400, 404)
     assert (await client.get("/me/devices/remove?service_id=1&mac=AA")).status_code == 404
     # Signed out, a page asks for the phone again (no error).
