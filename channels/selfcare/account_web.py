@@ -11,7 +11,7 @@ from kiunga.channels.selfcare.pages import MePage, field, mask_phone
 from kiunga.channels.selfcare.signin_web import ME_OPT, _signin, account_page_or_choice, open_page
 from kiunga.channels.selfservice import accounts as accounts_service
 from kiunga.channels.selfservice import packages, payments, tickets, usage, vouchers
-from kiunga.channels.selfservice.accounts import AccountRef, accounts_for_phone
+from kiunga.channels.selfservice.accounts import AccountRef, accounts_for_phone, clean_phone
 from kiunga.channels.selfservice.errors import NotYours
 from kiunga.platform.auth.attempts import AttemptLimiter
 from kiunga.platform.errors import DomainError, Kind
@@ -162,7 +162,12 @@ class AccountController(Controller):
             return await self._pay_page(
                 me, status_code=400, amount=typed, error=page.t("bad_amount")
             )
-        phone = field(form, "phone", 20) or me.phone
+        try:
+            phone = clean_phone(field(form, "phone", 20) or me.phone)
+        except DomainError:
+            return await self._pay_page(
+                me, status_code=400, amount=typed, error=page.t("bad_phone")
+            )
         limiter = _pay_limiter(services, request)
         limited = await limiter.take(
             {"phone": f"{tenant.id}:{phone}", "source": f"{tenant.id}:{page.source}"}

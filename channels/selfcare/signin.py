@@ -29,9 +29,10 @@ from redis.asyncio import Redis
 CODE_TTL = 600
 CODE_ATTEMPTS = 5
 SESSION_TTL = 12 * 3600
-# Codes asked for, per phone and per client address, in a window; and tries at codes.
-SEND_LIMITS = {"phone": 3, "source": 10}
-TRY_LIMITS = {"phone": 10, "source": 30}
+# Codes asked for, per phone and per client address, in a window; and tries at codes. An
+# address gets more: mobile networks put many subscribers behind one public address.
+SEND_LIMITS = {"phone": 3, "source": 20}
+TRY_LIMITS = {"phone": 10, "source": 60}
 WINDOW_SECONDS = 15 * 60
 FORM_TOKEN_TTL = 2 * 3600
 

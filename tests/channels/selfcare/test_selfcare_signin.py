@@ -105,3 +105,16 @@ async def test_a_post_without_the_form_token_sends_nothing(http, customer, unit_
         answer = await http.post("/me/code", data={"phone": me.phone, "_ft": token})
         assert answer.status_code == 400
     assert await _count_codes(unit_of_work, me.phone) == 0
+
+
+async def test_one_address_asking_codes_for_many_phones_is_stopped(http, unit_of_work):
+    from kiunga.channels.selfcare.signin import SEND_LIMITS
+
+    token = form_token((await http.get("/me")).text)
+    answers = []
+    for number in range(SEND_LIMITS["source"] + 1):
+        phone = f"+2547110{number:05d}"
+        answers.append(
+            (await http.post("/me/code", data={"phone": phone, "_ft": token})).status_code
+        )
+    assert answers[:-1] == [200] * SEND_LIMITS["source"] and answers[-1] == 429
