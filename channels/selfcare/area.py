@@ -1,5 +1,11 @@
-"""Self-care's manifest: the /me pages."""
+"""Self-care's manifest: the /me pages on the ISP's host, where a subscriber signs in with
+their phone number and a code by SMS and sees and runs their own account."""
 
+from kiunga.channels.selfcare import account_web, jobs, signin_web
 from kiunga.platform.areas import Area
 
-AREA = Area(name="selfcare")
+AREA = Area(
+    name="selfcare",
+    console_controllers=(signin_web.SignInController, account_web.AccountController),
+    event_handlers=jobs.HANDLERS,
+)
