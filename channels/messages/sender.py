@@ -1,0 +1,614 @@
+"""The sender: drains one ISP's outbound queue through Africa's Talking and Twilio, at
+the ISP's send rate, and never sends a message twice.
+
+When it runs. `outbound.queue_message` writes a `messages.queued` outbox event with the
+first message of a transaction; its handler (`wake_sender`) enqueues a drain of that ISP
+under an id derived from the event (`messages.drain:<isp>:<event id>`), so a re-delivered
+event never queues a second drain. A periodic sweep (`sweep_queues`, every minute, every
+ISP) settles lapsed claims and drains whatever waited: quiet hours that ended, retries
+whose backoff passed, messages in doubt whose grace passed, and anything a lost job missed.
+
+Claiming. A drain takes small groups of due messages (`queued`, or `in_doubt` past their
+grace) with `FOR UPDATE SKIP LOCKED` and marks them `sending` with a lease
+(`claimed_until`) in a transaction that commits before any of them is handed to a
+provider; two drains of one ISP (two workers, or a wake during a sweep) never take the
+same message. A group is as large as the send rate allows for the next fifth of a second,
+so a sender that dies leaves at most a few groups behind.
+
+The rate. Each ISP's `send_rate_per_second` (channel settings) is shared by every drain
+of that ISP in every worker: a counter in Redis per ISP and fifth of a second hands out
+the sends; a drain that finds the window used up waits for the next. Within a group the
+messages go concurrently.
+
+After the provider answers, the group's outcomes are written at once: `sent` with the
+provider's id, cost and attempts; a provider that could not be reached (AT or Twilio down,
+5xx) puts the message back to `queued` with an exponential backoff (`send_after`), never
+lost; a refusal (a bad number, bad credentials) makes it `failed` with the reason.
+
+None sent twice. A message is `sending` (committed) before the provider call and `sent`
+right after it. A sender that dies in between leaves `sending` with a lease that lapses:
+the next drain or sweep marks it `in_doubt` — the provider may or may not have it. A
+delivery report settles it (`receipts.py`: AT reports carry the phone, so a report with an
+unknown id and the phone of a message in doubt proves the provider took that message: it
+becomes sent, and delivered, under that id). Only a message still in doubt after a grace
+period with no report is sent again. The lease outlasts a provider call's timeouts, so a
+slow call is never taken for a dead one.
+
+WhatsApp. Free text only within 24 hours of the contact's last WhatsApp message
+(`ChannelContact.whatsapp_last_inbound_at`); outside it the ISP's approved template for
+the kind (`ChannelSettings.whatsapp_templates`, {kind: ContentSid}) with the rendered text
+as its variable "1"; with no template, or on Twilio's refusal 63016, the message goes as an
+SMS instead (`fallback.py`).
+
+Timings can be changed for tests and benchmarks by the environment:
+KIUNGA_MESSAGES_BACKOFF (first retry delay, seconds), KIUNGA_MESSAGES_LEASE and
+KIUNGA_MESSAGES_DOUBT_GRACE.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import math
+import os
+import time as clock
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from arq.connections import ArqRedis
+from kiunga.channels.messages import secrets
+from kiunga.channels.messages.fallback import fall_back_to_sms
+from kiunga.channels.messages.models import (
+    ChannelContact,
+    ChannelSettings,
+    Direction,
+    Message,
+    MessageChannel,
+    MessageStatus,
+)
+from kiunga.channels.messages.outbound import QUEUED_TOPIC
+from kiunga.integrations.africastalking.interfaces import (
+    AtCredentials,
+    SmsRefused,
+    SmsSender,
+    SmsSent,
+    SmsUnavailable,
+)
+from kiunga.integrations.twilio.interfaces import (
+    TwilioCredentials,
+    WhatsAppRefused,
+    WhatsAppSender,
+    WhatsAppUnavailable,
+)
+from kiunga.platform.db.base import utcnow
+from kiunga.platform.db.engine import Database
+from kiunga.platform.jobs.execution import TaskContext
+from kiunga.platform.jobs.queue import enqueue
+from kiunga.platform.jobs.registry import on_event, periodic, task
+from kiunga.platform.jobs.tenants import TenantRef
+from sqlalchemy import func, select, update
+
+log = logging.getLogger("kiunga.messages.sender")
+
+OUTSIDE_WINDOW = 63016
+WHATSAPP_WINDOW = timedelta(hours=24)
+# A drain works this long, then hands over to a fresh job (jobs have a timeout).
+DRAIN_BUDGET = 240.0
+WINDOW = 0.2  # the rate counter's window, seconds
+GROUPS_IN_FLIGHT = 4
+MAX_CONCURRENCY = 64
+MAX_BACKOFF = 3600.0
+MAX_ATTEMPTS = 12  # then failed: the provider was unreachable for a day or so
+
+
+def _env_seconds(name: str, default: float) -> float:
+    try:
+        return max(0.0, float(os.environ.get(name, default)))
+    except ValueError:
+        return default
+
+
+@dataclass(frozen=True)
+class Timings:
+    backoff: float = 30.0
+    # Longer than a provider call may take (the clients time out well within it).
+    lease: float = 120.0
+    # How long a message in doubt waits for a delivery report before it is sent again.
+    doubt_grace: float = 600.0
+
+    @classmethod
+    def from_environment(cls) -> Timings:
+        return cls(
+            backoff=_env_seconds("KIUNGA_MESSAGES_BACKOFF", cls.backoff),
+            lease=_env_seconds("KIUNGA_MESSAGES_LEASE", cls.lease),
+            doubt_grace=_env_seconds("KIUNGA_MESSAGES_DOUBT_GRACE", cls.doubt_grace),
+        )
+
+    def retry_delay(self, attempts: int) -> float:
+        return min(MAX_BACKOFF, self.backoff * 2 ** max(0, attempts - 1))
+
+
+def parse_cost(text: str | None) -> tuple[int | None, str | None]:
+    """AT's "KES 0.8000" as (800000, "KES"): millionths, exactly; (None, None) if unreadable."""
+    if not text:
+        return None, None
+    parts = text.split()
+    if len(parts) != 2 or len(parts[0]) != 3 or not parts[0].isalpha():
+        return None, None
+    try:
+        amount = Decimal(parts[1])
+    except InvalidOperation:
+        return None, None
+    if not amount.is_finite():
+        return None, None
+    return int((amount * 1_000_000).to_integral_value()), parts[0].upper()
+
+
+# ------------------------------------------------------------------ the providers
+
+
+@dataclass
+class Providers:
+    """The clients a drain sends through (the real ones; tests point them at emulators
+    through the ISP's base URLs)."""
+
+    sms: SmsSender
+    whatsapp: WhatsAppSender
+
+
+def default_providers() -> Providers:
+    from kiunga.integrations.africastalking.client import AfricasTalkingSms
+    from kiunga.integrations.twilio.client import TwilioWhatsApp
+
+    return Providers(sms=AfricasTalkingSms(), whatsapp=TwilioWhatsApp())
+
+
+_PROVIDERS: list[Providers] = []
+
+
+def providers() -> Providers:
+    """One set of clients per process (they keep their connections)."""
+    if not _PROVIDERS:
+        _PROVIDERS.append(default_providers())
+    return _PROVIDERS[0]
+
+
+# ------------------------------------------------------------------ the rate
+
+
+class SendRate:
+    """The ISP's sends per second, shared by all its drains through a Redis counter per
+    fifth of a second."""
+
+    def __init__(self, redis: ArqRedis, tenant_slug: str, per_second: int):
+        self.redis = redis
+        self.key = f"kiunga:messages:rate:{tenant_slug}"
+        self.per_window = max(1, math.floor(per_second * WINDOW))
+        self.window = WINDOW if per_second * WINDOW >= 1 else 1.0 / per_second
+
+    async def take(self, wanted: int) -> int:
+        """Up to `wanted` sends allowed now (waits for a window with room)."""
+        wanted = max(1, min(wanted, self.per_window))
+        while True:
+            now = clock.time()
+            window = math.floor(now / self.window)
+            key = f"{self.key}:{window}"
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.incrby(key, wanted)
+                pipe.expire(key, 5)
+                used, _ = await pipe.execute()
+            before = used - wanted
+            if before < self.per_window:
+                return min(wanted, self.per_window - before)
+            await asyncio.sleep(max(0.005, (window + 1) * self.window - now))
+
+
+# ------------------------------------------------------------------ claiming
+
+
+_WAITING = (MessageStatus.QUEUED, MessageStatus.IN_DOUBT)
+
+
+async def settle_lapsed_claims(database: Database, schema: str, timings: Timings) -> int:
+    """Messages whose sender died mid-request: in doubt, resent only after the grace."""
+    async with database.tenant_session(schema) as session, session.begin():
+        result = await session.execute(
+            update(Message)
+            .where(
+                Message.direction == Direction.OUT,
+                Message.status == MessageStatus.SENDING,
+                Message.claimed_until < func.now(),
+            )
+            .values(
+                status=MessageStatus.IN_DOUBT,
+                claimed_until=None,
+                send_after=func.now() + timedelta(seconds=timings.doubt_grace),
+                last_error="the sender stopped during the provider call",
+            )
+        )
+        return result.rowcount or 0
+
+
+async def claim(database: Database, schema: str, limit: int, timings: Timings) -> list[Message]:
+    """Up to `limit` due messages, marked `sending` under a lease and committed."""
+    async with database.tenant_session(schema) as session, session.begin():
+        due = (
+            select(Message.id)
+            .where(
+                Message.direction == Direction.OUT,
+                Message.status.in_(_WAITING),
+                Message.send_after <= func.now(),
+            )
+            .order_by(Message.send_after, Message.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        rows = await session.scalars(
+            update(Message)
+            .where(Message.id.in_(due))
+            .values(
+                status=MessageStatus.SENDING,
+                claimed_until=func.now() + timedelta(seconds=timings.lease),
+                attempts=Message.attempts + 1,
+            )
+            .returning(Message)
+        )
+        claimed = list(rows)
+        for message in claimed:
+            session.expunge(message)
+    claimed.sort(key=lambda m: m.id)
+    return claimed
+
+
+async def due_count(database: Database, schema: str) -> int:
+    async with database.tenant_session(schema) as session:
+        return (
+            await session.scalar(
+                select(func.count(Message.id)).where(
+                    Message.direction == Direction.OUT,
+                    Message.status.in_(_WAITING),
+                    Message.send_after <= func.now(),
+                )
+            )
+            or 0
+        )
+
+
+# ------------------------------------------------------------------ sending one
+
+
+@dataclass
+class Outcome:
+    """What came of one send, written back with its group."""
+
+    message_id: int
+    status: MessageStatus
+    provider_id: str | None = None
+    cost_micros: int | None = None
+    cost_currency: str | None = None
+    template_sid: str | None = None
+    error: str | None = None
+    retry_after: float | None = None
+    # Send again as an SMS (no template outside the window, or WhatsApp refused 63016).
+    fall_back: bool = False
+
+
+@dataclass
+class IspChannels:
+    """The ISP's settings, with its credentials decrypted, for one drain."""
+
+    settings: ChannelSettings | None
+    at: AtCredentials | None = None
+    twilio: TwilioCredentials | None = None
+    windows: dict[str, datetime | None] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, settings: ChannelSettings | None) -> IspChannels:
+        at = twilio = None
+        if settings is not None and settings.at_username and settings.at_api_key_encrypted:
+            at = AtCredentials(
+                settings.at_username,
+                secrets.decrypt(settings.at_api_key_encrypted),
+                settings.at_base_url or None,
+            )
+        if (
+            settings is not None
+            and settings.twilio_account_sid
+            and settings.twilio_auth_token_encrypted
+            and settings.whatsapp_from
+        ):
+            twilio = TwilioCredentials(
+                settings.twilio_account_sid,
+                secrets.decrypt(settings.twilio_auth_token_encrypted),
+                settings.twilio_base_url or None,
+            )
+        return cls(settings, at, twilio)
+
+    @property
+    def rate(self) -> int:
+        return self.settings.send_rate_per_second if self.settings else 20
+
+
+async def _load_channels(database: Database, schema: str) -> IspChannels:
+    async with database.tenant_session(schema) as session:
+        settings = await session.get(ChannelSettings, 1)
+        if settings is not None:
+            session.expunge(settings)
+    return IspChannels.of(settings)
+
+
+async def _load_windows(database: Database, schema: str, phones: list[str]) -> dict:
+    async with database.tenant_session(schema) as session:
+        rows = await session.execute(
+            select(ChannelContact.phone, ChannelContact.whatsapp_last_inbound_at).where(
+                ChannelContact.phone.in_(phones)
+            )
+        )
+        return dict(rows.all())
+
+
+def _retry(message: Message, error: str, timings: Timings) -> Outcome:
+    if message.attempts >= MAX_ATTEMPTS:
+        return Outcome(message.id, MessageStatus.FAILED, error=f"gave up: {error}")
+    return Outcome(
+        message.id,
+        MessageStatus.QUEUED,
+        error=error,
+        retry_after=timings.retry_delay(message.attempts),
+    )
+
+
+async def send_sms(
+    message: Message, isp: IspChannels, sender: SmsSender, timings: Timings
+) -> Outcome:
+    if isp.at is None:
+        return _retry(message, "Africa's Talking is not set up for this ISP", timings)
+    settings = isp.settings
+    try:
+        answer: SmsSent = await sender.send(
+            isp.at,
+            to=message.phone,
+            message=message.body,
+            sender_id=settings.at_sender_id if settings else None,
+            shortcode=settings.at_shortcode if settings and message.link_id else None,
+            link_id=message.link_id,
+        )
+    except SmsUnavailable as exc:
+        return _retry(message, f"Africa's Talking unavailable: {exc}", timings)
+    except SmsRefused as exc:
+        return Outcome(message.id, MessageStatus.FAILED, error=f"refused: {exc}")
+    if answer.accepted and answer.message_id:
+        micros, currency = parse_cost(answer.cost)
+        return Outcome(
+            message.id,
+            MessageStatus.SENT,
+            provider_id=answer.message_id,
+            cost_micros=micros,
+            cost_currency=currency,
+        )
+    reason = f"{answer.status_code} {answer.status}"
+    if answer.worth_retrying:
+        return _retry(message, reason, timings)
+    return Outcome(message.id, MessageStatus.FAILED, error=reason)
+
+
+async def send_whatsapp(
+    message: Message, isp: IspChannels, sender: WhatsAppSender, timings: Timings
+) -> Outcome:
+    if isp.twilio is None:
+        return Outcome(
+            message.id, MessageStatus.CANCELLED, error="WhatsApp is not set up", fall_back=True
+        )
+    last_inbound = isp.windows.get(message.phone)
+    within = last_inbound is not None and utcnow() - last_inbound < WHATSAPP_WINDOW
+    templates = (isp.settings.whatsapp_templates if isp.settings else None) or {}
+    content_sid = None if within else templates.get(message.kind)
+    if not within and not content_sid:
+        return Outcome(
+            message.id,
+            MessageStatus.CANCELLED,
+            error="outside the 24-hour window, no approved template",
+            fall_back=True,
+        )
+    try:
+        answer = await sender.send(
+            isp.twilio,
+            from_=isp.settings.whatsapp_from,
+            to=message.phone,
+            body=message.body if within else None,
+            content_sid=content_sid,
+            content_variables={"1": message.body} if content_sid else None,
+        )
+    except WhatsAppUnavailable as exc:
+        return _retry(message, f"Twilio unavailable: {exc}", timings)
+    except WhatsAppRefused as exc:
+        if exc.code == OUTSIDE_WINDOW:
+            return Outcome(
+                message.id, MessageStatus.CANCELLED, error=f"refused: {exc}", fall_back=True
+            )
+        return Outcome(message.id, MessageStatus.FAILED, error=f"refused {exc.code}: {exc}")
+    micros, currency = None, None
+    if answer.price:
+        try:
+            micros = abs(int((Decimal(answer.price) * 1_000_000).to_integral_value()))
+            currency = (answer.price_unit or "USD")[:3].upper()
+        except InvalidOperation:
+            pass
+    return Outcome(
+        message.id,
+        MessageStatus.SENT,
+        provider_id=answer.sid,
+        cost_micros=micros,
+        cost_currency=currency,
+        template_sid=content_sid,
+    )
+
+
+async def send_one(
+    message: Message, isp: IspChannels, clients: Providers, timings: Timings
+) -> Outcome:
+    try:
+        if message.channel is MessageChannel.WHATSAPP:
+            return await send_whatsapp(message, isp, clients.whatsapp, timings)
+        return await send_sms(message, isp, clients.sms, timings)
+    except Exception as exc:  # a bug in a client must not leave the group unwritten
+        log.exception("message %s: unexpected error while sending", message.id)
+        return _retry(message, f"unexpected error: {type(exc).__name__}: {exc}", timings)
+
+
+# ------------------------------------------------------------------ writing outcomes
+
+
+async def record_outcomes(database: Database, schema: str, outcomes: list[Outcome]) -> None:
+    """Write a group's outcomes in one transaction. A delivery report that got there first
+    (and settled the message) is kept: the status only moves forward."""
+    if not outcomes:
+        return
+    async with database.tenant_session(schema) as session, session.begin():
+        by_id = {o.message_id: o for o in outcomes}
+        messages = await session.scalars(
+            select(Message)
+            .where(Message.id.in_(list(by_id)))
+            .order_by(Message.id)
+            .with_for_update()
+        )
+        now = utcnow()
+        for message in messages:
+            outcome = by_id[message.id]
+            unsettled = message.status in (MessageStatus.SENDING, MessageStatus.IN_DOUBT)
+            message.claimed_until = None
+            if outcome.status is MessageStatus.SENT:
+                message.provider_id = message.provider_id or outcome.provider_id
+                message.cost_micros = outcome.cost_micros
+                message.cost_currency = outcome.cost_currency
+                message.template_sid = outcome.template_sid
+                message.sent_at = message.sent_at or now
+                message.last_error = None
+                if unsettled:
+                    message.status = MessageStatus.SENT
+                continue
+            if not unsettled:
+                continue  # settled meanwhile by a report: it went
+            message.last_error = outcome.error and outcome.error[:2000]
+            message.status = outcome.status
+            if outcome.retry_after is not None:
+                message.send_after = now + timedelta(seconds=outcome.retry_after)
+            if outcome.fall_back:
+                await fall_back_to_sms(session, message, cancel=True, reason=outcome.error)
+
+
+# ------------------------------------------------------------------ the drain
+
+
+@dataclass
+class DrainResult:
+    claimed: int = 0
+    sent: int = 0
+
+
+async def drain(
+    database: Database,
+    redis: ArqRedis,
+    tenant: TenantRef,
+    *,
+    clients: Providers | None = None,
+    timings: Timings | None = None,
+    budget: float = DRAIN_BUDGET,
+) -> DrainResult:
+    """Send the ISP's due messages until none is left (or the budget is spent)."""
+    clients = clients or providers()
+    timings = timings or Timings.from_environment()
+    await settle_lapsed_claims(database, tenant.schema, timings)
+    isp = await _load_channels(database, tenant.schema)
+    rate = SendRate(redis, tenant.slug, isp.rate)
+    limit = asyncio.Semaphore(min(MAX_CONCURRENCY, max(1, isp.rate)))
+    result = DrainResult()
+    in_flight: set[asyncio.Task[None]] = set()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + budget
+
+    async def send_group(group: list[Message]) -> None:
+        whatsapp = [m.phone for m in group if m.channel is MessageChannel.WHATSAPP]
+        if whatsapp:
+            isp.windows.update(await _load_windows(database, tenant.schema, whatsapp))
+
+        async def one(message: Message) -> Outcome:
+            async with limit:
+                return await send_one(message, isp, clients, timings)
+
+        outcomes = await asyncio.gather(*(one(m) for m in group))
+        await record_outcomes(database, tenant.schema, list(outcomes))
+        result.sent += sum(1 for o in outcomes if o.status is MessageStatus.SENT)
+
+    try:
+        while loop.time() < deadline:
+            allowed = await rate.take(rate.per_window)
+            group = await claim(database, tenant.schema, allowed, timings)
+            if not group:
+                break
+            result.claimed += len(group)
+            in_flight.add(asyncio.create_task(send_group(group)))
+            if len(in_flight) >= GROUPS_IN_FLIGHT:
+                done, _ = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                in_flight -= done
+                for finished in done:
+                    finished.result()
+    finally:
+        if in_flight:
+            await asyncio.gather(*in_flight)
+    return result
+
+
+def _short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def drain_job_id(tenant_slug: str, reason: str) -> str:
+    return f"messages.drain:{tenant_slug}:{reason}"
+
+
+@task(name="messages.drain", max_tries=5, backoff=5.0, timeout=DRAIN_BUDGET + 120)
+async def drain_queue(ctx: TaskContext, tenant_slug: str, *reason: Any) -> int:
+    """One drain of the ISP's queue; another is queued if this one ran out of time."""
+    result = await drain(ctx.database, ctx.redis, ctx.tenant)
+    if result.claimed and await due_count(ctx.database, ctx.tenant.schema):
+        await enqueue(
+            ctx.redis,
+            drain_queue,
+            tenant_slug,
+            job_id=drain_job_id(tenant_slug, f"more-{_short_hash(ctx.job_id)}"),
+        )
+    return result.sent
+
+
+@on_event(QUEUED_TOPIC, name="messages.wake_sender")
+async def wake_sender(ctx: TaskContext, event) -> None:
+    """Messages were queued and committed: drain the ISP's queue."""
+    await enqueue(
+        ctx.redis, drain_queue, ctx.tenant.slug, job_id=drain_job_id(ctx.tenant.slug, event.id)
+    )
+
+
+@periodic("messages.sweep", cron="* * * * *", timeout=DRAIN_BUDGET + 60)
+async def sweep_queues(ctx: TaskContext, tenant_slug: str, scheduled_for: datetime) -> int:
+    """The safety net: lapsed claims settled, and what waited drained."""
+    timings = Timings.from_environment()
+    await settle_lapsed_claims(ctx.database, ctx.tenant.schema, timings)
+    if not await due_count(ctx.database, ctx.tenant.schema):
+        return 0
+    return (await drain(ctx.database, ctx.redis, ctx.tenant, timings=timings)).sent
+
+
+__all__ = [
+    "Providers",
+    "Timings",
+    "drain",
+    "drain_queue",
+    "parse_cost",
+    "sweep_queues",
+    "wake_sender",
+]
