@@ -203,7 +203,8 @@ class Engine:
         ctx.state.page = 0
         return await self._show(ctx, ctx.state.node)
 
-    async def _go(self, ctx: Context, name: str, *, remember: bool = True) -> Screen:
+    async def go(self, ctx: Context, name: str, *, remember: bool = True) -> Screen:
+        """Show node `name` (remembering the way back); a refusal shows where one was."""
         state = ctx.state
         before = (state.node, list(state.stack), state.page)
         if remember and name != state.node and name != HOME:
@@ -227,10 +228,10 @@ class Engine:
         state.turns += 1
         answer = " ".join(raw.split())
         if answer == GO_HOME:
-            return await self._go(ctx, await self.flows.start(ctx), remember=False)
+            return await self.go(ctx, await self.flows.start(ctx), remember=False)
         if answer == BACK:
             previous = state.stack.pop() if state.stack else await self.flows.start(ctx)
-            return await self._go(ctx, previous, remember=False)
+            return await self.go(ctx, previous, remember=False)
         screen = await self._show(ctx, state.node)
         if len(answer) > MAX_INPUT:
             screen.hint = ctx.t("hint.too_long")
@@ -241,7 +242,7 @@ class Engine:
         if answer.isdigit() and screen.options and 1 <= int(answer) <= len(screen.options):
             chosen = screen.options[int(answer) - 1]
             state.data.update(chosen.data)
-            return await self._go(ctx, chosen.goto)
+            return await self.go(ctx, chosen.goto)
         if screen.expects is not None and answer:
             try:
                 async with ctx.session.begin_nested():
@@ -252,6 +253,6 @@ class Engine:
             except DomainError as error:
                 screen.hint = error_text(ctx, error)
                 return screen
-            return await self._go(ctx, following)
+            return await self.go(ctx, following)
         screen.hint = ctx.t("hint.text" if screen.expects else "hint.choose")
         return screen

@@ -14,12 +14,13 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from kiunga.channels.conversations.engine import HOME, Context, Flows, Option, Retry, Screen
+from kiunga.channels.conversations.keywords import matches_package
 from kiunga.channels.conversations.texts import language_or_default, languages
 from kiunga.channels.selfservice import accounts as selfaccounts
 from kiunga.channels.selfservice import contacts, packages, payments, tickets, vouchers
 from kiunga.channels.selfservice.errors import SelfServiceError
-from kiunga.platform.money import format_money
 from kiunga.platform.models import Tenant
+from kiunga.platform.money import format_money
 from kiunga.tenants.subscribers.models import Subscriber
 from kiunga.tenants.tickets.models import TicketCategory
 from sqlalchemy import select
@@ -98,7 +99,8 @@ async def start(ctx: Context) -> str:
             language = await session.scalar(
                 select(Subscriber.language).where(Subscriber.id == state.subscriber_id)
             )
-        state.language = language_or_default(getattr(language, "value", language))
+        language = getattr(language, "value", language) or state.data.get("language_hint")
+        state.language = language_or_default(language)
     if state.subscriber_id is None and len(ids) > 1:
         return "choose_account"
     state.data["name"] = next(
@@ -637,6 +639,41 @@ async def offers_toggle(ctx: Context) -> Screen:
     return Screen(ctx.t(key), final=True)
 
 
+# ---------------------------------------------------------------- SMS keywords' own nodes
+
+
+async def voucher_named(ctx: Context) -> Screen:
+    """BUY <package>: the one package on sale whose name starts so, bought at once."""
+    wanted = str(ctx.data.get("wanted", ""))
+    offers = await vouchers.voucher_offers(ctx.session, ctx.language)
+    found = [offer for offer in offers if matches_package(wanted, offer.name)]
+    if len(found) != 1:
+        names = ", ".join(offer.name for offer in offers) or ctx.t("common.none")
+        return Screen(ctx.t("sms.unknown_package", name=wanted[:30], names=names), final=True)
+    offer = found[0]
+    ctx.data.update(
+        package_id=offer.package_id,
+        package_name=offer.name,
+        price=offer.price,
+        currency=offer.currency,
+    )
+    return await voucher_sent(ctx)
+
+
+async def help_text(ctx: Context) -> Screen:
+    return Screen(ctx.t("sms.help"), final=True)
+
+
+async def offers_stop(ctx: Context) -> Screen:
+    await contacts.set_marketing(ctx.session, phone=ctx.phone, opted_in=False)
+    return Screen(ctx.t("settings.offers_stopped"), final=True)
+
+
+async def offers_start(ctx: Context) -> Screen:
+    await contacts.set_marketing(ctx.session, phone=ctx.phone, opted_in=True)
+    return Screen(ctx.t("settings.offers_started"), final=True)
+
+
 FLOWS = Flows(
     {
         HOME: home,
@@ -673,6 +710,10 @@ FLOWS = Flows(
         "language": language,
         "language_set": language_set,
         "offers_toggle": offers_toggle,
+        "voucher_named": voucher_named,
+        "help": help_text,
+        "offers_stop": offers_stop,
+        "offers_start": offers_start,
     },
     start,
 )
