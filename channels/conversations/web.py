@@ -338,6 +338,13 @@ async def _auth_token(request: Request, target: ChannelTarget) -> str | None:
         return None
 
 
+class _SignedParams(dict):
+    """Every value of each field, as twilio's RequestValidator reads a multi-dict."""
+
+    def getall(self, name: str) -> list[str]:
+        return self[name]
+
+
 async def whatsapp_in(request: Request, token: str) -> Response:
     target = await _target(request, token)
     raw = await read_body(request)
@@ -346,7 +353,7 @@ async def whatsapp_in(request: Request, token: str) -> Response:
     if raw is None or not signature or auth_token is None:
         raise PermissionDeniedException("Not signed")
     try:
-        params: dict[str, list[str]] = {}
+        params = _SignedParams()
         for name, value in parse_qsl(raw.decode("utf-8"), keep_blank_values=True):
             params.setdefault(name, []).append(value)
         form = parse_form(raw)

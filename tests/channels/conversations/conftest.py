@@ -19,6 +19,7 @@ from kiunga.platform.models import UssdCodeRoute, WebhookRoute
 from kiunga.platform.web.app import create_app
 from kiunga.tenants.actors import Actor
 from kiunga.tenants.billing.payments import record_payment
+from kiunga.tenants.mpesa.config import rotate_callback_token
 from kiunga.tenants.services.lifecycle import expire_service
 from kiunga.tenants.services.models import Service
 from kiunga.tenants.services.service import NewService, create_service
@@ -27,10 +28,22 @@ from kiunga.tenants.subscribers.service import SubscriberFields, create_subscrib
 from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 
+from fixtures.mpesa import use_daraja_app
+
 _codes = itertools.count(1)
 _sessions = itertools.count(1)
 SHARED_TOKEN = "shared-" + secrets.token_urlsafe(12)
 SHARED_CODE_BASE = 900
+
+
+@pytest.fixture
+async def mpesa_ready(daraja, daraja_app, tenant, unit_of_work) -> str:
+    """The tenant's M-Pesa at an app of its own at the Daraja emulator; its paybill."""
+    app = await daraja_app("Channels ISP")
+    async with unit_of_work() as session:
+        await use_daraja_app(session, daraja, app)
+        await rotate_callback_token(session, tenant.id)
+    return app["shortcode"]
 
 
 @dataclass

@@ -13,7 +13,6 @@ import pytest
 from kiunga.channels.conversations import actions
 from kiunga.channels.messages.models import ChannelCallback, ChannelContact
 from kiunga.platform.jobs.outbox import OutboxEvent
-from kiunga.tenants.mpesa.config import rotate_callback_token
 from kiunga.tenants.mpesa.models import MpesaRequest, RequestStatus
 from kiunga.tenants.services.models import Service, ServiceStatus
 from kiunga.tenants.subscribers.models import Subscriber, SubscriberPhone, SubscriberStatus
@@ -21,7 +20,6 @@ from kiunga.tenants.tickets.models import Channel, Ticket
 from sqlalchemy import func, select
 
 from .conftest import SHARED_TOKEN, UssdSession
-from fixtures.mpesa import use_daraja_app
 from fixtures.waiting import eventually
 
 pytestmark = pytest.mark.slow
@@ -29,15 +27,6 @@ pytestmark = pytest.mark.slow
 
 async def _count(session, model, *where) -> int:
     return await session.scalar(select(func.count()).select_from(model).where(*where))
-
-
-@pytest.fixture
-async def mpesa_ready(daraja, daraja_app, tenant, unit_of_work) -> str:
-    app = await daraja_app("USSD ISP")
-    async with unit_of_work() as session:
-        await use_daraja_app(session, daraja, app)
-        await rotate_callback_token(session, tenant.id)
-    return app["shortcode"]
 
 
 async def test_a_lapsed_subscriber_pays_over_ussd_and_is_back_online(
