@@ -64,3 +64,37 @@ async def test_dial_the_code_and_answer_each_screen(
     await page.locator("#notice", has_text="SMS sent").wait_for()
     assert "SALIO" in await page.locator("#inbox").inner_text()
     assert await fits_the_screen(page)
+
+
+async def test_a_message_to_the_phone_appears_without_reloading(
+    phone, development_server, seeded_isp, at_emulator
+):
+    """With JavaScript the inbox refreshes itself: an SMS Kiunga sends (a receipt, say)
+    shows on the open page."""
+    from kiunga.integrations.africastalking.client import AfricasTalkingSms
+    from kiunga.integrations.africastalking.emulator import DEMO_API_KEY, DEMO_USERNAME
+    from kiunga.integrations.africastalking.interfaces import AtCredentials
+
+    tenant, _ = seeded_isp
+    origin = f"http://{tenant.host}:{development_server.url.rsplit(':', 1)[1]}"
+    await phone.goto(origin + "/login")
+    await phone.fill("input[name=email]", tenant.owner_email)
+    await phone.fill("input[name=password]", OWNER_PASSWORD)
+    await phone.click("button[type=submit]")
+    await phone.wait_for_url(origin + "/")
+    await phone.goto(origin + "/phone?phone=%2B254711000402")
+    await phone.locator("#inbox-empty").wait_for()
+    marker = await phone.evaluate("window.__kiunga_marker = Math.random()")
+
+    sms = AfricasTalkingSms(max_workers=1)
+    try:
+        await sms.send(
+            AtCredentials(DEMO_USERNAME, DEMO_API_KEY, base_url=at_emulator.url),
+            to="+254711000402",
+            message="Risiti: KES 1,000 imepokelewa",
+            sender_id="KIUNGA",
+        )
+    finally:
+        sms.close()
+    await phone.locator("#inbox", has_text="Risiti: KES 1,000 imepokelewa").wait_for(timeout=30_000)
+    assert await phone.evaluate("window.__kiunga_marker") == marker  # the same page
