@@ -26,7 +26,8 @@ provider's id, cost and attempts; a provider that could not be reached (AT or Tw
 lost; a refusal (a bad number, bad credentials) makes it `failed` with the reason.
 
 None sent twice. A message is `sending` (committed) before the provider call and `sent`
-right after it. A sender that dies in between leaves `sending` with a lease that lapses:
+right after it. A live drain renews the leases of what it holds every quarter lease; a
+sender that dies in between leaves `sending` with a lease that lapses:
 the next drain or sweep marks it `in_doubt` — the provider may or may not have it. A
 delivery report settles it (`receipts.py`: AT reports carry the phone, so a report with an
 unknown id and the phone of a message in doubt proves the provider took that message: it
@@ -48,6 +49,7 @@ KIUNGA_MESSAGES_DOUBT_GRACE.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import os
@@ -127,6 +129,11 @@ class Timings:
             lease=_env_seconds("KIUNGA_MESSAGES_LEASE", cls.lease),
             doubt_grace=_env_seconds("KIUNGA_MESSAGES_DOUBT_GRACE", cls.doubt_grace),
         )
+
+    @property
+    def heartbeat(self) -> float:
+        """How often a drain renews the leases of the messages it holds."""
+        return max(0.5, self.lease / 4)
 
     def retry_delay(self, attempts: int) -> float:
         return min(MAX_BACKOFF, self.backoff * 2 ** max(0, attempts - 1))
@@ -263,6 +270,19 @@ async def claim(database: Database, schema: str, limit: int, timings: Timings) -
             session.expunge(message)
     claimed.sort(key=lambda m: m.id)
     return claimed
+
+
+async def renew_leases(database: Database, schema: str, held: set[int], timings: Timings) -> None:
+    """The drain is alive: the messages it holds keep their claim (only a dead drain's
+    claims lapse and are taken for in doubt)."""
+    if not held:
+        return
+    async with database.tenant_session(schema) as session, session.begin():
+        await session.execute(
+            update(Message)
+            .where(Message.id.in_(sorted(held)), Message.status == MessageStatus.SENDING)
+            .values(claimed_until=func.now() + timedelta(seconds=timings.lease))
+        )
 
 
 async def due_count(database: Database, schema: str) -> int:
@@ -534,6 +554,7 @@ async def drain(
     limit = asyncio.Semaphore(min(MAX_CONCURRENCY, max(1, isp.rate)))
     result = DrainResult()
     in_flight: set[asyncio.Task[None]] = set()
+    held: set[int] = set()
     loop = asyncio.get_running_loop()
     deadline = loop.time() + budget
 
@@ -548,8 +569,18 @@ async def drain(
 
         outcomes = await asyncio.gather(*(one(m) for m in group))
         await record_outcomes(database, tenant.schema, list(outcomes))
+        held.difference_update(m.id for m in group)
         result.sent += sum(1 for o in outcomes if o.status is MessageStatus.SENT)
 
+    async def keep_leases() -> None:
+        while True:
+            await asyncio.sleep(timings.heartbeat)
+            try:
+                await renew_leases(database, tenant.schema, set(held), timings)
+            except Exception as exc:  # the next beat tries again; the lease is long enough
+                log.warning("could not renew message leases: %s", exc)
+
+    heartbeat = asyncio.create_task(keep_leases())
     try:
         while loop.time() < deadline:
             allowed = await rate.take(rate.per_window)
@@ -557,6 +588,7 @@ async def drain(
             if not group:
                 break
             result.claimed += len(group)
+            held.update(m.id for m in group)
             in_flight.add(asyncio.create_task(send_group(group)))
             if len(in_flight) >= GROUPS_IN_FLIGHT:
                 done, _ = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
@@ -564,8 +596,13 @@ async def drain(
                 for finished in done:
                     finished.result()
     finally:
-        if in_flight:
-            await asyncio.gather(*in_flight)
+        try:
+            if in_flight:
+                await asyncio.gather(*in_flight)
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
     return result
 
 

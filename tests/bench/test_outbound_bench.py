@@ -5,7 +5,7 @@ queued to the last accepted, none lost and none sent twice (the emulator counts 
 acceptance of every (app, number, text)).
 
 The ISP sends at up to 1,000 a second (its `send_rate_per_second`). The worker runs with a
-short claim lease and doubt grace (5 s each; production: 120 s and 600 s) so that the
+short claim lease and doubt grace (10 s and 5 s; production: 120 s and 600 s) so that the
 messages its death left in doubt are settled within the run. Delivery reports go to a
 recorder here (the web route that receives them is the channel settings' part); the bench
 applies, with the route's own function (`apply_delivery_report`), the reports of messages
@@ -29,17 +29,17 @@ from pathlib import Path
 import httpx
 from kiunga.channels.messages import secrets
 from kiunga.channels.messages.models import ChannelSettings, Message, MessageStatus
-from kiunga.channels.messages.outbound import queue_message
+from kiunga.channels.messages.outbound import Outgoing, queue_many
 from kiunga.channels.messages.receipts import apply_delivery_report
 from kiunga.integrations.africastalking.forms import parse_delivery_report
 from kiunga.platform.db.engine import Database
 from sqlalchemy import func, select, update
 
 MESSAGES = int(os.environ.get("KIUNGA_BENCH_OUTBOUND_MESSAGES", "10000"))
-PER_TRANSACTION = 1_000
+PER_TRANSACTION = 1_000  # as the lifecycle's reminders arrive: a batch a transaction
 SEND_RATE = 1_000
 GOAL_PER_SECOND = 200
-LEASE_SECONDS = GRACE_SECONDS = 5
+LEASE_SECONDS, GRACE_SECONDS = 10, 5
 
 
 def _worker(settings_env: dict, queue: str) -> subprocess.Popen:
@@ -73,7 +73,7 @@ async def _apply_reports(database: Database, schema: str, recorder, stop: asynci
         seen += len(fresh)
         for callback in fresh:
             waiting[callback.form.get("phoneNumber")] = callback.form
-        async with database.tenant_session(schema) as session, session.begin():
+        async with database.tenant_session(schema) as session:
             unsettled = set(
                 await session.scalars(
                     select(Message.phone).where(
@@ -82,7 +82,9 @@ async def _apply_reports(database: Database, schema: str, recorder, stop: asynci
                     )
                 )
             )
-            for phone in unsettled & waiting.keys():
+        for phone in unsettled & waiting.keys():
+            # One report a transaction, as the callback route applies them.
+            async with database.tenant_session(schema) as session, session.begin():
                 if await apply_delivery_report(session, parse_delivery_report(waiting[phone])):
                     applied += 1
                     del waiting[phone]
@@ -134,15 +136,19 @@ async def test_ten_thousand_reminders_with_the_worker_killed_midway(
         started = time.perf_counter()
         for first in range(0, MESSAGES, PER_TRANSACTION):
             async with database.tenant_session(tenant.schema) as session, session.begin():
-                for n in range(first, min(first + PER_TRANSACTION, MESSAGES)):
-                    await queue_message(
-                        session,
-                        phone=f"+25471{n:07d}",
-                        body=f"Habari, your Home 10 Mbps ends on 12 Dec 2026. Pay KES 1,500 "
-                        f"to account A{n:06d} to stay connected.",
-                        kind="due_soon",
-                        dedupe_key=f"bench:{n}",
-                    )
+                await queue_many(
+                    session,
+                    [
+                        Outgoing(
+                            phone=f"+25471{n:07d}",
+                            body=f"Habari, your Home 10 Mbps ends on 12 Dec 2026. Pay KES "
+                            f"1,500 to account A{n:06d} to stay connected.",
+                            kind="due_soon",
+                            dedupe_key=f"bench:{n}",
+                        )
+                        for n in range(first, min(first + PER_TRANSACTION, MESSAGES))
+                    ],
+                )
         queued = time.perf_counter() - started
 
         killed_at = None
