@@ -8,15 +8,18 @@ event never queues a second drain. A periodic sweep (`sweep_queues`, every minut
 ISP) settles lapsed claims and drains whatever waited: quiet hours that ended, retries
 whose backoff passed, messages in doubt whose grace passed, and anything a lost job missed.
 
-Claiming. A drain takes small groups of due messages (`queued`, or `in_doubt` past their
-grace) with `FOR UPDATE SKIP LOCKED` and marks them `sending` with a lease
-(`claimed_until`) in a transaction that commits before any of them is handed to a
-provider; two drains of one ISP (two workers, or a wake during a sweep) never take the
-same message. A group is as large as the send rate allows for the next fifth of a second,
-so a sender that dies leaves at most a few groups behind.
+Claiming. One drain per ISP works at a time, across workers (a Redis lock it renews while
+it works; a drain that finds it taken comes back when it lapses at the latest, and the
+holder looks again after letting go), so what is claimed is what is being sent. It takes
+small groups of due messages (`queued`, or `in_doubt` past their grace) with `FOR UPDATE
+SKIP LOCKED` and marks them `sending` with a lease (`claimed_until`) in a transaction
+that commits before any of them is handed to a provider; should two drains ever overlap
+(a lock lapsed under a stalled drain) they still never take the same message. A group is
+as large as the send rate allows for the next fifth of a second, and a few groups are in
+flight at once, so a sender that dies leaves at most those behind.
 
-The rate. Each ISP's `send_rate_per_second` (channel settings) is shared by every drain
-of that ISP in every worker: a counter in Redis per ISP and fifth of a second hands out
+The rate. Each ISP's `send_rate_per_second` (channel settings) is kept by a counter in
+Redis per ISP and fifth of a second (shared, should two drains overlap), which hands out
 the sends; a drain that finds the window used up waits for the next. Within a group the
 messages go concurrently.
 
@@ -50,6 +53,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import math
 import os
@@ -90,6 +94,7 @@ from kiunga.platform.jobs.execution import TaskContext
 from kiunga.platform.jobs.queue import enqueue
 from kiunga.platform.jobs.registry import on_event, periodic, task
 from kiunga.platform.jobs.tenants import TenantRef
+from redis.exceptions import LockError
 from sqlalchemy import func, select, update
 
 log = logging.getLogger("kiunga.messages.sender")
@@ -534,6 +539,17 @@ async def record_outcomes(database: Database, schema: str, outcomes: list[Outcom
 class DrainResult:
     claimed: int = 0
     sent: int = 0
+    # Another drain of this ISP was at work (it looks again before it stops).
+    busy: bool = False
+    # How long that drain's hold lasts at most (seconds), when busy.
+    busy_for: float = 0.0
+
+
+def drain_lock(redis: ArqRedis, tenant_slug: str, timings: Timings):
+    """One drain at a time per ISP, across workers: what it claims is what it sends."""
+    return redis.lock(
+        f"kiunga:messages:drain:{tenant_slug}", timeout=max(timings.lease, 2.0), thread_local=False
+    )
 
 
 async def drain(
@@ -548,6 +564,26 @@ async def drain(
     """Send the ISP's due messages until none is left (or the budget is spent)."""
     clients = clients or providers()
     timings = timings or Timings.from_environment()
+    lock = drain_lock(redis, tenant.slug, timings)
+    if not await lock.acquire(blocking=False):
+        left = await redis.pttl(lock.name)
+        return DrainResult(busy=True, busy_for=max(left, 0) / 1000)
+    try:
+        return await _drain_holding(database, redis, tenant, lock, clients, timings, budget)
+    finally:
+        with contextlib.suppress(LockError):
+            await lock.release()
+
+
+async def _drain_holding(
+    database: Database,
+    redis: ArqRedis,
+    tenant: TenantRef,
+    lock: Any,
+    clients: Providers,
+    timings: Timings,
+    budget: float,
+) -> DrainResult:
     await settle_lapsed_claims(database, tenant.schema, timings)
     isp = await _load_channels(database, tenant.schema)
     rate = SendRate(redis, tenant.slug, isp.rate)
@@ -576,6 +612,7 @@ async def drain(
         while True:
             await asyncio.sleep(timings.heartbeat)
             try:
+                await lock.extend(max(timings.lease, 2.0), replace_ttl=True)
                 await renew_leases(database, tenant.schema, set(held), timings)
             except Exception as exc:  # the next beat tries again; the lease is long enough
                 log.warning("could not renew message leases: %s", exc)
@@ -636,19 +673,29 @@ async def _enqueue_drain(ctx: TaskContext, reason: str, defer_by: float | None =
 
 @task(name="messages.drain", max_tries=5, backoff=5.0, timeout=DRAIN_SLICE + 120)
 async def drain_queue(ctx: TaskContext, tenant_slug: str, *reason: Any) -> int:
-    """One slice of draining the ISP's queue.
+    """One slice of draining the ISP's queue, by the one drain of the ISP at work.
 
-    A drain works for at most DRAIN_SLICE seconds. When there is work, its successor is
-    queued first (deferred by a slice, named by the slice, so every drain of the moment
-    shares one): a worker killed mid-drain leaves the successor in Redis and the next
-    worker carries on within seconds, instead of waiting for the arq job's lapse (the
-    longest job timeout of the worker) or the minute's sweep. After the slice, a retry or a
-    doubt due soon gets a deferred drain of its own."""
+    A drain holds the ISP's drain lock (Redis, renewed while it works) and works for at
+    most DRAIN_SLICE seconds. When there is work, its successor is queued first (deferred
+    by a slice, named by the slice, so every drain of the moment shares one): a worker
+    killed mid-drain leaves it in Redis, and the next worker carries on once the dead
+    drain's lock and leases lapse, instead of waiting for the arq job's own lapse (the
+    longest job timeout of the worker). A drain that finds the lock taken comes back when
+    it lapses at the latest. After its slice a drain looks again, having let go of the
+    lock: what was queued meanwhile is drained at once, a retry due soon when it is due."""
+    timings = Timings.from_environment()
     now = utcnow()
     if await due_count(ctx.database, ctx.tenant.schema):
         slice_number = math.floor(now.timestamp() / DRAIN_SLICE) + 1
         await _enqueue_drain(ctx, f"slice-{slice_number}", defer_by=DRAIN_SLICE)
-    result = await drain(ctx.database, ctx.redis, ctx.tenant, budget=DRAIN_SLICE)
+    result = await drain(ctx.database, ctx.redis, ctx.tenant, timings=timings, budget=DRAIN_SLICE)
+    if result.busy:
+        back = utcnow().timestamp() + result.busy_for
+        await _enqueue_drain(ctx, f"wait-{math.ceil(back)}", defer_by=result.busy_for + 0.1)
+        return 0
+    if await due_count(ctx.database, ctx.tenant.schema):
+        await _enqueue_drain(ctx, f"more-{_short_hash(ctx.job_id)}")
+        return result.sent
     due = await next_due(ctx.database, ctx.tenant.schema)
     now = utcnow()
     if due is not None and now < due < now + FOLLOW_UP_WITHIN:
@@ -656,6 +703,10 @@ async def drain_queue(ctx: TaskContext, tenant_slug: str, *reason: Any) -> int:
         wait = (due - now).total_seconds()
         await _enqueue_drain(ctx, f"at-{math.ceil(due.timestamp())}", defer_by=wait + 0.05)
     return result.sent
+
+
+def _short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 @on_event(QUEUED_TOPIC, name="messages.wake_sender")
