@@ -283,9 +283,18 @@ async def renew_leases(database: Database, schema: str, held: set[int], timings:
     if not held:
         return
     async with database.tenant_session(schema) as session, session.begin():
+        # Rows being written down right now are skipped (and need no renewal): waiting
+        # for them could deadlock with that write, which locks in another order.
+        renewable = (
+            select(Message.id)
+            .where(Message.id.in_(sorted(held)), Message.status == MessageStatus.SENDING)
+            .order_by(Message.id)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
         await session.execute(
             update(Message)
-            .where(Message.id.in_(sorted(held)), Message.status == MessageStatus.SENDING)
+            .where(Message.id.in_(renewable))
             .values(claimed_until=func.now() + timedelta(seconds=timings.lease))
         )
 
