@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -32,6 +33,7 @@ from kiunga.channels.messages.models import ChannelSettings, Message, MessageSta
 from kiunga.channels.messages.outbound import Outgoing, queue_many
 from kiunga.channels.messages.receipts import apply_delivery_report
 from kiunga.integrations.africastalking.forms import parse_delivery_report
+from kiunga.integrations.africastalking.interfaces import AtCredentials
 from kiunga.platform.db.engine import Database
 from sqlalchemy import func, select, update
 
@@ -40,6 +42,32 @@ PER_TRANSACTION = 1_000  # as the lifecycle's reminders arrive: a batch a transa
 SEND_RATE = 1_000
 GOAL_PER_SECOND = 200
 LEASE_SECONDS, GRACE_SECONDS = 10, 5
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _at_emulator() -> tuple[subprocess.Popen, str]:
+    """The AT emulator in a process of its own (in this one it would share the interpreter
+    with the report applier and the recorder, and be the bottleneck)."""
+    port = _free_port()
+    code = (
+        "from kiunga.integrations.africastalking.emulator import run_emulator; "
+        f"run_emulator('127.0.0.1', {port}, delivery_delay=0.05)"
+    )
+    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return process, f"http://127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("the AT emulator did not start")
 
 
 def _worker(settings_env: dict, queue: str) -> subprocess.Popen:
@@ -59,9 +87,9 @@ def _worker(settings_env: dict, queue: str) -> subprocess.Popen:
     )
 
 
-async def _emulator(at_emulator, path: str):
+async def _emulator(url: str, path: str):
     async with httpx.AsyncClient(timeout=60) as http:
-        return (await http.get(f"{at_emulator.url}{path}")).json()
+        return (await http.get(f"{url}{path}")).json()
 
 
 async def _apply_reports(database: Database, schema: str, recorder, stop: asyncio.Event) -> int:
@@ -101,10 +129,18 @@ async def _status_counts(database: Database, schema: str) -> dict[str, int]:
 
 
 async def test_ten_thousand_reminders_with_the_worker_killed_midway(
-    settings_env, database_url, make_tenant, at_emulator, at_account, callback_recorder
+    settings_env, database_url, make_tenant, callback_recorder
 ):
     tenant = make_tenant("bench-sms")
-    at = at_account(delivery_report_url=f"{callback_recorder.url}/at")
+    emulator, emulator_url = _at_emulator()
+    at = AtCredentials(f"bench-{uuid.uuid4().hex[:8]}", "atsk_" + uuid.uuid4().hex, emulator_url)
+    async with httpx.AsyncClient(timeout=30) as http:
+        registered = await http.post(
+            f"{emulator_url}/emulator/accounts",
+            json={"username": at.username, "api_key": at.api_key, "sender_ids": ["TESTISP"],
+                  "delivery_report_url": f"{callback_recorder.url}/at"},
+        )  # fmt: skip
+        assert registered.status_code == 201, registered.text
     database = Database(database_url, pool_size=4)
     queue = f"kiunga:bench:{uuid.uuid4().hex[:8]}"
     workers: list[subprocess.Popen] = []
@@ -153,7 +189,7 @@ async def test_ten_thousand_reminders_with_the_worker_killed_midway(
 
         killed_at = None
         while True:
-            accepted = (await _emulator(at_emulator, "/emulator/sms/stats"))["accepted"]
+            accepted = (await _emulator(emulator_url, "/emulator/sms/stats"))["accepted"]
             if killed_at is None and accepted >= MESSAGES // 2:
                 workers[-1].send_signal(signal.SIGKILL)
                 workers[-1].wait()
@@ -178,8 +214,8 @@ async def test_ten_thousand_reminders_with_the_worker_killed_midway(
         stop.set()
         applied = await applier
         await asyncio.sleep(1)  # anything sent twice would have arrived by now
-        stats = await _emulator(at_emulator, "/emulator/sms/stats")
-        outbox = await _emulator(at_emulator, "/emulator/sms/outbox")
+        stats = await _emulator(emulator_url, "/emulator/sms/stats")
+        outbox = await _emulator(emulator_url, "/emulator/sms/outbox")
         mine = [m for m in outbox if m["username"] == at.username]
         async with database.tenant_session(tenant.schema) as session:
             resent = await session.scalar(
@@ -195,6 +231,8 @@ async def test_ten_thousand_reminders_with_the_worker_killed_midway(
                 except subprocess.TimeoutExpired:
                     process.kill()
         await database.dispose()
+        emulator.terminate()
+        emulator.wait(timeout=20)
 
     rate = MESSAGES / elapsed
     print(
