@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kiunga.channels.messages.models import Campaign, ChannelContact
-from kiunga.channels.messages.outbound import queue_message
+from kiunga.channels.messages.outbound import Outgoing, queue_many
 from kiunga.channels.messages.templates import render_text
 from kiunga.platform.errors import DomainError
 from kiunga.tenants.services.models import Service
@@ -86,6 +86,10 @@ async def recipients(
     return [row for row in rows if row[2] not in opted_out]
 
 
+def _first_name(full_name: str | None) -> str:
+    return full_name.split()[0] if full_name and full_name.strip() else ""
+
+
 async def count_recipients(session: AsyncSession, kind: str, audience: Audience) -> int:
     return len(await recipients(session, kind, audience))
 
@@ -127,20 +131,19 @@ async def send_campaign(
     )
     session.add(campaign)
     await session.flush()
-    queued_count = 0
-    for subscriber_id, full_name, phone in await recipients(session, kind, audience):
-        first = full_name.split()[0] if full_name and full_name.strip() else ""
-        queued = await queue_message(
-            session,
+    items = [
+        Outgoing(
             phone=phone,
-            body=render_text(body, {"name": first}),
+            body=render_text(body, {"name": _first_name(full_name)}),
             kind=kind,
             subscriber_id=subscriber_id,
             urgent=kind == "outage",
             dedupe_key=f"campaign:{campaign.id}:{subscriber_id}",
             campaign_id=campaign.id,
         )
-        queued_count += queued is not None
+        for subscriber_id, full_name, phone in await recipients(session, kind, audience)
+    ]
+    queued_count = await queue_many(session, items)
     campaign.recipients = queued_count
     await session.flush()
     await session.refresh(campaign)
