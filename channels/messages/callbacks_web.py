@@ -115,7 +115,8 @@ async def _store_parse_apply(
     if stored.seen_before and stored.processed:
         return _answer("OK")
     if not target.active:
-        # A disabled ISP's report is kept, unapplied, for when it works again.
+        # A disabled ISP's report is kept as it came, unapplied (its processed_at empty):
+        # answering 200 stops the provider's retries; nothing is lost.
         log.warning("channel report for a disabled ISP kept", tenant=target.slug, kind=kind)
         return _answer("OK")
     try:

@@ -66,7 +66,7 @@ _CONTENT_SID = re.compile(r"^HX[0-9a-fA-F]{32}$")
 _URL = re.compile(r"^https?://[^\s/@?#]+(:[0-9]{1,5})?(/[^\s?#]*)?$")
 # As the message log stores phones (its phone_e164 check).
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
-_TIME = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
+_TIME = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])(:00)?$")
 _MAX_SECRET = 200
 _MAX_URL = 200
 
@@ -209,7 +209,7 @@ def _whatsapp_from(value: str) -> str | None:
 
 
 def _quiet_time(value: str, field: str) -> time | None:
-    value = _clean(value, field, 5)
+    value = _clean(value, field, 8)
     if not value:
         return None
     matched = _TIME.match(value)

@@ -27,7 +27,7 @@ ContentSid = Annotated[str, msgspec.Meta(pattern=NO_NUL, max_length=34)]
 TemplateKind = Annotated[str, msgspec.Meta(pattern=NO_NUL, max_length=40)]
 
 
-class CallbackUrlsRead(msgspec.Struct):
+class ChannelCallbackUrlsRead(msgspec.Struct):
     ussd: str
     sms: str
     delivery: str
@@ -53,7 +53,7 @@ class ChannelSettingsRead(msgspec.Struct):
     quiet_hours_start: str | None
     quiet_hours_end: str | None
     whatsapp_templates: dict[str, str]
-    callback_urls: CallbackUrlsRead | None
+    callback_urls: ChannelCallbackUrlsRead | None
 
     @classmethod
     def of(cls, view: settings.ChannelSettingsView) -> ChannelSettingsRead:
@@ -61,8 +61,8 @@ class ChannelSettingsRead(msgspec.Struct):
         urls = view.callback_urls
         return cls(
             **fields,
-            callback_urls=CallbackUrlsRead(
-                **{f: getattr(urls, f) for f in CallbackUrlsRead.__struct_fields__}
+            callback_urls=ChannelCallbackUrlsRead(
+                **{f: getattr(urls, f) for f in ChannelCallbackUrlsRead.__struct_fields__}
             )
             if urls
             else None,
@@ -108,7 +108,7 @@ class TestMessageRead(msgspec.Struct):
 
 
 class RotatedRead(msgspec.Struct):
-    callback_urls: CallbackUrlsRead | None
+    callback_urls: ChannelCallbackUrlsRead | None
 
 
 def test_text(isp_name: str) -> str:

@@ -295,3 +295,23 @@ async def test_a_rotated_token_stops_at_once_and_the_new_one_works(
     assert (await hooks.post(new, data=delivery_form("ATXid_r"))).status_code == 200
     keys = [c.provider_key for c in await callbacks_in(unit_of_work, isp)]
     assert sorted(keys) == ["ATXid_r:Sent", "ATXid_r:Success"]
+
+
+async def test_a_disabled_isps_report_is_kept_but_not_applied(
+    make_channel_isp, client_for, unit_of_work, engine
+):
+    from kiunga.platform.models import Tenant, TenantStatus
+    from sqlalchemy import update
+    from sqlalchemy.orm import Session
+
+    isp = await make_channel_isp()
+    message_id = await sent_message(unit_of_work, isp, MessageChannel.SMS, "ATXid_d")
+    with Session(engine) as session, session.begin():
+        session.execute(
+            update(Tenant).where(Tenant.id == isp.id).values(status=TenantStatus.DISABLED)
+        )
+    answer = await client_for("x").post(isp.hook("delivery"), data=delivery_form("ATXid_d"))
+    assert answer.status_code == 200
+    [kept] = await callbacks_in(unit_of_work, isp)
+    assert kept.provider_key == "ATXid_d:Success" and kept.processed_at is None
+    assert (await message_of(unit_of_work, isp, message_id)).status is MessageStatus.SENT

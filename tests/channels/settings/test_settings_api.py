@@ -4,7 +4,11 @@ the callback token rotated, scopes."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+
 import pytest
+from kiunga.channels.messages import settings as channel_settings
 from kiunga.channels.messages.models import ChannelSettings
 from kiunga.channels.messages.routing import ChannelRoutes
 from sqlalchemy import select
@@ -262,3 +266,51 @@ async def test_scopes_guard_the_settings(make_channel_isp, make_key, client_for)
     # Another ISP's key is nobody here.
     elsewhere = await make_channel_isp("chx")
     assert (await client.get(API, headers=elsewhere.headers)).status_code == 401
+
+
+async def test_two_isps_claiming_one_code_at_once_get_one_200_and_409s(
+    make_channel_isp, client_for, fresh_code, database
+):
+    isps = [await make_channel_isp(f"chc{n}") for n in range(4)]
+    code = fresh_code()
+
+    async def claim(isp):
+        return await client_for(isp.host).put(
+            API, json={"ussd_service_code": code}, headers=isp.headers
+        )
+
+    answers = await asyncio.gather(*(claim(isp) for isp in isps))
+    assert sorted(a.status_code for a in answers) == [200, 409, 409, 409]
+    winner = isps[[a.status_code for a in answers].index(200)]
+    assert (await ChannelRoutes(database, 0).by_code(code)).tenant_id == winner.id
+
+
+async def test_in_production_the_api_addresses_are_the_providers_own(
+    make_channel_isp, client_for, monkeypatch, settings
+):
+    production = dataclasses.replace(settings, environment="production")
+    monkeypatch.setattr(channel_settings, "get_settings", lambda: production)
+    isp = await make_channel_isp()
+    client = client_for(isp.host)
+    for field, value in [
+        ("at_base_url", "http://127.0.0.1:9000"),
+        ("at_base_url", "http://api.africastalking.com"),
+        ("at_base_url", "https://africastalking.com.evil.example"),
+        ("twilio_base_url", "https://api.twilio.com:8443"),
+        ("twilio_base_url", "https://eviltwilio.com"),
+    ]:
+        refused = await client.put(API, json={field: value}, headers=isp.headers)
+        assert refused.status_code == 400, (field, value)
+        assert refused.json()["errors"][0]["field"] == field
+    allowed = await client.put(
+        API,
+        json={
+            "at_base_url": "https://api.sandbox.africastalking.com",
+            "twilio_base_url": "https://api.twilio.com",
+            "quiet_hours_start": "21:00:00",
+            "quiet_hours_end": "06:30",
+        },
+        headers=isp.headers,
+    )
+    assert allowed.status_code == 200, allowed.text
+    assert allowed.json()["quiet_hours_start"] == "21:00"
