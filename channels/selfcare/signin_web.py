@@ -32,7 +32,7 @@ async def open_page(request: Request, services: WebServices, tenant: TenantConte
     return page
 
 
-def _signin(
+def signin_page(
     page: MePage,
     *,
     step: str = "phone",
@@ -65,7 +65,7 @@ async def account_page_or_choice(page: MePage) -> Response | AccountRef:
         # The phone was taken off its account since: the session is over.
         await page.sessions.end(page.session.token)
         page.signed_out()
-        return _signin(page)
+        return signin_page(page)
     return page.render("accounts.html", accounts=accounts)
 
 
@@ -82,17 +82,17 @@ class SignInController(Controller):
         page = await open_page(request, services, tenant)
         typed = field(form, "phone", 40)
         if not page.form_valid(form):
-            return _signin(page, phone=typed, error=page.t("form_expired"), status_code=400)
+            return signin_page(page, phone=typed, error=page.t("form_expired"), status_code=400)
         try:
             phone = clean_phone(typed)
         except SelfServiceError:
-            return _signin(page, phone=typed, error=page.t("bad_phone"), status_code=400)
+            return signin_page(page, phone=typed, error=page.t("bad_phone"), status_code=400)
         try:
             limited = await page.codes.may_send(tenant.id, phone, page.source)
         except CounterUnavailable:
             limited = Limited("redis", 60)
         if limited is not None:
-            return _signin(page, phone=typed, error=_limited(page, limited), status_code=429)
+            return signin_page(page, phone=typed, error=_limited(page, limited), status_code=429)
         async with services.database.tenant_session(tenant.schema) as session:
             async with session.begin():
                 accounts = await accounts_for_phone(session, phone)
@@ -109,7 +109,7 @@ class SignInController(Controller):
                         language=page.lang,
                     )
         # The same answer whether or not the phone is anyone's.
-        return _signin(
+        return signin_page(
             page,
             step="code",
             phone=phone,
@@ -123,21 +123,21 @@ class SignInController(Controller):
         typed = field(form, "phone", 40)
         code = "".join(field(form, "code", 20).split())
         if not page.form_valid(form):
-            return _signin(page, phone=typed, error=page.t("form_expired"), status_code=400)
+            return signin_page(page, phone=typed, error=page.t("form_expired"), status_code=400)
         try:
             phone = clean_phone(typed)
         except SelfServiceError:
-            return _signin(page, error=page.t("bad_phone"), status_code=400)
+            return signin_page(page, error=page.t("bad_phone"), status_code=400)
         try:
             limited = await page.codes.may_try(tenant.id, phone, page.source)
         except CounterUnavailable:
             limited = Limited("redis", 60)
         if limited is not None:
-            return _signin(
+            return signin_page(
                 page, step="code", phone=phone, error=_limited(page, limited), status_code=429
             )
         if not await page.codes.check(tenant.id, phone, code):
-            return _signin(
+            return signin_page(
                 page, step="code", phone=phone, error=page.t("wrong_code"), status_code=400
             )
         async with services.database.tenant_session(tenant.schema) as session:
