@@ -48,7 +48,6 @@ KIUNGA_MESSAGES_DOUBT_GRACE.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import math
 import os
@@ -95,7 +94,9 @@ log = logging.getLogger("kiunga.messages.sender")
 
 OUTSIDE_WINDOW = 63016
 WHATSAPP_WINDOW = timedelta(hours=24)
-# A drain works this long, then hands over to a fresh job (jobs have a timeout).
+# A drain job works this long, then hands over to its successor (see drain_queue).
+DRAIN_SLICE = 5.0
+# The minute's sweep drains inline, for longer.
 DRAIN_BUDGET = 240.0
 WINDOW = 0.2  # the rate counter's window, seconds
 GROUPS_IN_FLIGHT = 4
@@ -428,7 +429,10 @@ async def send_whatsapp(
     except WhatsAppRefused as exc:
         if exc.code == OUTSIDE_WINDOW:
             return Outcome(
-                message.id, MessageStatus.CANCELLED, error=f"refused: {exc}", fall_back=True
+                message.id,
+                MessageStatus.CANCELLED,
+                error=f"refused {exc.code}: {exc}",
+                fall_back=True,
             )
         return Outcome(message.id, MessageStatus.FAILED, error=f"refused {exc.code}: {exc}")
     micros, currency = None, None
@@ -482,7 +486,9 @@ async def record_outcomes(database: Database, schema: str, outcomes: list[Outcom
             unsettled = message.status in (MessageStatus.SENDING, MessageStatus.IN_DOUBT)
             message.claimed_until = None
             if outcome.status is MessageStatus.SENT:
-                message.provider_id = message.provider_id or outcome.provider_id
+                # The provider's answer is the truth (a report may have settled this
+                # message by its phone before the answer was written down).
+                message.provider_id = outcome.provider_id or message.provider_id
                 message.cost_micros = outcome.cost_micros
                 message.cost_currency = outcome.cost_currency
                 message.template_sid = outcome.template_sid
@@ -563,25 +569,55 @@ async def drain(
     return result
 
 
-def _short_hash(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
 def drain_job_id(tenant_slug: str, reason: str) -> str:
     return f"messages.drain:{tenant_slug}:{reason}"
 
 
-@task(name="messages.drain", max_tries=5, backoff=5.0, timeout=DRAIN_BUDGET + 120)
-async def drain_queue(ctx: TaskContext, tenant_slug: str, *reason: Any) -> int:
-    """One drain of the ISP's queue; another is queued if this one ran out of time."""
-    result = await drain(ctx.database, ctx.redis, ctx.tenant)
-    if result.claimed and await due_count(ctx.database, ctx.tenant.schema):
-        await enqueue(
-            ctx.redis,
-            drain_queue,
-            tenant_slug,
-            job_id=drain_job_id(tenant_slug, f"more-{_short_hash(ctx.job_id)}"),
+async def next_due(database: Database, schema: str) -> datetime | None:
+    """When the earliest waiting message (a retry's backoff, a doubt's grace) is due."""
+    async with database.tenant_session(schema) as session:
+        return await session.scalar(
+            select(func.min(Message.send_after)).where(
+                Message.direction == Direction.OUT, Message.status.in_(_WAITING)
+            )
         )
+
+
+# Retries due sooner than this get a drain of their own; later ones, the minute's sweep.
+FOLLOW_UP_WITHIN = timedelta(seconds=90)
+
+
+async def _enqueue_drain(ctx: TaskContext, reason: str, defer_by: float | None = None) -> None:
+    await enqueue(
+        ctx.redis,
+        drain_queue,
+        ctx.tenant.slug,
+        job_id=drain_job_id(ctx.tenant.slug, reason),
+        defer_by=defer_by,
+    )
+
+
+@task(name="messages.drain", max_tries=5, backoff=5.0, timeout=DRAIN_SLICE + 120)
+async def drain_queue(ctx: TaskContext, tenant_slug: str, *reason: Any) -> int:
+    """One slice of draining the ISP's queue.
+
+    A drain works for at most DRAIN_SLICE seconds. When there is work, its successor is
+    queued first (deferred by a slice, named by the slice, so every drain of the moment
+    shares one): a worker killed mid-drain leaves the successor in Redis and the next
+    worker carries on within seconds, instead of waiting for the arq job's lapse (the
+    longest job timeout of the worker) or the minute's sweep. After the slice, a retry or a
+    doubt due soon gets a deferred drain of its own."""
+    now = utcnow()
+    if await due_count(ctx.database, ctx.tenant.schema):
+        slice_number = math.floor(now.timestamp() / DRAIN_SLICE) + 1
+        await _enqueue_drain(ctx, f"slice-{slice_number}", defer_by=DRAIN_SLICE)
+    result = await drain(ctx.database, ctx.redis, ctx.tenant, budget=DRAIN_SLICE)
+    due = await next_due(ctx.database, ctx.tenant.schema)
+    now = utcnow()
+    if due is not None and now < due < now + FOLLOW_UP_WITHIN:
+        # Named by the second it is due: drains that see the same retry queue one.
+        wait = (due - now).total_seconds()
+        await _enqueue_drain(ctx, f"at-{math.ceil(due.timestamp())}", defer_by=wait + 0.05)
     return result.sent
 
 
