@@ -40,6 +40,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 # How long a quote may be confirmed after it was given.
 QUOTE_VALID = timedelta(minutes=10)
+# A subscriber renews a running or lapsed service and changes a running one; a suspended
+# one is the ISP's to lift (overdue: a payment restores it; by staff: only staff).
+SELF_RENEWABLE = (ServiceStatus.ACTIVE, ServiceStatus.EXPIRED)
+_NOT_NOW = {
+    ServiceStatus.SUSPENDED: "your service is suspended: pay what is due, or contact us",
+    ServiceStatus.EXPIRED: "your service has lapsed: renew it first",
+    ServiceStatus.PENDING: "your service is not active yet: pay for it first",
+    None: "this service cannot be changed now",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,16 +148,14 @@ async def _quote(
 ) -> Quote:
     balance = await ledger.balance(session, service.subscriber_id)
     if kind == "renew":
-        if service.status not in (*LIVE, ServiceStatus.EXPIRED):
-            raise SelfServiceError("service_id", f"the service is {service.status.value}")
+        if service.status not in SELF_RENEWABLE:
+            raise SelfServiceError("service_id", _NOT_NOW.get(service.status, _NOT_NOW[None]))
         live = service.status is not ServiceStatus.EXPIRED
         start = service.expires_at if live else max(at, service.expires_at or at)
         charge, credit, new_expiry = new.price, 0, period_end(new, start)
     else:
-        if service.status not in LIVE:
-            raise SelfServiceError(
-                "service_id", f"the service is {service.status.value}: renew it first"
-            )
+        if service.status is not ServiceStatus.ACTIVE:
+            raise SelfServiceError("service_id", _NOT_NOW.get(service.status, _NOT_NOW[None]))
         if new.id == old.id:
             raise SelfServiceError("package_id", "you are on this package already")
         if new.billing_type is not old.billing_type or new.service_type is not old.service_type:
