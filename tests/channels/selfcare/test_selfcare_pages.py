@@ -229,3 +229,34 @@ async def test_a_phone_on_two_accounts_chooses_one(client_for, tenant, customer,
     assert chosen.status_code == 303
     account = await client.get("/me")
     assert shop.account_number in account.text and "Another account" in account.text
+
+
+async def test_over_https_the_cookies_are_secure_and_the_code_comes_in_swahili(
+    app, tenant, customer, unit_of_work
+):
+    import httpx
+
+    from .conftest import last_code
+
+    me = await customer()
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url=f"https://{tenant.host}") as client:
+        start = await client.get("/me?lang=sw")
+        assert "Ingia" in start.text
+        assert all("Secure" in c for c in start.headers.get_list("set-cookie"))
+        asked = await client.post(
+            "/me/code", data={"phone": me.phone, "_ft": form_token(start.text)}
+        )
+        code = await last_code(unit_of_work, me.phone)
+        async with unit_of_work() as session:
+            from kiunga.channels.messages.models import Message
+
+            body = await session.scalar(select(Message.body).where(Message.kind == "sign_in_code"))
+        assert body.startswith(f"{code} ni namba yako ya kuingia")
+        signed = await client.post(
+            "/me/verify", data={"phone": me.phone, "code": code, "_ft": form_token(asked.text)}
+        )
+        session_cookie = next(
+            c for c in signed.headers.get_list("set-cookie") if c.startswith("kiunga_me=")
+        )
+        assert "Secure" in session_cookie and "HttpOnly" in session_cookie
