@@ -6,25 +6,20 @@ from __future__ import annotations
 
 from kiunga.channels.messages.models import Message
 from kiunga.channels.selfcare.me import Signed, pay_limiter, refusal_words, shillings, signed
-from kiunga.channels.selfcare.pages import field, mask_phone
-from kiunga.channels.selfcare.signin_web import ME_OPT
+from kiunga.channels.selfcare.pages import MeController, field, mask_phone
 from kiunga.channels.selfservice import accounts as accounts_service
 from kiunga.channels.selfservice import payments, usage
 from kiunga.channels.selfservice.accounts import clean_phone
 from kiunga.platform.errors import DomainError
 from kiunga.platform.web.dependencies import CurrentTenant, Services
 from kiunga.tenants.subscribers.models import SubscriberPhone
-from litestar import Controller, Request, Response, get, post
+from litestar import Request, Response, get, post
 from sqlalchemy import or_, select
 
 MESSAGES_PAGE = 50
 
 
-class AccountController(Controller):
-    path = "/me"
-    include_in_schema = False
-    opt = ME_OPT
-
+class AccountController(MeController):
     @get("/")
     async def home(self, request: Request, tenant: CurrentTenant, services: Services) -> Response:
         me = await signed(request, services, tenant)

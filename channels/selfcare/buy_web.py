@@ -4,21 +4,16 @@ bought with an STK push."""
 from __future__ import annotations
 
 from kiunga.channels.selfcare.me import Signed, pay_limiter, refusal_words, signed
-from kiunga.channels.selfcare.pages import field, mask_phone
-from kiunga.channels.selfcare.signin_web import ME_OPT
+from kiunga.channels.selfcare.pages import MeController, field, mask_phone
 from kiunga.channels.selfservice import accounts as accounts_service
 from kiunga.channels.selfservice import packages, vouchers
 from kiunga.channels.selfservice.errors import NotYours
 from kiunga.platform.errors import DomainError
 from kiunga.platform.web.dependencies import CurrentTenant, Services
-from litestar import Controller, Request, Response, get, post
+from litestar import Request, Response, get, post
 
 
-class BuyController(Controller):
-    path = "/me"
-    include_in_schema = False
-    opt = ME_OPT
-
+class BuyController(MeController):
     # --- renew, change, vouchers ----------------------------------------------------------
 
     async def _buy_page(self, me: Signed, *, status_code=200, **context) -> Response:

@@ -4,20 +4,15 @@ their tickets (opened, read, replied to)."""
 from __future__ import annotations
 
 from kiunga.channels.selfcare.me import Signed, signed
-from kiunga.channels.selfcare.pages import field
-from kiunga.channels.selfcare.signin_web import ME_OPT
+from kiunga.channels.selfcare.pages import MeController, field
 from kiunga.channels.selfservice import tickets, usage
 from kiunga.platform.errors import DomainError, Kind
 from kiunga.platform.web.dependencies import CurrentTenant, Services
-from litestar import Controller, Request, Response, get, post
+from litestar import Request, Response, get, post
 from litestar.params import FromPath
 
 
-class HelpController(Controller):
-    path = "/me"
-    include_in_schema = False
-    opt = ME_OPT
-
+class HelpController(MeController):
     # --- devices --------------------------------------------------------------------------
 
     @get("/devices")
