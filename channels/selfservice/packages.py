@@ -35,7 +35,8 @@ from kiunga.tenants.services.lifecycle import (
 )
 from kiunga.tenants.services.models import Service, ServiceStatus
 from kiunga.tenants.services.proration import prorate
-from sqlalchemy import select
+from kiunga.tenants.vouchers.models import Voucher
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 # How long a quote may be confirmed after it was given.
@@ -117,7 +118,10 @@ def _parse_token(raw: object) -> _Token:
 
 async def _service(session: AsyncSession, subscriber_id: int, service_id: int | None) -> Service:
     query = select(Service).where(
-        Service.subscriber_id == subscriber_id, Service.status != ServiceStatus.TERMINATED
+        Service.subscriber_id == subscriber_id,
+        Service.status != ServiceStatus.TERMINATED,
+        # A voucher's login runs out with its voucher: more time is another voucher.
+        ~exists().where(Voucher.service_id == Service.id),
     )
     if service_id is not None:
         query = query.where(Service.id == record_id(service_id, "service_id"))

@@ -141,3 +141,19 @@ async def test_a_suspended_service_is_neither_renewed_nor_changed_by_its_subscri
         ):
             with pytest.raises(SelfServiceError, match="suspended"):
                 await quote
+
+
+async def test_a_voucher_login_is_not_renewed_here(customer, unit_of_work, tenant):
+    from kiunga.tenants.vouchers.redeem import redeem_voucher
+
+    from fixtures.vouchers import voucher_of
+
+    me = await customer(service=False)
+    code = await voucher_of(unit_of_work, tenant.schema)
+    async with unit_of_work() as session:
+        await redeem_voucher(
+            session, code, mac="AA:BB:CC:00:11:22", ip=None, subscriber_id=me.subscriber_id
+        )
+    async with unit_of_work() as session:
+        with pytest.raises(NotYours):
+            await packages.renewal_quote(session, me.subscriber_id)
