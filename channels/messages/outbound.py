@@ -88,15 +88,22 @@ async def _contact(session: AsyncSession, phone: str) -> ChannelContact | None:
     return await session.get(ChannelContact, phone)
 
 
-async def preferred_language(session: AsyncSession, phone: str, subscriber_id: int | None) -> str:
-    """The subscriber's language, else what the phone chose, else English."""
+async def preferred_language(
+    session: AsyncSession,
+    phone: str,
+    subscriber_id: int | None,
+    contact: ChannelContact | None | bool = False,
+) -> str:
+    """The subscriber's language, else what the phone chose, else English (`contact`: the
+    phone's ChannelContact when already read, None when it has none)."""
     if subscriber_id is not None:
         language = await session.scalar(
             select(Subscriber.language).where(Subscriber.id == subscriber_id)
         )
         if language:
             return str(language.value if hasattr(language, "value") else language)
-    contact = await _contact(session, phone)
+    if contact is False:
+        contact = await _contact(session, phone)
     if contact is not None and contact.language:
         return contact.language
     return DEFAULT_LANGUAGE
@@ -149,8 +156,8 @@ async def queue_message(
     _check(phone, body, kind)
     now = now or utcnow()
     settings = await channel_settings(session)
+    contact = await _contact(session, phone) if channel is None or language is None else None
     if channel is None:
-        contact = await _contact(session, phone)
         wants_whatsapp = contact is not None and contact.preferred_channel is (
             MessageChannel.WHATSAPP
         )
@@ -162,14 +169,15 @@ async def queue_message(
     if channel is MessageChannel.USSD:
         raise DomainError("channel", "USSD answers are screens, not queued messages")
     if language is None:
-        language = await preferred_language(session, phone, subscriber_id)
+        language = await preferred_language(session, phone, subscriber_id, contact)
     send_after = now
     if not urgent:
         start = settings.quiet_hours_start if settings else DEFAULT_QUIET_START
         end = settings.quiet_hours_end if settings else DEFAULT_QUIET_END
-        held = quiet_until(now, await tenant_zone(session), start, end)
-        if held is not None:
-            send_after = held
+        if start is not None and end is not None and start != end:
+            held = quiet_until(now, await tenant_zone(session), start, end)
+            if held is not None:
+                send_after = held
     segments = count_segments(body).count if channel is MessageChannel.SMS else 1
     statement = (
         insert(Message)
