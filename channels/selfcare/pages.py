@@ -10,16 +10,22 @@ from pathlib import Path
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
+import structlog
 from jinja2 import Environment, FileSystemLoader
 from kiunga.channels.selfcare.i18n import LANGUAGE_NAMES, LANGUAGES, Translator, pick_language
 from kiunga.channels.selfcare.signin import FormTokens, MeSession, Sessions, SignInCodes
+from kiunga.platform.auth.attempts import CounterUnavailable
 from kiunga.platform.auth.derived_keys import derive_key
 from kiunga.platform.money import format_money
+from kiunga.platform.web.request_state import request_tenant
 from kiunga.platform.web.services import WebServices
 from kiunga.platform.web.tenancy import TenantContext
-from litestar import MediaType, Request, Response
+from litestar import Controller, MediaType, Request, Response
 from litestar.datastructures import Cookie
 from litestar.response import Redirect
+from redis.exceptions import RedisError
+
+log = structlog.get_logger("kiunga.selfcare")
 
 SESSION_COOKIE = "kiunga_me"
 NONCE_COOKIE = "kiunga_me_nonce"
@@ -168,3 +174,23 @@ def field(form, name: str, limit: int = 200) -> str:
     if not isinstance(value, str) or "\x00" in value:
         return ""
     return value.strip()[:limit]
+
+
+def redis_unavailable(request: Request, error: Exception) -> Response:
+    """Redis (codes, sessions, counters) did not answer: a polite page, not an error page;
+    nothing was done."""
+    log.warning("selfcare: redis unavailable", error=type(error).__name__)
+    page = MePage(request, request.app.state.services, request_tenant(request))
+    return page.render("notice.html", status_code=503, error=page.t("try_again"), back="/me")
+
+
+class MeController(Controller):
+    """The base of the /me controllers: public pages (their own session cookie and form
+    tokens, not the console's), kept out of the API document."""
+
+    path = "/me"
+    include_in_schema = False
+    opt = {"skip_session": True, "exclude_from_csrf": True}
+    # Codes, sessions and counters live in Redis; the counters refuse rather than let an
+    # attempt through uncounted (CounterUnavailable) while it is away.
+    exception_handlers = {RedisError: redis_unavailable, CounterUnavailable: redis_unavailable}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import structlog
 from kiunga.channels.messages.models import MessageChannel
 from kiunga.channels.messages.outbound import queue_message
-from kiunga.channels.selfcare.pages import MePage, field, mask_phone
+from kiunga.channels.selfcare.pages import MeController, MePage, field, mask_phone
 from kiunga.channels.selfservice.accounts import (
     AccountRef,
     accounts_for_phone,
@@ -15,15 +15,13 @@ from kiunga.channels.selfservice.accounts import (
     clean_phone,
 )
 from kiunga.channels.selfservice.errors import SelfServiceError
-from kiunga.platform.auth.attempts import CounterUnavailable, Limited
+from kiunga.platform.auth.attempts import Limited
 from kiunga.platform.web.dependencies import CurrentTenant, Services
 from kiunga.platform.web.services import WebServices
 from kiunga.platform.web.tenancy import TenantContext
-from litestar import Controller, Request, Response, get, post
+from litestar import Request, Response, get, post
 
 log = structlog.get_logger("kiunga.selfcare")
-
-ME_OPT = {"skip_session": True, "exclude_from_csrf": True}
 
 
 async def open_page(request: Request, services: WebServices, tenant: TenantContext) -> MePage:
@@ -32,7 +30,7 @@ async def open_page(request: Request, services: WebServices, tenant: TenantConte
     return page
 
 
-def _signin(
+def signin_page(
     page: MePage,
     *,
     step: str = "phone",
@@ -65,15 +63,11 @@ async def account_page_or_choice(page: MePage) -> Response | AccountRef:
         # The phone was taken off its account since: the session is over.
         await page.sessions.end(page.session.token)
         page.signed_out()
-        return _signin(page)
+        return signin_page(page)
     return page.render("accounts.html", accounts=accounts)
 
 
-class SignInController(Controller):
-    path = "/me"
-    include_in_schema = False
-    opt = ME_OPT
-
+class SignInController(MeController):
     @post("/code", status_code=200)
     async def send_code(
         self, request: Request, tenant: CurrentTenant, services: Services
@@ -82,17 +76,14 @@ class SignInController(Controller):
         page = await open_page(request, services, tenant)
         typed = field(form, "phone", 40)
         if not page.form_valid(form):
-            return _signin(page, phone=typed, error=page.t("form_expired"), status_code=400)
+            return signin_page(page, phone=typed, error=page.t("form_expired"), status_code=400)
         try:
             phone = clean_phone(typed)
         except SelfServiceError:
-            return _signin(page, phone=typed, error=page.t("bad_phone"), status_code=400)
-        try:
-            limited = await page.codes.may_send(tenant.id, phone, page.source)
-        except CounterUnavailable:
-            limited = Limited("redis", 60)
+            return signin_page(page, phone=typed, error=page.t("bad_phone"), status_code=400)
+        limited = await page.codes.may_send(tenant.id, phone, page.source)
         if limited is not None:
-            return _signin(page, phone=typed, error=_limited(page, limited), status_code=429)
+            return signin_page(page, phone=typed, error=_limited(page, limited), status_code=429)
         async with services.database.tenant_session(tenant.schema) as session:
             async with session.begin():
                 accounts = await accounts_for_phone(session, phone)
@@ -109,7 +100,7 @@ class SignInController(Controller):
                         language=page.lang,
                     )
         # The same answer whether or not the phone is anyone's.
-        return _signin(
+        return signin_page(
             page,
             step="code",
             phone=phone,
@@ -123,21 +114,18 @@ class SignInController(Controller):
         typed = field(form, "phone", 40)
         code = "".join(field(form, "code", 20).split())
         if not page.form_valid(form):
-            return _signin(page, phone=typed, error=page.t("form_expired"), status_code=400)
+            return signin_page(page, phone=typed, error=page.t("form_expired"), status_code=400)
         try:
             phone = clean_phone(typed)
         except SelfServiceError:
-            return _signin(page, error=page.t("bad_phone"), status_code=400)
-        try:
-            limited = await page.codes.may_try(tenant.id, phone, page.source)
-        except CounterUnavailable:
-            limited = Limited("redis", 60)
+            return signin_page(page, error=page.t("bad_phone"), status_code=400)
+        limited = await page.codes.may_try(tenant.id, phone, page.source)
         if limited is not None:
-            return _signin(
+            return signin_page(
                 page, step="code", phone=phone, error=_limited(page, limited), status_code=429
             )
         if not await page.codes.check(tenant.id, phone, code):
-            return _signin(
+            return signin_page(
                 page, step="code", phone=phone, error=page.t("wrong_code"), status_code=400
             )
         async with services.database.tenant_session(tenant.schema) as session:

@@ -229,3 +229,60 @@ async def test_a_phone_on_two_accounts_chooses_one(client_for, tenant, customer,
     assert chosen.status_code == 303
     account = await client.get("/me")
     assert shop.account_number in account.text and "Another account" in account.text
+
+
+async def test_over_https_the_cookies_are_secure_and_the_code_comes_in_swahili(
+    app, tenant, customer, unit_of_work
+):
+    import httpx
+
+    from .conftest import last_code
+
+    me = await customer()
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url=f"https://{tenant.host}") as client:
+        start = await client.get("/me?lang=sw")
+        assert "Ingia" in start.text
+        assert all("Secure" in c for c in start.headers.get_list("set-cookie"))
+        asked = await client.post(
+            "/me/code", data={"phone": me.phone, "_ft": form_token(start.text)}
+        )
+        code = await last_code(unit_of_work, me.phone)
+        async with unit_of_work() as session:
+            from kiunga.channels.messages.models import Message
+
+            body = await session.scalar(select(Message.body).where(Message.kind == "sign_in_code"))
+        assert body.startswith(f"{code} ni namba yako ya kuingia")
+        signed = await client.post(
+            "/me/verify", data={"phone": me.phone, "code": code, "_ft": form_token(asked.text)}
+        )
+        session_cookie = next(
+            c for c in signed.headers.get_list("set-cookie") if c.startswith("kiunga_me=")
+        )
+        assert "Secure" in session_cookie and "HttpOnly" in session_cookie
+
+
+async def test_without_redis_the_pages_answer_politely(settings, database_url, tenant):
+    import httpx
+    from kiunga.platform.web.app import create_app
+
+    from fixtures.served import free_port
+
+    # Nothing listens there: every Redis call fails to connect.
+    app = create_app(settings, database_url, f"redis://127.0.0.1:{free_port()}/0")
+    try:
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+        async with httpx.AsyncClient(
+            transport=transport, base_url=f"http://{tenant.host}"
+        ) as client:
+            start = await client.get("/me")
+            assert start.status_code == 200
+            asked = await client.post(
+                "/me/code", data={"phone": "0712345678", "_ft": form_token(start.text)}
+            )
+            assert asked.status_code == 503 and "Something went wrong" in asked.text
+            client.cookies.set("kiunga_me", "some-session-token", domain=tenant.host)
+            answer = await client.get("/me")
+            assert answer.status_code == 503 and "Something went wrong" in answer.text
+    finally:
+        await app.services.close()
