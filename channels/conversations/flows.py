@@ -54,6 +54,15 @@ def on_other_network(ctx: Context) -> bool:
     return (ctx.network_code or "") in OTHER_NETWORKS
 
 
+async def summary_of(ctx: Context) -> selfaccounts.AccountSummary:
+    """The account's summary, read once a turn."""
+    subscriber_id = need_account(ctx)
+    key = f"summary:{subscriber_id}"
+    if key not in ctx.memo:
+        ctx.memo[key] = await selfaccounts.account_summary(ctx.session, subscriber_id)
+    return ctx.memo[key]
+
+
 def need_account(ctx: Context) -> int:
     if ctx.subscriber_id is None:
         raise SelfServiceError("subscriber_id", "this phone is not on an account")
@@ -171,7 +180,7 @@ async def account_chosen(ctx: Context) -> Screen:
 
 
 async def account(ctx: Context) -> Screen:
-    summary = await selfaccounts.account_summary(ctx.session, need_account(ctx))
+    summary = await summary_of(ctx)
     currency = summary.currency
     last = (
         ctx.t(
@@ -202,7 +211,7 @@ async def account(ctx: Context) -> Screen:
 
 
 async def pay(ctx: Context) -> Screen:
-    summary = await selfaccounts.account_summary(ctx.session, need_account(ctx))
+    summary = await summary_of(ctx)
     ctx.data["currency"] = summary.currency
     t = ctx.t
     if on_other_network(ctx):
@@ -241,9 +250,8 @@ async def pay_amount(ctx: Context) -> Screen:
 
 
 async def pay_confirm(ctx: Context) -> Screen:
-    subscriber_id = need_account(ctx)
     amount = payments.payment_amount(ctx.data.get("amount"))
-    summary = await selfaccounts.account_summary(ctx.session, subscriber_id)
+    summary = await summary_of(ctx)
     return Screen(
         ctx.t(
             "pay.confirm",
@@ -342,7 +350,7 @@ async def voucher_sent(ctx: Context) -> Screen:
 
 
 async def renew(ctx: Context) -> Screen:
-    summary = await selfaccounts.account_summary(ctx.session, need_account(ctx))
+    summary = await summary_of(ctx)
     if summary.service_id is None:
         return Screen(ctx.t("error.no_service"))
     if summary.billing_type != "prepaid":
