@@ -17,9 +17,9 @@ account), and answers every input the same way on every channel:
 Only a final screen (USSD `END`) acts: a node that changes anything (a ticket, a renewal,
 a payment) is final, so a session the network ends early leaves nothing half done. What is
 slow (an STK push) is not done in the turn at all: the node asks for it with
-`ctx.later(...)`, and the caller emits it after the turn (see actions.py). Each node runs
-inside a savepoint, so a refusal (a DomainError) undoes what it wrote and shows the
-previous screen with the reason.
+`ctx.later(...)`, and the caller emits it after the turn (see actions.py). A node that
+writes runs inside a savepoint (the flows name them), so a refusal (a DomainError) undoes
+what it wrote and shows the previous screen with the reason.
 """
 
 from __future__ import annotations
@@ -180,9 +180,15 @@ Node = Callable[[Context], Awaitable[Screen]]
 class Flows:
     """The nodes by name; `start` picks the first node of a new conversation."""
 
-    def __init__(self, nodes: dict[str, Node], start: Callable[[Context], Awaitable[str]]):
+    def __init__(
+        self,
+        nodes: dict[str, Node],
+        start: Callable[[Context], Awaitable[str]],
+        writers: frozenset[str] = frozenset(),
+    ):
         self.nodes = nodes
         self.start = start
+        self.writers = writers
 
     def node(self, name: str) -> Node:
         return self.nodes.get(name) or self.nodes[HOME]
@@ -204,7 +210,10 @@ class Engine:
         self.pages = pages or (lambda screen: 1)
 
     async def _show(self, ctx: Context, name: str) -> Screen:
-        async with ctx.session.begin_nested():
+        if name in self.flows.writers:
+            async with ctx.session.begin_nested():
+                screen = await self.flows.node(name)(ctx)
+        else:
             screen = await self.flows.node(name)(ctx)
         ctx.state.menu = [[option.goto, option.data] for option in screen.options]
         ctx.state.typed = screen.expects is not None

@@ -33,7 +33,7 @@ from kiunga.channels.messages.intake import (
     read_body,
     store_callback,
 )
-from kiunga.channels.messages.models import ChannelSettings, MessageChannel
+from kiunga.channels.messages.models import ChannelCallback, ChannelSettings, MessageChannel
 from kiunga.channels.messages.outbound import queue_message, record_inbound
 from kiunga.channels.messages.routing import ChannelRoutes, ChannelTarget
 from kiunga.channels.messages.secrets import decrypt
@@ -44,7 +44,7 @@ from kiunga.tenants.subscribers.phones import InvalidPhone, normalise_phone
 from litestar import Controller, MediaType, Request, Response, post
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import FromPath
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from twilio.request_validator import RequestValidator
 
@@ -148,6 +148,16 @@ async def ussd_hop(request: Request, expected: ChannelTarget | None) -> Response
     )
     if stored.seen_before:
         return _plain(stored.answer or ERROR_END)
+
+    async def answered(session: AsyncSession, reply: Reply) -> None:
+        # The answer is stored in the turn's own transaction: a retry is answered with
+        # exactly what the turn did, or (if it rolled back) finds it not done.
+        await session.execute(
+            update(ChannelCallback)
+            .where(ChannelCallback.id == stored.id)
+            .values(answer=reply.text, processed_at=func.now())
+        )
+
     try:
         reply = await converse(
             services.database,
@@ -159,9 +169,9 @@ async def ussd_hop(request: Request, expected: ChannelTarget | None) -> Response
             text=text.rsplit("*", 1)[-1] if text else None,
             key=f"ussd:{stored.id}",
             network_code=_field(form, "networkCode", 8) or None,
+            on_reply=answered,
         )
         answer = reply.text
-        await finish_callback(services.database, target.schema, stored.id, answer=answer)
     except Exception as error:
         log.exception("ussd hop failed", tenant=target.slug, callback_id=stored.id)
         await finish_callback(

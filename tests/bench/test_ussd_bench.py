@@ -4,11 +4,12 @@ dial (home), 1 (my account), 0 (back), 2 (pay), 1 (pay the amount due), 1 (confi
 END screen, which writes the STK push's event for after the session). Every hop is timed.
 
 - paced: the 200 sessions run side by side, each subscriber taking KIUNGA_BENCH_USSD_THINK
-  seconds (default 1.0) between screens, as a person reads one; several sessions each.
+  seconds (default 3) between screens, as a person reads one (a whole session is ~20 s at
+  AT); several sessions each, arrivals spread over one think time.
   Goal: p99 per hop under 100 ms (AT drops an application after ~15 s; a person gives up
   long before);
-- saturated: the 200 sessions hop back to back, for the record (throughput, and the
-  latency that queueing behind it gives).
+- saturated: KIUNGA_BENCH_USSD_SATURATED sessions (default 50) hop back to back, for the
+  record (throughput, and the latency that queueing behind it gives).
 
 Run with `KIUNGA_BENCH=1 python -m pytest tests/bench/test_ussd_bench.py -s`.
 KIUNGA_BENCH_USSD_WORKERS sets `kiunga serve --workers` (default 1).
@@ -39,7 +40,8 @@ from sqlalchemy.orm import Session
 from fixtures.served import kiunga_serve
 
 SESSIONS = int(os.environ.get("KIUNGA_BENCH_USSD_SESSIONS", "200"))
-THINK_SECONDS = float(os.environ.get("KIUNGA_BENCH_USSD_THINK", "1.0"))
+THINK_SECONDS = float(os.environ.get("KIUNGA_BENCH_USSD_THINK", "3.0"))
+SATURATED = int(os.environ.get("KIUNGA_BENCH_USSD_SATURATED", "50"))
 PACED_ROUNDS = int(os.environ.get("KIUNGA_BENCH_USSD_ROUNDS", "3"))
 GOAL_P99_MS = 100
 STEPS = ("", "1", "0", "2", "1", "1")
@@ -179,9 +181,9 @@ async def test_ussd_200_concurrent_sessions(engine, settings, settings_env):
         path = f"/hooks/channels/{token}/ussd"
         subscribers = [Subscriber(base, path, code, phone) for phone in phones]
         try:
-            await _run(subscribers, 1, 0.0)  # warm: connections, caches, plans
+            await _run(subscribers, 1, THINK_SECONDS)  # warm: connections, caches, plans
             paced, paced_took = await _run(subscribers, PACED_ROUNDS, THINK_SECONDS)
-            saturated, saturated_took = await _run(subscribers, 1, 0.0)
+            saturated, saturated_took = await _run(subscribers[:SATURATED], 2, 0.0)
         finally:
             await asyncio.gather(*(s.client.aclose() for s in subscribers))
     rate = len(paced) / paced_took
@@ -194,7 +196,7 @@ async def test_ussd_200_concurrent_sessions(engine, settings, settings_env):
         f"{_figures(paced)} (goal p99 < {GOAL_P99_MS} ms)"
     )
     print(
-        f"[bench]   saturated (back to back): {_figures(saturated)}, "
+        f"[bench]   saturated ({SATURATED} sessions back to back): {_figures(saturated)}, "
         f"{len(saturated) / saturated_took:.0f} hops/s"
     )
     assert _percentile(paced, 0.99) < GOAL_P99_MS
