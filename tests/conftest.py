@@ -39,6 +39,7 @@ pytest_plugins = [
     "fixtures.mpesa",
     "fixtures.provisioning",
     "fixtures.radius",
+    "fixtures.channels",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -1,0 +1,271 @@
+"""What the Africa's Talking emulator knows: accounts (apps), every message accepted (the
+outbox), how often each was accepted (duplicates), injected failures, USSD sessions and
+incoming messages it sent to an application, and a log of every callback it POSTed."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import secrets
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+# The demo account every emulator knows, so the demo ISP works out of the box.
+DEMO_USERNAME = "kiunga-demo"
+DEMO_API_KEY = "atsk_kiunga_demo_0123456789abcdef0123456789abcdef"
+DEMO_SENDER_ID = "KIUNGA"
+DEMO_SHORTCODE = "20880"
+
+# What AT charges here for one segment of a message in Kenya (deterministic on purpose).
+PRICE_PER_SEGMENT = Decimal("0.8000")
+CURRENCY = "KES"
+
+# GSM 03.38: the basic character set, and the extension table (each of those costs two).
+_GSM7_BASIC = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+_GSM7_EXTENSION = set("^{}\\[~]|€\f")
+
+
+def segments(message: str) -> int:
+    """How many SMS a message goes as: GSM-7 (160 alone, 153 a part; extension characters
+    count two) when every character has one, else UCS-2 (70 alone, 67 a part, in UTF-16
+    units)."""
+    if all(c in _GSM7_BASIC or c in _GSM7_EXTENSION for c in message):
+        units = sum(2 if c in _GSM7_EXTENSION else 1 for c in message)
+        single, part = 160, 153
+    else:
+        units = len(message.encode("utf-16-le")) // 2
+        single, part = 70, 67
+    if units <= single:
+        return 1
+    return -(-units // part)
+
+
+def cost_text(count: int) -> str:
+    return f"{CURRENCY} {(PRICE_PER_SEGMENT * count).quantize(Decimal('0.0001'))}"
+
+
+@dataclass
+class Account:
+    username: str
+    api_key: str
+    # Sender ids and shortcodes registered to the app; None: any well-formed one.
+    sender_ids: list[str] | None = None
+    shortcodes: list[str] | None = None
+    # Where AT POSTs delivery reports (set per app in AT's dashboard).
+    delivery_report_url: str | None = None
+
+    def public(self) -> dict[str, Any]:
+        shown = asdict(self)
+        shown.pop("api_key")
+        return shown
+
+
+@dataclass
+class OutboundSms:
+    message_id: str
+    username: str
+    to: str
+    message: str
+    sender: str  # the `from` (sender id or shortcode), AT's default when none was given
+    premium: bool
+    link_id: str | None
+    keyword: str | None
+    segments: int
+    cost: str
+    accepted_at: str
+    delivery_status: str | None = None
+    failure_reason: str | None = None
+
+    def public(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Fault:
+    """The send API answers `status` instead of working: for the next `remaining` requests,
+    or until `until` (a time.monotonic() value)."""
+
+    status: int
+    remaining: int | None
+    until: float | None
+
+
+@dataclass
+class UssdSession:
+    session_id: str
+    callback_url: str
+    service_code: str
+    phone: str
+    network_code: str
+    inputs: list[str] = field(default_factory=list)
+    ended: bool = False
+    screens: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return "*".join(self.inputs)
+
+
+@dataclass
+class DeliveryOutcome:
+    status: str  # one of AT's delivery statuses
+    failure_reason: str | None = None
+
+
+class EmulatorState:
+    def __init__(self, *, delivery_delay: float = 0.2, with_demo_account: bool = True) -> None:
+        self.delivery_delay = delivery_delay
+        self.accounts: dict[str, Account] = {}
+        self.outbox: list[OutboundSms] = []
+        # (username, to, message) → how many times the API accepted it: anything above one
+        # is a message a subscriber got twice.
+        self.accepted: Counter[tuple[str, str, str]] = Counter()
+        self.faults: list[Fault] = []
+        self.failed_requests = 0
+        self.outcomes: dict[str, DeliveryOutcome] = {}  # phone → how delivery ends
+        self.link_ids: set[str] = set()  # linkIds of incoming messages the emulator sent
+        self.inbound: list[dict[str, Any]] = []
+        self.ussd_sessions: dict[str, UssdSession] = {}
+        self.log: list[dict[str, Any]] = []
+        self._log_ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self.http: httpx.AsyncClient | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        if with_demo_account:
+            self.add_account(
+                Account(
+                    DEMO_USERNAME,
+                    DEMO_API_KEY,
+                    sender_ids=[DEMO_SENDER_ID],
+                    shortcodes=[DEMO_SHORTCODE],
+                )
+            )
+
+    # --- accounts ---------------------------------------------------------------------------
+
+    def add_account(self, account: Account) -> None:
+        self.accounts[account.username] = account
+
+    def authenticate(self, username: str, api_key: str) -> Account | None:
+        account = self.accounts.get(username)
+        if account is None or not api_key:
+            return None
+        if not secrets.compare_digest(account.api_key.encode(), api_key.encode()):
+            return None
+        return account
+
+    # --- faults -----------------------------------------------------------------------------
+
+    def add_fault(self, status: int, count: int | None, seconds: float | None) -> Fault:
+        fault = Fault(
+            status=status,
+            remaining=count,
+            until=time.monotonic() + seconds if seconds is not None else None,
+        )
+        with self._lock:
+            self.faults.append(fault)
+        return fault
+
+    def take_fault(self) -> int | None:
+        """The status to fail this send with, if a fault is active (used up as it goes)."""
+        now = time.monotonic()
+        with self._lock:
+            self.faults = [
+                f
+                for f in self.faults
+                if (f.remaining is None or f.remaining > 0) and (f.until is None or f.until > now)
+            ]
+            if not self.faults:
+                return None
+            fault = self.faults[0]
+            if fault.remaining is not None:
+                fault.remaining -= 1
+            self.failed_requests += 1
+            return fault.status
+
+    # --- the outbox -------------------------------------------------------------------------
+
+    def accept(self, sms: OutboundSms) -> None:
+        with self._lock:
+            self.outbox.append(sms)
+            self.accepted[(sms.username, sms.to, sms.message)] += 1
+
+    def messages_to(self, phone: str | None = None) -> list[OutboundSms]:
+        with self._lock:
+            return [sms for sms in self.outbox if phone is None or sms.to == phone]
+
+    def find(self, message_id: str) -> OutboundSms | None:
+        with self._lock:
+            for sms in self.outbox:
+                if sms.message_id == message_id:
+                    return sms
+        return None
+
+    def duplicates(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [
+                {"username": username, "to": to, "message": message, "count": count}
+                for (username, to, message), count in self.accepted.items()
+                if count > 1
+            ]
+
+    def clear_outbox(self) -> None:
+        with self._lock:
+            self.outbox.clear()
+            self.accepted.clear()
+
+    # --- callbacks ----------------------------------------------------------------------------
+
+    def record(self, **entry: Any) -> dict[str, Any]:
+        entry = {"id": next(self._log_ids), "at": datetime.now(UTC).isoformat(), **entry}
+        with self._lock:
+            self.log.append(entry)
+            del self.log[:-5000]
+        return entry
+
+    async def post_form(self, kind: str, url: str, form: dict[str, str]) -> dict[str, Any]:
+        """POST `form` to an application as AT does (x-www-form-urlencoded) and log it."""
+        assert self.http is not None, "the emulator's HTTP client is not started"
+        started = time.monotonic()
+        status: int | None = None
+        body: str | None = None
+        content_type: str | None = None
+        error: str | None = None
+        try:
+            answer = await self.http.post(url, data=form)
+            status, body = answer.status_code, answer.text
+            content_type = answer.headers.get("content-type")
+        except httpx.TimeoutException:
+            error = "timeout"
+        except httpx.HTTPError as problem:
+            error = f"{type(problem).__name__}: {problem}"
+        return self.record(
+            direction="out",
+            kind=kind,
+            url=url,
+            form=form,
+            status=status,
+            content_type=content_type,
+            response=body,
+            error=error,
+            seconds=round(time.monotonic() - started, 4),
+        )
+
+    def background(self, coroutine: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def new_message_id(self) -> str:
+        return f"ATXid_{uuid.uuid4().hex}"
