@@ -305,7 +305,9 @@ async def pay_sent(ctx: Context) -> Screen:
     subscriber_id = need_account(ctx)
     amount = payments.payment_amount(ctx.data.get("amount"))
     how = await how_to_pay(ctx, amount)
-    ctx.later("pay", subscriber_id=subscriber_id, phone=ctx.phone, amount=amount)
+    ctx.later(
+        "pay", subscriber_id=subscriber_id, phone=ctx.phone, amount=amount, language=ctx.language
+    )
     return Screen(_by_hand(ctx, how, amount, "pay.prompt_coming"), final=True)
 
 

@@ -37,6 +37,11 @@ from kiunga.channels.messages.models import ChannelCallback, ChannelSettings, Me
 from kiunga.channels.messages.outbound import queue_message, record_inbound
 from kiunga.channels.messages.routing import ChannelRoutes, ChannelTarget
 from kiunga.channels.messages.secrets import decrypt
+from kiunga.integrations.twilio.signature import (
+    SIGNATURE_HEADER,
+    public_request_url,
+    signature_valid,
+)
 from kiunga.platform.web.request_state import TENANT
 from kiunga.platform.web.services import services_of
 from kiunga.platform.web.tenancy import TenantContext
@@ -46,7 +51,6 @@ from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import FromPath
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from twilio.request_validator import RequestValidator
 
 log = structlog.get_logger("kiunga.conversations")
 
@@ -330,11 +334,10 @@ async def sms_in(request: Request, token: str) -> Response:
 
 
 def public_url(request: Request) -> str:
-    """The address Twilio called: KIUNGA_PUBLIC_URL and the path (behind a proxy the
-    internal address differs, and the signature is over the public one)."""
-    base = services_of(request).settings.public_url.rstrip("/")
+    """The address Twilio called: KIUNGA_PUBLIC_URL and the request's path and query (behind
+    a proxy the internal address differs, and the signature is over the public one)."""
     query = request.scope.get("query_string", b"").decode("latin-1")
-    return f"{base}{request.url.path}" + (f"?{query}" if query else "")
+    return public_request_url(services_of(request).settings.public_url, request.url.path, query)
 
 
 async def _auth_token(request: Request, target: ChannelTarget) -> str | None:
@@ -348,28 +351,19 @@ async def _auth_token(request: Request, target: ChannelTarget) -> str | None:
         return None
 
 
-class _SignedParams(dict):
-    """Every value of each field, as twilio's RequestValidator reads a multi-dict."""
-
-    def getall(self, name: str) -> list[str]:
-        return self[name]
-
-
 async def whatsapp_in(request: Request, token: str) -> Response:
     target = await _target(request, token)
     raw = await read_body(request)
-    signature = request.headers.get("x-twilio-signature", "")
+    signature = request.headers.get(SIGNATURE_HEADER, "")
     auth_token = await _auth_token(request, target)
     if raw is None or not signature or auth_token is None:
         raise PermissionDeniedException("Not signed")
     try:
-        params = _SignedParams()
-        for name, value in parse_qsl(raw.decode("utf-8"), keep_blank_values=True):
-            params.setdefault(name, []).append(value)
+        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True)
         form = parse_form(raw)
     except (UnicodeDecodeError, UnreadableForm, ValueError):
         raise PermissionDeniedException("Not signed") from None
-    if not RequestValidator(auth_token).validate(public_url(request), params, signature):
+    if not signature_valid(auth_token, public_url(request), pairs, signature):
         log.warning("whatsapp callback with a wrong signature refused", tenant=target.slug)
         raise PermissionDeniedException("Wrong signature")
     provider_id = _field(form, "MessageSid", 64)
