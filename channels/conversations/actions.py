@@ -15,13 +15,17 @@ from typing import Any
 
 import structlog
 from kiunga.channels.conversations.engine import Later
-from kiunga.channels.messages.models import ChannelCallback
+from kiunga.channels.conversations.texts import language_or_default, translate
+from kiunga.channels.messages.models import ChannelCallback, MessageChannel
+from kiunga.channels.messages.outbound import queue_message
 from kiunga.channels.selfservice import payments, vouchers
+from kiunga.channels.selfservice.accounts import payment_instructions
 from kiunga.platform.db.engine import Database
 from kiunga.platform.errors import DomainError
 from kiunga.platform.jobs.outbox import OutboxEvent, emit
 from kiunga.platform.jobs.queue import enqueue
 from kiunga.platform.jobs.registry import on_event, task
+from kiunga.platform.money import format_money
 from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -118,6 +122,45 @@ async def perform(database: Database, schema: str, payload: dict[str, Any]) -> s
         return "refused"
     await _note(database, schema, claim_id, outcome, None)
     return outcome
+
+
+async def tell_refused(database: Database, schema: str, payload: dict[str, Any]) -> None:
+    """An SMS (or WhatsApp message) saying the prompt could not be sent, and how to pay."""
+    facts = payload.get("facts") or {}
+    language = language_or_default(facts.get("language"))
+    channel = (
+        MessageChannel.WHATSAPP if payload.get("channel") == "whatsapp" else MessageChannel.SMS
+    )
+    subscriber_id = facts.get("subscriber_id")
+    async with database.tenant_session(schema) as session, session.begin():
+        body = translate(language, "later.voucher_failed")
+        if payload.get("kind") == "pay" and isinstance(subscriber_id, int):
+            try:
+                how = await payment_instructions(session, subscriber_id)
+            except DomainError:
+                body = translate(language, "later.pay_failed_call")
+            else:
+                key = "later.pay_failed" if how.method == "paybill" else "later.pay_failed_till"
+                amount = format_money(int(facts.get("amount") or 0), how.currency, short=True)
+                body = translate(
+                    language,
+                    key,
+                    paybill=how.business_number,
+                    till=how.business_number,
+                    account=how.account_number,
+                    amount=amount,
+                )
+        await queue_message(
+            session,
+            phone=str(facts.get("phone")),
+            body=body,
+            kind="reply",
+            channel=channel,
+            subscriber_id=subscriber_id if isinstance(subscriber_id, int) else None,
+            urgent=True,
+            dedupe_key=f"refused:{payload.get('key')}"[:120],
+            language=language,
+        )
 
 
 @task(name="conversations.run_later", max_tries=1, timeout=120)

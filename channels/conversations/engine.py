@@ -17,9 +17,9 @@ account), and answers every input the same way on every channel:
 Only a final screen (USSD `END`) acts: a node that changes anything (a ticket, a renewal,
 a payment) is final, so a session the network ends early leaves nothing half done. What is
 slow (an STK push) is not done in the turn at all: the node asks for it with
-`ctx.later(...)`, and the caller emits it after the turn (see actions.py). Each node runs
-inside a savepoint, so a refusal (a DomainError) undoes what it wrote and shows the
-previous screen with the reason.
+`ctx.later(...)`, and the caller emits it after the turn (see actions.py). A node that
+writes runs inside a savepoint (the flows name them), so a refusal (a DomainError) undoes
+what it wrote and shows the previous screen with the reason.
 """
 
 from __future__ import annotations
@@ -92,6 +92,11 @@ class State:
     isp: str = ""
     zone: str = "Africa/Nairobi"
     turns: int = 0
+    # The screen last shown, as far as a numbered answer needs it: each option's node and
+    # data, and whether it takes typed input. A choice is then followed without showing
+    # the screen again (its reads are not repeated).
+    menu: list[list[Any]] = field(default_factory=list)
+    typed: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -105,6 +110,8 @@ class State:
             "isp": self.isp,
             "zone": self.zone,
             "turns": self.turns,
+            "menu": self.menu,
+            "typed": self.typed,
         }
 
     @classmethod
@@ -120,6 +127,8 @@ class State:
             isp=str(raw.get("isp") or ""),
             zone=str(raw.get("zone") or "Africa/Nairobi"),
             turns=int(raw.get("turns") or 0),
+            menu=[list(item) for item in raw.get("menu") or [] if len(item) == 2],
+            typed=bool(raw.get("typed")),
         )
 
 
@@ -143,6 +152,8 @@ class Context:
     state: State
     network_code: str | None = None
     deferred: list[Later] = field(default_factory=list)
+    # What the nodes of this turn read and may share (an account summary read twice).
+    memo: dict[str, Any] = field(default_factory=dict)
 
     @property
     def data(self) -> dict[str, Any]:
@@ -169,9 +180,15 @@ Node = Callable[[Context], Awaitable[Screen]]
 class Flows:
     """The nodes by name; `start` picks the first node of a new conversation."""
 
-    def __init__(self, nodes: dict[str, Node], start: Callable[[Context], Awaitable[str]]):
+    def __init__(
+        self,
+        nodes: dict[str, Node],
+        start: Callable[[Context], Awaitable[str]],
+        writers: frozenset[str] = frozenset(),
+    ):
         self.nodes = nodes
         self.start = start
+        self.writers = writers
 
     def node(self, name: str) -> Node:
         return self.nodes.get(name) or self.nodes[HOME]
@@ -193,8 +210,14 @@ class Engine:
         self.pages = pages or (lambda screen: 1)
 
     async def _show(self, ctx: Context, name: str) -> Screen:
-        async with ctx.session.begin_nested():
-            return await self.flows.node(name)(ctx)
+        if name in self.flows.writers:
+            async with ctx.session.begin_nested():
+                screen = await self.flows.node(name)(ctx)
+        else:
+            screen = await self.flows.node(name)(ctx)
+        ctx.state.menu = [[option.goto, option.data] for option in screen.options]
+        ctx.state.typed = screen.expects is not None
+        return screen
 
     async def begin(self, ctx: Context) -> Screen:
         """The first screen of a new conversation."""
@@ -232,6 +255,12 @@ class Engine:
         if answer == BACK:
             previous = state.stack.pop() if state.stack else await self.flows.start(ctx)
             return await self.go(ctx, previous, remember=False)
+        menu = state.menu
+        if answer.isdigit() and 1 <= len(answer) <= 3 and 1 <= int(answer) <= len(menu):
+            # A choice of the screen shown: followed without reading that screen again.
+            goto, data = menu[int(answer) - 1]
+            state.data.update(data or {})
+            return await self.go(ctx, str(goto))
         screen = await self._show(ctx, state.node)
         if len(answer) > MAX_INPUT:
             screen.hint = ctx.t("hint.too_long")

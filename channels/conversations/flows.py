@@ -21,6 +21,8 @@ from kiunga.channels.selfservice import contacts, packages, payments, tickets, v
 from kiunga.channels.selfservice.errors import SelfServiceError
 from kiunga.platform.models import Tenant
 from kiunga.platform.money import format_money
+from kiunga.tenants.mpesa.config import settings_row
+from kiunga.tenants.mpesa.models import ShortcodeType
 from kiunga.tenants.subscribers.models import Subscriber
 from kiunga.tenants.tickets.models import TicketCategory
 from sqlalchemy import select
@@ -52,6 +54,34 @@ def local_phone(phone: str) -> str:
 
 def on_other_network(ctx: Context) -> bool:
     return (ctx.network_code or "") in OTHER_NETWORKS
+
+
+async def summary_of(ctx: Context) -> selfaccounts.AccountSummary:
+    """The account's summary, read once a turn."""
+    subscriber_id = need_account(ctx)
+    key = f"summary:{subscriber_id}"
+    if key not in ctx.memo:
+        summary = await selfaccounts.account_summary(ctx.session, subscriber_id)
+        ctx.memo[key] = summary
+        # Kept for the screens after this one (a confirmation names the account).
+        ctx.data.update(account_number=summary.account_number, currency=summary.currency)
+    return ctx.memo[key]
+
+
+async def how_to_pay(ctx: Context, amount: int) -> selfaccounts.PayByHand:
+    """The paybill (or till) and account to pay by hand, as payment_instructions says it,
+    from the account number this conversation already read (one query, not ten: it is
+    on the last screen of every payment)."""
+    account_number = ctx.data.get("account_number")
+    if not account_number:
+        return await selfaccounts.payment_instructions(ctx.session, need_account(ctx))
+    row = await settings_row(ctx.session)
+    if row is None or not row.shortcode:
+        raise SelfServiceError("mpesa", "this provider does not take M-Pesa payments yet")
+    currency = str(ctx.data.get("currency") or "KES")
+    if row.shortcode_type is ShortcodeType.PAYBILL:
+        return selfaccounts.PayByHand("paybill", row.shortcode, account_number, amount, currency)
+    return selfaccounts.PayByHand("till", row.till_number or row.shortcode, None, amount, currency)
 
 
 def need_account(ctx: Context) -> int:
@@ -171,7 +201,7 @@ async def account_chosen(ctx: Context) -> Screen:
 
 
 async def account(ctx: Context) -> Screen:
-    summary = await selfaccounts.account_summary(ctx.session, need_account(ctx))
+    summary = await summary_of(ctx)
     currency = summary.currency
     last = (
         ctx.t(
@@ -202,7 +232,7 @@ async def account(ctx: Context) -> Screen:
 
 
 async def pay(ctx: Context) -> Screen:
-    summary = await selfaccounts.account_summary(ctx.session, need_account(ctx))
+    summary = await summary_of(ctx)
     ctx.data["currency"] = summary.currency
     t = ctx.t
     if on_other_network(ctx):
@@ -241,14 +271,14 @@ async def pay_amount(ctx: Context) -> Screen:
 
 
 async def pay_confirm(ctx: Context) -> Screen:
-    subscriber_id = need_account(ctx)
     amount = payments.payment_amount(ctx.data.get("amount"))
-    summary = await selfaccounts.account_summary(ctx.session, subscriber_id)
+    if not ctx.data.get("account_number"):
+        await summary_of(ctx)
     return Screen(
         ctx.t(
             "pay.confirm",
-            amount=money(amount, summary.currency),
-            account=summary.account_number,
+            amount=money(amount, ctx.data.get("currency", "KES")),
+            account=ctx.data["account_number"],
             phone=local_phone(ctx.phone),
         ),
         [Option(ctx.t("common.confirm"), "pay_sent")],
@@ -274,8 +304,10 @@ async def pay_sent(ctx: Context) -> Screen:
     USSD session is open); the paybill is the fallback."""
     subscriber_id = need_account(ctx)
     amount = payments.payment_amount(ctx.data.get("amount"))
-    how = await selfaccounts.payment_instructions(ctx.session, subscriber_id)
-    ctx.later("pay", subscriber_id=subscriber_id, phone=ctx.phone, amount=amount)
+    how = await how_to_pay(ctx, amount)
+    ctx.later(
+        "pay", subscriber_id=subscriber_id, phone=ctx.phone, amount=amount, language=ctx.language
+    )
     return Screen(_by_hand(ctx, how, amount, "pay.prompt_coming"), final=True)
 
 
@@ -342,7 +374,7 @@ async def voucher_sent(ctx: Context) -> Screen:
 
 
 async def renew(ctx: Context) -> Screen:
-    summary = await selfaccounts.account_summary(ctx.session, need_account(ctx))
+    summary = await summary_of(ctx)
     if summary.service_id is None:
         return Screen(ctx.t("error.no_service"))
     if summary.billing_type != "prepaid":
@@ -674,6 +706,27 @@ async def offers_start(ctx: Context) -> Screen:
     return Screen(ctx.t("settings.offers_started"), final=True)
 
 
+# Nodes that write (every final one acts, and these): each runs in a savepoint, so that a
+# refusal undoes what it wrote. The others only read, and save the round trips.
+WRITERS = frozenset(
+    {
+        "account_chosen",
+        "pay_sent",
+        "voucher_sent",
+        "voucher_named",
+        "renew_done",
+        "change_done",
+        "problem_done",
+        "person",
+        "register_done",
+        "paid_done",
+        "language_set",
+        "offers_toggle",
+        "offers_stop",
+        "offers_start",
+    }
+)
+
 FLOWS = Flows(
     {
         HOME: home,
@@ -716,4 +769,5 @@ FLOWS = Flows(
         "offers_start": offers_start,
     },
     start,
+    writers=WRITERS,
 )

@@ -33,10 +33,15 @@ from kiunga.channels.messages.intake import (
     read_body,
     store_callback,
 )
-from kiunga.channels.messages.models import ChannelSettings, MessageChannel
+from kiunga.channels.messages.models import ChannelCallback, ChannelSettings, MessageChannel
 from kiunga.channels.messages.outbound import queue_message, record_inbound
 from kiunga.channels.messages.routing import ChannelRoutes, ChannelTarget
 from kiunga.channels.messages.secrets import decrypt
+from kiunga.integrations.twilio.signature import (
+    SIGNATURE_HEADER,
+    public_request_url,
+    signature_valid,
+)
 from kiunga.platform.web.request_state import TENANT
 from kiunga.platform.web.services import services_of
 from kiunga.platform.web.tenancy import TenantContext
@@ -44,9 +49,8 @@ from kiunga.tenants.subscribers.phones import InvalidPhone, normalise_phone
 from litestar import Controller, MediaType, Request, Response, post
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import FromPath
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from twilio.request_validator import RequestValidator
 
 log = structlog.get_logger("kiunga.conversations")
 
@@ -148,6 +152,16 @@ async def ussd_hop(request: Request, expected: ChannelTarget | None) -> Response
     )
     if stored.seen_before:
         return _plain(stored.answer or ERROR_END)
+
+    async def answered(session: AsyncSession, reply: Reply) -> None:
+        # The answer is stored in the turn's own transaction: a retry is answered with
+        # exactly what the turn did, or (if it rolled back) finds it not done.
+        await session.execute(
+            update(ChannelCallback)
+            .where(ChannelCallback.id == stored.id)
+            .values(answer=reply.text, processed_at=func.now())
+        )
+
     try:
         reply = await converse(
             services.database,
@@ -159,9 +173,9 @@ async def ussd_hop(request: Request, expected: ChannelTarget | None) -> Response
             text=text.rsplit("*", 1)[-1] if text else None,
             key=f"ussd:{stored.id}",
             network_code=_field(form, "networkCode", 8) or None,
+            on_reply=answered,
         )
         answer = reply.text
-        await finish_callback(services.database, target.schema, stored.id, answer=answer)
     except Exception as error:
         log.exception("ussd hop failed", tenant=target.slug, callback_id=stored.id)
         await finish_callback(
@@ -320,11 +334,10 @@ async def sms_in(request: Request, token: str) -> Response:
 
 
 def public_url(request: Request) -> str:
-    """The address Twilio called: KIUNGA_PUBLIC_URL and the path (behind a proxy the
-    internal address differs, and the signature is over the public one)."""
-    base = services_of(request).settings.public_url.rstrip("/")
+    """The address Twilio called: KIUNGA_PUBLIC_URL and the request's path and query (behind
+    a proxy the internal address differs, and the signature is over the public one)."""
     query = request.scope.get("query_string", b"").decode("latin-1")
-    return f"{base}{request.url.path}" + (f"?{query}" if query else "")
+    return public_request_url(services_of(request).settings.public_url, request.url.path, query)
 
 
 async def _auth_token(request: Request, target: ChannelTarget) -> str | None:
@@ -338,28 +351,19 @@ async def _auth_token(request: Request, target: ChannelTarget) -> str | None:
         return None
 
 
-class _SignedParams(dict):
-    """Every value of each field, as twilio's RequestValidator reads a multi-dict."""
-
-    def getall(self, name: str) -> list[str]:
-        return self[name]
-
-
 async def whatsapp_in(request: Request, token: str) -> Response:
     target = await _target(request, token)
     raw = await read_body(request)
-    signature = request.headers.get("x-twilio-signature", "")
+    signature = request.headers.get(SIGNATURE_HEADER, "")
     auth_token = await _auth_token(request, target)
     if raw is None or not signature or auth_token is None:
         raise PermissionDeniedException("Not signed")
     try:
-        params = _SignedParams()
-        for name, value in parse_qsl(raw.decode("utf-8"), keep_blank_values=True):
-            params.setdefault(name, []).append(value)
+        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True)
         form = parse_form(raw)
     except (UnicodeDecodeError, UnreadableForm, ValueError):
         raise PermissionDeniedException("Not signed") from None
-    if not RequestValidator(auth_token).validate(public_url(request), params, signature):
+    if not signature_valid(auth_token, public_url(request), pairs, signature):
         log.warning("whatsapp callback with a wrong signature refused", tenant=target.slug)
         raise PermissionDeniedException("Wrong signature")
     provider_id = _field(form, "MessageSid", 64)

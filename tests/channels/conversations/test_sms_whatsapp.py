@@ -251,3 +251,26 @@ async def test_a_wrong_signature_is_403_and_stores_nothing(
         assert await session.scalar(select(func.count()).select_from(ChannelCallback)) == 0
         assert await session.scalar(select(func.count()).select_from(Message)) == 0
         assert await session.get(ChannelContact, me.phone) is None
+
+
+async def test_a_prompt_that_cannot_be_sent_is_told_and_never_retried(
+    channel_isp, customer, sms, unit_of_work, database, tenant
+):
+    """M-Pesa not set up: the STK push is refused; the subscriber hears so by SMS, once."""
+    isp = await channel_isp()
+    me = await customer(language="sw")
+    await sms(isp, me.phone, "LIPA 500")
+    # The last screen of a payment needs the paybill: without M-Pesa, it says so instead.
+    assert "M-Pesa bado haya" in (await _last_reply(unit_of_work)).body
+    payload = {
+        "kind": "pay",
+        "facts": {"subscriber_id": me.subscriber_id, "phone": me.phone, "amount": 50_000,
+                  "language": "sw"},
+        "key": "test:1:0",
+        "channel": "sms",
+    }  # fmt: skip
+    assert await actions.perform(database, tenant.schema, payload) == "refused"
+    assert await actions.perform(database, tenant.schema, payload) == "done before"
+    async with unit_of_work() as session:
+        told = [m for m in await _replies(session) if m.dedupe_key == "refused:test:1:0"]
+        assert len(told) == 1 and told[0].body.startswith("Hatukuweza kutuma ombi la M-Pesa")
