@@ -116,8 +116,8 @@ def test_the_list_is_in_pyproject_and_ordered_by_position():
     # The console's navigation as it has always been.
     assert [item.label for item in assemble().nav] == [
         "Sites", "Packages", "Subscribers", "Tickets", "Reports", "Services", "Invoices",
-        "Payments", "M-Pesa", "Resellers", "Settings", "Routers", "Vouchers", "Portal",
-        "Phone",
+        "Payments", "M-Pesa", "Resellers", "Settings", "Routers", "Vouchers", "Portal", "Messages",
+        "Channels", "Phone",
     ]  # fmt: skip
 
 

@@ -18,8 +18,11 @@ from kiunga.platform.web.inputs import Id, Offset, OptionalText, Text
 from kiunga.platform.web.pagination import ShortLimit
 from kiunga.tenants.subscribers.models import Subscriber
 from litestar import get, post, put
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
+
+KindName = Annotated[str, Parameter(pattern=r"^[a-z_]{1,40}$")]
+LanguageCode = Annotated[str, Parameter(pattern=r"^[a-z]{2,8}$")]
 
 
 class MessageRead(msgspec.Struct):
@@ -195,9 +198,12 @@ class MessagesController(TenantApiController):
         summary="One notification's text in one language",
     )
     async def get_template(
-        self, tenant_session: TenantSession, kind: str, language: str
+        self,
+        tenant_session: TenantSession,
+        kind: FromPath[KindName],
+        language: FromPath[LanguageCode],
     ) -> TemplateRead:
-        return await template_view(tenant_session, kind[:40], language[:8])
+        return await template_view(tenant_session, kind, language)
 
     @put(
         "/message-templates/{kind:str}/{language:str}",
@@ -207,12 +213,12 @@ class MessagesController(TenantApiController):
     async def put_template(
         self,
         tenant_session: TenantSession,
-        kind: str,
-        language: str,
+        kind: FromPath[KindName],
+        language: FromPath[LanguageCode],
         data: JSONBody[TemplateWrite],
     ) -> TemplateRead:
-        await save_template(tenant_session, kind[:40], language[:8], data.body)
-        return await template_view(tenant_session, kind[:40], language[:8])
+        await save_template(tenant_session, kind, language, data.body)
+        return await template_view(tenant_session, kind, language)
 
     @post(
         "/campaigns",

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kiunga.channels.messages.models import Campaign, ChannelContact
-from kiunga.channels.messages.outbound import queue_message
+from kiunga.channels.messages.outbound import Outgoing, queue_many
 from kiunga.channels.messages.templates import render_text
 from kiunga.platform.errors import DomainError
 from kiunga.tenants.services.models import Service
 from kiunga.tenants.subscribers.models import Subscriber, SubscriberPhone, SubscriberStatus
-from sqlalchemy import Select, and_, exists, func, select
+from sqlalchemy import Select, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 KINDS = ("campaign", "outage")
@@ -67,18 +67,31 @@ def audience_query(kind: str, audience: Audience) -> Select:
                 Service.package_id == audience.package_id,
             )
         )
-    query = query.where(phone.is_not(None))
-    if kind == "campaign":
-        opted_out = exists().where(
-            and_(ChannelContact.phone == phone, ChannelContact.marketing_opt_out.is_(True))
+    return query.where(phone.is_not(None)).order_by(Subscriber.id)
+
+
+async def recipients(
+    session: AsyncSession, kind: str, audience: Audience
+) -> list[tuple[int, str, str]]:
+    """(subscriber id, name, phone) of everyone it goes to: a campaign leaves out the
+    phones that opted out of marketing."""
+    rows = [tuple(row) for row in (await session.execute(audience_query(kind, audience))).all()]
+    if kind != "campaign" or not rows:
+        return rows
+    opted_out = set(
+        await session.scalars(
+            select(ChannelContact.phone).where(ChannelContact.marketing_opt_out.is_(True))
         )
-        query = query.where(~opted_out)
-    return query.order_by(Subscriber.id)
+    )
+    return [row for row in rows if row[2] not in opted_out]
+
+
+def _first_name(full_name: str | None) -> str:
+    return full_name.split()[0] if full_name and full_name.strip() else ""
 
 
 async def count_recipients(session: AsyncSession, kind: str, audience: Audience) -> int:
-    inner = audience_query(kind, audience).subquery()
-    return await session.scalar(select(func.count()).select_from(inner)) or 0
+    return len(await recipients(session, kind, audience))
 
 
 def _check(kind: str, name: str, body: str) -> tuple[str, str]:
@@ -118,23 +131,20 @@ async def send_campaign(
     )
     session.add(campaign)
     await session.flush()
-    recipients = 0
-    for subscriber_id, full_name, phone in (
-        await session.execute(audience_query(kind, audience))
-    ).all():
-        first = full_name.split()[0] if full_name and full_name.strip() else ""
-        queued = await queue_message(
-            session,
+    items = [
+        Outgoing(
             phone=phone,
-            body=render_text(body, {"name": first}),
+            body=render_text(body, {"name": _first_name(full_name)}),
             kind=kind,
             subscriber_id=subscriber_id,
             urgent=kind == "outage",
             dedupe_key=f"campaign:{campaign.id}:{subscriber_id}",
             campaign_id=campaign.id,
         )
-        recipients += queued is not None
-    campaign.recipients = recipients
+        for subscriber_id, full_name, phone in await recipients(session, kind, audience)
+    ]
+    queued_count = await queue_many(session, items)
+    campaign.recipients = queued_count
     await session.flush()
     await session.refresh(campaign)
     return campaign

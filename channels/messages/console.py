@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kiunga.channels.messages import api, campaigns, queries, templates
+from kiunga.channels.messages.api import KindName, LanguageCode
 from kiunga.channels.messages.scopes import MESSAGES_READ, MESSAGES_WRITE
 from kiunga.channels.messages.segments import count_segments
 from kiunga.platform.auth.principals import StaffPrincipal
@@ -16,12 +17,13 @@ from kiunga.platform.errors import DomainError, NotFoundError
 from kiunga.platform.web.console.rendering import page
 from kiunga.platform.web.dependencies import TenantSession
 from kiunga.platform.web.guards import requires_scopes, staff_only, tenant_only
+from kiunga.platform.web.inputs import Id
 from kiunga.platform.web.pagination import requested_page
 from kiunga.tenants.catalog.models import Package
 from kiunga.tenants.sites.models import Site
 from kiunga.tenants.subscribers.models import Subscriber, SubscriberStatus
 from litestar import Controller, Request, Response, get, post
-from litestar.params import URLEncodedBody
+from litestar.params import FromPath, URLEncodedBody
 from litestar.response import Redirect
 from sqlalchemy import select
 
@@ -147,20 +149,23 @@ class MessagesPageController(Controller):
 
     @get("/templates/{kind:str}/{language:str}")
     async def template_page(
-        self, request: Request, tenant_session: TenantSession, kind: str, language: str
+        self,
+        request: Request,
+        tenant_session: TenantSession,
+        kind: FromPath[KindName],
+        language: FromPath[LanguageCode],
     ) -> Response:
-        return await self._template(request, tenant_session, kind[:40], language[:8])
+        return await self._template(request, tenant_session, kind, language)
 
     @post("/templates/{kind:str}/{language:str}", guards=[requires_scopes(MESSAGES_WRITE)])
     async def template_save(
         self,
         request: Request,
         tenant_session: TenantSession,
-        kind: str,
-        language: str,
+        kind: FromPath[KindName],
+        language: FromPath[LanguageCode],
         data: URLEncodedBody[TemplateForm],
     ) -> Response:
-        kind, language = kind[:40], language[:8]
         try:
             body = templates.check_template(kind, data.body)
         except DomainError as exc:
@@ -231,7 +236,7 @@ class MessagesPageController(Controller):
 
     @get("/campaigns/{campaign_id:int}")
     async def campaign_sent(
-        self, request: Request, tenant_session: TenantSession, campaign_id: int
+        self, request: Request, tenant_session: TenantSession, campaign_id: FromPath[Id]
     ) -> Response:
         from kiunga.channels.messages.models import Campaign
 

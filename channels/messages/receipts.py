@@ -93,20 +93,29 @@ async def _sent_message(
 async def _unsettled_for(
     session: AsyncSession, channel: MessageChannel, phone: str
 ) -> Message | None:
-    """The oldest message to `phone` a sender may have handed over without writing it down."""
-    return await session.scalar(
-        select(Message)
-        .where(
-            Message.channel == channel,
-            Message.direction == Direction.OUT,
-            Message.phone == phone,
-            Message.status.in_(UNSETTLED),
-            Message.provider_id.is_(None),
+    """The message to `phone` a sender may have handed over without writing it down: the
+    only one, or the oldest when every candidate is in doubt (their senders are gone). While
+    a live sender may still write several down, a report cannot tell them apart: None."""
+    candidates = list(
+        await session.scalars(
+            select(Message)
+            .where(
+                Message.channel == channel,
+                Message.direction == Direction.OUT,
+                Message.phone == phone,
+                Message.status.in_(UNSETTLED),
+                Message.provider_id.is_(None),
+            )
+            .order_by(Message.id)
+            .limit(5)
+            .with_for_update()
         )
-        .order_by(Message.id)
-        .limit(1)
-        .with_for_update()
     )
+    if len(candidates) == 1:
+        return candidates[0]
+    if candidates and all(m.status is MessageStatus.IN_DOUBT for m in candidates):
+        return candidates[0]
+    return None
 
 
 def _advance(message: Message, status: MessageStatus) -> None:

@@ -8,15 +8,18 @@ event never queues a second drain. A periodic sweep (`sweep_queues`, every minut
 ISP) settles lapsed claims and drains whatever waited: quiet hours that ended, retries
 whose backoff passed, messages in doubt whose grace passed, and anything a lost job missed.
 
-Claiming. A drain takes small groups of due messages (`queued`, or `in_doubt` past their
-grace) with `FOR UPDATE SKIP LOCKED` and marks them `sending` with a lease
-(`claimed_until`) in a transaction that commits before any of them is handed to a
-provider; two drains of one ISP (two workers, or a wake during a sweep) never take the
-same message. A group is as large as the send rate allows for the next fifth of a second,
-so a sender that dies leaves at most a few groups behind.
+Claiming. One drain per ISP works at a time, across workers (a Redis lock it renews while
+it works; a drain that finds it taken comes back when it lapses at the latest, and the
+holder looks again after letting go), so what is claimed is what is being sent. It takes
+small groups of due messages (`queued`, or `in_doubt` past their grace) with `FOR UPDATE
+SKIP LOCKED` and marks them `sending` with a lease (`claimed_until`) in a transaction
+that commits before any of them is handed to a provider; should two drains ever overlap
+(a lock lapsed under a stalled drain) they still never take the same message. A group is
+as large as the send rate allows for the next fifth of a second, and a few groups are in
+flight at once, so a sender that dies leaves at most those behind.
 
-The rate. Each ISP's `send_rate_per_second` (channel settings) is shared by every drain
-of that ISP in every worker: a counter in Redis per ISP and fifth of a second hands out
+The rate. Each ISP's `send_rate_per_second` (channel settings) is kept by a counter in
+Redis per ISP and fifth of a second (shared, should two drains overlap), which hands out
 the sends; a drain that finds the window used up waits for the next. Within a group the
 messages go concurrently.
 
@@ -26,7 +29,8 @@ provider's id, cost and attempts; a provider that could not be reached (AT or Tw
 lost; a refusal (a bad number, bad credentials) makes it `failed` with the reason.
 
 None sent twice. A message is `sending` (committed) before the provider call and `sent`
-right after it. A sender that dies in between leaves `sending` with a lease that lapses:
+right after it. A live drain renews the leases of what it holds every quarter lease; a
+sender that dies in between leaves `sending` with a lease that lapses:
 the next drain or sweep marks it `in_doubt` — the provider may or may not have it. A
 delivery report settles it (`receipts.py`: AT reports carry the phone, so a report with an
 unknown id and the phone of a message in doubt proves the provider took that message: it
@@ -48,6 +52,7 @@ KIUNGA_MESSAGES_DOUBT_GRACE.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import math
@@ -89,13 +94,16 @@ from kiunga.platform.jobs.execution import TaskContext
 from kiunga.platform.jobs.queue import enqueue
 from kiunga.platform.jobs.registry import on_event, periodic, task
 from kiunga.platform.jobs.tenants import TenantRef
+from redis.exceptions import LockError
 from sqlalchemy import func, select, update
 
 log = logging.getLogger("kiunga.messages.sender")
 
 OUTSIDE_WINDOW = 63016
 WHATSAPP_WINDOW = timedelta(hours=24)
-# A drain works this long, then hands over to a fresh job (jobs have a timeout).
+# A drain job works this long, then hands over to its successor (see drain_queue).
+DRAIN_SLICE = 5.0
+# The minute's sweep drains inline, for longer.
 DRAIN_BUDGET = 240.0
 WINDOW = 0.2  # the rate counter's window, seconds
 GROUPS_IN_FLIGHT = 4
@@ -126,6 +134,11 @@ class Timings:
             lease=_env_seconds("KIUNGA_MESSAGES_LEASE", cls.lease),
             doubt_grace=_env_seconds("KIUNGA_MESSAGES_DOUBT_GRACE", cls.doubt_grace),
         )
+
+    @property
+    def heartbeat(self) -> float:
+        """How often a drain renews the leases of the messages it holds."""
+        return max(0.5, self.lease / 4)
 
     def retry_delay(self, attempts: int) -> float:
         return min(MAX_BACKOFF, self.backoff * 2 ** max(0, attempts - 1))
@@ -262,6 +275,28 @@ async def claim(database: Database, schema: str, limit: int, timings: Timings) -
             session.expunge(message)
     claimed.sort(key=lambda m: m.id)
     return claimed
+
+
+async def renew_leases(database: Database, schema: str, held: set[int], timings: Timings) -> None:
+    """The drain is alive: the messages it holds keep their claim (only a dead drain's
+    claims lapse and are taken for in doubt)."""
+    if not held:
+        return
+    async with database.tenant_session(schema) as session, session.begin():
+        # Rows being written down right now are skipped (and need no renewal): waiting
+        # for them could deadlock with that write, which locks in another order.
+        renewable = (
+            select(Message.id)
+            .where(Message.id.in_(sorted(held)), Message.status == MessageStatus.SENDING)
+            .order_by(Message.id)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        await session.execute(
+            update(Message)
+            .where(Message.id.in_(renewable))
+            .values(claimed_until=func.now() + timedelta(seconds=timings.lease))
+        )
 
 
 async def due_count(database: Database, schema: str) -> int:
@@ -428,7 +463,10 @@ async def send_whatsapp(
     except WhatsAppRefused as exc:
         if exc.code == OUTSIDE_WINDOW:
             return Outcome(
-                message.id, MessageStatus.CANCELLED, error=f"refused: {exc}", fall_back=True
+                message.id,
+                MessageStatus.CANCELLED,
+                error=f"refused {exc.code}: {exc}",
+                fall_back=True,
             )
         return Outcome(message.id, MessageStatus.FAILED, error=f"refused {exc.code}: {exc}")
     micros, currency = None, None
@@ -482,7 +520,9 @@ async def record_outcomes(database: Database, schema: str, outcomes: list[Outcom
             unsettled = message.status in (MessageStatus.SENDING, MessageStatus.IN_DOUBT)
             message.claimed_until = None
             if outcome.status is MessageStatus.SENT:
-                message.provider_id = message.provider_id or outcome.provider_id
+                # The provider's answer is the truth (a report may have settled this
+                # message by its phone before the answer was written down).
+                message.provider_id = outcome.provider_id or message.provider_id
                 message.cost_micros = outcome.cost_micros
                 message.cost_currency = outcome.cost_currency
                 message.template_sid = outcome.template_sid
@@ -508,6 +548,17 @@ async def record_outcomes(database: Database, schema: str, outcomes: list[Outcom
 class DrainResult:
     claimed: int = 0
     sent: int = 0
+    # Another drain of this ISP was at work (it looks again before it stops).
+    busy: bool = False
+    # How long that drain's hold lasts at most (seconds), when busy.
+    busy_for: float = 0.0
+
+
+def drain_lock(redis: ArqRedis, tenant_slug: str, timings: Timings):
+    """One drain at a time per ISP, across workers: what it claims is what it sends."""
+    return redis.lock(
+        f"kiunga:messages:drain:{tenant_slug}", timeout=max(timings.lease, 2.0), thread_local=False
+    )
 
 
 async def drain(
@@ -522,12 +573,33 @@ async def drain(
     """Send the ISP's due messages until none is left (or the budget is spent)."""
     clients = clients or providers()
     timings = timings or Timings.from_environment()
+    lock = drain_lock(redis, tenant.slug, timings)
+    if not await lock.acquire(blocking=False):
+        left = await redis.pttl(lock.name)
+        return DrainResult(busy=True, busy_for=max(left, 0) / 1000)
+    try:
+        return await _drain_holding(database, redis, tenant, lock, clients, timings, budget)
+    finally:
+        with contextlib.suppress(LockError):
+            await lock.release()
+
+
+async def _drain_holding(
+    database: Database,
+    redis: ArqRedis,
+    tenant: TenantRef,
+    lock: Any,
+    clients: Providers,
+    timings: Timings,
+    budget: float,
+) -> DrainResult:
     await settle_lapsed_claims(database, tenant.schema, timings)
     isp = await _load_channels(database, tenant.schema)
     rate = SendRate(redis, tenant.slug, isp.rate)
     limit = asyncio.Semaphore(min(MAX_CONCURRENCY, max(1, isp.rate)))
     result = DrainResult()
     in_flight: set[asyncio.Task[None]] = set()
+    held: set[int] = set()
     loop = asyncio.get_running_loop()
     deadline = loop.time() + budget
 
@@ -542,8 +614,19 @@ async def drain(
 
         outcomes = await asyncio.gather(*(one(m) for m in group))
         await record_outcomes(database, tenant.schema, list(outcomes))
+        held.difference_update(m.id for m in group)
         result.sent += sum(1 for o in outcomes if o.status is MessageStatus.SENT)
 
+    async def keep_leases() -> None:
+        while True:
+            await asyncio.sleep(timings.heartbeat)
+            try:
+                await lock.extend(max(timings.lease, 2.0), replace_ttl=True)
+                await renew_leases(database, tenant.schema, set(held), timings)
+            except Exception as exc:  # the next beat tries again; the lease is long enough
+                log.warning("could not renew message leases: %s", exc)
+
+    heartbeat = asyncio.create_task(keep_leases())
     try:
         while loop.time() < deadline:
             allowed = await rate.take(rate.per_window)
@@ -551,6 +634,7 @@ async def drain(
             if not group:
                 break
             result.claimed += len(group)
+            held.update(m.id for m in group)
             in_flight.add(asyncio.create_task(send_group(group)))
             if len(in_flight) >= GROUPS_IN_FLIGHT:
                 done, _ = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
@@ -558,31 +642,80 @@ async def drain(
                 for finished in done:
                     finished.result()
     finally:
-        if in_flight:
-            await asyncio.gather(*in_flight)
+        try:
+            if in_flight:
+                await asyncio.gather(*in_flight)
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
     return result
-
-
-def _short_hash(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def drain_job_id(tenant_slug: str, reason: str) -> str:
     return f"messages.drain:{tenant_slug}:{reason}"
 
 
-@task(name="messages.drain", max_tries=5, backoff=5.0, timeout=DRAIN_BUDGET + 120)
-async def drain_queue(ctx: TaskContext, tenant_slug: str, *reason: Any) -> int:
-    """One drain of the ISP's queue; another is queued if this one ran out of time."""
-    result = await drain(ctx.database, ctx.redis, ctx.tenant)
-    if result.claimed and await due_count(ctx.database, ctx.tenant.schema):
-        await enqueue(
-            ctx.redis,
-            drain_queue,
-            tenant_slug,
-            job_id=drain_job_id(tenant_slug, f"more-{_short_hash(ctx.job_id)}"),
+async def next_due(database: Database, schema: str) -> datetime | None:
+    """When the earliest waiting message (a retry's backoff, a doubt's grace) is due."""
+    async with database.tenant_session(schema) as session:
+        return await session.scalar(
+            select(func.min(Message.send_after)).where(
+                Message.direction == Direction.OUT, Message.status.in_(_WAITING)
+            )
         )
+
+
+# Retries due sooner than this get a drain of their own; later ones, the minute's sweep.
+FOLLOW_UP_WITHIN = timedelta(seconds=90)
+
+
+async def _enqueue_drain(ctx: TaskContext, reason: str, defer_by: float | None = None) -> None:
+    await enqueue(
+        ctx.redis,
+        drain_queue,
+        ctx.tenant.slug,
+        job_id=drain_job_id(ctx.tenant.slug, reason),
+        defer_by=defer_by,
+    )
+
+
+@task(name="messages.drain", max_tries=5, backoff=5.0, timeout=DRAIN_SLICE + 120)
+async def drain_queue(ctx: TaskContext, tenant_slug: str, *reason: Any) -> int:
+    """One slice of draining the ISP's queue, by the one drain of the ISP at work.
+
+    A drain holds the ISP's drain lock (Redis, renewed while it works) and works for at
+    most DRAIN_SLICE seconds. When there is work, its successor is queued first (deferred
+    by a slice, named by the slice, so every drain of the moment shares one): a worker
+    killed mid-drain leaves it in Redis, and the next worker carries on once the dead
+    drain's lock and leases lapse, instead of waiting for the arq job's own lapse (the
+    longest job timeout of the worker). A drain that finds the lock taken comes back when
+    it lapses at the latest. After its slice a drain looks again, having let go of the
+    lock: what was queued meanwhile is drained at once, a retry due soon when it is due."""
+    timings = Timings.from_environment()
+    now = utcnow()
+    if await due_count(ctx.database, ctx.tenant.schema):
+        slice_number = math.floor(now.timestamp() / DRAIN_SLICE) + 1
+        await _enqueue_drain(ctx, f"slice-{slice_number}", defer_by=DRAIN_SLICE)
+    result = await drain(ctx.database, ctx.redis, ctx.tenant, timings=timings, budget=DRAIN_SLICE)
+    if result.busy:
+        back = utcnow().timestamp() + result.busy_for
+        await _enqueue_drain(ctx, f"wait-{math.ceil(back)}", defer_by=result.busy_for + 0.1)
+        return 0
+    if await due_count(ctx.database, ctx.tenant.schema):
+        await _enqueue_drain(ctx, f"more-{_short_hash(ctx.job_id)}")
+        return result.sent
+    due = await next_due(ctx.database, ctx.tenant.schema)
+    now = utcnow()
+    if due is not None and now < due < now + FOLLOW_UP_WITHIN:
+        # Named by the second it is due: drains that see the same retry queue one.
+        wait = (due - now).total_seconds()
+        await _enqueue_drain(ctx, f"at-{math.ceil(due.timestamp())}", defer_by=wait + 0.05)
     return result.sent
+
+
+def _short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 @on_event(QUEUED_TOPIC, name="messages.wake_sender")

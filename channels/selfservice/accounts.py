@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from kiunga.channels.messages.models import ChannelContact
-from kiunga.channels.selfservice.errors import NotYours, SelfServiceError
+from kiunga.channels.selfservice.errors import NotYours, SelfServiceError, record_id
 from kiunga.platform.errors import Kind
 from kiunga.tenants.billing import ledger
 from kiunga.tenants.billing.invoices import open_amount
@@ -74,8 +74,7 @@ async def accounts_for_phone(session: AsyncSession, phone: str) -> list[AccountR
 async def own_account(session: AsyncSession, phone: str, subscriber_id: object) -> AccountRef:
     """The account `subscriber_id` if `phone` is one of its numbers, else NotYours: a
     phone speaks only for its own accounts."""
-    if isinstance(subscriber_id, bool) or not isinstance(subscriber_id, int):
-        raise SelfServiceError("subscriber_id", "choose one of your accounts")
+    subscriber_id = record_id(subscriber_id, "subscriber_id")
     for account in await accounts_for_phone(session, phone):
         if account.subscriber_id == subscriber_id:
             return account

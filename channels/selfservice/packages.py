@@ -16,7 +16,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from kiunga.channels.selfservice.accounts import clean_phone, own_account, round_up_to_whole
-from kiunga.channels.selfservice.errors import NotYours, SelfServiceError, subscriber_actor
+from kiunga.channels.selfservice.errors import (
+    NotYours,
+    SelfServiceError,
+    record_id,
+    subscriber_actor,
+)
 from kiunga.platform.db.base import utcnow
 from kiunga.platform.errors import Kind
 from kiunga.tenants.billing import ledger
@@ -30,11 +35,21 @@ from kiunga.tenants.services.lifecycle import (
 )
 from kiunga.tenants.services.models import Service, ServiceStatus
 from kiunga.tenants.services.proration import prorate
-from sqlalchemy import select
+from kiunga.tenants.vouchers.models import Voucher
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 # How long a quote may be confirmed after it was given.
 QUOTE_VALID = timedelta(minutes=10)
+# A subscriber renews a running or lapsed service and changes a running one; a suspended
+# one is the ISP's to lift (overdue: a payment restores it; by staff: only staff).
+SELF_RENEWABLE = (ServiceStatus.ACTIVE, ServiceStatus.EXPIRED)
+_NOT_NOW = {
+    ServiceStatus.SUSPENDED: "your service is suspended: pay what is due, or contact us",
+    ServiceStatus.EXPIRED: "your service has lapsed: renew it first",
+    ServiceStatus.PENDING: "your service is not active yet: pay for it first",
+    None: "this service cannot be changed now",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,10 +118,13 @@ def _parse_token(raw: object) -> _Token:
 
 async def _service(session: AsyncSession, subscriber_id: int, service_id: int | None) -> Service:
     query = select(Service).where(
-        Service.subscriber_id == subscriber_id, Service.status != ServiceStatus.TERMINATED
+        Service.subscriber_id == subscriber_id,
+        Service.status != ServiceStatus.TERMINATED,
+        # A voucher's login runs out with its voucher: more time is another voucher.
+        ~exists().where(Voucher.service_id == Service.id),
     )
     if service_id is not None:
-        query = query.where(Service.id == service_id)
+        query = query.where(Service.id == record_id(service_id, "service_id"))
     else:
         query = query.where(Service.status.in_((*LIVE, ServiceStatus.EXPIRED))).order_by(
             Service.status != ServiceStatus.ACTIVE, Service.id.desc()
@@ -134,16 +152,14 @@ async def _quote(
 ) -> Quote:
     balance = await ledger.balance(session, service.subscriber_id)
     if kind == "renew":
-        if service.status not in (*LIVE, ServiceStatus.EXPIRED):
-            raise SelfServiceError("service_id", f"the service is {service.status.value}")
+        if service.status not in SELF_RENEWABLE:
+            raise SelfServiceError("service_id", _NOT_NOW.get(service.status, _NOT_NOW[None]))
         live = service.status is not ServiceStatus.EXPIRED
         start = service.expires_at if live else max(at, service.expires_at or at)
         charge, credit, new_expiry = new.price, 0, period_end(new, start)
     else:
-        if service.status not in LIVE:
-            raise SelfServiceError(
-                "service_id", f"the service is {service.status.value}: renew it first"
-            )
+        if service.status is not ServiceStatus.ACTIVE:
+            raise SelfServiceError("service_id", _NOT_NOW.get(service.status, _NOT_NOW[None]))
         if new.id == old.id:
             raise SelfServiceError("package_id", "you are on this package already")
         if new.billing_type is not old.billing_type or new.service_type is not old.service_type:
@@ -181,9 +197,7 @@ async def _quote(
 
 
 async def _package(session: AsyncSession, package_id: object) -> Package:
-    if isinstance(package_id, bool) or not isinstance(package_id, int):
-        raise SelfServiceError("package_id", "choose a package")
-    package = await session.get(Package, package_id)
+    package = await session.get(Package, record_id(package_id, "package_id"))
     if package is None or not package.is_active:
         raise SelfServiceError("package_id", "that package is not offered any more")
     return package

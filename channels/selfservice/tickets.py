@@ -10,6 +10,7 @@ from datetime import datetime
 
 from kiunga.channels.selfservice.accounts import clean_phone, own_account
 from kiunga.channels.selfservice.errors import NotYours, SelfServiceError, subscriber_actor
+from kiunga.platform.web.inputs import MAX_ID
 from kiunga.tenants.tickets import service as tickets
 from kiunga.tenants.tickets.models import (
     AuthorKind,
@@ -219,7 +220,7 @@ async def _own_ticket(session: AsyncSession, subscriber_id: int, reference: obje
     if isinstance(reference, int) and not isinstance(reference, bool):
         number = reference
     ticket = None
-    if number is not None:
+    if number is not None and 1 <= number <= MAX_ID:
         ticket = await session.scalar(
             select(Ticket).where(Ticket.number == number, Ticket.subscriber_id == subscriber_id)
         )

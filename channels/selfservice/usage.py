@@ -3,15 +3,16 @@ the devices on the subscriber's hotspot logins: the device a voucher is bound to
 and the devices with a session on the login now.
 
 Removing a device frees the login from it: a binding is lifted (the next device may log
-in) and the RADIUS caches are told to read the service again; its open session, if any,
-ends when the router next re-authorises or the session ends."""
+in), the RADIUS caches are told to read the service again, and a `selfcare.device_removed`
+event has the worker disconnect that device's open sessions at the router (self-care's
+handler), so it no longer holds one of the login's places."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from kiunga.channels.selfservice.errors import NotYours, SelfServiceError
+from kiunga.channels.selfservice.errors import NotYours, SelfServiceError, record_id
 from kiunga.platform.jobs.outbox import emit
 from kiunga.tenants.catalog.models import Package, ServiceType
 from kiunga.tenants.network.radius.accounting import notify_services
@@ -25,6 +26,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 LIVE = (ServiceStatus.ACTIVE, ServiceStatus.SUSPENDED)
+# Handled by self-care's worker job (channels/selfcare/jobs.py).
+DEVICE_REMOVED = "selfcare.device_removed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +166,7 @@ async def remove_device(
     """Free the subscriber's login from a device (see the module notes). NotYours for a
     device not on this subscriber's logins."""
     mac = _mac(mac)
+    service_id = record_id(service_id, "service_id")
     for device in await devices(session, subscriber_id):
         if device.service_id == service_id and device.mac == mac:
             break
@@ -179,7 +183,7 @@ async def remove_device(
         await notify_services(session, {service_id})
     await emit(
         session,
-        "selfcare.device_removed",
+        DEVICE_REMOVED,
         {"service_id": service_id, "subscriber_id": subscriber_id, "mac_address": mac},
     )
     return device

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from kiunga.channels.portal.purchases import start_purchase
 from kiunga.channels.portal.settings import packages_on_sale
 from kiunga.channels.selfservice.accounts import clean_phone
+from kiunga.channels.selfservice.errors import record_id
 from kiunga.platform.db.engine import Database
 from kiunga.tenants.mpesa.gateway import GatewayFactory, daraja_gateway
 from kiunga.tenants.vouchers.models import HotspotPurchase
@@ -56,7 +57,7 @@ async def buy_voucher(
     return await start_purchase(
         database,
         schema,
-        package_id=package_id,
+        package_id=record_id(package_id, "package_id"),
         phone=clean_phone(phone),
         mac=None,
         ip=None,

@@ -168,3 +168,27 @@ async def test_inbound_is_recorded_once_and_opens_the_whatsapp_window(unit_of_wo
     async with unit_of_work() as session:
         contact = await session.get(ChannelContact, PHONE)
     assert contact.whatsapp_last_inbound_at is not None
+
+
+async def test_queue_many_is_queue_message_in_bulk(unit_of_work, topics):
+    from kiunga.channels.messages.outbound import Outgoing, queue_many
+
+    night = datetime(2026, 12, 7, 20, 30, tzinfo=UTC)  # 23:30 in Nairobi
+    async with unit_of_work() as session:
+        session.add(ChannelContact(phone="+254700000009", language="sw"))
+        await session.flush()
+        items = [
+            Outgoing(phone=f"+25470000000{n}", body=f"n{n}", kind="due_soon", dedupe_key=f"k{n}")
+            for n in range(10)
+        ]
+        assert await queue_many(session, items, now=night) == 10
+        # Queued before: nothing new, and the receipt goes at once (it wakes the sender).
+        again = [*items[:3], Outgoing(phone=PHONE, body="r", kind="receipt", urgent=True)]
+        assert await queue_many(session, again, now=night) == 1
+    async with unit_of_work() as session:
+        rows = {m.phone: m for m in await session.scalars(select(Message))}
+    assert len(rows) == 11
+    assert rows["+254700000001"].send_after == datetime(2026, 12, 8, 7, 0, tzinfo=NAIROBI)
+    assert rows["+254700000009"].language == "sw" and rows["+254700000001"].language == "en"
+    assert rows[PHONE].send_after == night
+    assert len(await topics(QUEUED_TOPIC)) == 1

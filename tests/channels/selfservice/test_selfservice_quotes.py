@@ -12,7 +12,7 @@ from kiunga.platform.errors import Kind
 from kiunga.tenants.billing import ledger
 from kiunga.tenants.billing.models import CreditNote, Invoice
 from kiunga.tenants.catalog.models import Package
-from kiunga.tenants.services.lifecycle import activate_service
+from kiunga.tenants.services.lifecycle import activate_service, suspend_service
 from kiunga.tenants.services.models import Service
 from sqlalchemy import func, select
 
@@ -124,4 +124,36 @@ async def test_a_postpaid_account_has_nothing_to_renew(customer, unit_of_work):
         await activate_service(session, me.service_id, actor=STAFF)
     async with unit_of_work() as session:
         with pytest.raises(SelfServiceError, match="postpaid"):
+            await packages.renewal_quote(session, me.subscriber_id)
+
+
+async def test_a_suspended_service_is_neither_renewed_nor_changed_by_its_subscriber(
+    customer, unit_of_work, add_package
+):
+    me = await customer(price=150_000)
+    other = await add_package(price=200_000)
+    async with unit_of_work() as session:
+        await suspend_service(session, me.service_id, reason="tampering", actor=STAFF)
+    async with unit_of_work() as session:
+        for quote in (
+            packages.renewal_quote(session, me.subscriber_id),
+            packages.change_quote(session, me.subscriber_id, other),
+        ):
+            with pytest.raises(SelfServiceError, match="suspended"):
+                await quote
+
+
+async def test_a_voucher_login_is_not_renewed_here(customer, unit_of_work, tenant):
+    from kiunga.tenants.vouchers.redeem import redeem_voucher
+
+    from fixtures.vouchers import voucher_of
+
+    me = await customer(service=False)
+    code = await voucher_of(unit_of_work, tenant.schema)
+    async with unit_of_work() as session:
+        await redeem_voucher(
+            session, code, mac="AA:BB:CC:00:11:22", ip=None, subscriber_id=me.subscriber_id
+        )
+    async with unit_of_work() as session:
+        with pytest.raises(NotYours):
             await packages.renewal_quote(session, me.subscriber_id)
