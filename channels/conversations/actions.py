@@ -113,12 +113,13 @@ async def perform(database: Database, schema: str, payload: dict[str, Any]) -> s
         else:
             outcome = f"nothing: unknown kind {kind!r}"
     except DomainError as error:
-        # Refused (a prompt already waiting, Daraja down): the subscriber was shown the
-        # paybill as the way that always works; staff see the reason here.
+        # Refused (a prompt already waiting, Daraja down): the subscriber is told on their
+        # channel, with the paybill that always works; staff see the reason here.
         log.warning(
             "conversation action refused", kind=kind, field=error.field, error=error.message
         )
         await _note(database, schema, claim_id, "refused", f"{error.field}: {error.message}")
+        await tell_refused(database, schema, payload)
         return "refused"
     await _note(database, schema, claim_id, outcome, None)
     return outcome

@@ -78,7 +78,15 @@ async def test_pay_asks_for_the_prompt_after_the_reply(
     await sms(isp, me.phone, keyword)
     later = await _later(unit_of_work)
     assert [(item["kind"], item["facts"]) for item in later] == [
-        ("pay", {"subscriber_id": me.subscriber_id, "phone": me.phone, "amount": 50_000})
+        (
+            "pay",
+            {
+                "subscriber_id": me.subscriber_id,
+                "phone": me.phone,
+                "amount": 50_000,
+                "language": language,
+            },
+        )
     ]
     reply = await _last_reply(unit_of_work)
     words = "M-Pesa prompt for KES 500" if language == "en" else "ombi la M-Pesa la KES 500"

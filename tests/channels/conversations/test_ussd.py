@@ -12,7 +12,10 @@ import httpx
 import pytest
 from kiunga.channels.conversations import actions
 from kiunga.channels.messages.models import ChannelCallback, ChannelContact
+from kiunga.platform.db.base import utcnow
 from kiunga.platform.jobs.outbox import OutboxEvent
+from kiunga.tenants.actors import Actor
+from kiunga.tenants.billing.payments import record_payment
 from kiunga.tenants.mpesa.models import MpesaRequest, RequestStatus
 from kiunga.tenants.services.models import Service, ServiceStatus
 from kiunga.tenants.subscribers.models import Subscriber, SubscriberPhone, SubscriberStatus
@@ -280,5 +283,115 @@ async def test_a_retried_hop_is_answered_the_same_and_runs_once(
     assert done.startswith("END Ticket TKT-")
     for _ in range(3):
         assert await phone.post(phone.form()) == done
+    async with unit_of_work() as session:
+        assert await _count(session, Ticket) == 1
+
+
+async def test_renew_from_the_balance_after_seeing_the_price(
+    channel_isp, customer, dial, unit_of_work
+):
+    isp = await channel_isp()
+    me = await customer()
+    async with unit_of_work() as session:
+        await record_payment(
+            session, me.subscriber_id, 150_000, method="mpesa", reference="RENEW00001",
+            received_at=utcnow(), actor=Actor.system("mpesa"),
+        )  # fmt: skip
+        before = (await session.get(Service, me.service_id)).expires_at
+    phone = dial(isp, me.phone)
+    await phone.dial()
+    assert "1. Renew now" in await phone.send("4")
+    quote = await phone.send("1")
+    assert quote.startswith("CON Renew Home ") and "KES 1,500" in quote and "1. Confirm" in quote
+    async with unit_of_work() as session:
+        assert (await session.get(Service, me.service_id)).expires_at == before
+    done = await phone.send("1")
+    assert done.startswith("END Renewed.")
+    async with unit_of_work() as session:
+        assert (await session.get(Service, me.service_id)).expires_at > before
+
+
+async def test_renewal_without_the_money_offers_to_pay_first(
+    mpesa_ready, channel_isp, customer, dial, unit_of_work
+):
+    isp = await channel_isp()
+    me = await customer()
+    phone = dial(isp, me.phone)
+    await phone.dial()
+    await phone.send("4")
+    quote = await phone.send("1")
+    assert "Pay KES 1,500 first" in quote and "1. Pay KES 1,500 now" in quote
+    assert "Pay KES 1,500 for" in await phone.send("1")
+    assert (await phone.send("1")).startswith("END You will get an M-Pesa prompt")
+    async with unit_of_work() as session:
+        assert await _count(session, OutboxEvent, OutboxEvent.topic == actions.TOPIC) == 1
+
+
+async def test_change_package_shows_the_proration_before_it_happens(
+    channel_isp, customer, add_package, dial, unit_of_work
+):
+    isp = await channel_isp()
+    me = await customer()
+    cheaper = await add_package(name="Lite 3", price=100_000)
+    phone = dial(isp, me.phone)
+    await phone.dial()
+    await phone.send("4")
+    listed = await phone.send("2")
+    assert "1. Lite 3 KES 1,000" in listed
+    quote = await phone.send("1")
+    assert quote.startswith("CON Lite 3: KES") and "credit KES" in quote
+    async with unit_of_work() as session:
+        assert (await session.get(Service, me.service_id)).package_id == me.package_id
+    done = await phone.send("1")
+    assert done.startswith("END Changed to Lite 3.")
+    async with unit_of_work() as session:
+        assert (await session.get(Service, me.service_id)).package_id == cheaper
+
+
+async def test_buy_a_voucher_over_ussd_asks_for_the_prompt_after_the_session(
+    channel_isp, add_package, dial, unit_of_work
+):
+    isp = await channel_isp()
+    package_id = await add_package(
+        service_type="hotspot", price=2_000, validity_unit="hour", sold_on_portal=True,
+        name="One hour", name_sw="Saa moja",
+    )  # fmt: skip
+    phone = dial(isp, "+254722111222")
+    await phone.dial()
+    assert "1. One hour KES 20" in await phone.send("2")
+    assert "The code comes by SMS" in await phone.send("1")
+    end = await phone.send("1")
+    assert end.startswith("END You will get an M-Pesa prompt for KES 20.")
+    async with unit_of_work() as session:
+        events = list(
+            await session.scalars(select(OutboxEvent).where(OutboxEvent.topic == actions.TOPIC))
+        )
+    assert [(e.payload["kind"], e.payload["facts"]["package_id"]) for e in events] == [
+        ("voucher", package_id)
+    ]
+    assert events[0].payload["channel"] == "ussd"
+
+
+async def test_i_already_paid_checks_the_code_and_never_guesses(
+    channel_isp, customer, dial, unit_of_work
+):
+    isp = await channel_isp()
+    me = await customer()
+    phone = dial(isp, me.phone)
+    await phone.dial()
+    await phone.send("8")
+    hinted = await phone.send("my money")
+    assert hinted.startswith("CON Type the M-Pesa code, e.g. QKJ3X7Y8Z9.")
+    end = await phone.send("qkj3x7y8z9")
+    assert end.startswith("END Payment QKJ3X7Y8Z9 has not reached us yet.")
+
+
+async def test_talk_to_a_person_opens_one_ticket(channel_isp, customer, dial, unit_of_work):
+    isp = await channel_isp()
+    me = await customer()
+    for _ in range(2):
+        phone = dial(isp, me.phone)
+        await phone.dial()
+        assert (await phone.send("7")).startswith("END A person will reply to you by SMS soon.")
     async with unit_of_work() as session:
         assert await _count(session, Ticket) == 1
