@@ -26,7 +26,9 @@ messages go concurrently.
 After the provider answers, the group's outcomes are written at once: `sent` with the
 provider's id, cost and attempts; a provider that could not be reached (AT or Twilio down,
 5xx) puts the message back to `queued` with an exponential backoff (`send_after`), never
-lost; a refusal (a bad number, bad credentials) makes it `failed` with the reason.
+lost; a request that ended without a clear answer (a read timeout) leaves it in doubt, as
+a crash would; a refusal (a bad number, bad credentials) makes it `failed` with the
+reason.
 
 None sent twice. A message is `sending` (committed) before the provider call and `sent`
 right after it. A live drain renews the leases of what it holds every quarter lease; a
@@ -106,7 +108,7 @@ DRAIN_SLICE = 5.0
 # The minute's sweep drains inline, for longer.
 DRAIN_BUDGET = 240.0
 WINDOW = 0.2  # the rate counter's window, seconds
-GROUPS_IN_FLIGHT = 4
+GROUPS_IN_FLIGHT = 2
 MAX_CONCURRENCY = 64
 MAX_BACKOFF = 3600.0
 MAX_ATTEMPTS = 12  # then failed: the provider was unreachable for a day or so
@@ -386,6 +388,33 @@ async def _load_windows(database: Database, schema: str, phones: list[str]) -> d
         return dict(rows.all())
 
 
+# The provider may have taken a message whose request ended so: no answer after it was
+# sent (a read timeout), or an answer we cannot read. Sending it again could send it
+# twice, so it is in doubt, as after a crash (settled by its report, else resent after the
+# grace). Anything else "unavailable" (a 5xx or 429 answer: nothing was taken; a connect
+# timeout) is retried with backoff.
+_AMBIGUOUS = (
+    "ReadTimeout",
+    # requests' ConnectionError is also a connection reset after the request went out.
+    "ConnectionError",
+    "unreachable: Timeout",
+    "without SMSMessageData",
+    "unreadable",
+    "no statusCode",
+)
+
+
+def _unavailable(message: Message, error: str, timings: Timings) -> Outcome:
+    if any(mark in error for mark in _AMBIGUOUS):
+        return Outcome(
+            message.id,
+            MessageStatus.IN_DOUBT,
+            error=f"no clear answer, in doubt: {error}",
+            retry_after=timings.doubt_grace,
+        )
+    return _retry(message, error, timings)
+
+
 def _retry(message: Message, error: str, timings: Timings) -> Outcome:
     if message.attempts >= MAX_ATTEMPTS:
         return Outcome(message.id, MessageStatus.FAILED, error=f"gave up: {error}")
@@ -413,7 +442,7 @@ async def send_sms(
             link_id=message.link_id,
         )
     except SmsUnavailable as exc:
-        return _retry(message, f"Africa's Talking unavailable: {exc}", timings)
+        return _unavailable(message, f"Africa's Talking unavailable: {exc}", timings)
     except SmsRefused as exc:
         return Outcome(message.id, MessageStatus.FAILED, error=f"refused: {exc}")
     if answer.accepted and answer.message_id:
@@ -459,7 +488,7 @@ async def send_whatsapp(
             content_variables={"1": message.body} if content_sid else None,
         )
     except WhatsAppUnavailable as exc:
-        return _retry(message, f"Twilio unavailable: {exc}", timings)
+        return _unavailable(message, f"Twilio unavailable: {exc}", timings)
     except WhatsAppRefused as exc:
         if exc.code == OUTSIDE_WINDOW:
             return Outcome(
