@@ -17,8 +17,8 @@ SCOPES = (
 )
 
 # The channel settings (settings_api, settings_console).
-CHANNEL_SETTINGS_READ = "channels.settings.read"
-CHANNEL_SETTINGS_WRITE = "channels.settings.write"
+CHANNEL_SETTINGS_READ = "channels:read"
+CHANNEL_SETTINGS_WRITE = "channels:write"
 SETTINGS_SCOPES = (
     Scope(CHANNEL_SETTINGS_READ, roles={StaffRole.OWNER, StaffRole.ADMIN}),
     Scope(CHANNEL_SETTINGS_WRITE, roles={StaffRole.OWNER, StaffRole.ADMIN}),

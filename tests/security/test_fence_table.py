@@ -41,6 +41,14 @@ EXPECTED: dict[tuple[str, str], tuple[str, str, str]] = {
     ("GET", "/api/v1/api-keys"): ISP_WIDE,
     ("POST", "/api/v1/api-keys"): ISP_WIDE,
     ("DELETE", "/api/v1/api-keys/{key_id}"): ISP_WIDE,
+    # The message log, templates and campaigns: the ISP's staff (a reseller's key holds no
+    # messaging scope, and the log is not confined to a reseller's subscribers).
+    ("GET", "/api/v1/messages"): ISP_WIDE,
+    ("GET", "/api/v1/subscribers/{subscriber_id}/messages"): ISP_WIDE,
+    ("GET", "/api/v1/message-templates"): ISP_WIDE,
+    ("GET", "/api/v1/message-templates/{kind}/{language}"): ISP_WIDE,
+    ("PUT", "/api/v1/message-templates/{kind}/{language}"): ISP_WIDE,
+    ("POST", "/api/v1/campaigns"): ISP_WIDE,
     # The channel settings: the ISP's own provider accounts.
     ("GET", "/api/v1/channel-settings"): ISP_WIDE,
     ("PUT", "/api/v1/channel-settings"): ISP_WIDE,

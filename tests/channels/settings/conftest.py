@@ -12,7 +12,7 @@ import pytest
 from kiunga.channels.messages.settings import ChannelSettingsChange, callback_token, settings_row
 from kiunga.channels.messages.settings import update_settings as save_settings
 
-SETTINGS_SCOPES = ("channels.settings.read", "channels.settings.write")
+SETTINGS_SCOPES = ("channels:read", "channels:write")
 _codes = itertools.count(10)
 
 

@@ -256,7 +256,7 @@ async def test_a_ussd_code_is_one_isps_and_moves_when_changed(
 async def test_scopes_guard_the_settings(make_channel_isp, make_key, client_for):
     isp = await make_channel_isp()
     client = client_for(isp.host)
-    reader = {"Authorization": f"Bearer {make_key(isp.id, scopes=('channels.settings.read',))}"}
+    reader = {"Authorization": f"Bearer {make_key(isp.id, scopes=('channels:read',))}"}
     assert (await client.get(API, headers=reader)).status_code == 200
     assert (await client.put(API, json={}, headers=reader)).status_code == 403
     assert (await client.post(f"{API}/rotate-callback-token", headers=reader)).status_code == 403

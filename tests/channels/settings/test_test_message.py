@@ -80,7 +80,7 @@ async def test_a_test_message_is_refused_naming_the_field(
         answer = await client.post(f"{API}/test-message", json=body, headers=isp.headers)
         assert answer.status_code == 400, (body, answer.text)
         assert answer.json()["errors"][0]["field"] == field, answer.text
-    reader = {"Authorization": f"Bearer {make_key(isp.id, scopes=('channels.settings.read',))}"}
+    reader = {"Authorization": f"Bearer {make_key(isp.id, scopes=('channels:read',))}"}
     answer = await client.post(
         f"{API}/test-message", json={"channel": "sms", "phone": "+254712345678"}, headers=reader
     )
@@ -88,7 +88,7 @@ async def test_a_test_message_is_refused_naming_the_field(
     assert await messages_in(unit_of_work, isp) == []
     # An ISP with no provider set up: told what to set up first.
     bare = make_tenant("chm")
-    headers = {"Authorization": f"Bearer {make_key(bare.id, scopes=('channels.settings.write',))}"}
+    headers = {"Authorization": f"Bearer {make_key(bare.id, scopes=('channels:write',))}"}
     answer = await client_for(bare.host).post(
         f"{API}/test-message", json={"channel": "whatsapp", "phone": "+254712345678"},
         headers=headers,
