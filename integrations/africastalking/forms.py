@@ -3,7 +3,8 @@ delivery reports) into the dataclasses of `interfaces`.
 
 Everything is checked and bounded here, before any business code sees it: a field missing,
 too long, or carrying a NUL or another control character raises `FormError` (a ValueError)
-naming the field. AT signs nothing, so nothing here is trusted beyond its shape.
+naming the field (the field readers are shared with Twilio's: integrations.forms_common).
+AT signs nothing, so nothing here is trusted beyond its shape.
 """
 
 from __future__ import annotations
@@ -14,6 +15,15 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from kiunga.integrations.africastalking.interfaces import DeliveryReport, InboundSms, UssdHop
+from kiunga.integrations.forms_common import (
+    CONTROL,
+    FormError,
+    bounded_value,
+    message_text,
+    one_line,
+    optional_line,
+    single_value,
+)
 
 # A whole callback body: AT's longest (an SMS of several parts) is a few kilobytes.
 MAX_BODY_BYTES = 16_384
@@ -31,7 +41,6 @@ _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 _SERVICE_CODE = re.compile(r"^\*[0-9*#]{1,38}$")
 _NETWORK_CODE = re.compile(r"^[0-9]{1,8}$")
 _SHORTCODE_OR_NUMBER = re.compile(r"^\+?[0-9A-Za-z]{1,19}$")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 DELIVERY_STATUSES = frozenset(
     {
@@ -45,15 +54,6 @@ DELIVERY_STATUSES = frozenset(
         "Expired",
     }
 )
-
-
-class FormError(ValueError):
-    """A callback that is not what AT sends: `field` names the culprit."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
 
 
 def decode_form(raw: bytes) -> dict[str, str]:
@@ -83,44 +83,14 @@ def decode_form(raw: bytes) -> dict[str, str]:
     return form
 
 
-def _value(form: Mapping[str, Any], field: str) -> str | None:
-    value = form.get(field)
-    if value is None:
-        return None
-    if isinstance(value, list | tuple):
-        if len(value) != 1:
-            raise FormError(field, "given more than once")
-        value = value[0]
-    if not isinstance(value, str):
-        raise FormError(field, "not text")
-    return value
-
-
-def _checked(form: Mapping[str, Any], field: str, limit: int) -> str | None:
-    value = _value(form, field)
-    if value is None:
-        return None
-    if len(value) > limit:
-        raise FormError(field, f"longer than {limit} characters")
-    if "\x00" in value:
-        raise FormError(field, "contains NUL")
-    return value
-
-
-def _one_line(value: str, field: str) -> str:
-    if _CONTROL.search(value) or any(c in value for c in "\n\r\t"):
-        raise FormError(field, "contains a control character")
-    return value.strip()
-
-
 def _required(
     form: Mapping[str, Any], field: str, limit: int, pattern: re.Pattern[str] | None = None
 ) -> str:
     """A one-line value that must be there: no control characters, spaces around dropped."""
-    value = _checked(form, field, limit)
+    value = bounded_value(form, field, limit)
     if value is None:
         raise FormError(field, "missing")
-    value = _one_line(value, field)
+    value = one_line(value, field)
     if not value:
         raise FormError(field, "empty")
     if pattern is not None and not pattern.match(value):
@@ -128,41 +98,15 @@ def _required(
     return value
 
 
-def _optional(
-    form: Mapping[str, Any], field: str, limit: int, pattern: re.Pattern[str] | None = None
-) -> str | None:
-    """A one-line value that may be absent or empty (None then)."""
-    value = _checked(form, field, limit)
-    if value is None:
-        return None
-    value = _one_line(value, field)
-    if not value:
-        return None
-    if pattern is not None and not pattern.match(value):
-        raise FormError(field, f"not valid: {value[:40]!r}")
-    return value
-
-
-def _message_text(form: Mapping[str, Any], field: str, limit: int) -> str:
-    """Free text a person typed: kept as typed (newlines, emoji, diacritics, `*`), but no NUL
-    or other control characters besides line breaks and tabs."""
-    value = _checked(form, field, limit)
-    if value is None:
-        raise FormError(field, "missing")
-    if _CONTROL.search(value):
-        raise FormError(field, "contains a control character")
-    return value
-
-
 def parse_ussd_hop(form: Mapping[str, Any]) -> UssdHop:
     """One USSD callback: sessionId, serviceCode, phoneNumber, networkCode, text (the
     session's inputs so far joined by `*`; empty on the first hop)."""
-    text = _value(form, "text")
+    text = single_value(form, "text")
     if text is None:
         raise FormError("text", "missing")
     if len(text) > MAX_USSD_TEXT:
         raise FormError("text", f"longer than {MAX_USSD_TEXT} characters")
-    if _CONTROL.search(text) or "\n" in text or "\r" in text:
+    if CONTROL.search(text) or "\n" in text or "\r" in text:
         raise FormError("text", "contains a control character")
     return UssdHop(
         session_id=_required(form, "sessionId", MAX_ID),
@@ -180,10 +124,10 @@ def parse_inbound_sms(form: Mapping[str, Any]) -> InboundSms:
         id=_required(form, "id", MAX_ID),
         phone=_required(form, "from", 16, _E164),
         to=_required(form, "to", MAX_SHORT, _SHORTCODE_OR_NUMBER),
-        text=_message_text(form, "text", MAX_SMS_TEXT),
+        text=message_text(form, "text", MAX_SMS_TEXT),
         date=_required(form, "date", MAX_DATE),
-        link_id=_optional(form, "linkId", MAX_ID),
-        network_code=_optional(form, "networkCode", 8, _NETWORK_CODE),
+        link_id=optional_line(form, "linkId", MAX_ID),
+        network_code=optional_line(form, "networkCode", 8, _NETWORK_CODE),
     )
 
 
@@ -193,7 +137,7 @@ def parse_delivery_report(form: Mapping[str, Any]) -> DeliveryReport:
     status = _required(form, "status", 30)
     if status not in DELIVERY_STATUSES:
         raise FormError("status", f"not one of AT's delivery statuses: {status!r}")
-    retry_text = _optional(form, "retryCount", 4)
+    retry_text = optional_line(form, "retryCount", 4)
     retry_count = None
     if retry_text is not None:
         if not retry_text.isdigit() or int(retry_text) > 1000:
@@ -203,7 +147,7 @@ def parse_delivery_report(form: Mapping[str, Any]) -> DeliveryReport:
         id=_required(form, "id", MAX_ID),
         status=status,
         phone=_required(form, "phoneNumber", 16, _E164),
-        network_code=_optional(form, "networkCode", 8, _NETWORK_CODE),
-        failure_reason=_optional(form, "failureReason", MAX_FAILURE_REASON),
+        network_code=optional_line(form, "networkCode", 8, _NETWORK_CODE),
+        failure_reason=optional_line(form, "failureReason", MAX_FAILURE_REASON),
         retry_count=retry_count,
     )

@@ -4,9 +4,7 @@ this exists at Africa's Talking."""
 
 from __future__ import annotations
 
-import json
 import re
-import time
 import uuid
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -20,6 +18,17 @@ from kiunga.integrations.africastalking.emulator.state import (
     UssdSession,
 )
 from kiunga.integrations.africastalking.forms import DELIVERY_STATUSES
+from kiunga.integrations.emulation.control import (
+    E164,
+    HTTP_URL,
+    BadControlRequest,
+    fault_routes,
+    guarded,
+    log_routes,
+    outbox_routes,
+    problem,
+    string_field,
+)
 from litestar import Request, Response, delete, get, post
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath, FromQuery
@@ -27,53 +36,25 @@ from litestar.params import FromPath, FromQuery
 # A USSD screen: what a phone shows at most (AT cuts the rest).
 MAX_USSD_SCREEN = 182
 
-_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
-_URL = re.compile(r"^https?://[^\s/]+\S*$")
+FAULT_STATUSES_RULE = "status must be an HTTP error status"
+
 _SERVICE_CODE = re.compile(r"^\*[0-9*]{1,38}#$")
 
 
-class BadControlRequest(Exception):
-    pass
-
-
-def _problem(message: str, status: int = 400) -> Response:
-    return Response({"error": message}, status_code=status)
-
-
-async def _json_object(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    try:
-        body = json.loads(raw) if raw else {}
-    except ValueError:
-        raise BadControlRequest("the body must be JSON") from None
-    if not isinstance(body, dict):
-        raise BadControlRequest("the body must be a JSON object")
-    return body
-
-
 def _string(body: dict[str, Any], key: str, *, required: bool = True, limit: int = 2000) -> str:
-    value = body.get(key)
-    if value is None:
-        if required:
-            raise BadControlRequest(f"{key} is required")
-        return ""
-    if not isinstance(value, str):
-        raise BadControlRequest(f"{key} must be a string")
-    if len(value) > limit:
-        raise BadControlRequest(f"{key} is longer than {limit} characters")
-    return value
+    return string_field(body, key, required=required, limit=limit)
 
 
 def _phone(body: dict[str, Any], key: str) -> str:
     phone = _string(body, key).strip()
-    if not _E164.match(phone):
+    if not E164.match(phone):
         raise BadControlRequest(f"{key} must be +E.164: {phone!r}")
     return phone
 
 
 def _url(body: dict[str, Any], key: str) -> str:
     url = _string(body, key).strip()
-    if not _URL.match(url):
+    if not HTTP_URL.match(url):
         raise BadControlRequest(f"{key} must be an http(s) URL")
     return url
 
@@ -112,22 +93,13 @@ def ussd_screen(entry: dict[str, Any]) -> dict[str, Any]:
 
 
 def build_control_routes(state: EmulatorState) -> list[HTTPRouteHandler]:
-    async def guarded(request: Request, action: Any) -> Response:
-        try:
-            body = await _json_object(request)
-            return await action(body)
-        except BadControlRequest as error:
-            return _problem(str(error))
-        except (TypeError, ValueError) as error:
-            return _problem(str(error))
-
     # --- accounts ---------------------------------------------------------------------------
 
     @post("/emulator/accounts", status_code=201)
     async def register_account(request: Request) -> Response:
         async def action(body: dict[str, Any]) -> Response:
             url = body.get("delivery_report_url")
-            if url is not None and not _URL.match(str(url)):
+            if url is not None and not HTTP_URL.match(str(url)):
                 raise BadControlRequest("delivery_report_url must be an http(s) URL")
             account = Account(
                 username=_string(body, "username", limit=100),
@@ -151,56 +123,7 @@ def build_control_routes(state: EmulatorState) -> list[HTTPRouteHandler]:
     def list_accounts() -> list[dict[str, Any]]:
         return [account.public() for account in state.accounts.values()]
 
-    # --- faults: AT down ------------------------------------------------------------------
-
-    @post("/emulator/faults", status_code=200)
-    async def add_fault(request: Request) -> Response:
-        async def action(body: dict[str, Any]) -> Response:
-            status = int(body.get("status", 500))
-            if not 400 <= status <= 599:
-                raise BadControlRequest("status must be an HTTP error status")
-            count = body.get("count")
-            seconds = body.get("seconds")
-            if count is None and seconds is None:
-                count = 1
-            count = int(count) if count is not None else None
-            seconds = float(seconds) if seconds is not None else None
-            if count is not None and not 1 <= count <= 1_000_000:
-                raise BadControlRequest("count must be between 1 and 1000000")
-            if seconds is not None and not 0 < seconds <= 3600:
-                raise BadControlRequest("seconds must be between 0 and 3600")
-            state.add_fault(status, count, seconds)
-            return Response(
-                {
-                    "faults": [asdict(fault) for fault in state.faults],
-                    "failed": state.failed_requests,
-                }
-            )
-
-        return await guarded(request, action)
-
-    @delete("/emulator/faults", status_code=204, sync_to_thread=False)
-    def clear_faults() -> None:
-        state.faults.clear()
-
-    # --- what was sent --------------------------------------------------------------------
-
-    @get("/emulator/sms/outbox", sync_to_thread=False)
-    def outbox(phone: FromQuery[str | None] = None) -> list[dict[str, Any]]:
-        return [sms.public() for sms in state.messages_to(phone)]
-
-    @delete("/emulator/sms/outbox", status_code=204, sync_to_thread=False)
-    def clear_outbox() -> None:
-        state.clear_outbox()
-
-    @get("/emulator/sms/stats", sync_to_thread=False)
-    def stats() -> dict[str, Any]:
-        return {
-            "accepted": len(state.outbox),
-            "distinct": len(state.accepted),
-            "duplicates": state.duplicates(),
-            "failed_requests": state.failed_requests,
-        }
+    # --- what was sent: how each delivery ends -------------------------------------------
 
     @post("/emulator/sms/outcomes", status_code=200)
     async def set_outcome(request: Request) -> Response:
@@ -346,9 +269,9 @@ def build_control_routes(state: EmulatorState) -> list[HTTPRouteHandler]:
         async def action(body: dict[str, Any]) -> Response:
             session = state.ussd_sessions.get(_string(body, "sessionId", limit=64))
             if session is None:
-                return _problem("no such USSD session", 404)
+                return problem("no such USSD session", 404)
             if session.ended:
-                return _problem("the session has ended", 409)
+                return problem("the session has ended", 409)
             typed = _string(body, "input", required=False, limit=200)
             session.inputs.append(typed)
             if len(session.text) > 1000:
@@ -361,10 +284,10 @@ def build_control_routes(state: EmulatorState) -> list[HTTPRouteHandler]:
     def ussd_session(session_id: FromPath[str]) -> Response:
         session = state.ussd_sessions.get(session_id)
         if session is None:
-            return _problem("no such USSD session", 404)
+            return problem("no such USSD session", 404)
         return Response(asdict(session))
 
-    # --- settings, log, health ------------------------------------------------------------
+    # --- settings (the log and health come from log_routes) ------------------------------------
 
     @post("/emulator/settings", status_code=200)
     async def change_settings(request: Request) -> Response:
@@ -375,32 +298,12 @@ def build_control_routes(state: EmulatorState) -> list[HTTPRouteHandler]:
 
         return await guarded(request, action)
 
-    @get("/emulator/log", sync_to_thread=False)
-    def read_log(
-        kind: FromQuery[str | None] = None, since: FromQuery[int] = 0
-    ) -> list[dict[str, Any]]:
-        return [
-            entry
-            for entry in list(state.log)
-            if entry["id"] > since and (kind is None or entry["kind"] == kind)
-        ]
-
-    @delete("/emulator/log", status_code=204, sync_to_thread=False)
-    def clear_log() -> None:
-        state.log.clear()
-
-    @get("/emulator/health", sync_to_thread=False)
-    def health() -> dict[str, Any]:
-        return {"status": "ok", "time": time.time()}
-
     return [
         register_account,
         list_accounts,
-        add_fault,
-        clear_faults,
-        outbox,
-        clear_outbox,
-        stats,
+        # AT down: the send API answers an HTTP error status
+        *fault_routes(state, statuses=range(400, 600), statuses_rule=FAULT_STATUSES_RULE),
+        *outbox_routes(state, "/emulator/sms"),
         set_outcome,
         clear_outcomes,
         inbound_sms,
@@ -410,7 +313,5 @@ def build_control_routes(state: EmulatorState) -> list[HTTPRouteHandler]:
         ussd_reply,
         ussd_session,
         change_settings,
-        read_log,
-        clear_log,
-        health,
+        *log_routes(state),
     ]

@@ -4,19 +4,13 @@ incoming messages it sent to an application, and a log of every callback it POST
 
 from __future__ import annotations
 
-import asyncio
-import itertools
 import secrets
-import threading
-import time
 import uuid
-from collections import Counter
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-import httpx
+from kiunga.integrations.emulation.state import MessagingState
 
 # The demo account every emulator knows, so the demo ISP works out of the box.
 DEMO_USERNAME = "kiunga-demo"
@@ -92,16 +86,6 @@ class OutboundSms:
 
 
 @dataclass
-class Fault:
-    """The send API answers `status` instead of working: for the next `remaining` requests,
-    or until `until` (a time.monotonic() value)."""
-
-    status: int
-    remaining: int | None
-    until: float | None
-
-
-@dataclass
 class UssdSession:
     session_id: str
     callback_url: str
@@ -123,25 +107,18 @@ class DeliveryOutcome:
     failure_reason: str | None = None
 
 
-class EmulatorState:
+class EmulatorState(MessagingState[OutboundSms]):
+    # The parts of the duplicate key, as the stats show them.
+    duplicate_fields = ("username", "to", "message")
+
     def __init__(self, *, delivery_delay: float = 0.2, with_demo_account: bool = True) -> None:
+        super().__init__()
         self.delivery_delay = delivery_delay
         self.accounts: dict[str, Account] = {}
-        self.outbox: list[OutboundSms] = []
-        # (username, to, message) → how many times the API accepted it: anything above one
-        # is a message a subscriber got twice.
-        self.accepted: Counter[tuple[str, str, str]] = Counter()
-        self.faults: list[Fault] = []
-        self.failed_requests = 0
         self.outcomes: dict[str, DeliveryOutcome] = {}  # phone → how delivery ends
         self.link_ids: set[str] = set()  # linkIds of incoming messages the emulator sent
         self.inbound: list[dict[str, Any]] = []
         self.ussd_sessions: dict[str, UssdSession] = {}
-        self.log: list[dict[str, Any]] = []
-        self._log_ids = itertools.count(1)
-        self._lock = threading.Lock()
-        self.http: httpx.AsyncClient | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
         if with_demo_account:
             self.add_account(
                 Account(
@@ -165,107 +142,13 @@ class EmulatorState:
             return None
         return account
 
-    # --- faults -----------------------------------------------------------------------------
+    # --- the outbox (kept by MessagingState) --------------------------------------------------
 
-    def add_fault(self, status: int, count: int | None, seconds: float | None) -> Fault:
-        fault = Fault(
-            status=status,
-            remaining=count,
-            until=time.monotonic() + seconds if seconds is not None else None,
-        )
-        with self._lock:
-            self.faults.append(fault)
-        return fault
+    def duplicate_key(self, message: OutboundSms) -> tuple[str, str, str]:
+        return (message.username, message.to, message.message)
 
-    def take_fault(self) -> int | None:
-        """The status to fail this send with, if a fault is active (used up as it goes)."""
-        now = time.monotonic()
-        with self._lock:
-            self.faults = [
-                f
-                for f in self.faults
-                if (f.remaining is None or f.remaining > 0) and (f.until is None or f.until > now)
-            ]
-            if not self.faults:
-                return None
-            fault = self.faults[0]
-            if fault.remaining is not None:
-                fault.remaining -= 1
-            self.failed_requests += 1
-            return fault.status
-
-    # --- the outbox -------------------------------------------------------------------------
-
-    def accept(self, sms: OutboundSms) -> None:
-        with self._lock:
-            self.outbox.append(sms)
-            self.accepted[(sms.username, sms.to, sms.message)] += 1
-
-    def messages_to(self, phone: str | None = None) -> list[OutboundSms]:
-        with self._lock:
-            return [sms for sms in self.outbox if phone is None or sms.to == phone]
-
-    def find(self, message_id: str) -> OutboundSms | None:
-        with self._lock:
-            for sms in self.outbox:
-                if sms.message_id == message_id:
-                    return sms
-        return None
-
-    def duplicates(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return [
-                {"username": username, "to": to, "message": message, "count": count}
-                for (username, to, message), count in self.accepted.items()
-                if count > 1
-            ]
-
-    def clear_outbox(self) -> None:
-        with self._lock:
-            self.outbox.clear()
-            self.accepted.clear()
-
-    # --- callbacks ----------------------------------------------------------------------------
-
-    def record(self, **entry: Any) -> dict[str, Any]:
-        entry = {"id": next(self._log_ids), "at": datetime.now(UTC).isoformat(), **entry}
-        with self._lock:
-            self.log.append(entry)
-            del self.log[:-5000]
-        return entry
-
-    async def post_form(self, kind: str, url: str, form: dict[str, str]) -> dict[str, Any]:
-        """POST `form` to an application as AT does (x-www-form-urlencoded) and log it."""
-        assert self.http is not None, "the emulator's HTTP client is not started"
-        started = time.monotonic()
-        status: int | None = None
-        body: str | None = None
-        content_type: str | None = None
-        error: str | None = None
-        try:
-            answer = await self.http.post(url, data=form)
-            status, body = answer.status_code, answer.text
-            content_type = answer.headers.get("content-type")
-        except httpx.TimeoutException:
-            error = "timeout"
-        except httpx.HTTPError as problem:
-            error = f"{type(problem).__name__}: {problem}"
-        return self.record(
-            direction="out",
-            kind=kind,
-            url=url,
-            form=form,
-            status=status,
-            content_type=content_type,
-            response=body,
-            error=error,
-            seconds=round(time.monotonic() - started, 4),
-        )
-
-    def background(self, coroutine: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    def message_id(self, message: OutboundSms) -> str:
+        return message.message_id
 
     def new_message_id(self) -> str:
         return f"ATXid_{uuid.uuid4().hex}"

@@ -4,12 +4,12 @@ the log. None of this exists at Safaricom."""
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
+from kiunga.integrations.emulation.control import BadControlRequest, guarded, problem
 from kiunga.integrations.mpesa.callbacks import daraja_timestamp, hash_msisdn
 from kiunga.integrations.mpesa.emulator.state import (
     FAULTS,
@@ -23,25 +23,6 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath, FromQuery
 
 _PHONE = re.compile(r"^(?:\+?254|0)?([17]\d{8})$")
-
-
-class BadControlRequest(Exception):
-    pass
-
-
-def _problem(message: str, status: int = 400) -> Response:
-    return Response({"error": message}, status_code=status)
-
-
-async def _json_object(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    try:
-        body = json.loads(raw) if raw else {}
-    except ValueError:
-        raise BadControlRequest("the body must be JSON") from None
-    if not isinstance(body, dict):
-        raise BadControlRequest("the body must be a JSON object")
-    return body
 
 
 def _msisdn(value: Any) -> str:
@@ -91,15 +72,6 @@ def _delivery(entry: dict[str, Any]) -> dict[str, Any]:
 
 
 def build_control_routes(state: EmulatorState) -> list[HTTPRouteHandler]:
-    async def guarded(request: Request, action: Any) -> Response:
-        try:
-            body = await _json_object(request)
-            return await action(body)
-        except BadControlRequest as error:
-            return _problem(str(error))
-        except (TypeError, ValueError) as error:
-            return _problem(str(error))
-
     # --- apps --------------------------------------------------------------------------------
 
     @post("/emulator/apps", status_code=201)
@@ -139,7 +111,7 @@ def build_control_routes(state: EmulatorState) -> list[HTTPRouteHandler]:
     def stk_request(checkout_request_id: FromPath[str]) -> Response:
         stk = state.stk.get(checkout_request_id)
         if stk is None:
-            return _problem("unknown CheckoutRequestID", 404)
+            return problem("unknown CheckoutRequestID", 404)
         return Response(asdict(stk))
 
     # --- a customer paying the paybill or till ---------------------------------------
@@ -152,7 +124,7 @@ def build_control_routes(state: EmulatorState) -> list[HTTPRouteHandler]:
         shortcode = str(body.get("shortcode") or "").strip()
         app = state.app_for_shortcode(shortcode)
         if app is None:
-            return _problem(f"no app has shortcode {shortcode!r}", 404)
+            return problem(f"no app has shortcode {shortcode!r}", 404)
         amount = _shillings(body.get("amount"))
         msisdn = _msisdn(body.get("msisdn"))
         duplicates = int(body.get("duplicates") or 0)
@@ -223,7 +195,7 @@ def build_control_routes(state: EmulatorState) -> list[HTTPRouteHandler]:
         async def action(body: dict[str, Any]) -> Response:
             original = state.find_log(int(body.get("log_id") or 0))
             if original is None or original.get("direction") != "out":
-                return _problem("log_id must name a callback the emulator sent", 404)
+                return problem("log_id must name a callback the emulator sent", 404)
             extra = {
                 key: original[key] for key in ("trans_id", "checkout_request_id") if key in original
             }

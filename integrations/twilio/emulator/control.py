@@ -5,14 +5,23 @@ signed). None of this exists at Twilio."""
 
 from __future__ import annotations
 
-import json
 import re
-import time
 import xml.etree.ElementTree as ElementTree
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from kiunga.integrations.emulation.control import (
+    E164,
+    HTTP_URL,
+    BadControlRequest,
+    fault_routes,
+    guarded,
+    log_routes,
+    outbox_routes,
+    problem,
+    string_field,
+)
 from kiunga.integrations.twilio.emulator.messages_api import API_VERSION
 from kiunga.integrations.twilio.emulator.state import (
     FINAL_STATUSES,
@@ -27,55 +36,29 @@ from litestar import Request, Response, delete, get, post
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromQuery
 
-_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
-_URL = re.compile(r"^https?://[^\s/]+\S*$")
+# The statuses the API can be made to fail with: what Twilio answers when it is down or busy.
+FAULT_STATUSES = (429, 500, 502, 503, 504)
+FAULT_STATUSES_RULE = "status must be 429, 500, 502, 503 or 504"
+
 _ACCOUNT_SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
 _CONTENT_SID = re.compile(r"^HX[0-9a-fA-F]{32}$")
 
 
-class BadControlRequest(Exception):
-    pass
-
-
-def _problem(message: str, status: int = 400) -> Response:
-    return Response({"error": message}, status_code=status)
-
-
-async def _json_object(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    try:
-        body = json.loads(raw) if raw else {}
-    except ValueError:
-        raise BadControlRequest("the body must be JSON") from None
-    if not isinstance(body, dict):
-        raise BadControlRequest("the body must be a JSON object")
-    return body
-
-
 def _string(body: dict[str, Any], key: str, *, required: bool = True, limit: int = 4096) -> str:
-    value = body.get(key)
-    if value is None:
-        if required:
-            raise BadControlRequest(f"{key} is required")
-        return ""
-    if not isinstance(value, str):
-        raise BadControlRequest(f"{key} must be a string")
-    if len(value) > limit:
-        raise BadControlRequest(f"{key} is longer than {limit} characters")
-    return value
+    return string_field(body, key, required=required, limit=limit)
 
 
 def _phone(body: dict[str, Any], key: str, *, required: bool = True) -> str:
     phone = _string(body, key, required=required).strip().removeprefix("whatsapp:")
     if not phone and not required:
         return ""
-    if not _E164.match(phone):
+    if not E164.match(phone):
         raise BadControlRequest(f"{key} must be +E.164: {phone!r}")
     return phone
 
 
 def _url(value: Any, key: str) -> str:
-    if not isinstance(value, str) or not _URL.match(value.strip()):
+    if not isinstance(value, str) or not HTTP_URL.match(value.strip()):
         raise BadControlRequest(f"{key} must be an http(s) URL")
     return value.strip()
 
@@ -101,15 +84,6 @@ def twiml_replies(content_type: str | None, answer: str | None) -> list[str]:
 
 
 def build_control_routes(state: EmulatorState) -> list[HTTPRouteHandler]:
-    async def guarded(request: Request, action: Any) -> Response:
-        try:
-            body = await _json_object(request)
-            return await action(body)
-        except BadControlRequest as error:
-            return _problem(str(error))
-        except (TypeError, ValueError) as error:
-            return _problem(str(error))
-
     # --- accounts and templates -----------------------------------------------------------
 
     @post("/emulator/accounts", status_code=201)
@@ -121,7 +95,7 @@ def build_control_routes(state: EmulatorState) -> list[HTTPRouteHandler]:
             senders = body.get("whatsapp_senders")
             if senders is not None:
                 if not isinstance(senders, list) or not all(
-                    isinstance(s, str) and _E164.match(s) for s in senders
+                    isinstance(s, str) and E164.match(s) for s in senders
                 ):
                     raise BadControlRequest("whatsapp_senders must be a list of +E.164 numbers")
             url = body.get("status_callback_url")
@@ -160,7 +134,7 @@ def build_control_routes(state: EmulatorState) -> list[HTTPRouteHandler]:
     def list_templates() -> list[dict[str, Any]]:
         return [asdict(template) for template in state.templates.values()]
 
-    # --- the 24-hour window, message fates, faults ------------------------------------------
+    # --- the 24-hour window, message fates (faults, outbox: the shared routes) --------------
 
     @post("/emulator/whatsapp/window", status_code=200)
     async def set_window(request: Request) -> Response:
@@ -211,55 +185,6 @@ def build_control_routes(state: EmulatorState) -> list[HTTPRouteHandler]:
     def clear_outcomes() -> None:
         state.outcomes.clear()
 
-    @post("/emulator/faults", status_code=200)
-    async def add_fault(request: Request) -> Response:
-        async def action(body: dict[str, Any]) -> Response:
-            status = int(body.get("status", 500))
-            if status not in (429, 500, 502, 503, 504):
-                raise BadControlRequest("status must be 429, 500, 502, 503 or 504")
-            count = body.get("count")
-            seconds = body.get("seconds")
-            if count is None and seconds is None:
-                count = 1
-            count = int(count) if count is not None else None
-            seconds = float(seconds) if seconds is not None else None
-            if count is not None and not 1 <= count <= 1_000_000:
-                raise BadControlRequest("count must be between 1 and 1000000")
-            if seconds is not None and not 0 < seconds <= 3600:
-                raise BadControlRequest("seconds must be between 0 and 3600")
-            state.add_fault(status, count, seconds)
-            return Response(
-                {
-                    "faults": [asdict(fault) for fault in state.faults],
-                    "failed": state.failed_requests,
-                }
-            )
-
-        return await guarded(request, action)
-
-    @delete("/emulator/faults", status_code=204, sync_to_thread=False)
-    def clear_faults() -> None:
-        state.faults.clear()
-
-    # --- what was sent ------------------------------------------------------------------------
-
-    @get("/emulator/whatsapp/outbox", sync_to_thread=False)
-    def outbox(phone: FromQuery[str | None] = None) -> list[dict[str, Any]]:
-        return [message.public() for message in state.messages_to(phone)]
-
-    @delete("/emulator/whatsapp/outbox", status_code=204, sync_to_thread=False)
-    def clear_outbox() -> None:
-        state.clear_outbox()
-
-    @get("/emulator/whatsapp/stats", sync_to_thread=False)
-    def stats() -> dict[str, Any]:
-        return {
-            "accepted": len(state.outbox),
-            "distinct": len(state.accepted),
-            "duplicates": state.duplicates(),
-            "failed_requests": state.failed_requests,
-        }
-
     # --- acting as Twilio toward an application ---------------------------------------
 
     @post("/emulator/whatsapp/inbound", status_code=200)
@@ -277,7 +202,7 @@ def build_control_routes(state: EmulatorState) -> list[HTTPRouteHandler]:
                 state.accounts.get(account_sid) if account_sid else state.account_for_sender(sender)
             )
             if account is None:
-                return _problem("no account has this WhatsApp sender (give account_sid)", 404)
+                return problem("no account has this WhatsApp sender (give account_sid)", 404)
             repeat = int(body.get("repeat", 0))
             if not 0 <= repeat <= 20:
                 raise BadControlRequest("repeat must be between 0 and 20")
@@ -346,7 +271,7 @@ def build_control_routes(state: EmulatorState) -> list[HTTPRouteHandler]:
         wanted = f"whatsapp:{phone}" if phone else None
         return [form for form in list(state.inbound) if wanted is None or form["From"] == wanted]
 
-    # --- settings, log, health --------------------------------------------------------------
+    # --- settings (the log and health come from log_routes) ------------------------------------
 
     @post("/emulator/settings", status_code=200)
     async def change_settings(request: Request) -> Response:
@@ -361,24 +286,6 @@ def build_control_routes(state: EmulatorState) -> list[HTTPRouteHandler]:
 
         return await guarded(request, action)
 
-    @get("/emulator/log", sync_to_thread=False)
-    def read_log(
-        kind: FromQuery[str | None] = None, since: FromQuery[int] = 0
-    ) -> list[dict[str, Any]]:
-        return [
-            entry
-            for entry in list(state.log)
-            if entry["id"] > since and (kind is None or entry["kind"] == kind)
-        ]
-
-    @delete("/emulator/log", status_code=204, sync_to_thread=False)
-    def clear_log() -> None:
-        state.log.clear()
-
-    @get("/emulator/health", sync_to_thread=False)
-    def health() -> dict[str, Any]:
-        return {"status": "ok", "time": time.time()}
-
     return [
         register_account,
         list_accounts,
@@ -387,15 +294,10 @@ def build_control_routes(state: EmulatorState) -> list[HTTPRouteHandler]:
         set_window,
         set_outcome,
         clear_outcomes,
-        add_fault,
-        clear_faults,
-        outbox,
-        clear_outbox,
-        stats,
+        *fault_routes(state, statuses=FAULT_STATUSES, statuses_rule=FAULT_STATUSES_RULE),
+        *outbox_routes(state, "/emulator/whatsapp"),
         inbound,
         inbound_sent,
         change_settings,
-        read_log,
-        clear_log,
-        health,
+        *log_routes(state),
     ]

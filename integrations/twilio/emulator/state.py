@@ -5,18 +5,13 @@ status callback it POSTed."""
 
 from __future__ import annotations
 
-import asyncio
-import itertools
 import secrets
-import threading
-import time
 import uuid
-from collections import Counter
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
+from kiunga.integrations.emulation.state import MessagingState
 from kiunga.integrations.twilio.signature import SIGNATURE_HEADER, sign
 
 # The demo account every emulator knows. The sender is Twilio's WhatsApp sandbox number.
@@ -106,14 +101,10 @@ class Outcome:
         }[self.final]
 
 
-@dataclass
-class Fault:
-    status: int
-    remaining: int | None
-    until: float | None
+class EmulatorState(MessagingState[OutboundWhatsApp]):
+    # The parts of the duplicate key, as the stats show them.
+    duplicate_fields = ("account_sid", "to", "message")
 
-
-class EmulatorState:
     def __init__(
         self,
         *,
@@ -123,23 +114,15 @@ class EmulatorState:
     ) -> None:
         if window_mode not in WINDOW_MODES:
             raise ValueError(f"window_mode must be one of {WINDOW_MODES}")
+        super().__init__()
         self.status_delay = status_delay
         self.window_mode = window_mode
         self.accounts: dict[str, TwilioAccount] = {}
         self.templates: dict[str, Template] = {}
         # (sender, user) → when the user last wrote to the sender
         self.last_inbound: dict[tuple[str, str], datetime] = {}
-        self.outbox: list[OutboundWhatsApp] = []
-        self.accepted: Counter[tuple[str, str, str]] = Counter()
         self.outcomes: dict[str, Outcome] = {}
         self.inbound: list[dict[str, str]] = []  # the inbound forms POSTed, oldest first
-        self.faults: list[Fault] = []
-        self.failed_requests = 0
-        self.log: list[dict[str, Any]] = []
-        self._log_ids = itertools.count(1)
-        self._lock = threading.Lock()
-        self.http: httpx.AsyncClient | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
         if with_demo_account:
             self.add_account(
                 TwilioAccount(
@@ -179,114 +162,32 @@ class EmulatorState:
         last = self.last_inbound.get((sender, user))
         return last is not None and datetime.now(UTC) - last < WINDOW
 
-    # --- faults -----------------------------------------------------------------------------
+    # --- the outbox (kept by MessagingState) --------------------------------------------------
 
-    def add_fault(self, status: int, count: int | None, seconds: float | None) -> Fault:
-        fault = Fault(status, count, time.monotonic() + seconds if seconds is not None else None)
-        with self._lock:
-            self.faults.append(fault)
-        return fault
+    def duplicate_key(self, message: OutboundWhatsApp) -> tuple[str, str, str]:
+        key = (message.account_sid, message.to, message.content_sid or message.body)
+        if message.content_sid and message.content_variables:
+            key = (key[0], key[1], f"{message.content_sid}:{message.content_variables}")
+        return key
 
-    def take_fault(self) -> int | None:
-        now = time.monotonic()
-        with self._lock:
-            self.faults = [
-                f
-                for f in self.faults
-                if (f.remaining is None or f.remaining > 0) and (f.until is None or f.until > now)
-            ]
-            if not self.faults:
-                return None
-            fault = self.faults[0]
-            if fault.remaining is not None:
-                fault.remaining -= 1
-            self.failed_requests += 1
-            return fault.status
-
-    # --- the outbox -------------------------------------------------------------------------
-
-    def accept(self, message: OutboundWhatsApp) -> None:
-        with self._lock:
-            self.outbox.append(message)
-            key = (message.account_sid, message.to, message.content_sid or message.body)
-            if message.content_sid and message.content_variables:
-                key = (key[0], key[1], f"{message.content_sid}:{message.content_variables}")
-            self.accepted[key] += 1
-
-    def messages_to(self, phone: str | None = None) -> list[OutboundWhatsApp]:
-        with self._lock:
-            return [m for m in self.outbox if phone is None or m.to == phone]
-
-    def find(self, sid: str) -> OutboundWhatsApp | None:
-        with self._lock:
-            for message in self.outbox:
-                if message.sid == sid:
-                    return message
-        return None
-
-    def duplicates(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return [
-                {"account_sid": account, "to": to, "message": text, "count": count}
-                for (account, to, text), count in self.accepted.items()
-                if count > 1
-            ]
-
-    def clear_outbox(self) -> None:
-        with self._lock:
-            self.outbox.clear()
-            self.accepted.clear()
+    def message_id(self, message: OutboundWhatsApp) -> str:
+        return message.sid
 
     # --- webhooks -----------------------------------------------------------------------------
-
-    def record(self, **entry: Any) -> dict[str, Any]:
-        entry = {"id": next(self._log_ids), "at": datetime.now(UTC).isoformat(), **entry}
-        with self._lock:
-            self.log.append(entry)
-            del self.log[:-5000]
-        return entry
 
     async def post_signed(
         self, kind: str, url: str, form: dict[str, str], auth_token: str
     ) -> dict[str, Any]:
         """POST `form` to `url` as Twilio does: form-encoded, X-Twilio-Signature computed over
         this exact URL and these fields with the account's auth token."""
-        assert self.http is not None, "the emulator's HTTP client is not started"
         signature = sign(auth_token, url, form)
-        started = time.monotonic()
-        status: int | None = None
-        body: str | None = None
-        content_type: str | None = None
-        error: str | None = None
-        try:
-            answer = await self.http.post(
-                url,
-                data=form,
-                headers={SIGNATURE_HEADER: signature, "User-Agent": "TwilioProxy/1.1"},
-            )
-            status, body = answer.status_code, answer.text
-            content_type = answer.headers.get("content-type")
-        except httpx.TimeoutException:
-            error = "timeout"
-        except httpx.HTTPError as problem:
-            error = f"{type(problem).__name__}: {problem}"
-        return self.record(
-            direction="out",
-            kind=kind,
-            url=url,
-            form=form,
+        return await self.post_form(
+            kind,
+            url,
+            form,
+            headers={SIGNATURE_HEADER: signature, "User-Agent": "TwilioProxy/1.1"},
             signature=signature,
-            status=status,
-            content_type=content_type,
-            response=body,
-            error=error,
-            seconds=round(time.monotonic() - started, 4),
         )
-
-    def background(self, coroutine: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     @staticmethod
     def new_sid(prefix: str = "SM") -> str:
