@@ -114,6 +114,10 @@ class Settings:
     # `kiunga serve`: how long a client may take to send a request's headers, then its body.
     header_timeout_seconds: int = 10
     body_timeout_seconds: int = 120
+    # The secret path token of the platform's shared USSD code's callback
+    # (/hooks/ussd/<this>/ussd): ISPs on a shared code are told apart by their extension.
+    # Unset: that path answers 404.
+    ussd_shared_token: str | None = field(default=None, repr=False)
 
     @property
     def uses_embedded_services(self) -> bool:
@@ -155,6 +159,7 @@ def load_settings() -> Settings:
         metrics_token=_env("METRICS_TOKEN"),
         header_timeout_seconds=_env_int("HEADER_TIMEOUT", 10, minimum=1),
         body_timeout_seconds=_env_int("BODY_TIMEOUT", 120, minimum=1),
+        ussd_shared_token=_env("USSD_SHARED_TOKEN") or None,
     )
 
 

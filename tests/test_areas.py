@@ -117,6 +117,7 @@ def test_the_list_is_in_pyproject_and_ordered_by_position():
     assert [item.label for item in assemble().nav] == [
         "Sites", "Packages", "Subscribers", "Tickets", "Reports", "Services", "Invoices",
         "Payments", "M-Pesa", "Resellers", "Settings", "Routers", "Vouchers", "Portal", "Messages",
+        "Channels", "Phone",
     ]  # fmt: skip
 
 

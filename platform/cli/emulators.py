@@ -53,6 +53,69 @@ def daraja_command(
     run_emulator(host, port, apps_source=apps, callback_delay=callback_delay)
 
 
+@emulator_app.command("africastalking")
+def africastalking_command(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", "-p", min=1, help="Port.")] = 8091,
+    delivery_delay: Annotated[
+        float,
+        typer.Option("--delivery-delay", min=0.0, help="Seconds before delivery reports."),
+    ] = 0.5,
+) -> None:
+    """Serve an Africa's Talking emulator: the SMS API, delivery reports, and USSD and
+    incoming-SMS callbacks sent on request (control endpoints under /emulator)."""
+    from kiunga.integrations.africastalking.emulator import (
+        DEMO_API_KEY,
+        DEMO_SENDER_ID,
+        DEMO_SHORTCODE,
+        DEMO_USERNAME,
+        run_emulator,
+    )
+
+    console.print(f"Africa's Talking emulator on http://{host}:{port}")
+    console.print(
+        f"demo app: username {DEMO_USERNAME}, API key {DEMO_API_KEY}, "
+        f"sender id {DEMO_SENDER_ID}, shortcode {DEMO_SHORTCODE}"
+    )
+    run_emulator(host, port, delivery_delay=delivery_delay)
+
+
+@emulator_app.command("twilio")
+def twilio_command(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", "-p", min=1, help="Port.")] = 8092,
+    status_delay: Annotated[
+        float,
+        typer.Option("--status-delay", min=0.0, help="Seconds between status callbacks."),
+    ] = 0.5,
+    window_mode: Annotated[
+        str,
+        typer.Option(
+            "--window-mode",
+            help="Free text outside the 24-hour window: 'reject' (400, 63016) or 'callback' "
+            "(accepted, then a failed status callback, as Twilio does).",
+        ),
+    ] = "reject",
+) -> None:
+    """Serve a Twilio emulator for WhatsApp: the Messages API, signed status callbacks, and
+    signed inbound webhooks sent on request (control endpoints under /emulator)."""
+    from kiunga.integrations.twilio.emulator import (
+        DEMO_ACCOUNT_SID,
+        DEMO_AUTH_TOKEN,
+        DEMO_WHATSAPP_FROM,
+        run_emulator,
+    )
+
+    if window_mode not in ("reject", "callback"):
+        raise typer.BadParameter("--window-mode must be 'reject' or 'callback'")
+    console.print(f"Twilio emulator on http://{host}:{port}")
+    console.print(
+        f"demo account: SID {DEMO_ACCOUNT_SID}, auth token {DEMO_AUTH_TOKEN}, "
+        f"WhatsApp sender {DEMO_WHATSAPP_FROM}"
+    )
+    run_emulator(host, port, status_delay=status_delay, window_mode=window_mode)
+
+
 @emulator_app.command("routeros")
 def routeros_command(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",

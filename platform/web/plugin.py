@@ -173,7 +173,11 @@ class KiungaWebPlugin(InitPluginProtocol):
         )
         app_config.openapi_config = openapi_config()
         app_config.state["services"] = services
-        app_config.state["console_nav"] = (NavItem("Dashboard", "/"), *assembly.nav)
+        development = services.settings.environment == "development"
+        app_config.state["console_nav"] = (
+            NavItem("Dashboard", "/"),
+            *(item for item in assembly.nav if development or not item.development_only),
+        )
         app_config.state["dashboard_counters"] = assembly.dashboard_counters
 
         async def close_services() -> None:

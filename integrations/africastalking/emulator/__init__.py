@@ -35,7 +35,8 @@ Control endpoints (JSON):
     POST   /emulator/sms/inbound     {callback_url, from, to, text, linkId?, networkCode?,
                                      repeat?}: POSTs AT's incoming-SMS form (date, from, id,
                                      linkId, text, to, networkCode) and returns
-                                     {form, status, response, deliveries}
+                                     {form, status, response, error, deliveries};
+                                     GET ?phone= lists the incoming SMS posted (AT's forms)
     POST   /emulator/ussd            {callback_url, serviceCode, phoneNumber, text,
                                      sessionId?, networkCode?, repeat?}: one hop as given
     POST   /emulator/ussd/dial       {callback_url, serviceCode, phoneNumber, networkCode?,

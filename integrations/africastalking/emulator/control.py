@@ -256,10 +256,16 @@ def build_control_routes(state: EmulatorState) -> list[HTTPRouteHandler]:
                     ],
                     "status": deliveries[0]["status"],
                     "response": deliveries[0]["response"],
+                    "error": deliveries[0]["error"],
                 }
             )
 
         return await guarded(request, action)
+
+    @get("/emulator/sms/inbound", sync_to_thread=False)
+    def inbound_sent(phone: FromQuery[str | None] = None) -> list[dict[str, Any]]:
+        """The incoming SMS the emulator POSTed, from `phone` (all when none)."""
+        return [form for form in list(state.inbound) if phone is None or form["from"] == phone]
 
     # --- acting as AT toward an application: USSD -----------------------------------------
 
@@ -398,6 +404,7 @@ def build_control_routes(state: EmulatorState) -> list[HTTPRouteHandler]:
         set_outcome,
         clear_outcomes,
         inbound_sms,
+        inbound_sent,
         ussd_raw,
         ussd_dial,
         ussd_reply,

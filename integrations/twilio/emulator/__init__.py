@@ -37,7 +37,8 @@ Control endpoints (JSON):
                                        account_sid?, repeat?}: POSTs Twilio's inbound form,
                                        signed over webhook_url, opens the 24-hour window and
                                        returns {form, signature, status, content_type,
-                                       response, error, twiml_replies, deliveries}
+                                       response, error, twiml_replies, deliveries}; GET
+                                       ?phone= lists the inbound forms posted (+received_at)
     POST   /emulator/settings          {status_delay?, window_mode?}
     GET    /emulator/log               ?kind=create|status_callback|inbound&since=<id>;
                                        DELETE clears

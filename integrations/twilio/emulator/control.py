@@ -300,6 +300,7 @@ def build_control_routes(state: EmulatorState) -> list[HTTPRouteHandler]:
                 "ApiVersion": API_VERSION,
             }
             state.wrote(sender, user)
+            state.inbound.append({**form, "received_at": datetime.now(UTC).isoformat()})
             deliveries = [await state.post_signed("inbound", url, form, account.auth_token)]
             for _ in range(repeat):  # Twilio retries a webhook that failed
                 deliveries.append(await state.post_signed("inbound", url, form, account.auth_token))
@@ -338,6 +339,12 @@ def build_control_routes(state: EmulatorState) -> list[HTTPRouteHandler]:
             )
 
         return await guarded(request, action)
+
+    @get("/emulator/whatsapp/inbound", sync_to_thread=False)
+    def inbound_sent(phone: FromQuery[str | None] = None) -> list[dict[str, Any]]:
+        """The inbound messages the emulator POSTed, from `phone` (all when none)."""
+        wanted = f"whatsapp:{phone}" if phone else None
+        return [form for form in list(state.inbound) if wanted is None or form["From"] == wanted]
 
     # --- settings, log, health --------------------------------------------------------------
 
@@ -386,6 +393,7 @@ def build_control_routes(state: EmulatorState) -> list[HTTPRouteHandler]:
         clear_outbox,
         stats,
         inbound,
+        inbound_sent,
         change_settings,
         read_log,
         clear_log,

@@ -132,6 +132,7 @@ class EmulatorState:
         self.outbox: list[OutboundWhatsApp] = []
         self.accepted: Counter[tuple[str, str, str]] = Counter()
         self.outcomes: dict[str, Outcome] = {}
+        self.inbound: list[dict[str, str]] = []  # the inbound forms POSTed, oldest first
         self.faults: list[Fault] = []
         self.failed_requests = 0
         self.log: list[dict[str, Any]] = []

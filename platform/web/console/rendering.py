@@ -24,6 +24,8 @@ class NavItem:
     # Shown to fenced staff (an agent sees only the pages of their own work); the first
     # such entry is where their `/` leads.
     fenced_staff: bool = False
+    # Shown only when KIUNGA_ENV is development (a simulator, a tool of the demo).
+    development_only: bool = False
 
 
 PLATFORM_NAV = (

@@ -24,6 +24,7 @@ from kiunga.platform.db.base import utcnow
 from kiunga.tenants.catalog.models import Package
 from kiunga.tenants.network.models import Router
 from kiunga.tenants.network.radius.models import DynAuthAttempt, RadiusSession, UsagePeriod
+from kiunga.tenants.network.radius.subscribers import device_mac
 from kiunga.tenants.network.service import radius_secret
 from kiunga.tenants.services.models import Service
 from sqlalchemy import select
@@ -63,6 +64,25 @@ async def disconnect_service(
 ) -> list[DynAuthAttempt]:
     """End every open session of the service on its router."""
     return await _each_session(session, service_id, "disconnect", reason, [], policy)
+
+
+async def disconnect_device(
+    session: AsyncSession,
+    service_id: int,
+    mac: str,
+    *,
+    reason: str,
+    policy: DynAuthPolicy = DEFAULT_POLICY,
+) -> list[DynAuthAttempt]:
+    """End the service's open sessions from one device (its Calling-Station-Id, as
+    AA:BB:CC:DD:EE:FF), leaving the login's other devices online."""
+    attempts = []
+    for radius_session in await open_sessions(session, service_id):
+        if device_mac(radius_session.calling_station_id) == mac:
+            attempts.extend(
+                await _send(session, radius_session, "disconnect", reason, [], policy, service_id)
+            )
+    return attempts
 
 
 async def change_rate(

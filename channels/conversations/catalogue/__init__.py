@@ -1,0 +1,1 @@
+"""The conversation texts, one TOML file per language (en.toml, sw.toml, …)."""
