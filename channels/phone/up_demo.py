@@ -34,7 +34,7 @@ def _start(emulators: list, name: str, port: int, make):
     return server
 
 
-def _point_emulators_at_kiunga(at, twilio, seeded: DemoChannels) -> None:
+def point_emulators_at_kiunga(at, twilio, seeded: DemoChannels) -> None:
     """The demo accounts' delivery reports and status callbacks go to the demo ISP's
     callback addresses (as an ISP sets them in AT's and Twilio's dashboards)."""
     from kiunga.integrations.africastalking.emulator import (
@@ -101,7 +101,7 @@ def seed(demo: DemoContext) -> ChannelsUp | None:
     except Exception as exc:  # the demo goes on without channels; say why
         console.print(f"[yellow]Channels demo not set up: {type(exc).__name__}: {exc}[/yellow]")
         return ChannelsUp(at.url, twilio.url, None)
-    _point_emulators_at_kiunga(at, twilio, seeded)
+    point_emulators_at_kiunga(at, twilio, seeded)
     return ChannelsUp(at.url, twilio.url, seeded)
 
 
