@@ -84,6 +84,7 @@ async def test_the_lapsed_subscriber_pays_by_ussd_and_gets_the_receipt_by_sms(
     end = await _answer(phone, "1", "You will get an M-Pesa prompt")
     await phone.locator("#ussd-ended").wait_for()
     assert "Paybill 174379, account DEMO1" in end
+    marker = await phone.evaluate("window.__kiunga_marker = Math.random()")
 
     # The STK push reaches Daraja after the END screen was answered, once.
     async def paid() -> MpesaRequest | None:
@@ -109,7 +110,9 @@ async def test_the_lapsed_subscriber_pays_by_ussd_and_gets_the_receipt_by_sms(
         for entry in log
         if (entry.get("response") or {}).get("CheckoutRequestID") == request.checkout_request_id
     ]
-    assert datetime.fromisoformat(push["at"]) > hops[-1].received_at
+    # (The END hop's transaction stored its answer; the push came after it.)
+    assert hops[-1].processed_at is not None
+    assert datetime.fromisoformat(push["at"]) > hops[-1].processed_at
 
     # The service is back.
     async def active() -> bool:
@@ -123,6 +126,7 @@ async def test_the_lapsed_subscriber_pays_by_ussd_and_gets_the_receipt_by_sms(
     assert payment.method is PaymentMethod.MPESA and payment.amount == 100_000
     receipt = f"we received KES 1,000.00, receipt {payment.receipt_number}."
     await phone.locator("#inbox", has_text=receipt).wait_for(timeout=60_000)
+    assert await phone.evaluate("window.__kiunga_marker") == marker  # not reloaded by hand
     async with httpx.AsyncClient(timeout=30) as http:
         outbox = (
             await http.get(f"{at_emulator.url}/emulator/sms/outbox", params={"phone": DEMO_PHONE})
