@@ -108,7 +108,7 @@ DRAIN_SLICE = 5.0
 # The minute's sweep drains inline, for longer.
 DRAIN_BUDGET = 240.0
 WINDOW = 0.2  # the rate counter's window, seconds
-GROUPS_IN_FLIGHT = 4
+GROUPS_IN_FLIGHT = 2
 MAX_CONCURRENCY = 64
 MAX_BACKOFF = 3600.0
 MAX_ATTEMPTS = 12  # then failed: the provider was unreachable for a day or so
@@ -390,10 +390,13 @@ async def _load_windows(database: Database, schema: str, phones: list[str]) -> d
 
 # The provider may have taken a message whose request ended so: no answer after it was
 # sent (a read timeout), or an answer we cannot read. Sending it again could send it
-# twice, so it is in doubt, as after a crash. Anything else "unavailable" (a 5xx answer:
-# nothing was stored; a connection refused) is retried.
+# twice, so it is in doubt, as after a crash (settled by its report, else resent after the
+# grace). Anything else "unavailable" (a 5xx or 429 answer: nothing was taken; a connect
+# timeout) is retried with backoff.
 _AMBIGUOUS = (
     "ReadTimeout",
+    # requests' ConnectionError is also a connection reset after the request went out.
+    "ConnectionError",
     "unreachable: Timeout",
     "without SMSMessageData",
     "unreadable",

@@ -5,7 +5,7 @@ queued to the last accepted, none lost and none sent twice (the emulator counts 
 acceptance of every (app, number, text)).
 
 The ISP sends at up to 1,000 a second (its `send_rate_per_second`). The worker runs with a
-short claim lease and doubt grace (10 s and 5 s; production: 120 s and 600 s) so that the
+short claim lease and doubt grace (10 s and 60 s; production: 120 s and 600 s) so that the
 messages its death left in doubt are settled within the run. Delivery reports go to a
 recorder here (the web route that receives them is the channel settings' part); the bench
 applies, with the route's own function (`apply_delivery_report`), the reports of messages
@@ -41,7 +41,7 @@ MESSAGES = int(os.environ.get("KIUNGA_BENCH_OUTBOUND_MESSAGES", "10000"))
 PER_TRANSACTION = 1_000  # as the lifecycle's reminders arrive: a batch a transaction
 SEND_RATE = 1_000
 GOAL_PER_SECOND = 200
-LEASE_SECONDS, GRACE_SECONDS = 10, 5
+LEASE_SECONDS, GRACE_SECONDS = 10, 60
 
 
 def _free_port() -> int:

@@ -41,6 +41,11 @@ EXPECTED: dict[tuple[str, str], tuple[str, str, str]] = {
     ("GET", "/api/v1/api-keys"): ISP_WIDE,
     ("POST", "/api/v1/api-keys"): ISP_WIDE,
     ("DELETE", "/api/v1/api-keys/{key_id}"): ISP_WIDE,
+    # The channel settings: the ISP's own provider accounts.
+    ("GET", "/api/v1/channel-settings"): ISP_WIDE,
+    ("PUT", "/api/v1/channel-settings"): ISP_WIDE,
+    ("POST", "/api/v1/channel-settings/rotate-callback-token"): ISP_WIDE,
+    ("POST", "/api/v1/channel-settings/test-message"): ISP_WIDE,
     ("GET", "/api/v1/sites"): FENCED,
     ("POST", "/api/v1/sites"): ISP_WIDE,
     ("GET", "/api/v1/sites/{site_id}"): FENCED,
