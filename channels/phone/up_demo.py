@@ -34,7 +34,7 @@ def _start(emulators: list, name: str, port: int, make):
     return server
 
 
-def _point_emulators_at_kiunga(at, twilio, seeded: DemoChannels) -> None:
+def point_emulators_at_kiunga(at, twilio, seeded: DemoChannels) -> None:
     """The demo accounts' delivery reports and status callbacks go to the demo ISP's
     callback addresses (as an ISP sets them in AT's and Twilio's dashboards)."""
     from kiunga.integrations.africastalking.emulator import (
@@ -101,7 +101,7 @@ def seed(demo: DemoContext) -> ChannelsUp | None:
     except Exception as exc:  # the demo goes on without channels; say why
         console.print(f"[yellow]Channels demo not set up: {type(exc).__name__}: {exc}[/yellow]")
         return ChannelsUp(at.url, twilio.url, None)
-    _point_emulators_at_kiunga(at, twilio, seeded)
+    point_emulators_at_kiunga(at, twilio, seeded)
     return ChannelsUp(at.url, twilio.url, seeded)
 
 
@@ -119,18 +119,39 @@ def ussd_curl(callback_url: str, service_code: str, phone: str) -> str:
     return f"curl -X POST {callback_url} {session} {encoded}"
 
 
+def _story(demo: DemoContext) -> str:
+    """The demo story's steps on the Phone page, told as the M-Pesa demo left DEMO1."""
+    mpesa = getattr(demo.made.get("mpesa"), "seeded", None)
+    if mpesa is None:
+        return "  (No M-Pesa demo: paying from the phone needs the Daraja emulator.)\n"
+    if mpesa.lapsed:
+        return (
+            f"  The demo story there: {mpesa.account_number} is lapsed. Dial, then 2 (Pay), "
+            "1 (the amount due), 1 (Confirm):\n"
+            "  the END screen; a moment later the Daraja emulator's customer accepts the "
+            "M-Pesa prompt,\n"
+            "  the service comes back and the receipt SMS arrives in the page's messages.\n"
+        )
+    return (
+        f"  {mpesa.account_number} is paid up: dial and pay ahead (2, Pay); the Daraja "
+        "emulator's customer accepts\n"
+        "  and the receipt SMS arrives in the page's messages.\n"
+    )
+
+
 def banner(demo: DemoContext) -> str:
     made: ChannelsUp | None = demo.made.get("phone")
     if made is None or made.seeded is None:
         return ""
     seeded = made.seeded
     return (
-        f"Channels: USSD {seeded.ussd_code}, SMS from {seeded.sender_id} (shortcode "
-        f"{seeded.shortcode}), WhatsApp {seeded.whatsapp_from};\n"
+        f"Channels: USSD {seeded.ussd_code}; SMS to shortcode {seeded.shortcode}, replies "
+        f"from {seeded.sender_id}; WhatsApp {seeded.whatsapp_from}.\n"
         f"  Africa's Talking emulator at {made.at_url}, Twilio emulator at {made.twilio_url}.\n"
         f"  USSD callback (AT's form POST): {seeded.callbacks.ussd}\n"
+        "  Open a USSD session as Africa's Talking does (answered with the first CON screen):\n"
         f"  {ussd_curl(seeded.callbacks.ussd, seeded.ussd_code, DEMO_PHONE)}\n"
-        f"  Phone page (dial, text, WhatsApp as subscriber {DEMO_PHONE}): {demo.url}/phone\n"
-        "  The demo story: on the Phone page dial the code, pay; the Daraja emulator pays,\n"
-        "  the service comes back and the receipt SMS arrives in the phone's inbox.\n"
+        f"  Phone page: {demo.url}/phone (signed in as the owner above). It dials, texts and\n"
+        f"  WhatsApps as {DEMO_PHONE} and shows what Kiunga sends that phone (/me's code too).\n"
+        f"{_story(demo)}"
     )

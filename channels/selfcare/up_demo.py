@@ -6,7 +6,7 @@ from __future__ import annotations
 def banner(demo) -> str:
     mpesa = getattr(demo.made.get("mpesa"), "seeded", None)
     who = (
-        f" with the demo subscriber's phone {mpesa.msisdn} (account {mpesa.account_number})"
+        f" with the demo subscriber's phone +{mpesa.msisdn} (account {mpesa.account_number})"
         if mpesa is not None
         else " with a subscriber's phone number"
     )

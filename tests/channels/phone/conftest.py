@@ -5,14 +5,21 @@ conversation would, and the app in development (where the Phone page exists)."""
 from __future__ import annotations
 
 import dataclasses
+import socket
+import threading
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
+import uvicorn
 from kiunga.channels.phone.demo import seed_demo_channels
+from kiunga.channels.phone.up_demo import point_emulators_at_kiunga
+from kiunga.platform.areas import assemble
 from kiunga.platform.web.app import create_app
+from kiunga.tenants.mpesa.demo import seed_demo_mpesa
 
 from fixtures.channels import unique_ussd_code
+from fixtures.served import KiungaServer
 
 OWNER_PASSWORD = "correct horse battery"
 
@@ -75,3 +82,62 @@ async def owner_of(development_app, login):
     yield signed_in
     for client in clients:
         await client.aclose()
+
+
+class SelfAddressedServer(KiungaServer):
+    """The app in development served on a real port whose public address (where the
+    emulators and Daraja POST their callbacks) is its own, as under `kiunga up`."""
+
+    def __init__(self, settings, database_url, redis_url):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.settings = dataclasses.replace(
+            settings, environment="development", public_url=self.url
+        )
+        self.app = create_app(self.settings, database_url, redis_url)
+        self.server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning"))
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
+        )
+
+
+@pytest.fixture
+def real_kiunga(settings, database_url, redis_url, monkeypatch):
+    """Kiunga in development with its real hook routes, reached at its own public address;
+    this process's jobs (the worker a test starts) build callback URLs from it too."""
+    from kiunga.tenants.mpesa import config
+
+    server = SelfAddressedServer(settings, database_url, redis_url).start()
+    monkeypatch.setattr(config, "get_settings", lambda: server.settings)
+    yield server
+    server.stop()
+
+
+def every_areas_jobs(registry) -> None:
+    """What `kiunga worker` runs: every listed area's jobs and event handlers."""
+    areas = assemble().areas
+    registry.add(*(spec for area in areas for spec in (*area.jobs, *area.event_handlers)))
+
+
+@pytest.fixture
+async def demo_isp(make_tenant, database_url, daraja, at_emulator, twilio_emulator, real_kiunga):
+    """(tenant, DemoChannels): an ISP seeded exactly as `kiunga up` seeds the demo one (its
+    paybill on the Daraja emulator's demo app, the lapsed subscriber DEMO1, its channels on
+    the emulators' demo accounts, whose reports go to the real Kiunga), its own USSD code."""
+    tenant = make_tenant(name="Demo Story Wireless")
+    await seed_demo_mpesa(database_url, tenant.slug, daraja.url)
+    seeded = await seed_demo_channels(
+        database_url,
+        tenant.slug,
+        at_url=at_emulator.url,
+        twilio_url=twilio_emulator.url,
+        public_url=real_kiunga.url,
+        ussd_code=unique_ussd_code(),
+    )
+    # The run's emulators are shared: their demo accounts are put back as they were after.
+    before = (dict(at_emulator.state.accounts), dict(twilio_emulator.state.accounts))
+    point_emulators_at_kiunga(at_emulator, twilio_emulator, seeded)
+    yield tenant, seeded
+    at_emulator.state.accounts.update(before[0])
+    twilio_emulator.state.accounts.update(before[1])

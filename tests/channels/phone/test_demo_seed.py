@@ -9,15 +9,19 @@ import asyncio
 import subprocess
 from urllib.parse import urlsplit
 
+import pytest
 from kiunga.channels.messages import secrets
 from kiunga.channels.messages.models import ChannelSettings
 from kiunga.channels.messages.routing import ChannelRoutes
-from kiunga.channels.phone.demo import seed_demo_channels
-from kiunga.channels.phone.up_demo import ussd_curl
+from kiunga.channels.phone.demo import CallbackUrls, DemoChannels, seed_demo_channels
+from kiunga.channels.phone.up_demo import ChannelsUp, banner, ussd_curl
 from kiunga.integrations.africastalking.emulator import DEMO_API_KEY, DEMO_USERNAME
 from kiunga.integrations.africastalking.forms import parse_ussd_hop
 from kiunga.integrations.twilio.emulator import DEMO_AUTH_TOKEN
+from kiunga.platform.cli.up import DemoContext
 from kiunga.platform.db.engine import Database
+from kiunga.tenants.mpesa.demo import DemoMpesa
+from kiunga.tenants.mpesa.up_demo import MpesaUp
 
 from fixtures.channels import unique_ussd_code
 
@@ -136,3 +140,52 @@ async def test_ups_step_starts_the_emulators_and_points_them_at_kiunga(
         for emulator in context.emulators:
             emulator.stop()
     assert len(context.emulators) == 2
+
+
+def _demo_context(settings, *, lapsed: bool | None) -> DemoContext:
+    """A DemoContext as `kiunga up` has it after the seed steps: channels seeded, and the
+    M-Pesa demo's subscriber lapsed, paid up, or no M-Pesa demo at all (None)."""
+    seeded = DemoChannels(
+        ussd_code="*483*57#",
+        sender_id="KIUNGA",
+        shortcode="20880",
+        whatsapp_from="+14155238886",
+        callbacks=CallbackUrls.of("http://127.0.0.1:8000", "tok"),
+        created_now=False,
+    )
+    context = DemoContext(settings, "postgresql://unused", "demo.localhost", {}, [])
+    context.made["phone"] = ChannelsUp("http://127.0.0.1:8091", "http://127.0.0.1:8092", seeded)
+    if lapsed is not None:
+        mpesa = DemoMpesa(
+            shortcode="174379",
+            account_number="DEMO1",
+            amount_shillings=1000,
+            msisdn="254708374149",
+            registered=True,
+            message="",
+            service_status="expired" if lapsed else "active",
+        )
+        context.made["mpesa"] = MpesaUp(8089, mpesa)
+    return context
+
+
+@pytest.mark.parametrize("lapsed", [True, False, None])
+def test_the_banner_tells_the_story_as_the_demo_subscriber_is(settings, lapsed):
+    from kiunga.channels.selfcare import up_demo as selfcare_up
+
+    context = _demo_context(settings, lapsed=lapsed)
+    text = banner(context)
+    assert "Channels: USSD *483*57#;" in text
+    assert "USSD callback (AT's form POST): http://127.0.0.1:8000/hooks/channels/tok/ussd" in text
+    assert f"{context.url}/phone" in text and "+254708374149" in text
+    if lapsed:
+        assert "DEMO1 is lapsed" in text and "the service comes back" in text
+    elif lapsed is False:
+        assert "DEMO1 is paid up" in text and "comes back" not in text
+    else:
+        assert "No M-Pesa demo" in text and "receipt" not in text
+    # Read with self-care's lines (the area before): the phone written one way, no line twice.
+    together = selfcare_up.banner(context) + text
+    assert "254708374149" not in together.replace("+254708374149", "")
+    lines = [line.strip() for line in together.splitlines() if line.strip()]
+    assert len(lines) == len(set(lines))
