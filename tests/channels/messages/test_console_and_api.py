@@ -208,7 +208,7 @@ async def test_a_sign_in_code_is_masked_in_the_log_and_not_searchable(
     reader = make_key(tenant.id, ("messages:read",))
     log = (await client.get("/api/v1/messages", headers=auth(reader))).json()["items"]
     assert sorted(m["body"] for m in log) == ["Paid 482915", "Your code is ••••••"]
-    found = await client.get("/api/v1/messages?search=482915", headers=auth(reader))
+    found = await client.get("/api/v1/messages?q=482915", headers=auth(reader))
     assert [m["kind"] for m in found.json()["items"]] == ["receipt"]
 
     await login(client, make_staff(tenant.id, StaffRole.ADMIN))
