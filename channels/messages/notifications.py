@@ -113,7 +113,9 @@ async def notify_payment(ctx: TaskContext, event: OutboxEvent) -> None:
         "receipt",
         {
             "amount": format_money(int(facts.get("amount") or 0), currency),
-            "receipt": facts.get("receipt_number") or facts.get("reference") or "",
+            # The M-Pesa receipt code is what the subscriber recognises (it is on their own
+            # M-Pesa SMS); the ISP's receipt number where there is none (cash).
+            "receipt": facts.get("reference") or facts.get("receipt_number") or "",
             "balance": format_money(int(facts.get("balance") or 0), currency),
         },
         dedupe_key=_key("receipt", event),
