@@ -50,7 +50,8 @@ class MessageRead(msgspec.Struct):
     def of(cls, m: Message) -> MessageRead:
         return cls(
             id=m.id, direction=m.direction.value, channel=m.channel.value, phone=m.phone,
-            subscriber_id=m.subscriber_id, kind=m.kind, body=m.body, language=m.language,
+            subscriber_id=m.subscriber_id, kind=m.kind, body=queries.body_for_staff(m),
+            language=m.language,
             status=m.status.value, segments=m.segments, attempts=m.attempts,
             provider_id=m.provider_id,
             cost=queries.format_cost(m.cost_micros, m.cost_currency) or None,

@@ -108,6 +108,7 @@ class MessagesPageController(Controller):
             "messages/index.html",
             totals=await queries.month_totals(tenant_session),
             messages=rows,
+            staff_body=queries.body_for_staff,
             total=total,
             pages=pages.counted(total),
             filters=filters,

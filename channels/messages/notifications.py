@@ -35,7 +35,7 @@ from kiunga.platform.money import format_money
 from kiunga.tenants.billing.invoices import amount_due
 from kiunga.tenants.billing.ledger import tenant_currency
 from kiunga.tenants.catalog.models import Package
-from kiunga.tenants.services.models import Service
+from kiunga.tenants.services.models import Service, ServiceStatus
 from kiunga.tenants.subscribers.models import Subscriber
 from kiunga.tenants.tickets.models import AuthorKind, Channel, Ticket, TicketMessage
 from kiunga.tenants.vouchers.models import VoucherSale
@@ -113,7 +113,9 @@ async def notify_payment(ctx: TaskContext, event: OutboxEvent) -> None:
         "receipt",
         {
             "amount": format_money(int(facts.get("amount") or 0), currency),
-            "receipt": facts.get("receipt_number") or facts.get("reference") or "",
+            # The M-Pesa receipt code is what the subscriber recognises (it is on their own
+            # M-Pesa SMS); the ISP's receipt number where there is none (cash).
+            "receipt": facts.get("reference") or facts.get("receipt_number") or "",
             "balance": format_money(int(facts.get("balance") or 0), currency),
         },
         dedupe_key=_key("receipt", event),
@@ -141,6 +143,17 @@ async def _service_values(session: AsyncSession, service_id: int) -> dict[str, A
     }
 
 
+# A change of state is told only while it is still true when the handler runs: a
+# suspension already lifted, or a welcome to a service that has since expired, would only
+# confuse (the later event tells what holds now).
+STILL_TRUE = {
+    "activated": {ServiceStatus.ACTIVE},
+    "restored": {ServiceStatus.ACTIVE},
+    "suspended": {ServiceStatus.SUSPENDED},
+    "expired": {ServiceStatus.EXPIRED},
+}
+
+
 async def _notify_service(
     ctx: TaskContext, event: OutboxEvent, kind: str, *, urgent: bool, key: str | None = None
 ) -> None:
@@ -148,6 +161,8 @@ async def _notify_service(
     if values is None:
         return
     service: Service = values.pop("service")
+    if kind in STILL_TRUE and service.status not in STILL_TRUE[kind]:
+        return
     if kind == "overdue":
         # What is owed now, not at the period's end.
         values["amount_due"] = format_money(

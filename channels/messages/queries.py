@@ -3,14 +3,16 @@ totals for the messaging page."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from kiunga.channels.messages.models import Direction, Message, MessageChannel, MessageStatus
 from kiunga.platform.db.base import utcnow
 from kiunga.platform.errors import DomainError
 from kiunga.tenants.zones import tenant_zone
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
@@ -58,6 +60,10 @@ def parse_filters(
     )
 
 
+# Kinds whose text is a secret of the subscriber's (a sign-in code): staff see it masked.
+SECRET_KINDS = frozenset({"sign_in_code"})
+
+
 def _filtered(filters: MessageFilters) -> Select:
     query = select(Message)
     if filters.status is not None:
@@ -76,7 +82,8 @@ def _filtered(filters: MessageFilters) -> Select:
         )
         query = query.where(
             or_(
-                Message.body.ilike(pattern),
+                # A secret's text is not searchable either: a search must not tell it.
+                and_(Message.body.ilike(pattern), Message.kind.not_in(SECRET_KINDS)),
                 Message.phone.ilike(pattern),
                 Message.kind.ilike(pattern),
                 Message.provider_id == filters.search,
@@ -154,7 +161,15 @@ async def month_totals(session: AsyncSession, now: datetime | None = None) -> To
 
 
 def format_cost(micros: int | None, currency: str | None) -> str:
-    """Millionths as "KES 0.8000" (four places, as AT quotes them)."""
+    """Millionths as "KES 0.8000" (four places, as AT quotes them), exactly."""
     if micros is None:
         return ""
-    return f"{currency or ''} {micros / 1_000_000:,.4f}".strip()
+    return f"{currency or ''} {Decimal(micros) / 1_000_000:,.4f}".strip()
+
+
+def body_for_staff(message: Message) -> str:
+    """The text as the log shows it to staff: a sign-in code's digits masked, so that the
+    message log never lets someone sign in as the subscriber."""
+    if message.kind in SECRET_KINDS:
+        return re.sub(r"\d", "•", message.body)
+    return message.body

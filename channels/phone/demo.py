@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kiunga.channels.messages import secrets
+from kiunga.channels.messages import notifications, secrets
 from kiunga.channels.messages.models import ChannelSettings
 from kiunga.channels.messages.routing import PROVIDER
 from kiunga.integrations.africastalking.emulator import (
@@ -24,9 +24,12 @@ from kiunga.integrations.twilio.emulator import (
     DEMO_AUTH_TOKEN,
     DEMO_WHATSAPP_FROM,
 )
+from kiunga.platform.db.base import utcnow
 from kiunga.platform.db.engine import Database
+from kiunga.platform.jobs.outbox import OutboxDelivery, OutboxEvent
 from kiunga.platform.models import Tenant, UssdCodeRoute, WebhookRoute
-from sqlalchemy import delete, select
+from sqlalchemy import delete, literal, select
+from sqlalchemy.dialects.postgresql import insert
 
 DEMO_USSD_CODE = "*483*57#"
 LOCAL_PREFIXES = ("http://127.0.0.1", "http://localhost")
@@ -164,6 +167,8 @@ async def seed_demo_channels(
                 row.twilio_base_url = twilio_url
             # The platform's routing tables are written in the tenant's transaction (the
             # session reaches the platform schema by its qualified names).
+            if created_now:
+                await _history_is_not_news(session)
             token = await _callback_token(session, row, tenant.id)
             code = await _ussd_code(session, row, tenant.id, ussd_code)
             await session.flush()
@@ -180,3 +185,20 @@ async def seed_demo_channels(
         callbacks=CallbackUrls.of(public_url, token),
         created_now=created_now,
     )
+
+
+async def _history_is_not_news(session) -> None:
+    """The demo's seeded history (a service activated weeks ago, a payment long settled)
+    is not told to the subscriber when the worker first starts: each event already in the
+    outbox is marked handled for the notification handlers, and only what happens from now
+    on reaches the Phone page."""
+    now = utcnow()
+    for spec in notifications.HANDLERS:
+        events = select(OutboxEvent.id, literal(spec.name), literal(0), literal(now)).where(
+            OutboxEvent.topic == spec.topic
+        )
+        await session.execute(
+            insert(OutboxDelivery)
+            .from_select(["event_id", "handler", "attempts", "completed_at"], events)
+            .on_conflict_do_nothing()
+        )

@@ -8,32 +8,22 @@ only whether each one is set).
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import secrets
 
-from cryptography.fernet import Fernet, InvalidToken
-from kiunga.platform.auth.derived_keys import derive_key
-from kiunga.platform.settings import get_settings
+from kiunga.platform.auth.sealing import Sealer
 
 PURPOSE = "mpesa-credentials"
+_SEALER = Sealer(PURPOSE, "M-Pesa credential")
 TOKEN_BYTES = 24
 
 
-def _fernet(secret_key: str | None) -> Fernet:
-    secret = secret_key if secret_key is not None else get_settings().secret_key
-    return Fernet(base64.urlsafe_b64encode(derive_key(secret, PURPOSE)))
-
-
 def encrypt(value: str, *, secret_key: str | None = None) -> str:
-    return _fernet(secret_key).encrypt(value.encode()).decode()
+    return _SEALER.seal(value, secret_key=secret_key)
 
 
 def decrypt(token: str, *, secret_key: str | None = None) -> str:
-    try:
-        return _fernet(secret_key).decrypt(token.encode()).decode()
-    except InvalidToken as exc:
-        raise ValueError("the M-Pesa credential was stored under another secret key") from exc
+    return _SEALER.open(token, secret_key=secret_key)
 
 
 def new_callback_token() -> str:

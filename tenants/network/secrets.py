@@ -8,26 +8,15 @@ event or an API answer.
 
 from __future__ import annotations
 
-import base64
-
-from cryptography.fernet import Fernet, InvalidToken
-from kiunga.platform.auth.derived_keys import derive_key
-from kiunga.platform.settings import get_settings
+from kiunga.platform.auth.sealing import Sealer
 
 PURPOSE = "network-credentials"
-
-
-def _fernet(secret_key: str | None) -> Fernet:
-    secret = secret_key if secret_key is not None else get_settings().secret_key
-    return Fernet(base64.urlsafe_b64encode(derive_key(secret, PURPOSE)))
+_SEALER = Sealer(PURPOSE, "router credential")
 
 
 def encrypt(value: str, *, secret_key: str | None = None) -> str:
-    return _fernet(secret_key).encrypt(value.encode()).decode()
+    return _SEALER.seal(value, secret_key=secret_key)
 
 
 def decrypt(token: str, *, secret_key: str | None = None) -> str:
-    try:
-        return _fernet(secret_key).decrypt(token.encode()).decode()
-    except InvalidToken as exc:
-        raise ValueError("the router credential was stored under another secret key") from exc
+    return _SEALER.open(token, secret_key=secret_key)

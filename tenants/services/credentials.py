@@ -8,27 +8,16 @@ must be set again. A password never appears in a log line, an event or an API re
 
 from __future__ import annotations
 
-import base64
-
-from cryptography.fernet import Fernet, InvalidToken
-from kiunga.platform.auth.derived_keys import derive_key
-from kiunga.platform.settings import get_settings
+from kiunga.platform.auth.sealing import Sealer
 
 PURPOSE = "service-passwords"
+_SEALER = Sealer(PURPOSE, "password")
 MAX_PASSWORD_LENGTH = 64
 
 
-def _fernet(secret_key: str | None) -> Fernet:
-    secret = secret_key if secret_key is not None else get_settings().secret_key
-    return Fernet(base64.urlsafe_b64encode(derive_key(secret, PURPOSE)))
-
-
 def encrypt_password(password: str, *, secret_key: str | None = None) -> str:
-    return _fernet(secret_key).encrypt(password.encode()).decode()
+    return _SEALER.seal(password, secret_key=secret_key)
 
 
 def decrypt_password(token: str, *, secret_key: str | None = None) -> str:
-    try:
-        return _fernet(secret_key).decrypt(token.encode()).decode()
-    except InvalidToken as exc:
-        raise ValueError("the password was stored under another secret key") from exc
+    return _SEALER.open(token, secret_key=secret_key)

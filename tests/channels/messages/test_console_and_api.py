@@ -190,3 +190,28 @@ async def test_message_count_sanity(engine, make_tenant):
     mapped = engine.execution_options(schema_translate_map={None: tenant.schema})
     with Session(mapped) as session:
         assert session.scalar(select(func.count(Message.id))) == 0
+
+
+async def test_a_sign_in_code_is_masked_in_the_log_and_not_searchable(
+    client_for, make_tenant, make_key, make_staff, login, engine
+):
+    tenant = make_tenant()
+    subscriber = _subscriber(engine, tenant.schema, "C3", "+254711000003")
+    mapped = engine.execution_options(schema_translate_map={None: tenant.schema})
+    with Session(mapped) as session, session.begin():
+        for kind, body in (("sign_in_code", "Your code is 482915"), ("receipt", "Paid 482915")):
+            session.add(
+                Message(direction="out", channel="sms", phone="+254711000003", kind=kind,
+                        subscriber_id=subscriber, body=body, status="sent", urgent=True)
+            )  # fmt: skip
+    client = client_for(tenant.host)
+    reader = make_key(tenant.id, ("messages:read",))
+    log = (await client.get("/api/v1/messages", headers=auth(reader))).json()["items"]
+    assert sorted(m["body"] for m in log) == ["Paid 482915", "Your code is ••••••"]
+    found = await client.get("/api/v1/messages?q=482915", headers=auth(reader))
+    assert [m["kind"] for m in found.json()["items"]] == ["receipt"]
+
+    await login(client, make_staff(tenant.id, StaffRole.ADMIN))
+    page = await client.get(f"/messages?subscriber_id={subscriber}")
+    assert page.status_code == 200
+    assert "Your code is ••••••" in page.text and "Your code is 482915" not in page.text

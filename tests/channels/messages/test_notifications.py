@@ -57,6 +57,32 @@ async def _messages(unit_of_work) -> list[Message]:
         return list(await session.scalars(select(Message).order_by(Message.id)))
 
 
+async def _has_kind(unit_of_work, kind: str) -> bool:
+    return any(m.kind == kind for m in await _messages(unit_of_work))
+
+
+async def test_news_no_longer_true_when_handled_is_not_told(
+    unit_of_work, add_subscriber, add_package, start_worker
+):
+    amina = await add_subscriber()
+    await _phone(unit_of_work, amina, PHONE)
+    package = await add_package(price=150_000, name="Home 10")
+    async with unit_of_work() as session:
+        service = await create_service(
+            session, NewService(subscriber_id=amina, package_id=package), actor=STAFF,
+            allow_unpaid=True, now=utcnow(),
+        )  # fmt: skip
+        service_id = service.id
+    # Suspended and lifted again before any worker ran: the suspension is old news.
+    async with unit_of_work() as session:
+        await lifecycle.suspend_service(session, service_id, reason="unpaid", actor=STAFF)
+    async with unit_of_work() as session:
+        await lifecycle.restore_service(session, service_id, actor=STAFF)
+    await start_worker(register, "notify")
+    await eventually(lambda: _all_handled(unit_of_work))
+    assert sorted(m.kind for m in await _messages(unit_of_work)) == ["activated", "restored"]
+
+
 async def test_each_event_tells_the_subscriber_once(
     unit_of_work, add_subscriber, add_package, start_worker
 ):
@@ -93,6 +119,8 @@ async def test_each_event_tells_the_subscriber_once(
             )
     async with unit_of_work() as session:
         await lifecycle.suspend_service(session, service_id, reason="unpaid", actor=STAFF)
+    # Told only while true: the restore waits until the suspension has been told.
+    await eventually(lambda: _has_kind(unit_of_work, "suspended"))
     async with unit_of_work() as session:
         await lifecycle.restore_service(session, service_id, actor=STAFF)
     async with unit_of_work() as session:

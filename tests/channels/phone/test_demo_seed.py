@@ -189,3 +189,33 @@ def test_the_banner_tells_the_story_as_the_demo_subscriber_is(settings, lapsed):
     assert "254708374149" not in together.replace("+254708374149", "")
     lines = [line.strip() for line in together.splitlines() if line.strip()]
     assert len(lines) == len(set(lines))
+
+
+async def test_the_seeded_history_is_not_told_when_the_worker_starts(
+    make_tenant, database_url, at_emulator, twilio_emulator
+):
+    """Events already in the outbox when the demo's channels are seeded (the demo's history)
+    are marked handled for the notification handlers, and for them only."""
+    from kiunga.channels.messages.notifications import HANDLERS
+    from kiunga.platform.jobs.outbox import OutboxDelivery, emit
+    from sqlalchemy import select
+
+    tenant = make_tenant(name="Demo History")
+    database = Database(database_url, pool_size=1)
+    try:
+        async with database.tenant_session(tenant.schema) as session, session.begin():
+            await emit(session, "service.activated", {"service_id": 1})
+            await emit(session, "router.changed", {"router_id": 1, "change": "created"})
+        await seed_demo_channels(
+            database_url, tenant.slug, at_url=at_emulator.url, twilio_url=twilio_emulator.url,
+            public_url="http://127.0.0.1:8000/", ussd_code=unique_ussd_code(),
+        )  # fmt: skip
+        async with database.tenant_session(tenant.schema) as session:
+            done = (await session.execute(
+                select(OutboxDelivery.handler, OutboxDelivery.completed_at)
+            )).all()  # fmt: skip
+    finally:
+        await database.dispose()
+    activated = [spec.name for spec in HANDLERS if spec.topic == "service.activated"]
+    assert activated and sorted(name for name, _ in done) == sorted(activated)
+    assert all(completed is not None for _, completed in done)
