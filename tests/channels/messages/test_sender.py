@@ -69,7 +69,7 @@ async def test_a_receipt_from_a_real_payment_reaches_the_phone_once(
         ("+254733000001", receipt.body, "TESTISP")
     ]
     assert sent[0]["message_id"] == receipt.provider_id
-    assert "KES 500.00" in receipt.body
+    assert "KES 500.00" in receipt.body and "receipt QXRECEIPT1" in receipt.body
 
 
 async def test_africas_talking_down_for_a_while_delays_without_loss_or_doubles(

@@ -124,7 +124,8 @@ async def test_the_lapsed_subscriber_pays_by_ussd_and_gets_the_receipt_by_sms(
     async with unit_of_work(tenant.schema) as session:
         payment = await session.scalar(select(Payment).where(Payment.reference == request.receipt))
     assert payment.method is PaymentMethod.MPESA and payment.amount == 100_000
-    receipt = f"we received KES 1,000.00, receipt {payment.receipt_number}."
+    # The M-Pesa receipt code the subscriber knows from their own M-Pesa SMS.
+    receipt = f"we received KES 1,000.00, receipt {payment.reference}."
     await phone.locator("#inbox", has_text=receipt).wait_for(timeout=60_000)
     assert await phone.evaluate("window.__kiunga_marker") == marker  # not reloaded by hand
     async with httpx.AsyncClient(timeout=30) as http:
