@@ -1,0 +1,77 @@
+"""What a USSD hop costs the database: the SQL statements each hop of the benchmark's
+session sends (home, my account, back, pay, the amount due, confirm), counted by a
+SQLAlchemy listener on the app's engine. A hop must stay a handful of statements (it is
+answered within a second under load, and every statement is a round trip), and the
+screens must still show what is current where money is concerned."""
+
+from __future__ import annotations
+
+import pytest
+from kiunga.tenants.actors import Actor
+from kiunga.tenants.billing.payments import record_payment
+from kiunga.platform.db.base import utcnow
+from sqlalchemy import event
+
+pytestmark = pytest.mark.slow
+
+STEPS = ("", "1", "0", "2", "1", "1")
+# Beyond the statements each hop needs (its callback stored, the turn's answer written
+# back): the session's first hop reads who is speaking, the account screen reads the
+# summary, the pay screen reads the amount due afresh, the END writes the event.
+MOST_PER_HOP = 8
+MOST_PER_SESSION = 26
+
+
+class Statements:
+    def __init__(self, engine):
+        self.engine, self.seen = engine, []
+
+    def __enter__(self):
+        event.listen(self.engine, "before_cursor_execute", self._seen)
+        return self
+
+    def __exit__(self, *exc):
+        event.remove(self.engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, conn, cursor, statement, parameters, context, executemany):
+        self.seen.append(statement.split("\n", 1)[0][:100])
+
+
+async def test_a_hop_is_a_handful_of_statements(app, channel_isp, customer, dial):
+    isp = await channel_isp()
+    me = await customer()
+    phone = dial(isp, me.phone)
+    await phone.dial()  # warm: routes and caches, as a running server has them
+    phone = dial(isp, me.phone)
+    per_hop = []
+    with Statements(app.services.database.engine.sync_engine) as statements:
+        for step in STEPS:
+            before = len(statements.seen)
+            screen = await (phone.send(step) if step else phone.dial())
+            per_hop.append((step, statements.seen[before:], screen))
+    for step, seen, screen in per_hop:
+        print(f"hop {step!r}: {len(seen)} statements: {seen}")
+    counts = [len(seen) for _, seen, _ in per_hop]
+    assert per_hop[-1][2].startswith("END You will get an M-Pesa prompt")
+    assert max(counts) <= MOST_PER_HOP, counts
+    assert sum(counts) <= MOST_PER_SESSION, counts
+
+
+async def test_the_amount_to_pay_is_read_when_paying(
+    channel_isp, customer, dial, unit_of_work
+):
+    """The account screen may show what was read once in the session, but the amount the
+    pay screen offers is what is due at that moment."""
+    isp = await channel_isp()
+    me = await customer(lapsed=True)
+    phone = dial(isp, me.phone)
+    await phone.dial()
+    assert "KES 1,500" in await phone.send("2")  # pay: the whole price due
+    await phone.send("0")
+    async with unit_of_work() as session:
+        await record_payment(
+            session, me.subscriber_id, 100_000, method="cash", reference=None,
+            received_at=utcnow(), actor=Actor.system("test"),
+        )  # fmt: skip
+    pay = await phone.send("2")
+    assert "1. Pay KES 500" in pay, pay
