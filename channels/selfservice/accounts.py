@@ -71,6 +71,35 @@ async def accounts_for_phone(session: AsyncSession, phone: str) -> list[AccountR
     return [AccountRef(sid, number, name, status.value) for sid, number, name, status in rows]
 
 
+@dataclass(frozen=True, slots=True)
+class Speaker:
+    account: AccountRef
+    language: str  # the subscriber's Language value
+
+
+async def speakers_for_phone(session: AsyncSession, phone: str) -> list[Speaker]:
+    """accounts_for_phone with each account's language, in the same one statement (what
+    a conversation reads first)."""
+    phone = clean_phone(phone)
+    rows = await session.execute(
+        select(
+            Subscriber.id,
+            Subscriber.account_number,
+            Subscriber.name,
+            Subscriber.status,
+            Subscriber.language,
+        )
+        .join(SubscriberPhone, SubscriberPhone.subscriber_id == Subscriber.id)
+        .where(SubscriberPhone.phone == phone, Subscriber.status != SubscriberStatus.TERMINATED)
+        .distinct()
+        .order_by(Subscriber.id)
+    )
+    return [
+        Speaker(AccountRef(sid, number, name, status.value), language.value)
+        for sid, number, name, status, language in rows
+    ]
+
+
 async def own_account(session: AsyncSession, phone: str, subscriber_id: object) -> AccountRef:
     """The account `subscriber_id` if `phone` is one of its numbers, else NotYours: a
     phone speaks only for its own accounts."""
@@ -164,9 +193,10 @@ async def account_summary(session: AsyncSession, subscriber_id: int) -> AccountS
     package = await session.get(Package, service.package_id) if service else None
     balance = await ledger.balance(session, subscriber_id)
     due = await open_amount(session, subscriber_id)
-    suggested = due
-    if package is not None and package.billing_type is BillingType.PREPAID:
-        suggested = max(due, package.price - balance)
+    suggested = _suggested(
+        due, balance, package.price if package else None,
+        package.billing_type.value if package else None,
+    )  # fmt: skip
     last = (
         await session.execute(
             select(Payment.amount, Payment.received_at, Payment.reference)
@@ -190,13 +220,38 @@ async def account_summary(session: AsyncSession, subscriber_id: int) -> AccountS
         expires_at=service.expires_at if service else None,
         balance=balance,
         amount_due=due,
-        suggested_payment=round_up_to_whole(suggested),
+        suggested_payment=suggested,
         currency=await ledger.currency_of(session, subscriber_id),
         last_payment=LastPayment(int(last.amount), last.received_at, last.reference)
         if last
         else None,
         language=subscriber.language.value,
     )
+
+
+def _suggested(due: int, balance: int, price: int | None, billing_type: str | None) -> int:
+    """What to pay now (AccountSummary.suggested_payment), rounded up to whole shillings."""
+    suggested = due
+    if price is not None and billing_type == BillingType.PREPAID.value:
+        suggested = max(due, price - balance)
+    return round_up_to_whole(suggested)
+
+
+@dataclass(frozen=True, slots=True)
+class MoneyNow:
+    balance: int
+    amount_due: int
+    suggested_payment: int
+
+
+async def money_now(session: AsyncSession, summary: AccountSummary) -> MoneyNow:
+    """The money figures of an account summary read earlier, as they stand now (two
+    statements instead of a whole summary): for the moment money is asked for, when the
+    rest of the summary (name, package, last payment) may be a few minutes old."""
+    balance = await ledger.balance(session, summary.subscriber_id)
+    due = await open_amount(session, summary.subscriber_id)
+    suggested = _suggested(due, balance, summary.price, summary.billing_type)
+    return MoneyNow(balance, due, suggested)
 
 
 @dataclass(frozen=True, slots=True)
