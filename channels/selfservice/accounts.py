@@ -13,7 +13,7 @@ from kiunga.channels.selfservice.errors import NotYours, SelfServiceError, recor
 from kiunga.platform.errors import Kind
 from kiunga.tenants.billing import ledger
 from kiunga.tenants.billing.invoices import open_amount
-from kiunga.tenants.billing.models import Payment
+from kiunga.tenants.billing.models import Account, Payment
 from kiunga.tenants.catalog.models import BillingType, Package
 from kiunga.tenants.mpesa.config import settings_row
 from kiunga.tenants.mpesa.models import ShortcodeType
@@ -186,16 +186,53 @@ async def main_service(session: AsyncSession, subscriber_id: int) -> Service | N
 
 
 async def account_summary(session: AsyncSession, subscriber_id: int) -> AccountSummary:
-    subscriber = await session.get(Subscriber, subscriber_id)
+    # Column reads, not entities: loading a Subscriber or a Package loads their phones and
+    # sites too, which a summary never shows (five statements in all, not nine).
+    currency = (
+        select(Account.currency).where(Account.subscriber_id == Subscriber.id).scalar_subquery()
+    )
+    subscriber = (
+        await session.execute(
+            select(
+                Subscriber.id,
+                Subscriber.name,
+                Subscriber.account_number,
+                Subscriber.status,
+                Subscriber.language,
+                currency.label("currency"),
+            ).where(Subscriber.id == subscriber_id)
+        )
+    ).first()
     if subscriber is None:
         raise NotYours(f"no subscriber with id {subscriber_id}", field="subscriber_id")
-    service = await main_service(session, subscriber_id)
-    package = await session.get(Package, service.package_id) if service else None
+    order = case(
+        *((Service.status == status, rank) for status, rank in _SERVICE_ORDER.items()), else_=9
+    )
+    service = (
+        await session.execute(
+            select(
+                Service.id,
+                Service.status,
+                Service.expires_at,
+                Package.id.label("package_id"),
+                Package.name,
+                Package.name_sw,
+                Package.billing_type,
+                Package.price,
+            )
+            .join(Package, Package.id == Service.package_id)
+            .where(
+                Service.subscriber_id == subscriber_id, Service.status != ServiceStatus.TERMINATED
+            )
+            .order_by(order, Service.id.desc())
+            .limit(1)
+        )
+    ).first()
     balance = await ledger.balance(session, subscriber_id)
     due = await open_amount(session, subscriber_id)
     suggested = _suggested(
-        due, balance, package.price if package else None,
-        package.billing_type.value if package else None,
+        due, balance, service.price if service else None,
+        service.billing_type.value if service else None,
     )  # fmt: skip
     last = (
         await session.execute(
@@ -212,16 +249,16 @@ async def account_summary(session: AsyncSession, subscriber_id: int) -> AccountS
         status=subscriber.status.value,
         service_id=service.id if service else None,
         service_status=service.status.value if service else None,
-        package_id=package.id if package else None,
-        package_name=package.name if package else None,
-        package_name_sw=(package.name_sw or package.name) if package else None,
-        billing_type=package.billing_type.value if package else None,
-        price=package.price if package else None,
+        package_id=service.package_id if service else None,
+        package_name=service.name if service else None,
+        package_name_sw=(service.name_sw or service.name) if service else None,
+        billing_type=service.billing_type.value if service else None,
+        price=service.price if service else None,
         expires_at=service.expires_at if service else None,
         balance=balance,
         amount_due=due,
         suggested_payment=suggested,
-        currency=await ledger.currency_of(session, subscriber_id),
+        currency=subscriber.currency or await ledger.tenant_currency(session),
         last_payment=LastPayment(int(last.amount), last.received_at, last.reference)
         if last
         else None,
