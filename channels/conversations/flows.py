@@ -11,6 +11,7 @@ that change something are final screens (see engine.py); an STK push is asked fo
 from __future__ import annotations
 
 import dataclasses
+import time
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -37,6 +38,7 @@ MAX_TEXT = 500
 DEFAULT_ZONE = "Africa/Nairobi"
 # Where the account summary waits in the conversation's data between turns.
 SUMMARY_KEY = "summary"
+SUMMARY_SECONDS = 180
 # What every session's first or last hop would otherwise read, per ISP schema, for a short
 # while (a renamed ISP or a new paybill shows within a minute).
 ISP_CACHE_SECONDS = 60
@@ -86,25 +88,33 @@ def _summary_from(raw: dict[str, Any]) -> selfaccounts.AccountSummary:
 
 
 async def summary_of(ctx: Context) -> selfaccounts.AccountSummary:
-    """The account's summary, read once a conversation (kept with its state): what the
-    account screen shows may be as old as the session. Where money is asked for, its
-    figures are read again (money_of)."""
+    """The account's summary, read once a conversation (kept with its state for at most
+    SUMMARY_SECONDS, about a USSD session): what the account screen shows may be that
+    old. Where money is asked for, its figures are read again (money_of)."""
     subscriber_id = need_account(ctx)
     kept = ctx.data.get(SUMMARY_KEY)
-    if isinstance(kept, dict) and kept.get("subscriber_id") == subscriber_id:
+    if (
+        isinstance(kept, dict)
+        and kept.get("summary", {}).get("subscriber_id") == subscriber_id
+        and 0 <= time.time() - float(kept.get("read_at") or 0) < SUMMARY_SECONDS
+    ):
         try:
-            return _summary_from(kept)
-        except (TypeError, ValueError):
+            return _summary_from(kept["summary"])
+        except (TypeError, ValueError, KeyError):
             pass  # kept by an older version: read afresh
     summary = await selfaccounts.account_summary(ctx.session, subscriber_id)
-    ctx.data[SUMMARY_KEY] = _summary_json(summary)
+    ctx.memo[f"money:{subscriber_id}"] = selfaccounts.MoneyNow(
+        summary.balance, summary.amount_due, summary.suggested_payment
+    )
+    ctx.data[SUMMARY_KEY] = {"summary": _summary_json(summary), "read_at": time.time()}
     # Kept for the screens after this one (a confirmation names the account).
     ctx.data.update(account_number=summary.account_number, currency=summary.currency)
     return summary
 
 
 async def money_of(ctx: Context) -> selfaccounts.MoneyNow:
-    """The account's balance and what is due as they stand now (once a turn)."""
+    """The account's balance and what is due as they stand now (read once a turn; a
+    summary read in this turn has them)."""
     summary = await summary_of(ctx)
     key = f"money:{summary.subscriber_id}"
     if key not in ctx.memo:

@@ -135,16 +135,23 @@ async def store_callback_on(
     try:
         new_id = await connection.scalar(_insert(kind, key, raw, source))
         if new_id is not None:
-            return StoredCallback(new_id, False, None, False)
-        earlier = (await connection.execute(_earlier(kind, key))).one()
-        return StoredCallback(earlier.id, True, earlier.answer, earlier.processed_at is not None)
-    finally:
+            stored = StoredCallback(new_id, False, None, False)
+        else:
+            earlier = (await connection.execute(_earlier(kind, key))).one()
+            stored = StoredCallback(
+                earlier.id, True, earlier.answer, earlier.processed_at is not None
+            )
         # Ends the block SQLAlchemy opened around the statements (the server has nothing
         # to commit: each statement committed itself).
         await connection.commit()
+    except BaseException:
+        await connection.rollback()
+        raise
+    finally:
         await connection.execution_options(
             isolation_level=connection.sync_connection.default_isolation_level
         )
+    return stored
 
 
 async def finish_callback(
