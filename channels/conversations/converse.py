@@ -8,7 +8,8 @@ the same flows (the Phone simulator goes through the real callbacks instead).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,9 +18,9 @@ from kiunga.channels.conversations.engine import Context, Engine, Screen, State
 from kiunga.channels.conversations.flows import FLOWS
 from kiunga.channels.conversations.render import UssdRenderer, renderer_for
 from kiunga.channels.conversations.store import ConversationStore, conversation_key, ttl_for
-from kiunga.platform.db.engine import Database
+from kiunga.platform.db.engine import TENANT_SCHEMA_KEY, Database
 from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,20 @@ class Reply:
     final: bool
     language: str
     subscriber_id: int | None
+
+
+@asynccontextmanager
+async def _session(
+    database: Database, schema: str, connection: AsyncConnection | None
+) -> AsyncIterator[AsyncSession]:
+    if connection is None:
+        async with database.tenant_session(schema) as session:
+            yield session
+        return
+    session = AsyncSession(bind=connection, expire_on_commit=False)
+    session.info[TENANT_SCHEMA_KEY] = schema
+    async with session:
+        yield session
 
 
 async def converse(
@@ -47,6 +62,7 @@ async def converse(
     data: dict[str, Any] | None = None,
     language_hint: str | None = None,
     on_reply: Callable[[AsyncSession, Reply], Awaitable[None]] | None = None,
+    connection: AsyncConnection | None = None,
 ) -> Reply:
     """Answer `text` (None: the session's first hop) from `phone` on `channel`.
 
@@ -55,7 +71,9 @@ async def converse(
     `fresh` starts the conversation afresh; `begin_at` then goes straight to that node with
     `data` (an SMS keyword: BAL is the account screen, PAY 500 the payment). `on_reply`
     runs in the turn's transaction with the answer (an SMS reply queued, the inbound
-    message logged): the turn, what it asked for and its reply commit together."""
+    message logged): the turn, what it asked for and its reply commit together.
+    `connection`: a tenant connection the caller holds (the one its callback was stored
+    on), used for the turn's transaction instead of taking another from the pool."""
     store = ConversationStore(redis)
     state_key = conversation_key(schema, channel, handle)
     state = None if fresh or begin_at else await store.load(state_key)
@@ -63,7 +81,7 @@ async def converse(
     state = state or State()
     if language_hint:
         state.data["language_hint"] = language_hint
-    async with database.tenant_session(schema) as session, session.begin():
+    async with _session(database, schema, connection) as session, session.begin():
         ctx = Context(session, schema, channel, phone, state, network_code)
 
         def pages(screen: Screen) -> int:

@@ -10,7 +10,10 @@ that change something are final screens (see engine.py); an STK push is asked fo
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from kiunga.channels.conversations.engine import HOME, Context, Flows, Option, Retry, Screen
@@ -21,9 +24,9 @@ from kiunga.channels.selfservice import contacts, packages, payments, tickets, v
 from kiunga.channels.selfservice.errors import SelfServiceError
 from kiunga.platform.models import Tenant
 from kiunga.platform.money import format_money
+from kiunga.platform.web.cache import ABSENT, TtlCache
 from kiunga.tenants.mpesa.config import settings_row
 from kiunga.tenants.mpesa.models import ShortcodeType
-from kiunga.tenants.subscribers.models import Subscriber
 from kiunga.tenants.tickets.models import TicketCategory
 from sqlalchemy import select
 
@@ -32,6 +35,15 @@ SAFARICOM = "63902"
 OTHER_NETWORKS = frozenset({"63903", "63907"})  # Airtel, Telkom
 MAX_NAME = 120
 MAX_TEXT = 500
+DEFAULT_ZONE = "Africa/Nairobi"
+# Where the account summary waits in the conversation's data between turns.
+SUMMARY_KEY = "summary"
+SUMMARY_SECONDS = 180
+# What every session's first or last hop would otherwise read, per ISP schema, for a short
+# while (a renamed ISP or a new paybill shows within a minute).
+ISP_CACHE_SECONDS = 60
+_ISPS: TtlCache[str, tuple[str, str]] = TtlCache(ISP_CACHE_SECONDS, max_entries=5_000)
+_MPESA: TtlCache[str, tuple | None] = TtlCache(ISP_CACHE_SECONDS, max_entries=5_000)
 
 
 # ---------------------------------------------------------------- helpers
@@ -56,32 +68,89 @@ def on_other_network(ctx: Context) -> bool:
     return (ctx.network_code or "") in OTHER_NETWORKS
 
 
+def _summary_json(summary: selfaccounts.AccountSummary) -> dict[str, Any]:
+    raw = dataclasses.asdict(summary)
+    raw["expires_at"] = summary.expires_at.isoformat() if summary.expires_at else None
+    if summary.last_payment is not None:
+        raw["last_payment"]["received_at"] = summary.last_payment.received_at.isoformat()
+    return raw
+
+
+def _summary_from(raw: dict[str, Any]) -> selfaccounts.AccountSummary:
+    raw = dict(raw)
+    if raw.get("expires_at"):
+        raw["expires_at"] = datetime.fromisoformat(raw["expires_at"])
+    if raw.get("last_payment"):
+        last = dict(raw["last_payment"])
+        last["received_at"] = datetime.fromisoformat(last["received_at"])
+        raw["last_payment"] = selfaccounts.LastPayment(**last)
+    return selfaccounts.AccountSummary(**raw)
+
+
 async def summary_of(ctx: Context) -> selfaccounts.AccountSummary:
-    """The account's summary, read once a turn."""
+    """The account's summary, read once a conversation (kept with its state for at most
+    SUMMARY_SECONDS, about a USSD session): what the account screen shows may be that
+    old. Where money is asked for, its figures are read again (money_of)."""
     subscriber_id = need_account(ctx)
-    key = f"summary:{subscriber_id}"
+    kept = ctx.data.get(SUMMARY_KEY)
+    if (
+        isinstance(kept, dict)
+        and kept.get("summary", {}).get("subscriber_id") == subscriber_id
+        and 0 <= time.time() - float(kept.get("read_at") or 0) < SUMMARY_SECONDS
+    ):
+        try:
+            return _summary_from(kept["summary"])
+        except (TypeError, ValueError, KeyError):
+            pass  # kept by an older version: read afresh
+    summary = await selfaccounts.account_summary(ctx.session, subscriber_id)
+    ctx.memo[f"money:{subscriber_id}"] = selfaccounts.MoneyNow(
+        summary.balance, summary.amount_due, summary.suggested_payment
+    )
+    ctx.data[SUMMARY_KEY] = {"summary": _summary_json(summary), "read_at": time.time()}
+    # Kept for the screens after this one (a confirmation names the account).
+    ctx.data.update(account_number=summary.account_number, currency=summary.currency)
+    return summary
+
+
+async def money_of(ctx: Context) -> selfaccounts.MoneyNow:
+    """The account's balance and what is due as they stand now (read once a turn; a
+    summary read in this turn has them)."""
+    summary = await summary_of(ctx)
+    key = f"money:{summary.subscriber_id}"
     if key not in ctx.memo:
-        summary = await selfaccounts.account_summary(ctx.session, subscriber_id)
-        ctx.memo[key] = summary
-        # Kept for the screens after this one (a confirmation names the account).
-        ctx.data.update(account_number=summary.account_number, currency=summary.currency)
+        ctx.memo[key] = await selfaccounts.money_now(ctx.session, summary)
     return ctx.memo[key]
+
+
+async def _mpesa(ctx: Context) -> tuple[ShortcodeType, str, str | None] | None:
+    """The ISP's shortcode type, shortcode and till, cached briefly (as the portal does)."""
+    known = _MPESA.get(ctx.schema)
+    if known is ABSENT:
+        row = await settings_row(ctx.session)
+        known = (
+            (row.shortcode_type, row.shortcode, row.till_number)
+            if row is not None and row.shortcode
+            else None
+        )
+        _MPESA.set(ctx.schema, known)
+    return known
 
 
 async def how_to_pay(ctx: Context, amount: int) -> selfaccounts.PayByHand:
     """The paybill (or till) and account to pay by hand, as payment_instructions says it,
-    from the account number this conversation already read (one query, not ten: it is
-    on the last screen of every payment)."""
+    from the account number this conversation already read and the ISP's M-Pesa settings
+    (cached briefly): it is on the last screen of every payment."""
     account_number = ctx.data.get("account_number")
     if not account_number:
         return await selfaccounts.payment_instructions(ctx.session, need_account(ctx))
-    row = await settings_row(ctx.session)
-    if row is None or not row.shortcode:
+    mpesa = await _mpesa(ctx)
+    if mpesa is None:
         raise SelfServiceError("mpesa", "this provider does not take M-Pesa payments yet")
+    shortcode_type, shortcode, till = mpesa
     currency = str(ctx.data.get("currency") or "KES")
-    if row.shortcode_type is ShortcodeType.PAYBILL:
-        return selfaccounts.PayByHand("paybill", row.shortcode, account_number, amount, currency)
-    return selfaccounts.PayByHand("till", row.till_number or row.shortcode, None, amount, currency)
+    if shortcode_type is ShortcodeType.PAYBILL:
+        return selfaccounts.PayByHand("paybill", shortcode, account_number, amount, currency)
+    return selfaccounts.PayByHand("till", till or shortcode, None, amount, currency)
 
 
 def need_account(ctx: Context) -> int:
@@ -103,40 +172,48 @@ def shillings(raw: str) -> int:
 # ---------------------------------------------------------------- start and home
 
 
+async def _isp(ctx: Context) -> tuple[str, str]:
+    """The ISP's name and time zone, cached briefly (they seldom change)."""
+    known = _ISPS.get(ctx.schema)
+    if known is ABSENT:
+        row = (
+            await ctx.session.execute(
+                select(Tenant.name, Tenant.timezone).where(Tenant.schema_name == ctx.schema)
+            )
+        ).first()
+        known = (row.name, row.timezone or DEFAULT_ZONE) if row else ("", DEFAULT_ZONE)
+        _ISPS.set(ctx.schema, known)
+    return known
+
+
 async def start(ctx: Context) -> str:
     """Who is speaking: the phone's account (or the one it chose), its language."""
     state, session = ctx.state, ctx.session
     if not state.isp:
-        row = (
-            await session.execute(
-                select(Tenant.name, Tenant.timezone).where(Tenant.schema_name == ctx.schema)
-            )
-        ).first()
-        state.isp, state.zone = (row.name, row.timezone or state.zone) if row else ("", state.zone)
-    accounts = await selfaccounts.accounts_for_phone(session, ctx.phone)
-    ids = [account.subscriber_id for account in accounts]
-    prefs = await contacts.contact_prefs(session, ctx.phone)
+        state.isp, state.zone = await _isp(ctx)
+    speakers = await selfaccounts.speakers_for_phone(session, ctx.phone)
+    ids = [speaker.account.subscriber_id for speaker in speakers]
+    # What the phone chose (an account among several, its language without an account):
+    # not needed by a phone on exactly one account.
+    prefs = None if len(ids) == 1 else await contacts.contact_prefs(session, ctx.phone)
     if state.subscriber_id not in ids:
         state.subscriber_id = None
         if len(ids) == 1:
             state.subscriber_id = ids[0]
-        elif prefs.chosen_subscriber_id in ids:
+        elif prefs is not None and prefs.chosen_subscriber_id in ids:
             state.subscriber_id = prefs.chosen_subscriber_id
     state.accounts = ids if len(ids) > 1 else []
+    speaker = next((s for s in speakers if s.account.subscriber_id == state.subscriber_id), None)
     if not state.data.get("language_chosen"):
-        language = prefs.language
-        if state.subscriber_id is not None:
-            language = await session.scalar(
-                select(Subscriber.language).where(Subscriber.id == state.subscriber_id)
-            )
+        if speaker is not None:
+            language = speaker.language
+        else:
+            language = prefs.language if prefs is not None else None
         language = getattr(language, "value", language) or state.data.get("language_hint")
         state.language = language_or_default(language)
     if state.subscriber_id is None and len(ids) > 1:
         return "choose_account"
-    state.data["name"] = next(
-        (account.name for account in accounts if account.subscriber_id == state.subscriber_id),
-        "",
-    )
+    state.data["name"] = speaker.account.name if speaker is not None else ""
     return HOME
 
 
@@ -245,12 +322,13 @@ async def pay(ctx: Context) -> Screen:
             ],
         )
     options = []
-    if summary.suggested_payment > 0:
+    suggested = (await money_of(ctx)).suggested_payment
+    if suggested > 0:
         options.append(
             Option(
-                t("pay.amount_due", amount=money(summary.suggested_payment, summary.currency)),
+                t("pay.amount_due", amount=money(suggested, summary.currency)),
                 "pay_confirm",
-                {"amount": summary.suggested_payment},
+                {"amount": suggested},
             )
         )
     options += [Option(t("pay.other"), "pay_amount"), Option(t("pay.by_hand"), "pay_by_hand")]
@@ -707,12 +785,12 @@ async def offers_start(ctx: Context) -> Screen:
 
 
 # Nodes that write (every final one acts, and these): each runs in a savepoint, so that a
-# refusal undoes what it wrote. The others only read, and save the round trips.
+# refusal undoes what it wrote. The others only read, and save the round trips (pay_sent
+# and voucher_sent write nothing themselves: what they ask for is emitted after the turn,
+# and a refusal drops it).
 WRITERS = frozenset(
     {
         "account_chosen",
-        "pay_sent",
-        "voucher_sent",
         "voucher_named",
         "renew_done",
         "change_done",

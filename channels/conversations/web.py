@@ -32,6 +32,7 @@ from kiunga.channels.messages.intake import (
     parse_form,
     read_body,
     store_callback,
+    store_callback_on,
 )
 from kiunga.channels.messages.models import ChannelCallback, ChannelSettings, MessageChannel
 from kiunga.channels.messages.outbound import queue_message, record_inbound
@@ -142,46 +143,48 @@ async def ussd_hop(request: Request, expected: ChannelTarget | None) -> Response
     _for_log(request, target)
     services = services_of(request)
     digest = hashlib.sha256(text.encode()).hexdigest()[:32]
-    stored = await store_callback(
-        services.database,
-        target.schema,
-        USSD_KIND,
-        f"{session_id}:{text.count('*') + 1 if text else 0}:{digest}",
-        raw,
-        _source(request),
-    )
-    if stored.seen_before:
-        return _plain(stored.answer or ERROR_END)
+    # One connection for the hop: its callback stored (committed at once), then the turn.
+    async with services.database.tenant_engine(target.schema).connect() as connection:
+        stored = await store_callback_on(
+            connection,
+            USSD_KIND,
+            f"{session_id}:{text.count('*') + 1 if text else 0}:{digest}",
+            raw,
+            _source(request),
+        )
+        if stored.seen_before:
+            return _plain(stored.answer or ERROR_END)
 
-    async def answered(session: AsyncSession, reply: Reply) -> None:
-        # The answer is stored in the turn's own transaction: a retry is answered with
-        # exactly what the turn did, or (if it rolled back) finds it not done.
-        await session.execute(
-            update(ChannelCallback)
-            .where(ChannelCallback.id == stored.id)
-            .values(answer=reply.text, processed_at=func.now())
-        )
+        async def answered(session: AsyncSession, reply: Reply) -> None:
+            # The answer is stored in the turn's own transaction: a retry is answered with
+            # exactly what the turn did, or (if it rolled back) finds it not done.
+            await session.execute(
+                update(ChannelCallback)
+                .where(ChannelCallback.id == stored.id)
+                .values(answer=reply.text, processed_at=func.now())
+            )
 
-    try:
-        reply = await converse(
-            services.database,
-            services.redis,
-            target.schema,
-            channel="ussd",
-            phone=phone,
-            handle=session_id,
-            text=text.rsplit("*", 1)[-1] if text else None,
-            key=f"ussd:{stored.id}",
-            network_code=_field(form, "networkCode", 8) or None,
-            on_reply=answered,
-        )
-        answer = reply.text
-    except Exception as error:
-        log.exception("ussd hop failed", tenant=target.slug, callback_id=stored.id)
-        await finish_callback(
-            services.database, target.schema, stored.id, answer=ERROR_END, error=repr(error)
-        )
-        return _plain(ERROR_END)
+        try:
+            reply = await converse(
+                services.database,
+                services.redis,
+                target.schema,
+                channel="ussd",
+                phone=phone,
+                handle=session_id,
+                text=text.rsplit("*", 1)[-1] if text else None,
+                key=f"ussd:{stored.id}",
+                network_code=_field(form, "networkCode", 8) or None,
+                on_reply=answered,
+                connection=connection,
+            )
+            answer = reply.text
+        except Exception as error:
+            log.exception("ussd hop failed", tenant=target.slug, callback_id=stored.id)
+            await finish_callback(
+                services.database, target.schema, stored.id, answer=ERROR_END, error=repr(error)
+            )
+            return _plain(ERROR_END)
     return _plain(answer)
 
 

@@ -18,6 +18,7 @@ from kiunga.platform.db.engine import Database
 from litestar import Request
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import func
 
 # A USSD hop or an SMS is a few hundred bytes; a WhatsApp message at most 4,096 characters.
@@ -84,6 +85,26 @@ class StoredCallback:
     processed: bool
 
 
+def _insert(kind: str, key: str, raw: bytes, source: str | None):
+    return (
+        insert(ChannelCallback)
+        .values(
+            kind=kind,
+            provider_key=key,
+            raw_body=stored_text(raw),
+            source_address=(source or None) and source[:45],
+        )
+        .on_conflict_do_nothing(constraint="uq_channel_callbacks_key")
+        .returning(ChannelCallback.id)
+    )
+
+
+def _earlier(kind: str, key: str):
+    return select(ChannelCallback.id, ChannelCallback.answer, ChannelCallback.processed_at).where(
+        ChannelCallback.kind == kind, ChannelCallback.provider_key == key
+    )
+
+
 async def store_callback(
     database: Database,
     schema: str,
@@ -95,27 +116,42 @@ async def store_callback(
     """Write the callback down (its own committed transaction), or find it stored before."""
     key = provider_key[:MAX_KEY_LENGTH]
     async with database.tenant_session(schema) as session, session.begin():
-        new_id = await session.scalar(
-            insert(ChannelCallback)
-            .values(
-                kind=kind,
-                provider_key=key,
-                raw_body=stored_text(raw),
-                source_address=(source or None) and source[:45],
-            )
-            .on_conflict_do_nothing(constraint="uq_channel_callbacks_key")
-            .returning(ChannelCallback.id)
-        )
+        new_id = await session.scalar(_insert(kind, key, raw, source))
         if new_id is not None:
             return StoredCallback(new_id, False, None, False)
-        earlier = (
-            await session.execute(
-                select(
-                    ChannelCallback.id, ChannelCallback.answer, ChannelCallback.processed_at
-                ).where(ChannelCallback.kind == kind, ChannelCallback.provider_key == key)
-            )
-        ).one()
+        earlier = (await session.execute(_earlier(kind, key))).one()
         return StoredCallback(earlier.id, True, earlier.answer, earlier.processed_at is not None)
+
+
+async def store_callback_on(
+    connection: AsyncConnection, kind: str, provider_key: str, raw: bytes, source: str | None
+) -> StoredCallback:
+    """The same on a connection the caller holds (a tenant engine's) and goes on using for
+    the work the callback asks for: the row is committed by the statement itself
+    (autocommit, one round trip instead of BEGIN, INSERT, COMMIT), so it stays whatever
+    the work then does; the connection is left as it was, out of any transaction."""
+    key = provider_key[:MAX_KEY_LENGTH]
+    await connection.execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        new_id = await connection.scalar(_insert(kind, key, raw, source))
+        if new_id is not None:
+            stored = StoredCallback(new_id, False, None, False)
+        else:
+            earlier = (await connection.execute(_earlier(kind, key))).one()
+            stored = StoredCallback(
+                earlier.id, True, earlier.answer, earlier.processed_at is not None
+            )
+        # Ends the block SQLAlchemy opened around the statements (the server has nothing
+        # to commit: each statement committed itself).
+        await connection.commit()
+    except BaseException:
+        await connection.rollback()
+        raise
+    finally:
+        await connection.execution_options(
+            isolation_level=connection.sync_connection.default_isolation_level
+        )
+    return stored
 
 
 async def finish_callback(

@@ -13,7 +13,7 @@ from kiunga.channels.selfservice.errors import NotYours, SelfServiceError, recor
 from kiunga.platform.errors import Kind
 from kiunga.tenants.billing import ledger
 from kiunga.tenants.billing.invoices import open_amount
-from kiunga.tenants.billing.models import Payment
+from kiunga.tenants.billing.models import Account, Payment
 from kiunga.tenants.catalog.models import BillingType, Package
 from kiunga.tenants.mpesa.config import settings_row
 from kiunga.tenants.mpesa.models import ShortcodeType
@@ -69,6 +69,35 @@ async def accounts_for_phone(session: AsyncSession, phone: str) -> list[AccountR
         .order_by(Subscriber.id)
     )
     return [AccountRef(sid, number, name, status.value) for sid, number, name, status in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class Speaker:
+    account: AccountRef
+    language: str  # the subscriber's Language value
+
+
+async def speakers_for_phone(session: AsyncSession, phone: str) -> list[Speaker]:
+    """accounts_for_phone with each account's language, in the same one statement (what
+    a conversation reads first)."""
+    phone = clean_phone(phone)
+    rows = await session.execute(
+        select(
+            Subscriber.id,
+            Subscriber.account_number,
+            Subscriber.name,
+            Subscriber.status,
+            Subscriber.language,
+        )
+        .join(SubscriberPhone, SubscriberPhone.subscriber_id == Subscriber.id)
+        .where(SubscriberPhone.phone == phone, Subscriber.status != SubscriberStatus.TERMINATED)
+        .distinct()
+        .order_by(Subscriber.id)
+    )
+    return [
+        Speaker(AccountRef(sid, number, name, status.value), language.value)
+        for sid, number, name, status, language in rows
+    ]
 
 
 async def own_account(session: AsyncSession, phone: str, subscriber_id: object) -> AccountRef:
@@ -157,16 +186,54 @@ async def main_service(session: AsyncSession, subscriber_id: int) -> Service | N
 
 
 async def account_summary(session: AsyncSession, subscriber_id: int) -> AccountSummary:
-    subscriber = await session.get(Subscriber, subscriber_id)
+    # Column reads, not entities: loading a Subscriber or a Package loads their phones and
+    # sites too, which a summary never shows (five statements in all, not nine).
+    currency = (
+        select(Account.currency).where(Account.subscriber_id == Subscriber.id).scalar_subquery()
+    )
+    subscriber = (
+        await session.execute(
+            select(
+                Subscriber.id,
+                Subscriber.name,
+                Subscriber.account_number,
+                Subscriber.status,
+                Subscriber.language,
+                currency.label("currency"),
+            ).where(Subscriber.id == subscriber_id)
+        )
+    ).first()
     if subscriber is None:
         raise NotYours(f"no subscriber with id {subscriber_id}", field="subscriber_id")
-    service = await main_service(session, subscriber_id)
-    package = await session.get(Package, service.package_id) if service else None
+    order = case(
+        *((Service.status == status, rank) for status, rank in _SERVICE_ORDER.items()), else_=9
+    )
+    service = (
+        await session.execute(
+            select(
+                Service.id,
+                Service.status,
+                Service.expires_at,
+                Package.id.label("package_id"),
+                Package.name,
+                Package.name_sw,
+                Package.billing_type,
+                Package.price,
+            )
+            .join(Package, Package.id == Service.package_id)
+            .where(
+                Service.subscriber_id == subscriber_id, Service.status != ServiceStatus.TERMINATED
+            )
+            .order_by(order, Service.id.desc())
+            .limit(1)
+        )
+    ).first()
     balance = await ledger.balance(session, subscriber_id)
     due = await open_amount(session, subscriber_id)
-    suggested = due
-    if package is not None and package.billing_type is BillingType.PREPAID:
-        suggested = max(due, package.price - balance)
+    suggested = _suggested(
+        due, balance, service.price if service else None,
+        service.billing_type.value if service else None,
+    )  # fmt: skip
     last = (
         await session.execute(
             select(Payment.amount, Payment.received_at, Payment.reference)
@@ -182,21 +249,46 @@ async def account_summary(session: AsyncSession, subscriber_id: int) -> AccountS
         status=subscriber.status.value,
         service_id=service.id if service else None,
         service_status=service.status.value if service else None,
-        package_id=package.id if package else None,
-        package_name=package.name if package else None,
-        package_name_sw=(package.name_sw or package.name) if package else None,
-        billing_type=package.billing_type.value if package else None,
-        price=package.price if package else None,
+        package_id=service.package_id if service else None,
+        package_name=service.name if service else None,
+        package_name_sw=(service.name_sw or service.name) if service else None,
+        billing_type=service.billing_type.value if service else None,
+        price=service.price if service else None,
         expires_at=service.expires_at if service else None,
         balance=balance,
         amount_due=due,
-        suggested_payment=round_up_to_whole(suggested),
-        currency=await ledger.currency_of(session, subscriber_id),
+        suggested_payment=suggested,
+        currency=subscriber.currency or await ledger.tenant_currency(session),
         last_payment=LastPayment(int(last.amount), last.received_at, last.reference)
         if last
         else None,
         language=subscriber.language.value,
     )
+
+
+def _suggested(due: int, balance: int, price: int | None, billing_type: str | None) -> int:
+    """What to pay now (AccountSummary.suggested_payment), rounded up to whole shillings."""
+    suggested = due
+    if price is not None and billing_type == BillingType.PREPAID.value:
+        suggested = max(due, price - balance)
+    return round_up_to_whole(suggested)
+
+
+@dataclass(frozen=True, slots=True)
+class MoneyNow:
+    balance: int
+    amount_due: int
+    suggested_payment: int
+
+
+async def money_now(session: AsyncSession, summary: AccountSummary) -> MoneyNow:
+    """The money figures of an account summary read earlier, as they stand now (two
+    statements instead of a whole summary): for the moment money is asked for, when the
+    rest of the summary (name, package, last payment) may be a few minutes old."""
+    balance = await ledger.balance(session, summary.subscriber_id)
+    due = await open_amount(session, summary.subscriber_id)
+    suggested = _suggested(due, balance, summary.price, summary.billing_type)
+    return MoneyNow(balance, due, suggested)
 
 
 @dataclass(frozen=True, slots=True)
