@@ -24,6 +24,10 @@ DEMO_API_KEY = "atsk_kiunga_demo_0123456789abcdef0123456789abcdef"
 DEMO_SENDER_ID = "KIUNGA"
 DEMO_SHORTCODE = "20880"
 
+# Delivery reports are POSTed by this many tasks at once, each tried this many times.
+REPORT_POSTERS = 16
+REPORT_ATTEMPTS = 6
+
 # What AT charges here for one segment of a message in Kenya (deterministic on purpose).
 PRICE_PER_SEGMENT = Decimal("0.8000")
 CURRENCY = "KES"
@@ -142,6 +146,9 @@ class EmulatorState:
         self._lock = threading.Lock()
         self.http: httpx.AsyncClient | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        # Delivery reports waiting to be POSTed: (when, url, form, attempt), drained in order
+        # by a few posters (see `queue_report`).
+        self._reports: asyncio.Queue[tuple[float, str, dict[str, str], int]] | None = None
         if with_demo_account:
             self.add_account(
                 Account(
@@ -261,6 +268,35 @@ class EmulatorState:
             error=error,
             seconds=round(time.monotonic() - started, 4),
         )
+
+    def queue_report(self, url: str, form: dict[str, str], *, attempt: int = 1) -> None:
+        """POST a delivery report `delivery_delay` from now, by one of REPORT_POSTERS tasks.
+
+        Thousands of reports a minute, each a task of its own posting at once, would pile up
+        in the HTTP client's connection pool, whose bookkeeping grows with the square of
+        the requests waiting: the emulator would spend itself on that, answer the send API
+        slowly, and time reports out. A few posters draining a queue keep both steady."""
+        if self._reports is None:
+            self._reports = asyncio.Queue()
+            for _ in range(REPORT_POSTERS):
+                self.background(self._post_reports(self._reports))
+        self._reports.put_nowait((time.monotonic() + self.delivery_delay, url, form, attempt))
+
+    async def _post_reports(self, reports: asyncio.Queue) -> None:
+        while True:
+            due, url, form, attempt = await reports.get()
+            wait = due - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            entry = await self.post_form("delivery_report", url, form)
+            answered = entry["status"] is not None and 200 <= entry["status"] < 300
+            if not answered and attempt < REPORT_ATTEMPTS:
+                # AT tries a report again when the application did not take it.
+                self.background(self._retry_report(url, form, attempt + 1))
+
+    async def _retry_report(self, url: str, form: dict[str, str], attempt: int) -> None:
+        await asyncio.sleep(min(30.0, 2.0 ** (attempt - 1)))
+        self.queue_report(url, form, attempt=attempt)
 
     def background(self, coroutine: Any) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
