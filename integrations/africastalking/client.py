@@ -38,7 +38,8 @@ from kiunga.integrations.africastalking.interfaces import (
     SmsUnavailable,
 )
 
-DEFAULT_WORKERS = 32
+# The outbound queue hands over two groups of 32 at once, each message on a thread of its own.
+DEFAULT_WORKERS = 64
 
 
 class _HttpAnswer(Exception):
