@@ -15,8 +15,11 @@ small groups of due messages (`queued`, or `in_doubt` past their grace) with `FO
 SKIP LOCKED` and marks them `sending` with a lease (`claimed_until`) in a transaction
 that commits before any of them is handed to a provider; should two drains ever overlap
 (a lock lapsed under a stalled drain) they still never take the same message. A group is
-as large as the send rate allows for the next fifth of a second, and a few groups are in
-flight at once, so a sender that dies leaves at most those behind.
+what goes to the provider at once (GROUP_SIZE, fewer when the send rate allows fewer for
+the next fifth of a second), and two groups are in flight, each message on a thread of the
+client of its own: `sending` means being handed over now, not waiting behind others, so a
+sender that dies leaves at most those behind. A dead drain's lock lapses in half a lease
+(it is renewed at every heartbeat), and its successor carries on with the rest.
 
 The rate. Each ISP's `send_rate_per_second` (channel settings) is kept by a counter in
 Redis per ISP and fifth of a second (shared, should two drains overlap), which hands out
@@ -32,10 +35,14 @@ reason.
 
 None sent twice. A message is `sending` (committed) before the provider call and `sent`
 right after it. A live drain renews the leases of what it holds every quarter lease; a
-sender that dies in between leaves `sending` with a lease that lapses:
-the next drain or sweep marks it `in_doubt` — the provider may or may not have it. A
-delivery report settles it (`receipts.py`: AT reports carry the phone, so a report with an
-unknown id and the phone of a message in doubt proves the provider took that message: it
+sender that dies in between leaves `sending` with a lease that lapses. Whether its request
+was made is told by `Unsent`, a Redis set of the claimed ids not yet handed over: the
+drain takes a message's id out just before its request (and sends nothing whose id it
+could not take out). When the lease has lapsed, the next drain or sweep takes out what is
+left: those were never handed over and are queued again at once; the others are marked
+`in_doubt` — the provider may or may not have them. A delivery report settles such a
+message (`receipts.py`: AT reports carry the phone, so a report with an unknown id and the
+phone of a message in doubt, or still `sending`, proves the provider took that message: it
 becomes sent, and delivered, under that id). Only a message still in doubt after a grace
 period with no report is sent again. The lease outlasts a provider call's timeouts, so a
 slow call is never taken for a dead one.
