@@ -25,7 +25,7 @@ DEMO_SENDER_ID = "KIUNGA"
 DEMO_SHORTCODE = "20880"
 
 # Delivery reports are POSTed by this many tasks at once, each tried this many times.
-REPORT_POSTERS = 16
+REPORT_POSTERS = 32
 REPORT_ATTEMPTS = 6
 
 # What AT charges here for one segment of a message in Kenya (deterministic on purpose).
