@@ -15,8 +15,11 @@ small groups of due messages (`queued`, or `in_doubt` past their grace) with `FO
 SKIP LOCKED` and marks them `sending` with a lease (`claimed_until`) in a transaction
 that commits before any of them is handed to a provider; should two drains ever overlap
 (a lock lapsed under a stalled drain) they still never take the same message. A group is
-as large as the send rate allows for the next fifth of a second, and a few groups are in
-flight at once, so a sender that dies leaves at most those behind.
+what goes to the provider at once (GROUP_SIZE, fewer when the send rate allows fewer for
+the next fifth of a second), and two groups are in flight, each message on a thread of the
+client of its own: `sending` means being handed over now, not waiting behind others, so a
+sender that dies leaves at most those behind. A dead drain's lock lapses in half a lease
+(it is renewed at every heartbeat), and its successor carries on with the rest.
 
 The rate. Each ISP's `send_rate_per_second` (channel settings) is kept by a counter in
 Redis per ISP and fifth of a second (shared, should two drains overlap), which hands out
@@ -32,10 +35,14 @@ reason.
 
 None sent twice. A message is `sending` (committed) before the provider call and `sent`
 right after it. A live drain renews the leases of what it holds every quarter lease; a
-sender that dies in between leaves `sending` with a lease that lapses:
-the next drain or sweep marks it `in_doubt` — the provider may or may not have it. A
-delivery report settles it (`receipts.py`: AT reports carry the phone, so a report with an
-unknown id and the phone of a message in doubt proves the provider took that message: it
+sender that dies in between leaves `sending` with a lease that lapses. Whether its request
+was made is told by `Unsent`, a Redis set of the claimed ids not yet handed over: the
+drain takes a message's id out just before its request (and sends nothing whose id it
+could not take out). When the lease has lapsed, the next drain or sweep takes out what is
+left: those were never handed over and are queued again at once; the others are marked
+`in_doubt` — the provider may or may not have them. A delivery report settles such a
+message (`receipts.py`: AT reports carry the phone, so a report with an unknown id and the
+phone of a message in doubt, or still `sending`, proves the provider took that message: it
 becomes sent, and delivered, under that id). Only a message still in doubt after a grace
 period with no report is sent again. The lease outlasts a provider call's timeouts, so a
 slow call is never taken for a dead one.
@@ -108,8 +115,12 @@ DRAIN_SLICE = 5.0
 # The minute's sweep drains inline, for longer.
 DRAIN_BUDGET = 240.0
 WINDOW = 0.2  # the rate counter's window, seconds
+# A group is what goes to the provider at once: every message claimed has a thread of the
+# client waiting for it (the AT client's pool is GROUP_SIZE * GROUPS_IN_FLIGHT), so that
+# `sending` means "being handed over now", not "waiting its turn behind others".
+GROUP_SIZE = 32
 GROUPS_IN_FLIGHT = 2
-MAX_CONCURRENCY = 64
+MAX_CONCURRENCY = GROUP_SIZE * GROUPS_IN_FLIGHT
 MAX_BACKOFF = 3600.0
 MAX_ATTEMPTS = 12  # then failed: the provider was unreachable for a day or so
 
@@ -141,6 +152,13 @@ class Timings:
     def heartbeat(self) -> float:
         """How often a drain renews the leases of the messages it holds."""
         return max(0.5, self.lease / 4)
+
+    @property
+    def lock_hold(self) -> float:
+        """How long the ISP's drain lock lasts unless renewed (at each heartbeat): a dead
+        drain's successor starts on the rest of the queue this soon, while the dead one's
+        own claims wait out their lease."""
+        return max(2.0, self.lease / 2)
 
     def retry_delay(self, attempts: int) -> float:
         return min(MAX_BACKOFF, self.backoff * 2 ** max(0, attempts - 1))
@@ -227,24 +245,92 @@ class SendRate:
 _WAITING = (MessageStatus.QUEUED, MessageStatus.IN_DOUBT)
 
 
-async def settle_lapsed_claims(database: Database, schema: str, timings: Timings) -> int:
-    """Messages whose sender died mid-request: in doubt, resent only after the grace."""
+class Unsent:
+    """The claimed messages not yet handed to a provider: a Redis set per ISP, the token
+    that says who may still act on a claimed message.
+
+    A drain adds a group's ids right after its claim commits, and takes each id out
+    (SREM answering 1) just before that message's request is made; it sends nothing whose
+    id it could not take out. Settling a dead drain's lapsed claims takes the ids out too:
+    an id it removes proves the request was never made (the message is queued again at
+    once); one already gone may have reached the provider (in doubt). Whoever removes an
+    id owns the message, so a stalled drain and the settlement never both act on it, and
+    anything lost on the way (Redis restarted, a drain killed between its claim and the
+    SADD) errs towards doubt, never towards a second send."""
+
+    def __init__(self, redis: ArqRedis, tenant_slug: str, timings: Timings):
+        self.redis = redis
+        self.key = f"kiunga:messages:unsent:{tenant_slug}"
+        self.ttl = max(60, math.ceil(timings.lease * 4))
+
+    async def add(self, ids: list[int]) -> None:
+        if ids:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.sadd(self.key, *ids)
+                pipe.expire(self.key, self.ttl)
+                await pipe.execute()
+
+    async def take(self, ids: list[int]) -> set[int]:
+        """The ids among `ids` this caller took out of the set (now its own)."""
+        if not ids:
+            return set()
+        if len(ids) == 1:  # one before each request: a plain command, no pipeline's cost
+            return set(ids) if await self.redis.srem(self.key, ids[0]) else set()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for message_id in ids:
+                pipe.srem(self.key, message_id)
+            removed = await pipe.execute()
+        return {message_id for message_id, gone in zip(ids, removed, strict=True) if gone}
+
+
+async def settle_lapsed_claims(
+    database: Database, schema: str, timings: Timings, unsent: Unsent | None = None
+) -> int:
+    """Messages whose sender died: those it never handed over are queued again at once (the
+    `Unsent` marker proves it); the rest are in doubt, resent only after the grace unless a
+    delivery report settles them first."""
     async with database.tenant_session(schema) as session, session.begin():
-        result = await session.execute(
-            update(Message)
-            .where(
-                Message.direction == Direction.OUT,
-                Message.status == MessageStatus.SENDING,
-                Message.claimed_until < func.now(),
-            )
-            .values(
-                status=MessageStatus.IN_DOUBT,
-                claimed_until=None,
-                send_after=func.now() + timedelta(seconds=timings.doubt_grace),
-                last_error="the sender stopped during the provider call",
+        lapsed = list(
+            await session.scalars(
+                select(Message.id)
+                .where(
+                    Message.direction == Direction.OUT,
+                    Message.status == MessageStatus.SENDING,
+                    Message.claimed_until < func.now(),
+                )
+                .order_by(Message.id)
+                .with_for_update(skip_locked=True)
             )
         )
-        return result.rowcount or 0
+        if not lapsed:
+            return 0
+        never_left = await unsent.take(lapsed) if unsent is not None else set()
+        if never_left:
+            await session.execute(
+                update(Message)
+                .where(Message.id.in_(sorted(never_left)))
+                .values(
+                    status=MessageStatus.QUEUED,
+                    claimed_until=None,
+                    send_after=func.now(),
+                    # That try never reached the provider.
+                    attempts=func.greatest(Message.attempts - 1, 0),
+                    last_error="the sender stopped before handing it over",
+                )
+            )
+        in_doubt = [message_id for message_id in lapsed if message_id not in never_left]
+        if in_doubt:
+            await session.execute(
+                update(Message)
+                .where(Message.id.in_(in_doubt))
+                .values(
+                    status=MessageStatus.IN_DOUBT,
+                    claimed_until=None,
+                    send_after=func.now() + timedelta(seconds=timings.doubt_grace),
+                    last_error="the sender stopped during the provider call",
+                )
+            )
+        return len(lapsed)
 
 
 async def claim(database: Database, schema: str, limit: int, timings: Timings) -> list[Message]:
@@ -586,7 +672,7 @@ class DrainResult:
 def drain_lock(redis: ArqRedis, tenant_slug: str, timings: Timings):
     """One drain at a time per ISP, across workers: what it claims is what it sends."""
     return redis.lock(
-        f"kiunga:messages:drain:{tenant_slug}", timeout=max(timings.lease, 2.0), thread_local=False
+        f"kiunga:messages:drain:{tenant_slug}", timeout=timings.lock_hold, thread_local=False
     )
 
 
@@ -622,7 +708,8 @@ async def _drain_holding(
     timings: Timings,
     budget: float,
 ) -> DrainResult:
-    await settle_lapsed_claims(database, tenant.schema, timings)
+    unsent = Unsent(redis, tenant.slug, timings)
+    await settle_lapsed_claims(database, tenant.schema, timings, unsent)
     isp = await _load_channels(database, tenant.schema)
     rate = SendRate(redis, tenant.slug, isp.rate)
     limit = asyncio.Semaphore(min(MAX_CONCURRENCY, max(1, isp.rate)))
@@ -637,12 +724,20 @@ async def _drain_holding(
         if whatsapp:
             isp.windows.update(await _load_windows(database, tenant.schema, whatsapp))
 
-        async def one(message: Message) -> Outcome:
+        async def one(message: Message) -> Outcome | None:
             async with limit:
+                try:
+                    mine = await unsent.take([message.id])
+                except Exception as exc:  # Redis: not handed over; the lease settles it
+                    log.warning("message %s: could not mark it handed over: %s", message.id, exc)
+                    return None
+                if not mine:
+                    return None  # its claim lapsed and was settled meanwhile: not ours
                 return await send_one(message, isp, clients, timings)
 
-        outcomes = await asyncio.gather(*(one(m) for m in group))
-        await record_outcomes(database, tenant.schema, list(outcomes))
+        answered = await asyncio.gather(*(one(m) for m in group))
+        outcomes = [o for o in answered if o is not None]
+        await record_outcomes(database, tenant.schema, outcomes)
         held.difference_update(m.id for m in group)
         result.sent += sum(1 for o in outcomes if o.status is MessageStatus.SENT)
 
@@ -650,7 +745,7 @@ async def _drain_holding(
         while True:
             await asyncio.sleep(timings.heartbeat)
             try:
-                await lock.extend(max(timings.lease, 2.0), replace_ttl=True)
+                await lock.extend(timings.lock_hold, replace_ttl=True)
                 await renew_leases(database, tenant.schema, set(held), timings)
             except Exception as exc:  # the next beat tries again; the lease is long enough
                 log.warning("could not renew message leases: %s", exc)
@@ -658,12 +753,13 @@ async def _drain_holding(
     heartbeat = asyncio.create_task(keep_leases())
     try:
         while loop.time() < deadline:
-            allowed = await rate.take(rate.per_window)
+            allowed = await rate.take(min(rate.per_window, GROUP_SIZE))
             group = await claim(database, tenant.schema, allowed, timings)
             if not group:
                 break
             result.claimed += len(group)
             held.update(m.id for m in group)
+            await unsent.add([m.id for m in group])
             in_flight.add(asyncio.create_task(send_group(group)))
             if len(in_flight) >= GROUPS_IN_FLIGHT:
                 done, _ = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
@@ -759,7 +855,8 @@ async def wake_sender(ctx: TaskContext, event) -> None:
 async def sweep_queues(ctx: TaskContext, tenant_slug: str, scheduled_for: datetime) -> int:
     """The safety net: lapsed claims settled, and what waited drained."""
     timings = Timings.from_environment()
-    await settle_lapsed_claims(ctx.database, ctx.tenant.schema, timings)
+    unsent = Unsent(ctx.redis, ctx.tenant.slug, timings)
+    await settle_lapsed_claims(ctx.database, ctx.tenant.schema, timings, unsent)
     if not await due_count(ctx.database, ctx.tenant.schema):
         return 0
     return (await drain(ctx.database, ctx.redis, ctx.tenant, timings=timings)).sent

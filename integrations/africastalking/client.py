@@ -22,11 +22,13 @@ Two things the SDK does not offer, done on top of it without touching what it se
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from africastalking.Service import DEFAULT_TIMEOUT_S
@@ -38,7 +40,8 @@ from kiunga.integrations.africastalking.interfaces import (
     SmsUnavailable,
 )
 
-DEFAULT_WORKERS = 32
+# The outbound queue hands over two groups of 32 at once, each message on a thread of its own.
+DEFAULT_WORKERS = 64
 
 
 class _HttpAnswer(Exception):
@@ -66,12 +69,17 @@ class _SmsService(SMSService):
         session = getattr(self._sessions, "session", None)
         if session is None:
             session = self._sessions.session = requests.Session()
+            # The environment is read once per API root (_proxies_for), not at every request:
+            # requests would otherwise look for a .netrc and the proxy variables each time,
+            # a third of a send's time in the outbound queue.
+            session.trust_env = False
         response = session.request(
             method.upper(),
             url,
             headers=headers,
             data=data,
             params=params,
+            proxies=_proxies_for(_root(url)),
             timeout=timeout or DEFAULT_TIMEOUT_S,
             allow_redirects=False,
         )
@@ -81,6 +89,17 @@ class _SmsService(SMSService):
             return response.json()
         except ValueError:
             raise _HttpAnswer(response.status_code, response.text) from None
+
+
+def _root(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+@functools.lru_cache(maxsize=64)
+def _proxies_for(root: str) -> dict[str, str]:
+    """The proxies the environment sets for this API root (HTTPS_PROXY, NO_PROXY, …)."""
+    return requests.utils.get_environ_proxies(root)
 
 
 def parse_cost(cost: str | None) -> tuple[str, int] | None:

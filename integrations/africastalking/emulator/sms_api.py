@@ -4,7 +4,6 @@ delivery report AT POSTs a moment later to the app's delivery-report URL."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -62,8 +61,7 @@ def _answer(message: str, recipients: list[dict[str, Any]]) -> Response:
 
 
 def build_sms_routes(state: EmulatorState) -> list[HTTPRouteHandler]:
-    async def deliver_report(sms: OutboundSms, url: str) -> None:
-        await asyncio.sleep(state.delivery_delay)
+    def deliver_report(sms: OutboundSms, url: str) -> None:
         outcome = state.outcomes.get(sms.to)
         if sms.link_id is not None and sms.link_id not in state.link_ids:
             status, reason = "Failed", "InvalidLinkId"
@@ -81,7 +79,7 @@ def build_sms_routes(state: EmulatorState) -> list[HTTPRouteHandler]:
         }
         if reason:
             form["failureReason"] = reason
-        await state.post_form("delivery_report", url, form)
+        state.queue_report(url, form)
 
     @post("/version1/messaging", status_code=201)
     async def send_messages(request: Request) -> Response:
@@ -189,7 +187,7 @@ def build_sms_routes(state: EmulatorState) -> list[HTTPRouteHandler]:
         )
         if account.delivery_report_url:
             for sms in accepted:
-                state.background(deliver_report(sms, account.delivery_report_url))
+                deliver_report(sms, account.delivery_report_url)
         return _answer(f"Sent to {len(accepted)}/{len(numbers)} Total Cost: {total}", recipients)
 
     return [send_messages]

@@ -4,7 +4,9 @@ incoming messages it sent to an application, and a log of every callback it POST
 
 from __future__ import annotations
 
+import asyncio
 import secrets
+import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
@@ -17,6 +19,10 @@ DEMO_USERNAME = "kiunga-demo"
 DEMO_API_KEY = "atsk_kiunga_demo_0123456789abcdef0123456789abcdef"
 DEMO_SENDER_ID = "KIUNGA"
 DEMO_SHORTCODE = "20880"
+
+# Delivery reports are POSTed by this many tasks at once, each tried this many times.
+REPORT_POSTERS = 32
+REPORT_ATTEMPTS = 6
 
 # What AT charges here for one segment of a message in Kenya (deterministic on purpose).
 PRICE_PER_SEGMENT = Decimal("0.8000")
@@ -119,6 +125,9 @@ class EmulatorState(MessagingState[OutboundSms]):
         self.link_ids: set[str] = set()  # linkIds of incoming messages the emulator sent
         self.inbound: list[dict[str, Any]] = []
         self.ussd_sessions: dict[str, UssdSession] = {}
+        # Delivery reports waiting to be POSTed: (when, url, form, attempt), drained in order
+        # by a few posters (see `queue_report`).
+        self._reports: asyncio.Queue[tuple[float, str, dict[str, str], int]] | None = None
         if with_demo_account:
             self.add_account(
                 Account(
@@ -149,6 +158,35 @@ class EmulatorState(MessagingState[OutboundSms]):
 
     def message_id(self, message: OutboundSms) -> str:
         return message.message_id
+
+    def queue_report(self, url: str, form: dict[str, str], *, attempt: int = 1) -> None:
+        """POST a delivery report `delivery_delay` from now, by one of REPORT_POSTERS tasks.
+
+        Thousands of reports a minute, each a task of its own posting at once, would pile up
+        in the HTTP client's connection pool, whose bookkeeping grows with the square of
+        the requests waiting: the emulator would spend itself on that, answer the send API
+        slowly, and time reports out. A few posters draining a queue keep both steady."""
+        if self._reports is None:
+            self._reports = asyncio.Queue()
+            for _ in range(REPORT_POSTERS):
+                self.background(self._post_reports(self._reports))
+        self._reports.put_nowait((time.monotonic() + self.delivery_delay, url, form, attempt))
+
+    async def _post_reports(self, reports: asyncio.Queue) -> None:
+        while True:
+            due, url, form, attempt = await reports.get()
+            wait = due - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            entry = await self.post_form("delivery_report", url, form)
+            answered = entry["status"] is not None and 200 <= entry["status"] < 300
+            if not answered and attempt < REPORT_ATTEMPTS:
+                # AT tries a report again when the application did not take it.
+                self.background(self._retry_report(url, form, attempt + 1))
+
+    async def _retry_report(self, url: str, form: dict[str, str], attempt: int) -> None:
+        await asyncio.sleep(min(30.0, 2.0 ** (attempt - 1)))
+        self.queue_report(url, form, attempt=attempt)
 
     def new_message_id(self) -> str:
         return f"ATXid_{uuid.uuid4().hex}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from kiunga.channels.messages import sender
 from kiunga.channels.messages.models import (
     ChannelContact,
     Message,
@@ -15,8 +16,11 @@ from kiunga.channels.messages.models import (
     MessageStatus,
 )
 from kiunga.channels.messages.outbound import queue_message
+from kiunga.channels.messages.receipts import apply_delivery_report
 from kiunga.integrations.africastalking.client import AfricasTalkingSms
+from kiunga.integrations.africastalking.forms import parse_delivery_report
 from kiunga.platform.db.base import utcnow
+from kiunga.platform.jobs.queue import create_redis_pool
 from kiunga.tenants.actors import Actor
 from kiunga.tenants.billing.payments import record_payment
 from kiunga.tenants.subscribers.models import SubscriberPhone
@@ -24,6 +28,8 @@ from sqlalchemy import select, update
 
 from .conftest import emulator_json, register_sender
 from fixtures.waiting import eventually
+
+_DONE = (MessageStatus.SENT, MessageStatus.DELIVERED)
 
 
 async def _messages(unit_of_work) -> list[Message]:
@@ -147,6 +153,110 @@ async def test_a_sender_that_died_mid_request_sends_nothing_twice(
     assert messages[handed_over].provider_id == by_phone[handed_over]["message_id"]
     assert messages[handed_over].attempts == 1
     assert messages[never_left].attempts == 2
+
+
+async def test_a_report_the_application_did_not_take_comes_again_and_settles_the_doubt(
+    unit_of_work, at_account, at_emulator, channel_settings, start_worker, fast_retries,
+    callback_recorder, monkeypatch,
+):  # fmt: skip
+    """A sender died after handing a message to AT; AT's first delivery report found the
+    application unable to take it (503). The report comes again, settles the message, and
+    the message is not sent a second time (the grace is long: only the report can settle
+    it in time)."""
+    monkeypatch.setenv("KIUNGA_MESSAGES_DOUBT_GRACE", "300")
+    callback_recorder.answer("/at", "busy", status=503)
+    at = at_account(delivery_report_url=f"{callback_recorder.url}/at")
+    await channel_settings(at=at)
+    phone = "+254745000001"
+    async with unit_of_work() as session:
+        await queue_message(session, phone=phone, body="handed over", kind="t", urgent=True)
+        await session.execute(
+            update(Message).values(
+                status=MessageStatus.SENDING,
+                attempts=1,
+                claimed_until=utcnow() - timedelta(seconds=1),
+            )
+        )
+    sms = AfricasTalkingSms(max_workers=2)
+    try:
+        await sms.send(at, to=phone, message="handed over", sender_id="TESTISP")
+    finally:
+        sms.close()
+    await eventually(lambda: callback_recorder.at("/at") or None, within=30)
+    callback_recorder.answer("/at", "OK")
+    # The report again, this time taken (before the fix AT's emulator never retried).
+    await eventually(lambda: callback_recorder.at("/at")[1:] or None, within=30)
+    async with unit_of_work() as session:
+        await apply_delivery_report(
+            session, parse_delivery_report(callback_recorder.at("/at")[-1].form)
+        )
+    await start_worker(register_sender, "report-again")
+    async with unit_of_work() as session:
+        await queue_message(session, phone="+254745000002", body="wake", kind="t", urgent=True)
+
+    async def settled():
+        messages = {m.phone: m for m in await _messages(unit_of_work)}
+        wake = messages.get("+254745000002")
+        return messages if wake is not None and wake.status in _DONE else None
+
+    messages = await eventually(settled, within=60)
+    assert messages[phone].status is MessageStatus.DELIVERED
+    assert messages[phone].attempts == 1
+    assert [m["to"] for m in _accepted(at_emulator, at.username)] == [phone, "+254745000002"]
+
+
+async def test_a_sender_killed_before_the_request_left_sends_it_at_once_not_after_the_grace(
+    unit_of_work, database, tenant, redis_url, at_account, at_emulator, channel_settings,
+    start_worker, fast_retries, reports_applied, monkeypatch,
+):  # fmt: skip
+    """A drain claimed two messages and was killed: one was handed to AT (its id taken out
+    of the unsent set, as the drain does just before the request), the other never was.
+    Once the claims lapse, the one that never left is sent at once; the one that did is in
+    doubt and settled by its report, whatever the grace."""
+    monkeypatch.setenv("KIUNGA_MESSAGES_DOUBT_GRACE", "300")
+    at = at_account(delivery_report_url=f"{reports_applied.url}/at")
+    await channel_settings(at=at)
+    handed_over, never_left = "+254746000001", "+254746000002"
+    async with unit_of_work() as session:
+        for phone in (handed_over, never_left):
+            await queue_message(session, phone=phone, body=f"for {phone}", kind="t", urgent=True)
+    timings = sender.Timings.from_environment()
+    redis = await create_redis_pool(redis_url, "unsent-test")
+    try:
+        unsent = sender.Unsent(redis, tenant.slug, timings)
+        group = await sender.claim(database, tenant.schema, 10, timings)
+        assert sorted(m.phone for m in group) == [handed_over, never_left]
+        await unsent.add([m.id for m in group])
+        [first] = [m for m in group if m.phone == handed_over]
+        assert await unsent.take([first.id]) == {first.id}
+        sms = AfricasTalkingSms(max_workers=2)
+        try:
+            await sms.send(at, to=handed_over, message=f"for {handed_over}", sender_id="TESTISP")
+        finally:
+            sms.close()
+        # The drain is dead: its claims lapse.
+        async with unit_of_work() as session:
+            await session.execute(
+                update(Message).values(claimed_until=utcnow() - timedelta(seconds=1))
+            )
+        await start_worker(register_sender, "never-left")
+        async with unit_of_work() as session:
+            await queue_message(session, phone="+254746000003", body="wake", kind="t", urgent=True)
+
+        async def settled():
+            messages = {m.phone: m for m in await _messages(unit_of_work)}
+            done = all(m.status in _DONE for m in messages.values())
+            return messages if done and len(messages) == 3 else None
+
+        messages = await eventually(settled, within=60)
+    finally:
+        await redis.aclose()
+    sent = _accepted(at_emulator, at.username)
+    assert sorted(m["to"] for m in sent) == [handed_over, never_left, "+254746000003"]
+    assert messages[handed_over].status is MessageStatus.DELIVERED
+    assert messages[handed_over].attempts == 1
+    # Its first try never reached AT: one attempt, not a resend.
+    assert messages[never_left].attempts == 1
 
 
 async def test_whatsapp_within_24_hours_a_template_outside_else_sms(
