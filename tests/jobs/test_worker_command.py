@@ -27,16 +27,25 @@ async def start_worker(settings_env, redis_url, *args):
     )
 
 
-async def test_burst_runs_what_is_queued_and_exits(settings_env, jobs_redis_url):
+async def test_burst_runs_what_is_queued_and_exits(settings_env, jobs_redis_url, fresh_database):
+    # A database of its own: a worker serves every ISP of its database, and the run's
+    # shared one holds other tests' ISPs with work of their own (messages waiting for a
+    # provider that has gone, retried later), which a burst worker would wait for.
     queue = f"kiunga:test:{uuid.uuid4().hex[:10]}"
     redis = await create_redis_pool(jobs_redis_url, queue)
+    process = None
     try:
-        job = await redis.enqueue_job("kiunga.ping", _job_id=f"ping-{uuid.uuid4().hex}")
-        process = await start_worker(settings_env, jobs_redis_url, "--burst", "--queue", queue)
-        output, _ = await asyncio.wait_for(process.communicate(), 60)
-        assert process.returncode == 0, output.decode()
-        assert await job.result(timeout=60) == "pong"
+        with fresh_database("kiunga_burst") as database_url:
+            env = {**settings_env, "KIUNGA_DATABASE_URL": database_url}
+            job = await redis.enqueue_job("kiunga.ping", _job_id=f"ping-{uuid.uuid4().hex}")
+            process = await start_worker(env, jobs_redis_url, "--burst", "--queue", queue)
+            output, _ = await asyncio.wait_for(process.communicate(), 60)
+            assert process.returncode == 0, output.decode()
+            assert await job.result(timeout=60) == "pong"
     finally:
+        if process is not None and process.returncode is None:
+            process.kill()
+            await process.wait()
         await redis.aclose()
 
 
