@@ -39,7 +39,7 @@ _SESSION_ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 _DIAL_CODE = re.compile(r"^\*[0-9*]{1,38}#$")
 
 
-def development_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+async def development_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     """The simulator exists in development (KIUNGA_ENV=development) only."""
     if connection.app.state.services.settings.environment != "development":
         raise NotFoundException("Not found")

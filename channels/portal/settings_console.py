@@ -49,7 +49,7 @@ ROUTER_FILES = (
 )
 
 
-def owners_and_admins(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+async def owners_and_admins(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     principal = request_principal(connection)
     if not isinstance(principal, StaffPrincipal) or principal.role not in (
         StaffRole.OWNER,

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from kiunga.platform.cli.common import console, load_settings_or_exit, services_or_exit
+from kiunga.platform.heap import freeze_startup_objects
 from kiunga.platform.jobs.queue import DEFAULT_QUEUE
 from kiunga.platform.jobs.worker import build_worker_settings, serve_worker
 
@@ -44,6 +45,7 @@ def worker_command(
         max_jobs=concurrency,
         db_pool_size=min(settings.db_pool_size, concurrency + 2),
     )
+    freeze_startup_objects()
     console.print(f"worker on queue [bold]{queue}[/bold], {concurrency} jobs at a time")
     asyncio.run(serve_worker(worker_settings, burst=burst))
 

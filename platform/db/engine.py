@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from kiunga.platform.db.naming import validate_schema
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -16,15 +18,63 @@ from sqlalchemy.ext.asyncio import (
 
 TENANT_SCHEMA_KEY = "tenant_schema"
 
+# A pooled connection given back less than this long ago is taken as alive; one idle for
+# longer is pinged before it is handed out. Pinging every checkout (pool_pre_ping) cost a
+# round trip on every request, a fifth of a USSD hop's; a connection in steady use is
+# proven alive by its last statement. A server restart or a dropped link is found by the
+# ping after a quiet spell, or else by the next statement, whose disconnect error makes
+# the pool drop every connection older than it (only the requests under way then fail).
+PING_AFTER_IDLE_SECONDS = 10.0
+_IDLE_SINCE = "kiunga_idle_since"
+
+
+def ping(dialect, dbapi_connection) -> bool:
+    """The dialect's own liveness check (what pool_pre_ping sends)."""
+    return dialect.do_ping(dbapi_connection)
+
+
+def ping_connections_idle_for(engine: AsyncEngine, seconds: float) -> None:
+    """Ping a connection on checkout only when it sat in the pool for `seconds` or more."""
+    pool = engine.sync_engine.pool
+    dialect = engine.sync_engine.dialect
+
+    @event.listens_for(pool, "checkin")
+    def _checked_in(dbapi_connection, record) -> None:
+        if dbapi_connection is not None:
+            record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(pool, "checkout")
+    def _checked_out(dbapi_connection, record, proxy) -> None:
+        # A new connection has no mark (`info` lives and dies with the DBAPI connection):
+        # just opened, it needs no ping.
+        idle_since = record.info.get(_IDLE_SINCE)
+        if idle_since is None or time.monotonic() - idle_since < seconds:
+            return
+        try:
+            alive = ping(dialect, dbapi_connection)
+        except Exception as error:
+            raise DisconnectionError("connection lost while idle") from error
+        if not alive:
+            # The pool discards this connection and hands out a fresh one.
+            raise DisconnectionError("connection lost while idle")
+
 
 class Database:
     """The process's database: a platform session factory and per-tenant sessions."""
 
-    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False):
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 10,
+        echo: bool = False,
+        ping_after_idle: float = PING_AFTER_IDLE_SECONDS,
+    ):
         self.url = url
         self.engine: AsyncEngine = create_async_engine(
-            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, echo=echo
+            url, pool_size=pool_size, max_overflow=pool_size, echo=echo
         )
+        ping_connections_idle_for(self.engine, ping_after_idle)
         self._platform_sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._tenant_engines: dict[str, AsyncEngine] = {}
 

@@ -1,4 +1,8 @@
-"""Route guards: which surface a route lives on, and what a caller must hold to use it."""
+"""Route guards: which surface a route lives on, and what a caller must hold to use it.
+
+Every guard is `async def` though none awaits: Litestar runs a plain function guard in a
+thread-pool worker, a thread hop on every request for a check of a few attribute reads.
+"""
 
 from __future__ import annotations
 
@@ -21,19 +25,19 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.types import Guard
 
 
-def tenant_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+async def tenant_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     """The route serves one ISP; without a tenant there is nothing here."""
     if request_tenant(connection) is None:
         raise NotFoundException("Not found")
 
 
-def platform_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+async def platform_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     """The route is the platform's own, on the bare base domain, never an ISP's host."""
     if request_surface(connection) is not Surface.PLATFORM or request_tenant(connection):
         raise NotFoundException("Not found")
 
 
-def staff_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+async def staff_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     """A console page: a signed-in staff member, else off to /login."""
     if not isinstance(request_principal(connection), StaffPrincipal):
         raise LoginRequired("Sign in to continue")
@@ -42,7 +46,7 @@ def staff_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
 def requires_scopes(*scopes: str) -> Guard:
     needed = frozenset(scopes)
 
-    def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    async def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
         principal = request_principal(connection)
         if principal is None:
             raise NotAuthorizedException(
@@ -62,7 +66,7 @@ def requires_scopes(*scopes: str) -> Guard:
 API_PATH_PREFIX = "/api/"
 
 
-def fence_guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+async def fence_guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
     """Turn a fenced caller (a reseller's key, an agent) away from an API route that covers
     the whole ISP. Installed once for the whole app, so a new route is closed to fenced
     callers until it declares `Reach.FENCED` and confines what it does."""

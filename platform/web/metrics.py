@@ -49,7 +49,7 @@ def prometheus_config() -> PrometheusConfig:
 _BEARER = re.compile(r"^\s*bearer\s+(\S+)\s*$", re.IGNORECASE)
 
 
-def platform_host_or_token(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+async def platform_host_or_token(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     """Metrics name routes, tenants' traffic and outcomes: only for the platform's own host
     or a scraper holding the metrics token. Anyone else finds nothing here."""
     # Imported here: tenancy imports this module's counters.

@@ -27,7 +27,7 @@ FIELDS = (
 )
 
 
-def owners_and_admins(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+async def owners_and_admins(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     principal = request_principal(connection)
     if not isinstance(principal, StaffPrincipal) or principal.role not in (
         StaffRole.OWNER,

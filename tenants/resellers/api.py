@@ -30,7 +30,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 MANAGING_ROLES = frozenset({StaffRole.OWNER, StaffRole.ADMIN})
 
 
-def managers_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+async def managers_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     """Among staff only owners and admins (a reseller's key is fenced off ISP-wide routes)."""
     principal = request_principal(connection)
     if isinstance(principal, StaffPrincipal) and principal.role not in MANAGING_ROLES:

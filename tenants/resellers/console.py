@@ -23,7 +23,7 @@ from litestar.response import Redirect
 PAGE_SIZE = 50
 
 
-def owners_and_admins(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+async def owners_and_admins(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     principal = request_principal(connection)
     if not isinstance(principal, StaffPrincipal) or principal.role not in MANAGING_ROLES:
         raise PermissionDeniedException("Only owners and admins manage resellers")

@@ -59,12 +59,12 @@ FORM_FIELDS = (
 )  # fmt: skip
 
 
-def not_for_agents(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+async def not_for_agents(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     if fence_of(request_principal(connection)) is not None:
         raise PermissionDeniedException("Agents cannot make or revoke voucher batches")
 
 
-def managers_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+async def managers_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     principal = request_principal(connection)
     if not isinstance(principal, StaffPrincipal) or principal.role not in MANAGING_ROLES:
         raise PermissionDeniedException("Only owners and admins give agents a login")
