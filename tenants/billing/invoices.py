@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
 from kiunga.platform.db.base import utcnow
 from kiunga.platform.jobs.outbox import emit
@@ -30,7 +31,7 @@ from kiunga.tenants.billing.models import (
     InvoiceLine,
     InvoiceStatus,
 )
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 MAX_LINES = 100
@@ -219,12 +220,24 @@ async def invoice_allocations(session: AsyncSession, invoice_id: int) -> list[Al
     return list(await session.scalars(query))
 
 
-async def _remaining_sum(session: AsyncSession, subscriber_id: int, as_of=None) -> int:
-    rows = invoice_remaining_query().where(Invoice.subscriber_id == subscriber_id)
-    if as_of is not None:
-        rows = rows.where(Invoice.due_at <= as_of)
+@cache
+def _remaining_sum_statement(until_due: bool):
+    """Built once per shape, its values bound at each call: building the statement (a
+    subquery over the whole invoice row) and its cache key cost more than running it, on a
+    path every account screen and payment takes."""
+    rows = invoice_remaining_query().where(Invoice.subscriber_id == bindparam("subscriber_id"))
+    if until_due:
+        rows = rows.where(Invoice.due_at <= bindparam("as_of"))
     inner = rows.subquery()
-    return int(await session.scalar(select(func.coalesce(func.sum(inner.c.remaining), 0))))
+    return select(func.coalesce(func.sum(inner.c.remaining), 0))
+
+
+async def _remaining_sum(session: AsyncSession, subscriber_id: int, as_of=None) -> int:
+    statement = _remaining_sum_statement(as_of is not None)
+    values = {"subscriber_id": subscriber_id, "as_of": as_of}
+    if as_of is None:
+        del values["as_of"]
+    return int(await session.scalar(statement, values))
 
 
 async def amount_due(session: AsyncSession, subscriber_id: int, *, as_of: datetime) -> int:
