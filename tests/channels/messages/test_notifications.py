@@ -106,6 +106,9 @@ async def test_each_event_tells_the_subscriber_once(
             now=now,
         )
         service_id = service.id
+    # Told only while true: the activation too, so the suspension waits until it is told
+    # (a worker slower than this test would rightly say nothing of an activation undone).
+    await eventually(lambda: _has_kind(unit_of_work, "activated"))
     for subscriber_id in (amina, baraka):
         async with unit_of_work() as session:
             await record_payment(
