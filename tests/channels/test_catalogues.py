@@ -77,4 +77,4 @@ def test_gaps_are_never_errors():
 def test_a_folder_without_english_is_refused(tmp_path: Path):
     (tmp_path / "sw.toml").write_text('a = "b"\n')
     with pytest.raises(FileNotFoundError):
-        Catalogue(tmp_path).books
+        Catalogue(tmp_path).text("sw", "a")
