@@ -5,6 +5,8 @@ templates (small HTML with inline CSS, no script: they work with JavaScript off)
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlencode
@@ -165,6 +167,36 @@ class MePage:
 
 def new_token() -> str:
     return secrets.token_urlsafe(24)
+
+
+async def open_page(request: Request, services: WebServices, tenant: TenantContext) -> MePage:
+    page = MePage(request, services, tenant)
+    await page.load_session()
+    return page
+
+
+@dataclass(frozen=True)
+class PostedForm:
+    """A form posted to /me: its page, the fields asked for (each bounded, see `field`),
+    and whether its form token is this browser's and still fresh."""
+
+    page: MePage
+    values: Mapping[str, str]
+    valid: bool
+
+    def __getitem__(self, name: str) -> str:
+        return self.values[name]
+
+
+async def read_form(
+    request: Request, services: WebServices, tenant: TenantContext, fields: Mapping[str, int]
+) -> PostedForm:
+    """The posted form on its page: `fields` maps each field wanted to its length limit.
+    What to do with an expired token is the caller's (see me.signed_form)."""
+    form = await request.form()
+    page = await open_page(request, services, tenant)
+    values = {name: field(form, name, limit) for name, limit in fields.items()}
+    return PostedForm(page, values, page.form_valid(form))
 
 
 def field(form, name: str, limit: int = 200) -> str:
