@@ -13,12 +13,11 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader
 from kiunga.channels.portal.chap import chap_response
 from kiunga.channels.portal.i18n import (
-    LANGUAGE_NAMES,
-    LANGUAGES,
-    STRINGS,
-    Translator,
+    CATALOGUE,
+    PortalTranslator,
     data_amount,
     pick_language,
+    translator,
 )
 from kiunga.channels.portal.login_hosts import hotspot_state, is_hotspot_url, registered_hosts
 from kiunga.channels.portal.ratelimit import BuyThrottle, Limited, RedeemThrottle
@@ -133,7 +132,7 @@ class PackageCard:
     describe: str
 
 
-def package_summary(package: PackageOnSale, t: Translator) -> PackageCard:
+def package_summary(package: PackageOnSale, t: PortalTranslator) -> PackageCard:
     name = package.name_sw if t.language == "sw" and package.name_sw else package.name
     validity = t(
         "validity",
@@ -161,10 +160,10 @@ class Page:
         self.tenant = tenant
         self.shop = shop
         chosen = values.get("lang")
-        self._chosen_lang = chosen if chosen in LANGUAGES else None
+        self._chosen_lang = chosen if CATALOGUE.knows(chosen) else None
         remembered = request.cookies.get(LANG_COOKIE) or request.cookies.get(LANG_COOKIE_PLAIN)
         self.lang = pick_language(self._chosen_lang or remembered, shop.look.default_language)
-        self.t = Translator(self.lang)
+        self.t = translator(self.lang)
         self.rs = values.get("rs") or ""
         # Checked again on every page: a state signed before a host stopped being allowed.
         self.state = self.own_state(portal_signer(request).load_state(tenant.id, self.rs))
@@ -222,7 +221,7 @@ class Page:
         toggle_extra: dict | None = None,
         **context: object,
     ) -> Response:
-        other = "sw" if self.lang == "en" else "en"
+        other = CATALOGUE.next_language(self.lang)
         toggle_query = {"lang": other, **({"rs": self.rs} if self.rs else {})}
         toggle_query.update(toggle_extra or {})
         html = templates.get_template(template).render(
@@ -232,7 +231,7 @@ class Page:
             rs=self.rs,
             form_token=portal_signer(self.request).form_token(self.tenant.id, self.nonce),
             other_lang=other,
-            other_lang_name=LANGUAGE_NAMES[other],
+            other_lang_name=CATALOGUE.language_name(other),
             toggle_url=f"{toggle_path or '/portal/'}?{urlencode(toggle_query)}",
             welcome=self.welcome,
             **context,
@@ -333,7 +332,7 @@ class Page:
             usage=usage,
             package_name=self.package_name(usage.package_name),
             online=online,
-            status_text=t(f"status_{usage.status}") if f"status_{usage.status}" in STRINGS else "",
+            status_text=t(f"status_{usage.status}") if t.has(f"status_{usage.status}") else "",
             time_left=t.duration(usage.seconds_left or 0),
             not_started=usage.seconds_left is None and usage.status in ("new", "sold"),
             data_left=data_amount(usage.bytes_left or 0),

@@ -17,7 +17,6 @@ import asyncio
 import time
 
 from kiunga.channels.portal.console_files import router_file
-from kiunga.channels.portal.i18n import STRINGS
 from kiunga.channels.portal.pages import (
     NO_STORE,
     Page,
@@ -239,7 +238,7 @@ class PortalController(Controller):
             reason = "timeout"  # the prompt has closed: stop waiting
         if view.status == "failed" or reason == "timeout":
             key = f"failure_{reason}"
-            words = t(key) if key in STRINGS else (view.failure or t("failure_failed"))
+            words = t(key) if t.has(key) else (view.failure or t("failure_failed"))
             return page.render(
                 "failed.html",
                 message=t("payment_failed", reason=words),

@@ -5,8 +5,15 @@ is shown on the page with a clear message (4xx), never an error page."""
 from __future__ import annotations
 
 from kiunga.channels.messages.models import Message
-from kiunga.channels.selfcare.me import Signed, pay_limiter, refusal_words, shillings, signed
-from kiunga.channels.selfcare.pages import MeController, field, mask_phone
+from kiunga.channels.selfcare.me import (
+    Signed,
+    pay_limiter,
+    refusal_words,
+    shillings,
+    signed,
+    signed_form,
+)
+from kiunga.channels.selfcare.pages import MeController, mask_phone
 from kiunga.channels.selfservice import accounts as accounts_service
 from kiunga.channels.selfservice import payments, usage
 from kiunga.channels.selfservice.accounts import clean_phone
@@ -69,23 +76,20 @@ class AccountController(MeController):
 
     @post("/pay", status_code=200)
     async def pay(self, request: Request, tenant: CurrentTenant, services: Services) -> Response:
-        form = await request.form()
-        me = await signed(request, services, tenant)
-        if isinstance(me, Response):
-            return me
-        page = me.page
-        typed = field(form, "amount", 20)
-        if not page.form_valid(form):
-            return await self._pay_page(
-                me, status_code=400, amount=typed, error=page.t("form_expired")
-            )
+        posted = await signed_form(
+            request, services, tenant,
+            fields={"amount": 20, "phone": 20}, again=self._pay_page, echo=("amount",),
+        )  # fmt: skip
+        if isinstance(posted, Response):
+            return posted
+        me, page, typed = posted.me, posted.page, posted["amount"]
         amount = shillings(typed)
         if amount is None or amount <= 0:
             return await self._pay_page(
                 me, status_code=400, amount=typed, error=page.t("bad_amount")
             )
         try:
-            phone = clean_phone(field(form, "phone", 20) or me.phone)
+            phone = clean_phone(posted["phone"] or me.phone)
         except DomainError:
             return await self._pay_page(
                 me, status_code=400, amount=typed, error=page.t("bad_phone")
@@ -123,17 +127,14 @@ class AccountController(MeController):
 
     @post("/claim", status_code=200)
     async def claim(self, request: Request, tenant: CurrentTenant, services: Services) -> Response:
-        form = await request.form()
-        me = await signed(request, services, tenant)
-        if isinstance(me, Response):
-            return me
-        page = me.page
-        receipt = field(form, "receipt", 20)
-        if not page.form_valid(form):
-            return await self._pay_page(
-                me, status_code=400, receipt=receipt, error=page.t("form_expired")
-            )
-        typed_amount = field(form, "amount", 20)
+        posted = await signed_form(
+            request, services, tenant,
+            fields={"receipt": 20, "amount": 20}, again=self._pay_page, echo=("receipt",),
+        )  # fmt: skip
+        if isinstance(posted, Response):
+            return posted
+        me, page, receipt = posted.me, posted.page, posted["receipt"]
+        typed_amount = posted["amount"]
         amount = shillings(typed_amount) if typed_amount else None
         if typed_amount and not amount:
             return await self._pay_page(

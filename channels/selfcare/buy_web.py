@@ -3,8 +3,8 @@ bought with an STK push."""
 
 from __future__ import annotations
 
-from kiunga.channels.selfcare.me import Signed, pay_limiter, refusal_words, signed
-from kiunga.channels.selfcare.pages import MeController, field, mask_phone
+from kiunga.channels.selfcare.me import Signed, pay_limiter, refusal_words, signed, signed_form
+from kiunga.channels.selfcare.pages import MeController, mask_phone
 from kiunga.channels.selfservice import accounts as accounts_service
 from kiunga.channels.selfservice import packages, vouchers
 from kiunga.channels.selfservice.errors import NotYours
@@ -46,15 +46,12 @@ class BuyController(MeController):
 
     @post("/quote", status_code=200)
     async def quote(self, request: Request, tenant: CurrentTenant, services: Services) -> Response:
-        form = await request.form()
-        me = await signed(request, services, tenant)
-        if isinstance(me, Response):
-            return me
-        page = me.page
-        if not page.form_valid(form):
-            return await self._buy_page(me, status_code=400, error=page.t("form_expired"))
-        kind = field(form, "kind", 10)
-        raw_package = field(form, "package_id", 20)
+        posted = await signed_form(
+            request, services, tenant, fields={"kind": 10, "package_id": 20}, again=self._buy_page
+        )
+        if isinstance(posted, Response):
+            return posted
+        me, kind, raw_package = posted.me, posted["kind"], posted["package_id"]
         try:
             async with me.session() as session:
                 if kind == "renew":
@@ -71,14 +68,12 @@ class BuyController(MeController):
     async def confirm(
         self, request: Request, tenant: CurrentTenant, services: Services
     ) -> Response:
-        form = await request.form()
-        me = await signed(request, services, tenant)
-        if isinstance(me, Response):
-            return me
-        page = me.page
-        if not page.form_valid(form):
-            return await self._buy_page(me, status_code=400, error=page.t("form_expired"))
-        token = field(form, "quote", 120)
+        posted = await signed_form(
+            request, services, tenant, fields={"quote": 120}, again=self._buy_page
+        )
+        if isinstance(posted, Response):
+            return posted
+        me, page, token = posted.me, posted.page, posted["quote"]
         act = packages.change_now if token.startswith("change:") else packages.renew_now
         try:
             async with me.session() as session, session.begin():
@@ -103,14 +98,12 @@ class BuyController(MeController):
     async def voucher(
         self, request: Request, tenant: CurrentTenant, services: Services
     ) -> Response:
-        form = await request.form()
-        me = await signed(request, services, tenant)
-        if isinstance(me, Response):
-            return me
-        page = me.page
-        raw = field(form, "package_id", 20)
-        if not page.form_valid(form):
-            return await self._buy_page(me, status_code=400, error=page.t("form_expired"))
+        posted = await signed_form(
+            request, services, tenant, fields={"package_id": 20}, again=self._buy_page
+        )
+        if isinstance(posted, Response):
+            return posted
+        me, page, raw = posted.me, posted.page, posted["package_id"]
         limited = await pay_limiter(services, request).take(
             {"phone": f"{tenant.id}:{me.phone}", "source": f"{tenant.id}:{page.source}"}
         )

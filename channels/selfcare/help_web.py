@@ -3,8 +3,10 @@ their tickets (opened, read, replied to)."""
 
 from __future__ import annotations
 
-from kiunga.channels.selfcare.me import Signed, signed
-from kiunga.channels.selfcare.pages import MeController, field
+from functools import partial
+
+from kiunga.channels.selfcare.me import Signed, signed, signed_form
+from kiunga.channels.selfcare.pages import MeController
 from kiunga.channels.selfservice import tickets, usage
 from kiunga.platform.errors import DomainError, Kind
 from kiunga.platform.web.dependencies import CurrentTenant, Services
@@ -50,15 +52,13 @@ class HelpController(MeController):
 
     @post("/devices/remove", status_code=200)
     async def remove(self, request: Request, tenant: CurrentTenant, services: Services) -> Response:
-        form = await request.form()
-        me = await signed(request, services, tenant)
-        if isinstance(me, Response):
-            return me
-        page = me.page
-        if not page.form_valid(form):
-            return await self._devices_page(me, status_code=400, error=page.t("form_expired"))
-        raw = field(form, "service_id", 20)
-        mac = field(form, "mac", 20)
+        posted = await signed_form(
+            request, services, tenant,
+            fields={"service_id": 20, "mac": 20}, again=self._devices_page,
+        )  # fmt: skip
+        if isinstance(posted, Response):
+            return posted
+        me, page, raw, mac = posted.me, posted.page, posted["service_id"], posted["mac"]
         try:
             async with me.session() as session, session.begin():
                 removed = await usage.remove_device(
@@ -100,17 +100,14 @@ class HelpController(MeController):
     async def open_ticket(
         self, request: Request, tenant: CurrentTenant, services: Services
     ) -> Response:
-        form = await request.form()
-        me = await signed(request, services, tenant)
-        if isinstance(me, Response):
-            return me
-        page = me.page
-        category = field(form, "category", 20)
-        text = field(form, "text", tickets.MAX_TEXT + 1)
-        if not page.form_valid(form):
-            return await self._tickets_page(
-                me, status_code=400, category=category, text=text, error=page.t("form_expired")
-            )
+        posted = await signed_form(
+            request, services, tenant,
+            fields={"category": 20, "text": tickets.MAX_TEXT + 1},
+            again=self._tickets_page, echo=("category", "text"),
+        )  # fmt: skip
+        if isinstance(posted, Response):
+            return posted
+        me, page, category, text = posted.me, posted.page, posted["category"], posted["text"]
         if not text:
             return await self._tickets_page(
                 me, status_code=400, category=category, text=text, error=page.t("text_missing")
@@ -157,16 +154,14 @@ class HelpController(MeController):
     async def reply(
         self, request: Request, tenant: CurrentTenant, services: Services, number: FromPath[int]
     ) -> Response:
-        form = await request.form()
-        me = await signed(request, services, tenant)
-        if isinstance(me, Response):
-            return me
-        page = me.page
-        text = field(form, "text", tickets.MAX_TEXT + 1)
-        if not page.form_valid(form):
-            return await self._thread_page(
-                me, number, status_code=400, text=text, error=page.t("form_expired")
-            )
+        posted = await signed_form(
+            request, services, tenant,
+            fields={"text": tickets.MAX_TEXT + 1},
+            again=partial(self._thread_page, number=number), echo=("text",),
+        )  # fmt: skip
+        if isinstance(posted, Response):
+            return posted
+        me, text = posted.me, posted["text"]
         try:
             async with me.session() as session, session.begin():
                 await tickets.reply_to_ticket(

@@ -1,11 +1,14 @@
-"""What every signed-in /me page shares: the visitor's page and account (`signed`), a
-refusal in the page's language, amounts typed in shillings, and the limit on payment
-prompts."""
+"""What every signed-in /me page shares: the visitor's page and account (`signed`), the
+preamble of every form they post (`signed_form`), a refusal in the page's language, amounts
+typed in shillings, and the limit on payment prompts."""
 
 from __future__ import annotations
 
-from kiunga.channels.selfcare.pages import MePage
-from kiunga.channels.selfcare.signin_web import account_page_or_choice, open_page, signin_page
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+from kiunga.channels.selfcare.pages import MePage, open_page, read_form
+from kiunga.channels.selfcare.signin_web import account_page_or_choice, signin_page
 from kiunga.channels.selfservice.accounts import AccountRef, accounts_for_phone
 from kiunga.platform.auth.attempts import AttemptLimiter
 from kiunga.platform.errors import DomainError, Kind
@@ -51,7 +54,12 @@ class Signed:
 async def signed(
     request: Request, services: WebServices, tenant: TenantContext
 ) -> Signed | Response:
-    page = await open_page(request, services, tenant)
+    return await _signed_on(await open_page(request, services, tenant))
+
+
+async def _signed_on(page: MePage) -> Signed | Response:
+    """The page with its account, or the sign-in page / the choice of account."""
+    services, tenant = page.services, page.tenant
     if page.session is None:
         return signin_page(page)
     chosen = await account_page_or_choice(page)
@@ -60,6 +68,49 @@ async def signed(
     async with services.database.tenant_session(tenant.schema) as session:
         several = len(await accounts_for_phone(session, page.session.phone)) > 1
     return Signed(page, chosen, several)
+
+
+@dataclass(frozen=True)
+class SignedForm:
+    """A form posted by a signed-in visitor, its token good: `form.me`, `form["field"]`."""
+
+    me: Signed
+    values: Mapping[str, str]
+
+    @property
+    def page(self) -> MePage:
+        return self.me.page
+
+    def __getitem__(self, name: str) -> str:
+        return self.values[name]
+
+
+# The page a form was posted from, shown again: `await again(me, status_code=…, error=…)`.
+PageAgain = Callable[..., Awaitable[Response]]
+
+
+async def signed_form(
+    request: Request,
+    services: WebServices,
+    tenant: TenantContext,
+    *,
+    fields: Mapping[str, int],
+    again: PageAgain,
+    echo: Iterable[str] = (),
+) -> SignedForm | Response:
+    """What every form of a signed-in /me page does first: read the form and its `fields`
+    (each trimmed and cut to its limit), find the signed-in visitor's account (else answer
+    with the sign-in page or the choice of account) and check the form's token. An expired
+    or foreign token shows the page again (`again`), 400, saying so, with the fields named
+    in `echo` typed back; nothing is done."""
+    posted = await read_form(request, services, tenant, fields)
+    me = await _signed_on(posted.page)
+    if isinstance(me, Response):
+        return me
+    if not posted.valid:
+        typed = {name: posted[name] for name in echo}
+        return await again(me, status_code=400, error=me.page.t("form_expired"), **typed)
+    return SignedForm(me, posted.values)
 
 
 def refusal_words(page: MePage, error: DomainError) -> str:

@@ -5,6 +5,8 @@ templates (small HTML with inline CSS, no script: they work with JavaScript off)
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlencode
@@ -12,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import structlog
 from jinja2 import Environment, FileSystemLoader
-from kiunga.channels.selfcare.i18n import LANGUAGE_NAMES, LANGUAGES, Translator, pick_language
+from kiunga.channels.selfcare.i18n import CATALOGUE, pick_language, translator
 from kiunga.channels.selfcare.signin import FormTokens, MeSession, Sessions, SignInCodes
 from kiunga.platform.auth.attempts import CounterUnavailable
 from kiunga.platform.auth.derived_keys import derive_key
@@ -76,9 +78,9 @@ class MePage:
         self.tenant = tenant
         self.codes, self.sessions, self.forms = _wiring(services, request)
         chosen = request.query_params.get("lang")
-        self._chosen_lang = chosen if chosen in LANGUAGES else None
+        self._chosen_lang = chosen if CATALOGUE.knows(chosen) else None
         self.lang = pick_language(self._chosen_lang or request.cookies.get(LANG_COOKIE))
-        self.t = Translator(self.lang)
+        self.t = translator(self.lang)
         self.zone = ZoneInfo(tenant.timezone)
         nonce = request.cookies.get(NONCE_COOKIE) or ""
         self._new_nonce = not (16 <= len(nonce) <= 64 and nonce.isascii())
@@ -119,7 +121,7 @@ class MePage:
         return moment.astimezone(self.zone).strftime("%d/%m/%Y %H:%M") if moment else ""
 
     def render(self, template: str, *, status_code: int = 200, **context: object) -> Response:
-        other = "sw" if self.lang == "en" else "en"
+        other = CATALOGUE.next_language(self.lang)
         query = {k: v for k, v in self.request.query_params.items() if k != "lang"}
         query["lang"] = other
         html = templates.get_template(template).render(
@@ -129,7 +131,7 @@ class MePage:
             isp=self.tenant.name,
             form_token=self.forms.make(self.tenant.id, self.nonce),
             toggle_url=f"{self.request.url.path}?{urlencode(query)}",
-            other_lang_name=LANGUAGE_NAMES[other],
+            other_lang_name=CATALOGUE.language_name(other),
             signed_in=self.session is not None and not self._end_session,
             data_amount=data_amount,
             **context,
@@ -165,6 +167,36 @@ class MePage:
 
 def new_token() -> str:
     return secrets.token_urlsafe(24)
+
+
+async def open_page(request: Request, services: WebServices, tenant: TenantContext) -> MePage:
+    page = MePage(request, services, tenant)
+    await page.load_session()
+    return page
+
+
+@dataclass(frozen=True)
+class PostedForm:
+    """A form posted to /me: its page, the fields asked for (each bounded, see `field`),
+    and whether its form token is this browser's and still fresh."""
+
+    page: MePage
+    values: Mapping[str, str]
+    valid: bool
+
+    def __getitem__(self, name: str) -> str:
+        return self.values[name]
+
+
+async def read_form(
+    request: Request, services: WebServices, tenant: TenantContext, fields: Mapping[str, int]
+) -> PostedForm:
+    """The posted form on its page: `fields` maps each field wanted to its length limit.
+    What to do with an expired token is the caller's (see me.signed_form)."""
+    form = await request.form()
+    page = await open_page(request, services, tenant)
+    values = {name: field(form, name, limit) for name, limit in fields.items()}
+    return PostedForm(page, values, page.form_valid(form))
 
 
 def field(form, name: str, limit: int = 200) -> str:

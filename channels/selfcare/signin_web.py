@@ -6,7 +6,7 @@ from __future__ import annotations
 import structlog
 from kiunga.channels.messages.models import MessageChannel
 from kiunga.channels.messages.outbound import queue_message
-from kiunga.channels.selfcare.pages import MeController, MePage, field, mask_phone
+from kiunga.channels.selfcare.pages import MeController, MePage, mask_phone, open_page, read_form
 from kiunga.channels.selfservice.accounts import (
     AccountRef,
     accounts_for_phone,
@@ -17,17 +17,9 @@ from kiunga.channels.selfservice.accounts import (
 from kiunga.channels.selfservice.errors import SelfServiceError
 from kiunga.platform.auth.attempts import Limited
 from kiunga.platform.web.dependencies import CurrentTenant, Services
-from kiunga.platform.web.services import WebServices
-from kiunga.platform.web.tenancy import TenantContext
 from litestar import Request, Response, get, post
 
 log = structlog.get_logger("kiunga.selfcare")
-
-
-async def open_page(request: Request, services: WebServices, tenant: TenantContext) -> MePage:
-    page = MePage(request, services, tenant)
-    await page.load_session()
-    return page
 
 
 def signin_page(
@@ -72,10 +64,9 @@ class SignInController(MeController):
     async def send_code(
         self, request: Request, tenant: CurrentTenant, services: Services
     ) -> Response:
-        form = await request.form()
-        page = await open_page(request, services, tenant)
-        typed = field(form, "phone", 40)
-        if not page.form_valid(form):
+        posted = await read_form(request, services, tenant, {"phone": 40})
+        page, typed = posted.page, posted["phone"]
+        if not posted.valid:
             return signin_page(page, phone=typed, error=page.t("form_expired"), status_code=400)
         try:
             phone = clean_phone(typed)
@@ -109,11 +100,10 @@ class SignInController(MeController):
 
     @post("/verify", status_code=200)
     async def verify(self, request: Request, tenant: CurrentTenant, services: Services) -> Response:
-        form = await request.form()
-        page = await open_page(request, services, tenant)
-        typed = field(form, "phone", 40)
-        code = "".join(field(form, "code", 20).split())
-        if not page.form_valid(form):
+        posted = await read_form(request, services, tenant, {"phone": 40, "code": 20})
+        page, typed = posted.page, posted["phone"]
+        code = "".join(posted["code"].split())
+        if not posted.valid:
             return signin_page(page, phone=typed, error=page.t("form_expired"), status_code=400)
         try:
             phone = clean_phone(typed)
@@ -152,12 +142,11 @@ class SignInController(MeController):
 
     @post("/accounts", status_code=200)
     async def choose(self, request: Request, tenant: CurrentTenant, services: Services) -> Response:
-        form = await request.form()
-        page = await open_page(request, services, tenant)
+        posted = await read_form(request, services, tenant, {"subscriber_id": 20})
+        page, raw = posted.page, posted["subscriber_id"]
         if page.session is None:
             return page.redirect("/me")
-        raw = field(form, "subscriber_id", 20)
-        if not page.form_valid(form) or not raw.isdigit():
+        if not posted.valid or not raw.isdigit():
             return page.redirect("/me/accounts")
         try:
             async with services.database.tenant_session(tenant.schema) as session:
@@ -176,9 +165,9 @@ class SignInController(MeController):
     async def sign_out(
         self, request: Request, tenant: CurrentTenant, services: Services
     ) -> Response:
-        form = await request.form()
-        page = await open_page(request, services, tenant)
-        if page.session is not None and page.form_valid(form):
+        posted = await read_form(request, services, tenant, {})
+        page = posted.page
+        if page.session is not None and posted.valid:
             await page.sessions.end(page.session.token)
             page.signed_out()
         return page.redirect("/me")

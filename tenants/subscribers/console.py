@@ -1,5 +1,6 @@
 """The console's subscriber pages: a searchable list, a sign-up form, and each subscriber
-with their phones, status history and a status-change form.
+with their phones, status history, a status-change form and the panels other areas add
+(panels.py).
 
 Owners, admins and support change subscribers; technicians and finance only look.
 """
@@ -18,6 +19,7 @@ from kiunga.tenants.sites.service import list_sites
 from kiunga.tenants.subscribers import service
 from kiunga.tenants.subscribers.listing import SubscriberFilters, distinct_values, list_subscribers
 from kiunga.tenants.subscribers.models import Reseller, Subscriber, SubscriberStatus
+from kiunga.tenants.subscribers.panels import panels_for
 from kiunga.tenants.subscribers.scopes import SUBSCRIBERS_READ, SUBSCRIBERS_WRITE
 from kiunga.tenants.subscribers.status import ALLOWED
 from litestar import Controller, Request, Response, get, post
@@ -103,6 +105,8 @@ async def _detail(request, session, subscriber, *, error=None, status_code=200) 
         error=error,
         can_write=_can_write(request),
         scopes=request.user.scopes,
+        # What other areas show of the subscriber (see panels.py), as this staff may see.
+        panels=await panels_for(session, subscriber.id, request.user.scopes),
     )
 
 

@@ -1,5 +1,6 @@
-"""Every word /me shows exists in every language, and every key the pages and templates
-ask for is in the catalogue (a missing one would be a server error on that page)."""
+"""Every word /me shows exists in every language (catalogue/<language>.toml), and every key
+the pages and templates ask for is in the catalogue (a missing one would show as its key).
+The shared loader's own behaviour is tested in tests/channels/test_catalogues.py."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import re
 from pathlib import Path
 
 import kiunga.channels.selfcare as selfcare
-from kiunga.channels.selfcare.i18n import LANGUAGES, STRINGS, Translator
+from kiunga.channels.catalogues import placeholders
+from kiunga.channels.selfcare.i18n import CATALOGUE, pick_language, translator
 from kiunga.channels.selfservice.payments import ClaimResult
 from kiunga.channels.selfservice.tickets import CATEGORIES
 from kiunga.tenants.services.models import ServiceStatus
@@ -20,10 +22,14 @@ ASKED = re.compile(r"""\bt\(\s*["']([a-z_]*[a-z])["']""")
 
 
 def test_every_entry_is_in_every_language_with_the_same_placeholders():
-    for key, entry in STRINGS.items():
-        assert set(entry) == set(LANGUAGES), key
-        placeholders = {frozenset(re.findall(r"{(\w+)}", text)) for text in entry.values()}
-        assert len(placeholders) == 1, (key, placeholders)
+    books = CATALOGUE.books
+    assert {"en", "sw"} <= set(books) and CATALOGUE.languages[0] == "en"
+    english = books["en"]
+    for language, book in books.items():
+        assert set(book) == set(english), (language, set(english) ^ set(book))
+        for key, text in english.items():
+            assert placeholders(book[key]) == placeholders(text), (language, key)
+            assert book[key].strip(), (language, key)
 
 
 def test_every_key_asked_for_is_there():
@@ -34,11 +40,16 @@ def test_every_key_asked_for_is_there():
     asked |= {f"tk_{s.value}" for s in TicketStatus}
     asked |= {f"cat_{c}" for c in CATEGORIES}
     asked |= {f"claim_{o}" for o in ("assigned", "already_yours", "sent_to_staff", "not_found")}
-    missing = sorted(asked - set(STRINGS))
+    missing = sorted(key for key in asked if not CATALOGUE.has(key))
     assert not missing
     assert ClaimResult  # the outcomes above are the claim's
 
 
-def test_a_third_language_is_only_a_catalogue_entry():
-    assert Translator("fr").language == "en"
-    assert Translator("sw")("sign_out") == "Toka"
+def test_an_unknown_language_is_english_and_the_texts_are_the_catalogues():
+    assert translator("fr").language == "en" and pick_language("fr") == "en"
+    assert pick_language(None, "sw") == "sw" and pick_language("sw") == "sw"
+    assert translator("sw")("sign_out") == "Toka"
+    assert translator("en")("too_many", minutes=3) == (
+        "Too many tries. Wait 3 minutes, then try again."
+    )
+    assert CATALOGUE.language_name("sw") == "Kiswahili" and CATALOGUE.next_language("sw") == "en"

@@ -71,6 +71,61 @@ async def test_bad_input_is_answered_with_a_message_not_an_error(
     assert 'name="phone"' in (await client_for(tenant.host, "127.0.0.9").get("/me/pay")).text
 
 
+async def test_every_form_with_a_stale_or_foreign_token_is_shown_again_and_nothing_done(
+    client_for, tenant, customer, sign_in, unit_of_work
+):
+    me = await customer()
+    client = client_for(tenant.host)
+    page = await sign_in(client, me.phone)
+    opened = await client.post(
+        "/me/tickets",
+        data={"category": "billing", "text": "Where is my money", "_ft": form_token(page.text)},
+    )
+    assert opened.status_code == 200
+    async with unit_of_work() as session:
+        ticket = await session.scalar(
+            select(Ticket).where(Ticket.subscriber_id == me.subscriber_id)
+        )
+    # Another browser's token (its own nonce cookie), a token of long ago, and none.
+    elsewhere = await client_for(tenant.host, "127.0.0.9").get("/me")
+    tokens = ({"_ft": form_token(elsewhere.text)}, {"_ft": "1.0123456789abcdef"}, {})
+    # Each form, what it posts, and what it types back when shown again.
+    forms = (
+        ("/me/pay", {"amount": "777", "phone": "0712000111"}, "777"),
+        ("/me/claim", {"receipt": "QKJ3X7Y8Z9", "amount": "5"}, "QKJ3X7Y8Z9"),
+        ("/me/quote", {"kind": "renew"}, None),
+        ("/me/confirm", {"quote": "renew:1:2:3"}, None),
+        ("/me/voucher", {"package_id": "1"}, None),
+        (
+            "/me/devices/remove",
+            {"service_id": str(me.service_id), "mac": "AA:BB:CC:00:11:22"},
+            None,
+        ),
+        ("/me/tickets", {"category": "other", "text": "A second problem"}, "A second problem"),
+        (f"/me/tickets/{ticket.number}/reply", {"text": "Any news?"}, "Any news?"),
+    )
+    for path, data, typed in forms:
+        for token in tokens:
+            answer = await client.post(path, data={**data, **token})
+            assert answer.status_code == 400, (path, token, answer.status_code)
+            assert "This page was open too long" in answer.text, path
+            assert 'name="_ft"' in answer.text, path  # the page itself, a fresh token on it
+            if typed:
+                assert typed in answer.text, path
+    async with unit_of_work() as session:
+        tickets = list(
+            await session.scalars(select(Ticket).where(Ticket.subscriber_id == me.subscriber_id))
+        )
+    assert [t.id for t in tickets] == [ticket.id]
+    thread = await client.get(f"/me/tickets/{ticket.number}")
+    assert "Any news?" not in thread.text
+    # Signed out, a form posted to a signed-in page is answered with the sign-in page.
+    stranger = client_for(tenant.host, "127.0.0.9")
+    start = await stranger.get("/me")
+    answer = await stranger.post("/me/pay", data={"amount": "777", "_ft": form_token(start.text)})
+    assert answer.status_code == 200 and 'name="phone"' in answer.text
+
+
 async def test_renewing_from_the_balance_through_quote_and_confirm(
     client_for, tenant, customer, sign_in, unit_of_work
 ):

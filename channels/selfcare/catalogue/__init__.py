@@ -1,0 +1,1 @@
+"""The /me pages' texts, one TOML file per language (en.toml, sw.toml, …)."""
