@@ -2,7 +2,9 @@
 serves it on the ports its settings name (RADIUS included) and on other ones where an
 emulator's usual port is taken, even when the API's port is sought by another program
 while it starts, stops everything on SIGTERM, tells the demo subscriber's real state on a
-second start, and its children die with it even after a SIGKILL."""
+second start, and its children die with it even after a SIGKILL. Its banner's channels
+lines hold: the demo ISP's USSD code, the callback address and a curl that (run as printed)
+answers the first CON screen, and the Phone page; a second start seeds no channel twice."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import psutil
@@ -239,6 +242,39 @@ def assert_the_router_is_provisioned(port: int, username: str) -> None:
     raise AssertionError(f"no PPP secret {username!r} on the demo router: {names}")
 
 
+def channels_of(banner: str) -> dict[str, str]:
+    code = re.search(r"^Channels: USSD (\S+);", banner, re.M)
+    callback = re.search(r"USSD callback \(AT's form POST\): (\S+)$", banner, re.M)
+    curl = re.search(r"^\s*(curl -X POST \S+/hooks/channels/\S+/ussd .*)$", banner, re.M)
+    phone_page = re.search(r"Phone page: (\S+/phone) ", banner)
+    assert code and callback and curl and phone_page, banner
+    return {
+        "code": code.group(1),
+        "callback": callback.group(1),
+        "curl": curl.group(1),
+        "phone_page": phone_page.group(1),
+    }
+
+
+def assert_the_channels_demo_works(up: Up) -> dict[str, str]:
+    """The banner's USSD code and callback; its curl, run as printed, opens a session; the
+    Phone page is there (behind a sign-in)."""
+    channels = channels_of(up.output)
+    assert channels["code"] == "*483*57#"
+    assert channels["callback"].startswith(f"http://127.0.0.1:{up.port}/hooks/channels/")
+    assert channels["curl"].startswith(f"curl -X POST {channels['callback']} ")
+    run = subprocess.run(
+        ["sh", "-c", channels["curl"] + " -s"], capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("CON ") and "2. Pay" in run.stdout, run.stdout
+    assert len(run.stdout) <= 182
+    page = httpx.get(channels["phone_page"].replace("demo.localhost", "127.0.0.1"),
+                     headers={"Host": f"demo.localhost:{up.port}"}, timeout=30)  # fmt: skip
+    assert page.status_code in (302, 303) and "/login" in page.headers["location"]
+    return channels
+
+
 @pytest.fixture
 def start_up(data_dir):
     started: list[Up] = []
@@ -286,6 +322,7 @@ def test_up_serves_the_demo_on_its_ports_and_a_second_up_tells_the_truth(start_u
     assert "Reply-Message" in assert_radius_answers(command, "Access-Reject", up)
     assert "Accounting-Response" in radclient_accounting(acct_port, command.split()[-1])
     assert_the_router_is_provisioned(routeros_port, command.split()[1])
+    channels = assert_the_channels_demo_works(up)
     assert_the_mpesa_demo_works(up)
     assert_the_hotspot_demo_works(up)
     accepted = assert_radius_answers(command, "Access-Accept", up)
@@ -306,6 +343,9 @@ def test_up_serves_the_demo_on_its_ports_and_a_second_up_tells_the_truth(start_u
     assert "owner@demo.example / demo-owner-pass" in second.output
     assert "is lapsed" not in second.output and "refused until the payment" not in second.output
     assert "Subscriber DEMO1 is paid up (active until" in second.output, second.output
+    again = channels_of(second.output)  # on a port of its own: the same code and path
+    assert again["code"] == channels["code"]
+    assert urlsplit(again["callback"]).path == urlsplit(channels["callback"]).path
     command, _ = network_demo(second)
     assert "5M/10M" in assert_radius_answers(command, "Access-Accept", second)
     children = second.api_and_worker()
@@ -321,7 +361,13 @@ def test_up_serves_the_demo_on_its_ports_and_a_second_up_tells_the_truth(start_u
             owners = conn.execute(
                 "SELECT count(*) FROM platform.staff_accounts WHERE email = 'owner@demo.example'"
             ).fetchone()
+            channel_rows = conn.execute(
+                "SELECT (SELECT count(*) FROM platform.ussd_codes),"
+                " (SELECT count(*) FROM platform.webhook_routes WHERE provider = 'channels'),"
+                " (SELECT count(*) FROM t_demo.channel_settings)"
+            ).fetchone()
     finally:
         postgres.release()
     assert tenants == [("demo",)]
     assert owners == (1,)
+    assert channel_rows == (1, 1, 1)
