@@ -10,7 +10,7 @@ import typer
 from kiunga.platform.cli.common import console, load_settings_or_exit, services_or_exit
 from kiunga.platform.settings import get_settings
 
-APP_FACTORY = "kiunga.platform.web.app:create_app"
+APP_FACTORY = "kiunga.platform.web.app:create_served_app"
 
 
 def register(app: typer.Typer) -> None:

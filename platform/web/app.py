@@ -2,6 +2,8 @@
 
     uvicorn --factory kiunga.platform.web.app:create_app
 
+(`kiunga serve` uses `create_served_app`: the same app, tuned for a long-running process.)
+
 With no arguments it reads the settings from the environment and, when no database or
 Redis URL is configured, starts (or attaches to) the embedded servers. Tests pass the URLs.
 The areas are those listed in pyproject.toml (kiunga.platform.areas) unless others are
@@ -15,6 +17,7 @@ from collections.abc import Iterable
 import structlog
 from kiunga.platform.areas import Area, assemble
 from kiunga.platform.devservices import ensure_services
+from kiunga.platform.heap import freeze_startup_objects
 from kiunga.platform.settings import Settings, get_settings
 from kiunga.platform.web.log_config import configure_logging
 from kiunga.platform.web.middleware import begin_request
@@ -59,3 +62,13 @@ def create_app(
     assembly.install()
     services = WebServices.build(settings, database_url, redis_url)
     return KiungaApp(plugins=[KiungaWebPlugin(services, assembly)], debug=False)
+
+
+def create_served_app() -> KiungaApp:
+    """The app of a `kiunga serve` process (each of its workers): once started, the objects
+    start-up made are kept out of the garbage collector's full collections (see
+    `kiunga.platform.heap`). Not for apps made in a process that makes many (the tests):
+    whatever each start-up holds would be kept for good."""
+    app = create_app()
+    app.on_startup.append(freeze_startup_objects)
+    return app

@@ -10,7 +10,6 @@ from pathlib import Path
 from kiunga.platform.areas import Assembly
 from kiunga.platform.auth.derived_keys import derive_key
 from kiunga.platform.errors import DomainError
-from kiunga.platform.heap import freeze_startup_objects
 from kiunga.platform.web.api.api_keys import ApiKeyController
 from kiunga.platform.web.api.platform_tenants import PlatformTenantController
 from kiunga.platform.web.console.auth import LoginController
@@ -184,7 +183,6 @@ class KiungaWebPlugin(InitPluginProtocol):
         async def close_services() -> None:
             await services.close()
 
-        app_config.on_startup.append(freeze_startup_objects)
         app_config.on_shutdown.append(close_services)
         # Logging is structlog's (configured by the app factory), not Litestar's default.
         app_config.logging_config = None
