@@ -47,6 +47,12 @@ becomes sent, and delivered, under that id). Only a message still in doubt after
 period with no report is sent again. The lease outlasts a provider call's timeouts, so a
 slow call is never taken for a dead one.
 
+An ISP without an Africa's Talking app: its SMS are not tried and not failed; they stay
+`queued`, noted "waiting for SMS settings", their attempts untouched, until the ISP saves
+its channel settings (which wakes them and the sender: `outbound.wake_waiting`), looked
+at again every SETTINGS_RECHECK meanwhile. A WhatsApp message of an ISP without Twilio
+goes as an SMS (and waits so, should SMS be missing too).
+
 WhatsApp. Free text only within 24 hours of the contact's last WhatsApp message
 (`ChannelContact.whatsapp_last_inbound_at`); outside it the ISP's approved template for
 the kind (`ChannelSettings.whatsapp_templates`, {kind: ContentSid}) with the rendered text
@@ -83,7 +89,11 @@ from kiunga.channels.messages.models import (
     MessageChannel,
     MessageStatus,
 )
-from kiunga.channels.messages.outbound import QUEUED_TOPIC
+from kiunga.channels.messages.outbound import (
+    QUEUED_TOPIC,
+    SETTINGS_RECHECK,
+    WAITING_FOR_SETTINGS,
+)
 from kiunga.integrations.africastalking.interfaces import (
     AtCredentials,
     SmsRefused,
@@ -418,6 +428,8 @@ class Outcome:
     retry_after: float | None = None
     # Send again as an SMS (no template outside the window, or WhatsApp refused 63016).
     fall_back: bool = False
+    # Not tried: the ISP's channel is not set up (its claim's attempt is given back).
+    waiting: bool = False
 
 
 @dataclass
@@ -516,7 +528,13 @@ async def send_sms(
     message: Message, isp: IspChannels, sender: SmsSender, timings: Timings
 ) -> Outcome:
     if isp.at is None:
-        return _retry(message, "Africa's Talking is not set up for this ISP", timings)
+        return Outcome(
+            message.id,
+            MessageStatus.QUEUED,
+            error=f"{WAITING_FOR_SETTINGS}: Africa's Talking is not set up for this ISP",
+            retry_after=SETTINGS_RECHECK.total_seconds(),
+            waiting=True,
+        )
     settings = isp.settings
     try:
         answer: SmsSent = await sender.send(
@@ -650,6 +668,8 @@ async def record_outcomes(database: Database, schema: str, outcomes: list[Outcom
                 continue  # settled meanwhile by a report: it went
             message.last_error = outcome.error and outcome.error[:2000]
             message.status = outcome.status
+            if outcome.waiting:
+                message.attempts = max(0, message.attempts - 1)
             if outcome.retry_after is not None:
                 message.send_after = now + timedelta(seconds=outcome.retry_after)
             if outcome.fall_back:
