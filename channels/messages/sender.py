@@ -148,6 +148,14 @@ class Timings:
     # Longer than a provider call may take (the clients time out well within it).
     lease: float = 120.0
     # How long a message in doubt waits for a delivery report before it is sent again.
+    # Only a report can tell whether the provider took it: Africa's Talking's SMS API (and
+    # its SDK) sends, and fetches inbound messages, but has no query for a message sent.
+    # Its reports follow the carrier's answers, seconds apart as a rule but later when a
+    # network buffers or reports are retried. Ten minutes covers those, at the price of
+    # the rare message that never reached AT going ten minutes late; a shorter grace
+    # would risk a second SMS (paid for twice, and a subscriber told twice). The reports
+    # route keeps up with the send rate (one transaction per report), so a report's own
+    # lag adds little to the carrier's.
     doubt_grace: float = 600.0
 
     @classmethod
