@@ -225,8 +225,8 @@ class RoundTrips:
 # Before: the report stored (BEGIN, INSERT, COMMIT), applied (BEGIN, SELECT … FOR UPDATE,
 # UPDATE, COMMIT) and marked processed (BEGIN, UPDATE, COMMIT), each on a connection of its
 # own (3 pings): 13 round trips. Now one transaction: ping, BEGIN, INSERT (as processed),
-# SELECT … FOR UPDATE (by the provider-id index), UPDATE, COMMIT.
-MOST_PER_REPORT = 6
+# UPDATE … RETURNING (the message found by the provider-id index), COMMIT.
+MOST_PER_REPORT = 5
 
 
 async def test_a_delivery_report_is_one_transaction_of_a_few_round_trips(
@@ -251,6 +251,21 @@ async def test_a_delivery_report_is_one_transaction_of_a_few_round_trips(
     assert len(stored) == 2 and all(c.processed_at and c.error is None for c in stored)
 
 
+async def test_a_report_never_moves_a_message_back(make_channel_isp, client_for, unit_of_work):
+    isp = await make_channel_isp()
+    message_id = await sent_message(unit_of_work, isp, MessageChannel.SMS, "ATXid_back")
+    hooks = client_for("x")
+    for status in ("Success", "Sent", "Buffered"):
+        form = delivery_form("ATXid_back", status, networkCode="63903")
+        form.pop("failureReason", None)
+        assert (await hooks.post(isp.hook("delivery"), data=form)).status_code == 200
+    message = await message_of(unit_of_work, isp, message_id)
+    assert message.status is MessageStatus.DELIVERED and message.network_code == "63903"
+    failed = delivery_form("ATXid_back", "Failed", failureReason="DeliveryFailure")
+    assert (await hooks.post(isp.hook("delivery"), data=failed)).status_code == 200
+    assert (await message_of(unit_of_work, isp, message_id)).status is MessageStatus.DELIVERED
+
+
 async def test_the_message_is_found_by_the_provider_id_index(make_channel_isp, unit_of_work):
     """The report's lookup is an index scan (uq_messages_provider_id), not a scan of the
     message log."""
@@ -263,8 +278,9 @@ async def test_the_message_is_found_by_the_provider_id_index(make_channel_isp, u
         plan = "\n".join(
             await session.scalars(
                 text(
-                    f"EXPLAIN SELECT * FROM \"{isp.schema}\".messages WHERE channel = 'sms'"
-                    " AND direction = 'out' AND provider_id = :id FOR UPDATE"
+                    f"EXPLAIN UPDATE \"{isp.schema}\".messages SET status = 'delivered'"
+                    " WHERE channel = 'sms' AND direction = 'out' AND provider_id = :id"
+                    " AND status IN ('queued', 'sent')"
                 ).bindparams(id="ATXid_ix")
             )
         )
