@@ -153,9 +153,9 @@ class Timings:
     # Its reports follow the carrier's answers, seconds apart as a rule but later when a
     # network buffers or reports are retried. Ten minutes covers those, at the price of
     # the rare message that never reached AT going ten minutes late; a shorter grace
-    # would risk a second SMS (paid for twice, and a subscriber told twice). The reports
-    # route keeps up with the send rate (one transaction per report), so a report's own
-    # lag adds little to the carrier's.
+    # would risk a second SMS (paid for twice, and a subscriber told twice). Our reports
+    # route takes one short transaction per report, so its own lag is small beside the
+    # carrier's.
     doubt_grace: float = 600.0
 
     @classmethod
@@ -344,7 +344,12 @@ async def settle_lapsed_claims(
                 .values(
                     status=MessageStatus.IN_DOUBT,
                     claimed_until=None,
-                    send_after=func.now() + timedelta(seconds=timings.doubt_grace),
+                    # The grace runs from the lapse of the claim, not from whenever a drain
+                    # noticed it: the dead sender renewed its claims at most a heartbeat
+                    # before it died, so the claim lapsed no sooner than the lease, less a
+                    # heartbeat, after its request; the report has had that and the grace.
+                    send_after=func.coalesce(Message.claimed_until, func.now())
+                    + timedelta(seconds=timings.doubt_grace),
                     last_error="the sender stopped during the provider call",
                 )
             )
@@ -484,6 +489,28 @@ async def _load_channels(database: Database, schema: str) -> IspChannels:
     return IspChannels.of(settings)
 
 
+_WAITING_FOR_AT = f"{WAITING_FOR_SETTINGS}: Africa's Talking is not set up for this ISP"
+
+
+async def park_waiting_sms(database: Database, schema: str, isp: IspChannels) -> int:
+    """An ISP without Africa's Talking: its due SMS wait for the settings, all in one
+    statement, rather than each claimed (at the ISP's rate) only to be put back."""
+    if isp.at is not None:
+        return 0
+    async with database.tenant_session(schema) as session, session.begin():
+        parked = await session.execute(
+            update(Message)
+            .where(
+                Message.direction == Direction.OUT,
+                Message.channel == MessageChannel.SMS,
+                Message.status == MessageStatus.QUEUED,
+                Message.send_after <= func.now(),
+            )
+            .values(send_after=func.now() + SETTINGS_RECHECK, last_error=_WAITING_FOR_AT)
+        )
+        return parked.rowcount
+
+
 async def _load_windows(database: Database, schema: str, phones: list[str]) -> dict:
     async with database.tenant_session(schema) as session:
         rows = await session.execute(
@@ -539,7 +566,7 @@ async def send_sms(
         return Outcome(
             message.id,
             MessageStatus.QUEUED,
-            error=f"{WAITING_FOR_SETTINGS}: Africa's Talking is not set up for this ISP",
+            error=_WAITING_FOR_AT,
             retry_after=SETTINGS_RECHECK.total_seconds(),
             waiting=True,
         )
@@ -739,6 +766,7 @@ async def _drain_holding(
     unsent = Unsent(redis, tenant.slug, timings)
     await settle_lapsed_claims(database, tenant.schema, timings, unsent)
     isp = await _load_channels(database, tenant.schema)
+    await park_waiting_sms(database, tenant.schema, isp)
     rate = SendRate(redis, tenant.slug, isp.rate)
     limit = asyncio.Semaphore(min(MAX_CONCURRENCY, max(1, isp.rate)))
     result = DrainResult()
