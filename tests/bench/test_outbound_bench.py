@@ -25,10 +25,10 @@ front of it: on this 2-core machine the `kiunga serve` process shares the CPU wi
 worker sending 200-300 a second, the emulator and PostgreSQL, and falls behind while the
 sends run. With a 15 s grace (22.5 s window), on a loaded machine, reports lagged 50 s at
 the median and 79 s at the longest, and the 64 messages the killed worker had in flight
-were all sent twice; with 120 s nothing is, and those the kill cut off wait the grace,
-which holds the whole-run rate far below the goal. Real AT offers no way to ask whether
-it took a message (its SMS API sends, and fetches inbound messages only), so only a
-report, or the grace, settles a doubt.
+were all sent twice. With 120 s the earlier runs sent none twice, and those the kill cut
+off wait the grace, which holds the whole-run rate far below the goal. Real AT offers no
+way to ask whether it took a message (its SMS API sends, and fetches inbound messages
+only), so only a report, or the grace, settles a doubt.
 
 Run with `./run bench tests/bench/test_outbound_bench.py` (or
 `KIUNGA_BENCH=1 python -m pytest tests/bench/test_outbound_bench.py -s`).
