@@ -18,7 +18,7 @@ from kiunga.platform.db.engine import Database
 from litestar import Request
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql import func
 
 # A USSD hop or an SMS is a few hundred bytes; a WhatsApp message at most 4,096 characters.
@@ -85,7 +85,7 @@ class StoredCallback:
     processed: bool
 
 
-def _insert(kind: str, key: str, raw: bytes, source: str | None):
+def _insert(kind: str, key: str, raw: bytes, source: str | None, **columns):
     return (
         insert(ChannelCallback)
         .values(
@@ -93,6 +93,7 @@ def _insert(kind: str, key: str, raw: bytes, source: str | None):
             provider_key=key,
             raw_body=stored_text(raw),
             source_address=(source or None) and source[:45],
+            **columns,
         )
         .on_conflict_do_nothing(constraint="uq_channel_callbacks_key")
         .returning(ChannelCallback.id)
@@ -152,6 +153,41 @@ async def store_callback_on(
             isolation_level=connection.sync_connection.default_isolation_level
         )
     return stored
+
+
+async def store_callback_in(
+    session: AsyncSession,
+    kind: str,
+    provider_key: str,
+    raw: bytes,
+    source: str | None,
+    *,
+    error: str | None = None,
+) -> StoredCallback:
+    """The same in the caller's tenant transaction, for work done in that transaction: the
+    row is written as processed (or with `error`), and commits or rolls back with the
+    work. Should the work fail, `note_callback` (or, the transaction lost, a fresh
+    `store_callback_in`) keeps it with why. A repeat leaves the row as it was."""
+    key = provider_key[:MAX_KEY_LENGTH]
+    outcome = {"error": error[:2000]} if error else {"processed_at": func.now()}
+    new_id = await session.scalar(_insert(kind, key, raw, source, **outcome))
+    if new_id is not None:
+        return StoredCallback(new_id, False, None, False)
+    earlier = (await session.execute(_earlier(kind, key))).one()
+    return StoredCallback(earlier.id, True, earlier.answer, earlier.processed_at is not None)
+
+
+async def note_callback(session: AsyncSession, callback_id: int, *, error: str | None) -> None:
+    """What came of a stored callback, in the caller's transaction: processed (no error),
+    or kept unprocessed with why."""
+    await session.execute(
+        update(ChannelCallback)
+        .where(ChannelCallback.id == callback_id)
+        .values(
+            error=error and error[:2000],
+            processed_at=func.now() if error is None else None,
+        )
+    )
 
 
 async def finish_callback(

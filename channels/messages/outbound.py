@@ -38,7 +38,7 @@ from kiunga.platform.errors import DomainError
 from kiunga.platform.jobs.outbox import emit
 from kiunga.tenants.subscribers.models import Subscriber
 from kiunga.tenants.zones import tenant_zone
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -131,6 +131,30 @@ async def wake_sender_after_commit(session: AsyncSession) -> None:
         return
     await emit(session, QUEUED_TOPIC, {})
     session.info[_WAKE_KEY] = transaction
+
+
+# A message whose channel the ISP has not set up (no Africa's Talking app for an SMS) is
+# not a failure to retry: it stays queued with this note, its attempts untouched, until
+# the ISP saves its channel settings (`wake_waiting`), or SETTINGS_RECHECK has passed.
+WAITING_FOR_SETTINGS = "waiting for SMS settings"
+SETTINGS_RECHECK = timedelta(minutes=15)
+
+
+async def wake_waiting(session: AsyncSession) -> int:
+    """The ISP saved its channel settings: the messages waiting for them are due now, and
+    the sender is woken once this transaction commits. How many were waiting."""
+    woken = await session.execute(
+        update(Message)
+        .where(
+            Message.direction == Direction.OUT,
+            Message.status == MessageStatus.QUEUED,
+            Message.last_error.startswith(WAITING_FOR_SETTINGS, autoescape=True),
+        )
+        .values(send_after=func.now())
+    )
+    if woken.rowcount:
+        await wake_sender_after_commit(session)
+    return woken.rowcount
 
 
 async def queue_message(

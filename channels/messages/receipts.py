@@ -21,7 +21,7 @@ from kiunga.integrations.africastalking.interfaces import DeliveryReport
 from kiunga.integrations.twilio.interfaces import StatusCallback
 from kiunga.platform.db.base import utcnow
 from kiunga.tenants.subscribers.phones import InvalidPhone, normalise_phone
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 # How far along a message is; a report never moves it back.
@@ -142,22 +142,54 @@ async def _find(
     return message
 
 
+async def _advance_sent(
+    session: AsyncSession, provider_id: str, status: MessageStatus, details: dict
+) -> Message | None:
+    """The usual report, in one statement: a message sent under `provider_id` moving
+    forward (sent → delivered). None when that is not the case (an unknown id, a message
+    still unsettled, a status that does not move it forward): the general path sees to it."""
+    behind = [s for s, rank in _RANK.items() if rank < _RANK[status] and s not in UNSETTLED]
+    if not behind:
+        return None
+    values = {"status": status, **details}
+    if status in (MessageStatus.DELIVERED, MessageStatus.READ):
+        values["delivered_at"] = func.coalesce(Message.delivered_at, func.now())
+    return await session.scalar(
+        update(Message)
+        .where(
+            Message.channel == MessageChannel.SMS,
+            Message.direction == Direction.OUT,
+            Message.provider_id == provider_id,
+            Message.status.in_(behind),
+        )
+        .values(**values)
+        .returning(Message)
+        .execution_options(synchronize_session=False)
+    )
+
+
 async def apply_delivery_report(session: AsyncSession, report: DeliveryReport) -> Message | None:
     """Apply one AT delivery report; the message it concerns, or None when no message
     matches (a report for another system's message, or one long gone)."""
     status = AT_STATUSES.get(report.status.strip().lower())
     if status is None or not report.id:
         return None
+    details: dict = {}
+    if report.network_code:
+        details["network_code"] = report.network_code[:8]
+    if report.failure_reason:
+        details["failure_reason"] = report.failure_reason[:100]
+    if report.retry_count is not None:
+        details["retry_count"] = max(0, min(report.retry_count, 32767))
+    message = await _advance_sent(session, report.id[:64], status, details)
+    if message is not None:
+        return message
     message = await _find(session, MessageChannel.SMS, report.id[:64], _phone(report.phone))
     if message is None:
         return None
     _advance(message, status)
-    if report.network_code:
-        message.network_code = report.network_code[:8]
-    if report.failure_reason:
-        message.failure_reason = report.failure_reason[:100]
-    if report.retry_count is not None:
-        message.retry_count = max(0, min(report.retry_count, 32767))
+    for name, value in details.items():
+        setattr(message, name, value)
     await session.flush()
     return message
 

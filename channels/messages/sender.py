@@ -47,6 +47,12 @@ becomes sent, and delivered, under that id). Only a message still in doubt after
 period with no report is sent again. The lease outlasts a provider call's timeouts, so a
 slow call is never taken for a dead one.
 
+An ISP without an Africa's Talking app: its SMS are not tried and not failed; they stay
+`queued`, noted "waiting for SMS settings", their attempts untouched, until the ISP saves
+its channel settings (which wakes them and the sender: `outbound.wake_waiting`), looked
+at again every SETTINGS_RECHECK meanwhile. A WhatsApp message of an ISP without Twilio
+goes as an SMS (and waits so, should SMS be missing too).
+
 WhatsApp. Free text only within 24 hours of the contact's last WhatsApp message
 (`ChannelContact.whatsapp_last_inbound_at`); outside it the ISP's approved template for
 the kind (`ChannelSettings.whatsapp_templates`, {kind: ContentSid}) with the rendered text
@@ -83,7 +89,11 @@ from kiunga.channels.messages.models import (
     MessageChannel,
     MessageStatus,
 )
-from kiunga.channels.messages.outbound import QUEUED_TOPIC
+from kiunga.channels.messages.outbound import (
+    QUEUED_TOPIC,
+    SETTINGS_RECHECK,
+    WAITING_FOR_SETTINGS,
+)
 from kiunga.integrations.africastalking.interfaces import (
     AtCredentials,
     SmsRefused,
@@ -138,6 +148,15 @@ class Timings:
     # Longer than a provider call may take (the clients time out well within it).
     lease: float = 120.0
     # How long a message in doubt waits for a delivery report before it is sent again.
+    # Only a report can tell whether the provider took it: Africa's Talking's SMS API (and
+    # its SDK) sends, and fetches inbound messages, but has no query for a message sent.
+    # Its reports follow the carrier's answers, seconds apart as a rule but later when a
+    # network buffers or reports are retried. Ten minutes covers those, at the price of
+    # the rare message that never reached AT going ten minutes late; a shorter grace
+    # would risk a second SMS (paid for twice, and a subscriber told twice). Our own side
+    # adds the queue in front of the reports route when its server is busy: the outbound
+    # benchmark measures it (up to 79 s on a loaded 2-core machine that also ran the
+    # sender), well within ten minutes.
     doubt_grace: float = 600.0
 
     @classmethod
@@ -326,7 +345,12 @@ async def settle_lapsed_claims(
                 .values(
                     status=MessageStatus.IN_DOUBT,
                     claimed_until=None,
-                    send_after=func.now() + timedelta(seconds=timings.doubt_grace),
+                    # The grace runs from the lapse of the claim, not from whenever a drain
+                    # noticed it: the dead sender renewed its claims at most a heartbeat
+                    # before it died, so the claim lapsed no sooner than the lease, less a
+                    # heartbeat, after its request; the report has had that and the grace.
+                    send_after=func.coalesce(Message.claimed_until, func.now())
+                    + timedelta(seconds=timings.doubt_grace),
                     last_error="the sender stopped during the provider call",
                 )
             )
@@ -418,6 +442,8 @@ class Outcome:
     retry_after: float | None = None
     # Send again as an SMS (no template outside the window, or WhatsApp refused 63016).
     fall_back: bool = False
+    # Not tried: the ISP's channel is not set up (its claim's attempt is given back).
+    waiting: bool = False
 
 
 @dataclass
@@ -462,6 +488,28 @@ async def _load_channels(database: Database, schema: str) -> IspChannels:
         if settings is not None:
             session.expunge(settings)
     return IspChannels.of(settings)
+
+
+_WAITING_FOR_AT = f"{WAITING_FOR_SETTINGS}: Africa's Talking is not set up for this ISP"
+
+
+async def park_waiting_sms(database: Database, schema: str, isp: IspChannels) -> int:
+    """An ISP without Africa's Talking: its due SMS wait for the settings, all in one
+    statement, rather than each claimed (at the ISP's rate) only to be put back."""
+    if isp.at is not None:
+        return 0
+    async with database.tenant_session(schema) as session, session.begin():
+        parked = await session.execute(
+            update(Message)
+            .where(
+                Message.direction == Direction.OUT,
+                Message.channel == MessageChannel.SMS,
+                Message.status == MessageStatus.QUEUED,
+                Message.send_after <= func.now(),
+            )
+            .values(send_after=func.now() + SETTINGS_RECHECK, last_error=_WAITING_FOR_AT)
+        )
+        return parked.rowcount
 
 
 async def _load_windows(database: Database, schema: str, phones: list[str]) -> dict:
@@ -516,7 +564,13 @@ async def send_sms(
     message: Message, isp: IspChannels, sender: SmsSender, timings: Timings
 ) -> Outcome:
     if isp.at is None:
-        return _retry(message, "Africa's Talking is not set up for this ISP", timings)
+        return Outcome(
+            message.id,
+            MessageStatus.QUEUED,
+            error=_WAITING_FOR_AT,
+            retry_after=SETTINGS_RECHECK.total_seconds(),
+            waiting=True,
+        )
     settings = isp.settings
     try:
         answer: SmsSent = await sender.send(
@@ -650,6 +704,8 @@ async def record_outcomes(database: Database, schema: str, outcomes: list[Outcom
                 continue  # settled meanwhile by a report: it went
             message.last_error = outcome.error and outcome.error[:2000]
             message.status = outcome.status
+            if outcome.waiting:
+                message.attempts = max(0, message.attempts - 1)
             if outcome.retry_after is not None:
                 message.send_after = now + timedelta(seconds=outcome.retry_after)
             if outcome.fall_back:
@@ -711,6 +767,7 @@ async def _drain_holding(
     unsent = Unsent(redis, tenant.slug, timings)
     await settle_lapsed_claims(database, tenant.schema, timings, unsent)
     isp = await _load_channels(database, tenant.schema)
+    await park_waiting_sms(database, tenant.schema, isp)
     rate = SendRate(redis, tenant.slug, isp.rate)
     limit = asyncio.Semaphore(min(MAX_CONCURRENCY, max(1, isp.rate)))
     result = DrainResult()

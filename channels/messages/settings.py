@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from kiunga.channels.messages import secrets
 from kiunga.channels.messages.models import ChannelSettings
+from kiunga.channels.messages.outbound import wake_waiting
 from kiunga.channels.messages.routing import PROVIDER, normalise_service_code
 from kiunga.platform.errors import DomainError, Kind
 from kiunga.platform.models import UssdCodeRoute, WebhookRoute
@@ -313,8 +314,9 @@ async def update_settings(
     session: AsyncSession, tenant_id: int, change: ChannelSettingsChange
 ) -> ChannelSettings:
     """Apply `change` to the ISP's row (made on first save), checking every field; the
-    USSD code is claimed platform-wide in the same transaction. Callers forget the
-    ChannelRoutes caches once committed."""
+    USSD code is claimed platform-wide in the same transaction, and the messages waiting
+    for channel settings are woken. Callers forget the ChannelRoutes caches once
+    committed."""
     row = await settings_row(session, lock=True)
     if row is None:
         row = ChannelSettings(id=1, whatsapp_templates={}, send_rate_per_second=20)
@@ -366,6 +368,9 @@ async def update_settings(
     await session.flush()
     if row.callback_token_encrypted is None:
         await rotate_callback_token(session, tenant_id)
+    # Messages held for want of these settings go now (those that still cannot go wait
+    # again, their attempts untouched).
+    await wake_waiting(session)
     return row
 
 

@@ -328,3 +328,47 @@ async def test_whatsapp_within_24_hours_a_template_outside_else_sms(
     mine = [m for m in items if m.get("from_") in (whatsapp_from, f"whatsapp:{whatsapp_from}")
             or m.get("from") in (whatsapp_from, f"whatsapp:{whatsapp_from}")]  # fmt: skip
     assert len(mine) == 2, items[-5:]
+
+
+async def test_without_sms_settings_messages_wait_and_go_once_the_isp_saves_them(
+    unit_of_work, tenant, at_account, at_emulator, start_worker, fast_retries
+):
+    """An ISP with no Africa's Talking app yet: its SMS are neither tried nor failed (no
+    attempt spent, no backoff), they wait with a clear note, and go as soon as the ISP
+    saves its channel settings, woken by that save (the safety net's recheck is minutes
+    away)."""
+    from kiunga.channels.messages.outbound import WAITING_FOR_SETTINGS
+    from kiunga.channels.messages.settings import ChannelSettingsChange, update_settings
+
+    await start_worker(register_sender, "waiting")
+    phones = ["+254722300001", "+254722300002"]
+    async with unit_of_work() as session:
+        for phone in phones:
+            await queue_message(session, phone=phone, body=f"Hi {phone}", kind="t", urgent=True)
+
+    async def waiting() -> list[Message] | None:
+        messages = await _messages(unit_of_work)
+        held = [
+            m
+            for m in messages
+            if m.status is MessageStatus.QUEUED
+            and (m.last_error or "").startswith(WAITING_FOR_SETTINGS)
+        ]
+        return messages if len(held) == len(phones) else None
+
+    held = await eventually(waiting, within=60)
+    assert all(m.attempts == 0 for m in held), [m.attempts for m in held]
+    assert all(m.send_after > utcnow() + timedelta(minutes=5) for m in held)
+    at = at_account()
+    async with unit_of_work() as session:
+        await update_settings(
+            session,
+            tenant.id,
+            ChannelSettingsChange(
+                at_username=at.username, at_api_key=at.api_key, at_base_url=at.base_url,
+                at_sender_id="TESTISP",
+            ),
+        )  # fmt: skip
+    sent = await eventually(lambda: _all_settled(unit_of_work), within=60)
+    assert all(m.attempts == 1 and m.provider_id and m.last_error is None for m in sent)
+    assert sorted(m["to"] for m in _accepted(at_emulator, at.username)) == phones

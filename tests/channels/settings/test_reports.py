@@ -16,7 +16,7 @@ from kiunga.channels.messages.models import (
 )
 from kiunga.channels.messages.outbound import queue_message
 from kiunga.integrations.twilio.signature import sign
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from .conftest import new_auth_token
 
@@ -188,6 +188,105 @@ async def test_one_isps_token_never_touches_another_isps_messages(
     assert forged.status_code == 403
 
 
+class RoundTrips:
+    """What a request costs the database: its statements, BEGIN/COMMIT/ROLLBACK/SAVEPOINT,
+    and the ping of every connection taken from the pool (pool_pre_ping), counted by
+    SQLAlchemy listeners on the app's engine."""
+
+    EVENTS = ("begin", "commit", "rollback", "savepoint", "release_savepoint")
+
+    def __init__(self, engine):
+        self.engine, self.seen = engine, []
+        self.others = {name: self._noting(name.upper()) for name in self.EVENTS}
+
+    def _noting(self, what: str):
+        return lambda conn, *args: self.seen.append(what)
+
+    def __enter__(self):
+        event.listen(self.engine, "before_cursor_execute", self._statement)
+        for name, listener in self.others.items():
+            event.listen(self.engine, name, listener)
+        event.listen(self.engine.pool, "checkout", self._checkout)
+        return self
+
+    def __exit__(self, *exc):
+        event.remove(self.engine, "before_cursor_execute", self._statement)
+        for name, listener in self.others.items():
+            event.remove(self.engine, name, listener)
+        event.remove(self.engine.pool, "checkout", self._checkout)
+
+    def _statement(self, conn, cursor, statement, parameters, context, executemany):
+        self.seen.append(statement.split("\n", 1)[0][:60])
+
+    def _checkout(self, dbapi_connection, record, proxy):
+        self.seen.append("(checkout: ping)")
+
+
+# Before: the report stored (BEGIN, INSERT, COMMIT), applied (BEGIN, SELECT … FOR UPDATE,
+# UPDATE, COMMIT) and marked processed (BEGIN, UPDATE, COMMIT), each on a connection of its
+# own (3 pings): 13 round trips. Now one transaction: ping, BEGIN, INSERT (as processed),
+# UPDATE … RETURNING (the message found by the provider-id index), COMMIT.
+MOST_PER_REPORT = 5
+
+
+async def test_a_delivery_report_is_one_transaction_of_a_few_round_trips(
+    app, make_channel_isp, client_for, unit_of_work
+):
+    isp = await make_channel_isp()
+    first = await sent_message(unit_of_work, isp, MessageChannel.SMS, "ATXid_rt1")
+    second = await sent_message(unit_of_work, isp, MessageChannel.SMS, "ATXid_rt2")
+    client = client_for("x")
+    # Warm: the token's route cached, as a running server has it.
+    assert (await client.post(isp.hook("delivery"), data=delivery_form("ATXid_rt1"))).is_success
+    with RoundTrips(app.services.database.engine.sync_engine) as trips:
+        answer = await client.post(isp.hook("delivery"), data=delivery_form("ATXid_rt2"))
+    assert answer.status_code == 200, answer.text
+    print(f"a delivery report: {len(trips.seen)} round trips: {trips.seen}")
+    assert len(trips.seen) <= MOST_PER_REPORT, trips.seen
+    assert trips.seen.count("COMMIT") == 1, trips.seen
+    for message_id in (first, second):
+        message = await message_of(unit_of_work, isp, message_id)
+        assert message.status is MessageStatus.DELIVERED
+    stored = await callbacks_in(unit_of_work, isp)
+    assert len(stored) == 2 and all(c.processed_at and c.error is None for c in stored)
+
+
+async def test_a_report_never_moves_a_message_back(make_channel_isp, client_for, unit_of_work):
+    isp = await make_channel_isp()
+    message_id = await sent_message(unit_of_work, isp, MessageChannel.SMS, "ATXid_back")
+    hooks = client_for("x")
+    for status in ("Success", "Sent", "Buffered"):
+        form = delivery_form("ATXid_back", status, networkCode="63903")
+        form.pop("failureReason", None)
+        assert (await hooks.post(isp.hook("delivery"), data=form)).status_code == 200
+    message = await message_of(unit_of_work, isp, message_id)
+    assert message.status is MessageStatus.DELIVERED and message.network_code == "63903"
+    failed = delivery_form("ATXid_back", "Failed", failureReason="DeliveryFailure")
+    assert (await hooks.post(isp.hook("delivery"), data=failed)).status_code == 200
+    assert (await message_of(unit_of_work, isp, message_id)).status is MessageStatus.DELIVERED
+
+
+async def test_the_message_is_found_by_the_provider_id_index(make_channel_isp, unit_of_work):
+    """The report's lookup is an index scan (uq_messages_provider_id), not a scan of the
+    message log."""
+    from sqlalchemy import text
+
+    isp = await make_channel_isp()
+    await sent_message(unit_of_work, isp, MessageChannel.SMS, "ATXid_ix")
+    async with unit_of_work(isp.schema) as session:
+        await session.execute(text("SET LOCAL enable_seqscan = off"))
+        plan = "\n".join(
+            await session.scalars(
+                text(
+                    f"EXPLAIN UPDATE \"{isp.schema}\".messages SET status = 'delivered'"
+                    " WHERE channel = 'sms' AND direction = 'out' AND provider_id = :id"
+                    " AND status IN ('queued', 'sent')"
+                ).bindparams(id="ATXid_ix")
+            )
+        )
+    assert "uq_messages_provider_id" in plan, plan
+
+
 # --- Twilio's status callbacks -------------------------------------------------------------
 
 
@@ -297,21 +396,83 @@ async def test_a_rotated_token_stops_at_once_and_the_new_one_works(
     assert sorted(keys) == ["ATXid_r:Sent", "ATXid_r:Success"]
 
 
-async def test_a_disabled_isps_report_is_kept_but_not_applied(
+async def test_a_disabled_isps_reports_are_applied_and_settle_its_doubts(
     make_channel_isp, client_for, unit_of_work, engine
 ):
-    from kiunga.platform.models import Tenant, TenantStatus
-    from sqlalchemy import update
-    from sqlalchemy.orm import Session
+    """A report is a fact about a message already sent: applied even while the ISP is
+    disabled, so that a message in doubt it settles is not sent again once the ISP is
+    enabled. Nothing is sent meanwhile (the disabled ISP's jobs are dropped)."""
+    from kiunga.platform.models import TenantStatus
+    from kiunga.platform.tenant_admin import set_tenant_status
 
     isp = await make_channel_isp()
     message_id = await sent_message(unit_of_work, isp, MessageChannel.SMS, "ATXid_d")
-    with Session(engine) as session, session.begin():
-        session.execute(
-            update(Tenant).where(Tenant.id == isp.id).values(status=TenantStatus.DISABLED)
+    async with unit_of_work(isp.schema) as session:
+        doubt = await queue_message(
+            session, phone="+254712000111", body="Your code", kind="receipt", urgent=True
         )
-    answer = await client_for("x").post(isp.hook("delivery"), data=delivery_form("ATXid_d"))
+        doubt.status = MessageStatus.IN_DOUBT
+    set_tenant_status(engine, isp.slug, TenantStatus.DISABLED)
+    hooks = client_for("x")
+    answer = await hooks.post(isp.hook("delivery"), data=delivery_form("ATXid_d"))
     assert answer.status_code == 200
-    [kept] = await callbacks_in(unit_of_work, isp)
-    assert kept.provider_key == "ATXid_d:Success" and kept.processed_at is None
-    assert (await message_of(unit_of_work, isp, message_id)).status is MessageStatus.SENT
+    settling = delivery_form("ATXid_doubt", phoneNumber="+254712000111")
+    assert (await hooks.post(isp.hook("delivery"), data=settling)).status_code == 200
+    stored = await callbacks_in(unit_of_work, isp)
+    assert sorted(c.provider_key for c in stored) == ["ATXid_d:Success", "ATXid_doubt:Success"]
+    assert all(c.processed_at is not None and c.error is None for c in stored)
+    assert (await message_of(unit_of_work, isp, message_id)).status is MessageStatus.DELIVERED
+    settled = await message_of(unit_of_work, isp, doubt.id)
+    assert settled.status is MessageStatus.DELIVERED and settled.provider_id == "ATXid_doubt"
+    set_tenant_status(engine, isp.slug, TenantStatus.ACTIVE)
+    again = await hooks.post(isp.hook("delivery"), data=settling)  # AT's retry: a repeat
+    assert again.status_code == 200
+    assert len(await callbacks_in(unit_of_work, isp)) == 2
+
+
+async def test_a_report_that_fails_to_apply_is_kept_with_why_and_others_go_on(
+    make_channel_isp, client_for, unit_of_work
+):
+    """A report whose applying fails (here: the database refuses the message's update, by a
+    trigger of this ISP's schema) is stored with the error and answered; the next report is
+    applied as usual, and the provider's retry of the failed one, once the cause is gone,
+    applies it."""
+    from sqlalchemy import text
+
+    isp = await make_channel_isp()
+    refused = await sent_message(unit_of_work, isp, MessageChannel.SMS, "ATXid_f1")
+    fine = await sent_message(unit_of_work, isp, MessageChannel.SMS, "ATXid_f2")
+    schema = f'"{isp.schema}"'
+    async with unit_of_work(isp.schema) as session:
+        await session.execute(
+            text(
+                f"CREATE FUNCTION {schema}.refuse() RETURNS trigger LANGUAGE plpgsql AS"
+                " $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$"
+            )
+        )
+        await session.execute(
+            text(
+                f"CREATE TRIGGER refuse BEFORE UPDATE ON {schema}.messages FOR EACH ROW"
+                f" WHEN (NEW.provider_id = 'ATXid_f1') EXECUTE FUNCTION {schema}.refuse()"
+            )
+        )
+    hooks = client_for("x")
+    failed = await hooks.post(isp.hook("delivery"), data=delivery_form("ATXid_f1"))
+    assert failed.status_code == 200, failed.text
+    good = await hooks.post(isp.hook("delivery"), data=delivery_form("ATXid_f2"))
+    assert good.status_code == 200
+    kept = {c.provider_key: c for c in await callbacks_in(unit_of_work, isp)}
+    assert kept["ATXid_f1:Success"].processed_at is None
+    assert "refused by the test" in kept["ATXid_f1:Success"].error
+    assert kept["ATXid_f2:Success"].processed_at is not None
+    assert (await message_of(unit_of_work, isp, refused)).status is MessageStatus.SENT
+    assert (await message_of(unit_of_work, isp, fine)).status is MessageStatus.DELIVERED
+    async with unit_of_work(isp.schema) as session:
+        await session.execute(text(f"DROP TRIGGER refuse ON {schema}.messages"))
+    retried = await hooks.post(isp.hook("delivery"), data=delivery_form("ATXid_f1"))
+    assert retried.status_code == 200
+    assert (await message_of(unit_of_work, isp, refused)).status is MessageStatus.DELIVERED
+    again = {c.provider_key: c for c in await callbacks_in(unit_of_work, isp)}
+    assert again["ATXid_f1:Success"].id == kept["ATXid_f1:Success"].id
+    assert again["ATXid_f1:Success"].processed_at is not None
+    assert again["ATXid_f1:Success"].error is None
