@@ -642,7 +642,8 @@ async def record_outcomes(database: Database, schema: str, outcomes: list[Outcom
                 message.cost_currency = outcome.cost_currency
                 message.template_sid = outcome.template_sid
                 message.sent_at = message.sent_at or now
-                message.last_error = None
+                if message.status not in (MessageStatus.FAILED, MessageStatus.UNDELIVERED):
+                    message.last_error = None  # else a report's reason, come first: kept
                 if unsettled:
                     message.status = MessageStatus.SENT
                 continue
