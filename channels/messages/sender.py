@@ -75,6 +75,7 @@ from typing import Any
 from arq.connections import ArqRedis
 from kiunga.channels.messages import secrets
 from kiunga.channels.messages.fallback import fall_back_to_sms
+from kiunga.channels.messages.holds import hold_back
 from kiunga.channels.messages.models import (
     ChannelContact,
     ChannelSettings,
@@ -336,6 +337,7 @@ async def settle_lapsed_claims(
 async def claim(database: Database, schema: str, limit: int, timings: Timings) -> list[Message]:
     """Up to `limit` due messages, marked `sending` under a lease and committed."""
     async with database.tenant_session(schema) as session, session.begin():
+        await hold_back(session, limit=limit)  # quiet hours and stale news, looked at now
         due = (
             select(Message.id)
             .where(

@@ -1,0 +1,105 @@
+"""The last look at the queue before the sender takes messages from it: run in the claim's
+own transaction, right before it picks what goes now.
+
+A message can wait well past the moment it was queued for (a retry's backoff, a provider
+down, the ISP's send rate, a message in doubt) and so reach its send time in the next quiet
+hours, or after its news went stale. What `queue_message` decided then is decided again now:
+
+- quiet hours: a non-urgent message (a reminder, a campaign) due during the ISP's quiet
+  hours, in the ISP's time zone, is put off to their end instead of sent (the minute's
+  sweep sends it then). Urgent ones (receipts, codes, ticket replies, sign-in codes) are
+  never held.
+- stale news: a notification whose news no longer holds (a due-soon reminder for a bill
+  paid meanwhile, a suspension lifted: notifications.no_longer_true) is cancelled with the
+  reason, urgent or not. Only the messages about to be claimed are looked at.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from kiunga.channels.messages.models import ChannelSettings, Direction, Message, MessageStatus
+from kiunga.channels.messages.notifications import RECHECKED_KINDS, no_longer_true
+from kiunga.channels.messages.outbound import (
+    DEFAULT_QUIET_END,
+    DEFAULT_QUIET_START,
+    quiet_until,
+)
+from kiunga.platform.db.base import utcnow
+from kiunga.tenants.zones import tenant_zone
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+WAITING = (MessageStatus.QUEUED, MessageStatus.IN_DOUBT)
+
+
+@dataclass
+class Held:
+    """What the look changed: messages put off to the end of quiet hours (until
+    `quiet_until`), and messages cancelled as stale."""
+
+    put_off: int = 0
+    cancelled: int = 0
+    quiet_until: datetime | None = None
+
+
+async def quiet_hours_end(session: AsyncSession, now: datetime) -> datetime | None:
+    """The end of the ISP's quiet hours when `now` is in them, else None."""
+    settings = await session.get(ChannelSettings, 1)
+    start = settings.quiet_hours_start if settings else DEFAULT_QUIET_START
+    end = settings.quiet_hours_end if settings else DEFAULT_QUIET_END
+    if start is None or end is None or start == end:
+        return None
+    return quiet_until(now, await tenant_zone(session), start, end)
+
+
+async def hold_back(session: AsyncSession, *, limit: int, now: datetime | None = None) -> Held:
+    """Put off and cancel, among the messages due at `now` (the database's clock when
+    none is given; tests give one), what must not go now. The caller's transaction."""
+    held = Held()
+    moment = now or utcnow()
+    # Due as the claim sees it: by the database's clock, unless a moment is given.
+    due_by = now if now is not None else func.now()
+    due = (
+        Message.direction == Direction.OUT,
+        Message.status.in_(WAITING),
+        Message.send_after <= due_by,
+    )
+    held.quiet_until = await quiet_hours_end(session, moment)
+    if held.quiet_until is not None:
+        put_off = await session.execute(
+            update(Message)
+            .where(*due, Message.urgent.is_(False))
+            .values(send_after=held.quiet_until)
+            .execution_options(synchronize_session=False)
+        )
+        held.put_off = put_off.rowcount or 0
+    # The next `limit` due are what the claim takes; each one cancelled lets a later one
+    # in, which is looked at in turn.
+    looked_at: set[int] = set()
+    while True:
+        rows = (
+            await session.execute(
+                select(Message.id, Message.kind, Message.dedupe_key)
+                .where(*due)
+                .order_by(Message.send_after, Message.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+        fresh = [r for r in rows if r.id not in looked_at and r.kind in RECHECKED_KINDS]
+        if not fresh:
+            return held
+        for row in fresh:
+            looked_at.add(row.id)
+            reason = await no_longer_true(session, row.kind, row.dedupe_key, now=moment)
+            if reason is None:
+                continue
+            await session.execute(
+                update(Message)
+                .where(Message.id == row.id)
+                .values(status=MessageStatus.CANCELLED, claimed_until=None, last_error=reason)
+                .execution_options(synchronize_session=False)
+            )
+            held.cancelled += 1
