@@ -22,8 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 WHATSAPP_WINDOW = timedelta(hours=24)
 OUTSIDE_WINDOW_REASON = (
-    "WhatsApp refused free text: more than 24 hours since the subscriber last wrote "
-    "(Twilio 63016)"
+    "WhatsApp refused free text: more than 24 hours since the subscriber last wrote (Twilio 63016)"
 )
 
 

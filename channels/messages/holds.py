@@ -88,10 +88,10 @@ async def hold_back(session: AsyncSession, *, limit: int, now: datetime | None =
                 .with_for_update(skip_locked=True)
             )
         ).all()
-        fresh = [r for r in rows if r.id not in looked_at and r.kind in RECHECKED_KINDS]
-        if not fresh:
-            return held
-        for row in fresh:
+        cancelled = 0
+        for row in rows:
+            if row.id in looked_at or row.kind not in RECHECKED_KINDS:
+                continue
             looked_at.add(row.id)
             reason = await no_longer_true(session, row.kind, row.dedupe_key, now=moment)
             if reason is None:
@@ -102,4 +102,7 @@ async def hold_back(session: AsyncSession, *, limit: int, now: datetime | None =
                 .values(status=MessageStatus.CANCELLED, claimed_until=None, last_error=reason)
                 .execution_options(synchronize_session=False)
             )
-            held.cancelled += 1
+            cancelled += 1
+        if not cancelled:
+            return held
+        held.cancelled += cancelled

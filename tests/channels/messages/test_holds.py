@@ -198,7 +198,12 @@ async def test_news_gone_stale_while_waiting_is_cancelled_before_sending(
         await lifecycle.restore_service(session, other[1], actor=STAFF)
     await eventually(lambda: queued(("restored", 1)))
 
-    claimed = await sender.claim(database, tenant.schema, 50, sender.Timings())
+    # Taken one at a time: a stale message at the head of the queue gives its place to the
+    # next, which is looked at in turn.
+    claimed = []
+    while group := await sender.claim(database, tenant.schema, 1, sender.Timings()):
+        assert len(group) == 1
+        claimed += group
     by_kind = sorted((m.kind, m.phone) for m in claimed)
     assert by_kind == [
         ("activated", "+254712000105"), ("activated", "+254712000106"),
