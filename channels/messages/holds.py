@@ -68,9 +68,17 @@ async def hold_back(session: AsyncSession, *, limit: int, now: datetime | None =
     )
     held.quiet_until = await quiet_hours_end(session, moment)
     if held.quiet_until is not None:
+        # Rows another transaction holds are left to the next look, as the claim leaves
+        # them: waiting for them could deadlock with a write that locks in another order.
+        waiting = (
+            select(Message.id)
+            .where(*due, Message.urgent.is_(False))
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
         put_off = await session.execute(
             update(Message)
-            .where(*due, Message.urgent.is_(False))
+            .where(Message.id.in_(waiting))
             .values(send_after=held.quiet_until)
             .execution_options(synchronize_session=False)
         )
