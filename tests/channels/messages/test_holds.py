@@ -13,6 +13,7 @@ from kiunga.channels.messages.holds import hold_back
 from kiunga.channels.messages.models import Message, MessageChannel, MessageStatus
 from kiunga.channels.messages.outbound import queue_message
 from kiunga.platform.db.base import utcnow
+from kiunga.platform.jobs.outbox import emit
 from kiunga.platform.models import Tenant
 from kiunga.tenants.actors import Actor
 from kiunga.tenants.billing.payments import record_payment
@@ -222,3 +223,28 @@ async def test_news_gone_stale_while_waiting_is_cancelled_before_sending(
     assert cancelled["due_soon"].last_error == "no longer true: paid meanwhile"
     assert cancelled["suspended"].last_error == "no longer true: the service is active now"
     assert all(m.channel is MessageChannel.SMS for m in claimed)
+
+
+async def test_a_check_that_cannot_be_made_sends_and_never_stops_the_queue(
+    unit_of_work, channel_settings
+):
+    await channel_settings(quiet_hours_start=None, quiet_hours_end=None)
+    now = datetime(2026, 12, 8, 9, 0, tzinfo=UTC)
+    async with unit_of_work() as session:
+        odd = await emit(session, "service.suspended", {"service_id": "not a number"})
+        for body, kind, key in (
+            ("odd payload", "suspended", f"suspended:e{odd.id}"),
+            ("event gone", "suspended", "suspended:e987654321"),
+            ("service gone", "due_soon", "due_soon:s987654321:none"),
+            ("not a notification", "due_soon", "bench:1"),
+        ):
+            await queue_message(
+                session, phone="+254712000107", body=body, kind=kind, dedupe_key=key, now=now
+            )
+    held = await _look(unit_of_work, now)
+    assert held.cancelled == 1
+    messages = await _by_body(unit_of_work)
+    assert messages["service gone"].status is MessageStatus.CANCELLED
+    assert messages["service gone"].last_error == "no longer true: the service is gone"
+    for body in ("odd payload", "event gone", "not a notification"):
+        assert messages[body].status is MessageStatus.QUEUED, body
