@@ -78,6 +78,14 @@ async def outside_the_window(session: AsyncSession, message: Message) -> Message
     """A WhatsApp message refused for the 24-hour window (63016, by status callback): its
     reason written, the contact's window corrected, and the text queued as an SMS (None
     when that was done before)."""
-    message.last_error = f"{OUTSIDE_WINDOW_REASON}; sent by SMS instead"
-    await window_closed_at(session, message.phone, message.sent_at or utcnow())
+    if message.template_sid:
+        # A template refused (one of a kind WhatsApp does not take to open a conversation):
+        # nothing to learn about the window.
+        message.last_error = (
+            "WhatsApp refused the template outside the 24-hour window (Twilio 63016); "
+            "sent by SMS instead"
+        )
+    else:
+        message.last_error = f"{OUTSIDE_WINDOW_REASON}; sent by SMS instead"
+        await window_closed_at(session, message.phone, message.sent_at or utcnow())
     return await fall_back_to_sms(session, message, cancel=False)

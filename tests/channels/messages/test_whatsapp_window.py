@@ -216,3 +216,27 @@ async def test_a_message_already_delivered_does_not_fall_back(
     assert delivered.status is MessageStatus.DELIVERED
     async with unit_of_work() as session:
         assert (await session.get(ChannelContact, phone)).whatsapp_last_inbound_at == wrote
+
+
+async def test_a_template_refused_falls_back_without_touching_the_window(
+    tenant, unit_of_work, channel_settings
+):
+    await channel_settings(quiet_hours_start=None, quiet_hours_end=None)
+    phone = a_phone()
+    sid = "SM" + secrets.token_hex(16)
+    wrote = utcnow() - timedelta(hours=30)
+    async with unit_of_work() as session:
+        session.add(ChannelContact(phone=phone, whatsapp_last_inbound_at=wrote))
+        message = await queue_message(
+            session, phone=phone, body="Your bill", kind="due_soon",
+            channel=MessageChannel.WHATSAPP, urgent=True,
+        )  # fmt: skip
+        message.status, message.provider_id, message.sent_at = MessageStatus.SENT, sid, utcnow()
+        message.template_sid = "HX" + "b2" * 16
+    async with unit_of_work() as session:
+        await apply_whatsapp_status(session, StatusCallback(sid, "failed", "63016", phone))
+    whatsapp, sms = await _messages(unit_of_work, tenant.schema)
+    assert whatsapp.status is MessageStatus.FAILED and "template" in whatsapp.last_error
+    assert sms.fallback_of == whatsapp.id
+    async with unit_of_work() as session:
+        assert (await session.get(ChannelContact, phone)).whatsapp_last_inbound_at == wrote
