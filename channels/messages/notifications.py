@@ -17,11 +17,16 @@ period for reminders), so an event handled twice queues one message.
 - ticket.opened → an acknowledgement with the number, except for tickets opened by SMS or
   WhatsApp, whose conversation answers with the number itself;
 - ticket.updated → a staff reply, or a status change, on the channel the ticket came from.
+
+News can go stale twice: before the handler runs (STILL_TRUE: nothing is queued) and while
+the message waits to be sent (quiet hours, a provider down): `no_longer_true` looks again
+just before sending, and the sender cancels what no longer holds (holds.py).
 """
 
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
 from kiunga.channels.messages.models import Message, MessageChannel
@@ -32,9 +37,9 @@ from kiunga.platform.jobs.execution import TaskContext
 from kiunga.platform.jobs.outbox import OutboxEvent
 from kiunga.platform.jobs.registry import on_event
 from kiunga.platform.money import format_money
-from kiunga.tenants.billing.invoices import amount_due
-from kiunga.tenants.billing.ledger import tenant_currency
-from kiunga.tenants.catalog.models import Package
+from kiunga.tenants.billing.invoices import amount_due, open_amount
+from kiunga.tenants.billing.ledger import balance, tenant_currency
+from kiunga.tenants.catalog.models import BillingType, Package
 from kiunga.tenants.services.models import Service, ServiceStatus
 from kiunga.tenants.subscribers.models import Subscriber
 from kiunga.tenants.tickets.models import AuthorKind, Channel, Ticket, TicketMessage
@@ -307,6 +312,80 @@ async def notify_ticket_updated(ctx: TaskContext, event: OutboxEvent) -> None:
         await _notify_ticket(
             ctx, event, "ticket_status", {"status": status_word(facts["to"], language)}
         )
+
+
+# ------------------------------------------------------------------ still true when sent
+
+
+# The kinds whose news can go stale while the message waits in the queue (quiet hours, a
+# provider down, the send rate): looked at again just before sending (holds.py).
+RECHECKED_KINDS = frozenset({*STILL_TRUE, "due_soon", "overdue"})
+
+
+async def no_longer_true(
+    session: AsyncSession, kind: str, dedupe_key: str | None, *, now: datetime
+) -> str | None:
+    """Why a queued notification should not go any more, or None while its news holds
+    (or when the message is not one of these notifications). Read from its dedupe key:
+    `<kind>:e<event id>` for a change of state, `<kind>:s<service id>:<period end>` for a
+    reminder. What cannot be told (the event gone) is sent: a missed notice is worse."""
+    if kind not in RECHECKED_KINDS or not dedupe_key:
+        return None
+    head, _, rest = dedupe_key.partition(":")
+    if head != kind or not rest:
+        return None
+    if kind in STILL_TRUE:
+        return await _state_gone(session, kind, rest)
+    return await _reminder_gone(session, kind, rest, now)
+
+
+async def _state_gone(session: AsyncSession, kind: str, rest: str) -> str | None:
+    if not (rest.startswith("e") and rest[1:].isdigit()):
+        return None
+    event = await session.get(OutboxEvent, int(rest[1:]))
+    service_id = event.payload.get("service_id") if event is not None else None
+    if service_id is None:
+        return None
+    service = await session.get(Service, int(service_id))
+    if service is None:
+        return "no longer true: the service is gone"
+    if service.status not in STILL_TRUE[kind]:
+        return f"no longer true: the service is {service.status.value} now"
+    return None
+
+
+async def _reminder_gone(session: AsyncSession, kind: str, rest: str, now: datetime) -> str | None:
+    service_part, _, period_end = rest.partition(":")
+    if not (service_part.startswith("s") and service_part[1:].isdigit()):
+        return None
+    service = await session.get(Service, int(service_part[1:]))
+    if service is None:
+        return "no longer true: the service is gone"
+    try:
+        reminded_for = None if period_end == "none" else datetime.fromisoformat(period_end)
+    except ValueError:
+        return None
+    if service.expires_at != reminded_for:
+        return "no longer true: the service's period changed (renewed, or ended)"
+    if kind == "overdue":
+        if service.status not in (ServiceStatus.ACTIVE, ServiceStatus.SUSPENDED):
+            return f"no longer true: the service is {service.status.value} now"
+        if await amount_due(session, service.subscriber_id, as_of=now) <= 0:
+            return "no longer true: paid meanwhile"
+        return None
+    if service.status is not ServiceStatus.ACTIVE:
+        return f"no longer true: the service is {service.status.value} now"
+    package = await session.get(Package, service.package_id)
+    if package is not None and package.billing_type is BillingType.POSTPAID:
+        paid = await open_amount(session, service.subscriber_id) <= 0
+    else:
+        # A prepaid service renews from the balance at its end when that covers the price.
+        paid = bool(
+            package is not None
+            and service.auto_renew
+            and await balance(session, service.subscriber_id) >= package.price
+        )
+    return "no longer true: paid meanwhile" if paid else None
 
 
 HANDLERS = (

@@ -16,6 +16,7 @@ period with no report is sent again (see `sender.py`).
 
 from __future__ import annotations
 
+from kiunga.channels.messages.fallback import outside_the_window
 from kiunga.channels.messages.models import Direction, Message, MessageChannel, MessageStatus
 from kiunga.integrations.africastalking.interfaces import DeliveryReport
 from kiunga.integrations.twilio.interfaces import StatusCallback
@@ -195,8 +196,14 @@ async def apply_delivery_report(session: AsyncSession, report: DeliveryReport) -
 
 
 async def apply_whatsapp_status(session: AsyncSession, status: StatusCallback) -> Message | None:
-    """Apply one Twilio status callback. A WhatsApp message that failed for being outside
-    the 24-hour window (63016) goes again by SMS."""
+    """Apply one Twilio status callback.
+
+    Twilio takes free text whatever the 24-hour window; WhatsApp refuses it afterwards, and
+    the refusal comes as a callback `failed` (or `undelivered`) with ErrorCode 63016. The
+    message keeps that failure with a reason a person can read, the contact's window is
+    known closed from then on, and the text goes again by SMS. A callback repeated, or
+    `failed` then `undelivered`, changes nothing more: the SMS is keyed by the WhatsApp
+    message (fallback.py). A message already delivered or read is left alone."""
     new = TWILIO_STATUSES.get(status.status.strip().lower())
     if new is None or not status.message_sid:
         return None
@@ -206,14 +213,14 @@ async def apply_whatsapp_status(session: AsyncSession, status: StatusCallback) -
     if message is None:
         return None
     _advance(message, new)
-    if status.error_code:
-        message.failure_reason = status.error_code[:100]
+    code = (status.error_code or "").strip()
+    if code:
+        message.failure_reason = code[:100]
     await session.flush()
     if (
         new in (MessageStatus.FAILED, MessageStatus.UNDELIVERED)
-        and (status.error_code or "").strip() == OUTSIDE_WINDOW
+        and code == OUTSIDE_WINDOW
+        and message.status in (MessageStatus.FAILED, MessageStatus.UNDELIVERED)
     ):
-        from kiunga.channels.messages.fallback import fall_back_to_sms
-
-        await fall_back_to_sms(session, message, cancel=False)
+        await outside_the_window(session, message)
     return message

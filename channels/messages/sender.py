@@ -81,6 +81,7 @@ from typing import Any
 from arq.connections import ArqRedis
 from kiunga.channels.messages import secrets
 from kiunga.channels.messages.fallback import fall_back_to_sms
+from kiunga.channels.messages.holds import hold_back
 from kiunga.channels.messages.models import (
     ChannelContact,
     ChannelSettings,
@@ -360,6 +361,7 @@ async def settle_lapsed_claims(
 async def claim(database: Database, schema: str, limit: int, timings: Timings) -> list[Message]:
     """Up to `limit` due messages, marked `sending` under a lease and committed."""
     async with database.tenant_session(schema) as session, session.begin():
+        await hold_back(session, limit=limit)  # quiet hours and stale news, looked at now
         due = (
             select(Message.id)
             .where(
@@ -696,7 +698,8 @@ async def record_outcomes(database: Database, schema: str, outcomes: list[Outcom
                 message.cost_currency = outcome.cost_currency
                 message.template_sid = outcome.template_sid
                 message.sent_at = message.sent_at or now
-                message.last_error = None
+                if message.status not in (MessageStatus.FAILED, MessageStatus.UNDELIVERED):
+                    message.last_error = None  # else a report's reason, come first: kept
                 if unsettled:
                     message.status = MessageStatus.SENT
                 continue

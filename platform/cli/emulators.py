@@ -88,14 +88,6 @@ def twilio_command(
         float,
         typer.Option("--status-delay", min=0.0, help="Seconds between status callbacks."),
     ] = 0.5,
-    window_mode: Annotated[
-        str,
-        typer.Option(
-            "--window-mode",
-            help="Free text outside the 24-hour window: 'reject' (400, 63016) or 'callback' "
-            "(accepted, then a failed status callback, as Twilio does).",
-        ),
-    ] = "reject",
 ) -> None:
     """Serve a Twilio emulator for WhatsApp: the Messages API, signed status callbacks, and
     signed inbound webhooks sent on request (control endpoints under /emulator)."""
@@ -106,14 +98,12 @@ def twilio_command(
         run_emulator,
     )
 
-    if window_mode not in ("reject", "callback"):
-        raise typer.BadParameter("--window-mode must be 'reject' or 'callback'")
     console.print(f"Twilio emulator on http://{host}:{port}")
     console.print(
         f"demo account: SID {DEMO_ACCOUNT_SID}, auth token {DEMO_AUTH_TOKEN}, "
         f"WhatsApp sender {DEMO_WHATSAPP_FROM}"
     )
-    run_emulator(host, port, status_delay=status_delay, window_mode=window_mode)
+    run_emulator(host, port, status_delay=status_delay)
 
 
 @emulator_app.command("routeros")

@@ -13,11 +13,12 @@ Twilio's own paths (point the SDK at the emulator with `TwilioCredentials(base_u
         account's WhatsApp sender); Body ≤ 1600 (21617; 21619 neither Body nor ContentSid);
         ContentSid an approved template (21655) with ContentVariables a JSON object of
         strings (21656); StatusCallback a URL (21609). Free-form Body to a number that has
-        not written in 24 hours: 400, 63016 (window_mode "reject", the default) or 201 and
-        a failed status callback with ErrorCode 63016 (window_mode "callback", as Twilio
-        does). Answers Twilio's message JSON (sid SM…, status queued); then POSTs status
-        callbacks sent, delivered, read (or as set by /emulator/whatsapp/outcomes) to the
-        StatusCallback or the account's status_callback_url, signed.
+        not written in 24 hours is taken like any other (201) and then fails: its one status
+        callback is failed with ErrorCode 63016, as at Twilio (WhatsApp tells its error 470
+        after the message was accepted). Answers Twilio's message JSON (sid SM…, status
+        queued); then POSTs status callbacks sent, delivered, read (or as set by
+        /emulator/whatsapp/outcomes) to the StatusCallback or the account's
+        status_callback_url, signed.
     GET  /2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json
 
 Control endpoints (JSON):
@@ -39,7 +40,7 @@ Control endpoints (JSON):
                                        returns {form, signature, status, content_type,
                                        response, error, twiml_replies, deliveries}; GET
                                        ?phone= lists the inbound forms posted (+received_at)
-    POST   /emulator/settings          {status_delay?, window_mode?}
+    POST   /emulator/settings          {status_delay?}
     GET    /emulator/log               ?kind=create|status_callback|inbound&since=<id>;
                                        DELETE clears
     GET    /emulator/health

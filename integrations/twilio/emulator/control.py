@@ -25,7 +25,6 @@ from kiunga.integrations.emulation.control import (
 from kiunga.integrations.twilio.emulator.messages_api import API_VERSION
 from kiunga.integrations.twilio.emulator.state import (
     FINAL_STATUSES,
-    WINDOW_MODES,
     EmulatorState,
     OutboundWhatsApp,
     Outcome,
@@ -278,11 +277,7 @@ def build_control_routes(state: EmulatorState) -> list[HTTPRouteHandler]:
         async def action(body: dict[str, Any]) -> Response:
             if "status_delay" in body:
                 state.status_delay = min(60.0, max(0.0, float(body["status_delay"])))
-            if "window_mode" in body:
-                if body["window_mode"] not in WINDOW_MODES:
-                    raise BadControlRequest(f"window_mode must be one of {WINDOW_MODES}")
-                state.window_mode = body["window_mode"]
-            return Response({"status_delay": state.status_delay, "window_mode": state.window_mode})
+            return Response({"status_delay": state.status_delay})
 
         return await guarded(request, action)
 

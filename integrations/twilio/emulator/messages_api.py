@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from kiunga.integrations.twilio.emulator.state import (
+    OUTSIDE_WINDOW_ERROR,
     EmulatorState,
     OutboundWhatsApp,
     Outcome,
@@ -32,6 +33,7 @@ _WHATSAPP = re.compile(r"^whatsapp:(\+[1-9][0-9]{6,14})$")
 _CONTENT_SID = re.compile(r"^HX[0-9a-fA-F]{32}$")
 _URL = re.compile(r"^https?://[^\s/]+\S*$")
 
+# The description Twilio gives error 63016 (a failed message's error_message).
 WINDOW_MESSAGE = (
     "Failed to send freeform message because you are outside the allowed window. "
     "If you are using WhatsApp, please use a Message Template."
@@ -91,7 +93,7 @@ def message_json(message: OutboundWhatsApp) -> dict[str, Any]:
         "date_updated": created,
         "direction": "outbound-api",
         "error_code": message.error_code,
-        "error_message": None,
+        "error_message": WINDOW_MESSAGE if message.error_code == OUTSIDE_WINDOW_ERROR else None,
         "from": f"whatsapp:{message.from_}",
         "messaging_service_sid": None,
         "num_media": "0",
@@ -211,10 +213,8 @@ def build_messages_routes(state: EmulatorState) -> list[HTTPRouteHandler]:
                     400, 21617, "The concatenated message body exceeds the 1600 character limit."
                 )
             text = body
+        # Checked by WhatsApp after Twilio took the message: the answer is 201 either way.
         outside_window = not content_sid and not state.window_open(sender, user)
-        if outside_window and state.window_mode == "reject":
-            state.record(direction="in", kind="create", status=400, code=63016, to=user)
-            return twilio_error(400, 63016, WINDOW_MESSAGE)
         message = OutboundWhatsApp(
             sid=state.new_sid(),
             account_sid=account.account_sid,
@@ -231,7 +231,7 @@ def build_messages_routes(state: EmulatorState) -> list[HTTPRouteHandler]:
         state.record(direction="in", kind="create", status=201, sid=message.sid, to=user)
         answer = message_json(message)
         if outside_window:
-            outcome = Outcome("failed", 63016)
+            outcome = Outcome("failed", OUTSIDE_WINDOW_ERROR)
         else:
             outcome = state.outcomes.get(user) or Outcome("read")
         state.background(report_statuses(message, account, outcome))

@@ -34,10 +34,9 @@ def run_emulator(
     port: int = DEFAULT_PORT,
     *,
     status_delay: float = 0.5,
-    window_mode: str = "reject",
 ) -> None:
     """Serve the emulator until interrupted."""
-    state = EmulatorState(status_delay=status_delay, window_mode=window_mode)
+    state = EmulatorState(status_delay=status_delay)
     uvicorn.run(create_emulator_app(state), host=host, port=port, log_level="warning")
 
 
@@ -60,13 +59,10 @@ class TwilioEmulator(ThreadedEmulator):
         accounts: list[TwilioAccount] | None = None,
         templates: list[Template] | None = None,
         status_delay: float = 0.1,
-        window_mode: str = "reject",
         with_demo_account: bool = True,
     ) -> None:
         super().__init__(host, port)
-        self.state = EmulatorState(
-            status_delay=status_delay, window_mode=window_mode, with_demo_account=with_demo_account
-        )
+        self.state = EmulatorState(status_delay=status_delay, with_demo_account=with_demo_account)
         for account in accounts or []:
             self.state.add_account(account)
         for template in templates or []:

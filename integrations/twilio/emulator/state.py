@@ -26,12 +26,11 @@ DEMO_TEMPLATE_BODY = "{{1}}"
 # last message.
 WINDOW = timedelta(hours=24)
 
-# How the emulator enforces the window on a free-form message outside it:
-#   reject   → the API answers 400 with error 63016 (stricter than Twilio: the sender knows
-#              at once)
-#   callback → the API takes it (201, queued), then its status callback says failed, 63016
-#              (what Twilio does)
-WINDOW_MODES = ("reject", "callback")
+# A free-form message outside the window is taken as any other (201, queued) and fails
+# afterwards: its status callback says failed with ErrorCode 63016. That is Twilio's way:
+# 63016 is its name for WhatsApp's error 470, which WhatsApp reports in the message's
+# status, after accepting the message (twilio.com/docs/whatsapp/api/error-code-mapping).
+OUTSIDE_WINDOW_ERROR = 63016
 
 # A message's fate, by what the emulator was told for the phone (default: read).
 FINAL_STATUSES = ("sent", "delivered", "read", "failed", "undelivered")
@@ -109,14 +108,10 @@ class EmulatorState(MessagingState[OutboundWhatsApp]):
         self,
         *,
         status_delay: float = 0.1,
-        window_mode: str = "reject",
         with_demo_account: bool = True,
     ) -> None:
-        if window_mode not in WINDOW_MODES:
-            raise ValueError(f"window_mode must be one of {WINDOW_MODES}")
         super().__init__()
         self.status_delay = status_delay
-        self.window_mode = window_mode
         self.accounts: dict[str, TwilioAccount] = {}
         self.templates: dict[str, Template] = {}
         # (sender, user) → when the user last wrote to the sender

@@ -54,10 +54,13 @@ def channel_settings(unit_of_work, settings_env):
         async with unit_of_work() as session:
             row = await session.get(ChannelSettings, 1)
             if row is None:
-                session.add(ChannelSettings(id=1, **values))
-            else:
-                for name, value in values.items():
-                    setattr(row, name, value)
+                # Created first, then set: a None given (no quiet hours) is kept, not
+                # taken for "use the column's default".
+                row = ChannelSettings(id=1)
+                session.add(row)
+                await session.flush()
+            for name, value in values.items():
+                setattr(row, name, value)
 
     return write
 

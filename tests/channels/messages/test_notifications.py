@@ -120,9 +120,11 @@ async def test_each_event_tells_the_subscriber_once(
                 received_at=now,
                 actor=Actor.system("mpesa"),
             )
+    # Told only while true: the suspension waits until the activation has been told, and
+    # the restore until the suspension has been.
+    await eventually(lambda: _has_kind(unit_of_work, "activated"))
     async with unit_of_work() as session:
         await lifecycle.suspend_service(session, service_id, reason="unpaid", actor=STAFF)
-    # Told only while true: the restore waits until the suspension has been told.
     await eventually(lambda: _has_kind(unit_of_work, "suspended"))
     async with unit_of_work() as session:
         await lifecycle.restore_service(session, service_id, actor=STAFF)

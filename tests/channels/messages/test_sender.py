@@ -316,9 +316,9 @@ async def test_whatsapp_within_24_hours_a_template_outside_else_sms(
     # No template for a reminder outside the window: SMS instead, the WhatsApp row cancelled.
     assert whatsapp[old_reminder].status is MessageStatus.CANCELLED
     assert sms[old_reminder].fallback_of == whatsapp[old_reminder].id
-    # Twilio refused free text (63016): SMS instead.
-    assert whatsapp[stale].status is MessageStatus.CANCELLED
-    assert "63016" in whatsapp[stale].last_error
+    # Twilio took the free text and WhatsApp refused it (63016, by status callback): SMS.
+    assert whatsapp[stale].status is MessageStatus.FAILED
+    assert whatsapp[stale].failure_reason == "63016" and "63016" in whatsapp[stale].last_error
     assert sms[stale].fallback_of == whatsapp[stale].id
     assert sorted(sms) == [old_reminder, stale]
     sent_sms = _accepted(at_emulator, at.username)
@@ -327,7 +327,7 @@ async def test_whatsapp_within_24_hours_a_template_outside_else_sms(
     items = outbox if isinstance(outbox, list) else outbox.get("messages", outbox.get("items"))
     mine = [m for m in items if m.get("from_") in (whatsapp_from, f"whatsapp:{whatsapp_from}")
             or m.get("from") in (whatsapp_from, f"whatsapp:{whatsapp_from}")]  # fmt: skip
-    assert len(mine) == 2, items[-5:]
+    assert len(mine) == 3, items[-5:]
 
 
 async def test_without_sms_settings_messages_wait_and_go_once_the_isp_saves_them(

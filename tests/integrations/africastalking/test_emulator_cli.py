@@ -71,7 +71,7 @@ async def test_the_africastalking_command_serves_the_sms_api():
 
 
 async def test_the_twilio_command_serves_the_messages_api():
-    with served("twilio", "--window-mode", "callback") as url:
+    with served("twilio") as url:
         whatsapp = TwilioWhatsApp(max_workers=2)
         try:
             sent = await whatsapp.send(
@@ -84,13 +84,3 @@ async def test_the_twilio_command_serves_the_messages_api():
         finally:
             whatsapp.close()
         assert sent.sid.startswith("SM")
-
-
-def test_a_wrong_window_mode_is_refused():
-    done = subprocess.run(
-        [str(KIUNGA), "emulator", "twilio", "--window-mode", "lenient"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode != 0

@@ -62,6 +62,17 @@ async def writes(twilio_emulator, recorder, phone: str, sender: str, body: str =
     )
 
 
+async def whatsapp_resource(twilio_emulator, credentials, sid: str) -> dict:
+    """The message as Twilio's API shows it (GET …/Messages/{sid}.json)."""
+    async with httpx.AsyncClient(base_url=twilio_emulator.url, timeout=30) as http:
+        answer = await http.get(
+            f"/2010-04-01/Accounts/{credentials.account_sid}/Messages/{sid}.json",
+            auth=(credentials.account_sid, credentials.auth_token),
+        )
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
 def signed_by_twilio(callback, url: str, token: str) -> bool:
     return RequestValidator(token).validate(
         url, callback.form, callback.headers.get("x-twilio-signature", "")
@@ -114,23 +125,6 @@ async def test_free_text_within_the_window_is_sent_and_its_statuses_follow_signe
         assert signed_by_twilio(callback, status_url, credentials.auth_token)
 
 
-async def test_free_text_outside_the_window_is_refused_with_63016(
-    whatsapp, twilio_account, twilio_emulator
-):
-    credentials, sender = twilio_account()
-    phone = "+254711000203"
-    with pytest.raises(WhatsAppRefused) as never_wrote:
-        await whatsapp.send(credentials, from_=sender, to=phone, body="Reminder")
-    assert never_wrote.value.code == 63016
-    await control(twilio_emulator, "/emulator/whatsapp/window", {"phone": phone, "hours_ago": 24.1})
-    with pytest.raises(WhatsAppRefused) as too_long_ago:
-        await whatsapp.send(credentials, from_=sender, to=phone, body="Reminder")
-    assert too_long_ago.value.code == 63016
-    await control(twilio_emulator, "/emulator/whatsapp/window", {"phone": phone, "hours_ago": 23.9})
-    assert (await whatsapp.send(credentials, from_=sender, to=phone, body="Reminder")).sid
-    assert len(await outbox(twilio_emulator, phone)) == 1
-
-
 async def test_an_approved_template_goes_outside_the_window(whatsapp, twilio_emulator):
     credentials = TwilioCredentials(DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN, twilio_emulator.url)
     phone = "+254711000204"
@@ -159,21 +153,40 @@ async def test_a_template_not_approved_is_refused(whatsapp, twilio_emulator):
     assert refused.value.code == 21655
 
 
-async def test_in_callback_mode_the_window_fails_later_as_twilio_does(
+async def test_free_text_outside_the_window_is_taken_then_fails_with_63016_as_at_twilio(
     whatsapp, twilio_account, twilio_emulator, callback_recorder
 ):
+    """Twilio takes the message (201, queued) and WhatsApp refuses it afterwards: the one
+    status callback says failed, 63016. Nothing is refused at send time."""
     credentials, sender = twilio_account(status_callback_url=f"{callback_recorder.url}/status")
-    phone = "+254711000206"
-    await control(twilio_emulator, "/emulator/settings", {"window_mode": "callback"})
-    try:
-        sent = await whatsapp.send(credentials, from_=sender, to=phone, body="Reminder")
-    finally:
-        await control(twilio_emulator, "/emulator/settings", {"window_mode": "reject"})
-    assert sent.status == "queued"
-    [callback] = await eventually(lambda: callback_recorder.at("/status"))
-    failed = parse_status_callback(callback.form)
-    assert (failed.message_sid, failed.status, failed.error_code) == (sent.sid, "failed", "63016")
-    assert signed_by_twilio(callback, f"{callback_recorder.url}/status", credentials.auth_token)
+    phone = "+254711000203"
+    never_wrote = await whatsapp.send(credentials, from_=sender, to=phone, body="Reminder 1")
+    await control(twilio_emulator, "/emulator/whatsapp/window", {"phone": phone, "hours_ago": 24.1})
+    too_long_ago = await whatsapp.send(credentials, from_=sender, to=phone, body="Reminder 2")
+    assert never_wrote.status == too_long_ago.status == "queued"
+    callbacks = await eventually(
+        lambda: len(callback_recorder.at("/status")) >= 2 and callback_recorder.at("/status")
+    )
+    failed = {parse_status_callback(c.form).message_sid: c for c in callbacks}
+    assert set(failed) == {never_wrote.sid, too_long_ago.sid}
+    for callback in callbacks:
+        status = parse_status_callback(callback.form)
+        assert (status.status, status.error_code) == ("failed", "63016")
+        assert signed_by_twilio(callback, f"{callback_recorder.url}/status", credentials.auth_token)
+    # Its resource says so too.
+    fetched = await whatsapp_resource(twilio_emulator, credentials, never_wrote.sid)
+    assert (fetched["status"], fetched["error_code"]) == ("failed", 63016)
+    assert "outside the allowed window" in fetched["error_message"]
+    # Within the window, free text goes.
+    await control(twilio_emulator, "/emulator/whatsapp/window", {"phone": phone, "hours_ago": 23.9})
+    await whatsapp.send(credentials, from_=sender, to=phone, body="Reminder 3")
+    callbacks = await eventually(
+        lambda: len(callback_recorder.at("/status")) >= 5 and callback_recorder.at("/status")
+    )
+    assert [parse_status_callback(c.form).status for c in callbacks[2:]] == [
+        "sent", "delivered", "read"
+    ]  # fmt: skip
+    assert len(await outbox(twilio_emulator, phone)) == 3
 
 
 async def test_a_message_that_fails_on_the_way_is_reported_failed(
