@@ -56,8 +56,8 @@ goes as an SMS (and waits so, should SMS be missing too).
 WhatsApp. Free text only within 24 hours of the contact's last WhatsApp message
 (`ChannelContact.whatsapp_last_inbound_at`); outside it the ISP's approved template for
 the kind (`ChannelSettings.whatsapp_templates`, {kind: ContentSid}) with the rendered text
-as its variable "1"; with no template, or on Twilio's refusal 63016, the message goes as an
-SMS instead (`fallback.py`).
+as its variable "1"; with no template the message goes as an SMS instead, and so does one
+that Twilio fails afterwards for the window (status callback, ErrorCode 63016; `fallback.py`).
 
 Timings can be changed for tests and benchmarks by the environment:
 KIUNGA_MESSAGES_BACKOFF (first retry delay, seconds), KIUNGA_MESSAGES_LEASE and
@@ -95,6 +95,7 @@ from kiunga.channels.messages.outbound import (
     SETTINGS_RECHECK,
     WAITING_FOR_SETTINGS,
 )
+from kiunga.channels.messages.settings import whatsapp_status_url
 from kiunga.integrations.africastalking.interfaces import (
     AtCredentials,
     SmsRefused,
@@ -119,7 +120,6 @@ from sqlalchemy import func, select, update
 
 log = logging.getLogger("kiunga.messages.sender")
 
-OUTSIDE_WINDOW = 63016
 WHATSAPP_WINDOW = timedelta(hours=24)
 # A drain job works this long, then hands over to its successor (see drain_queue).
 DRAIN_SLICE = 5.0
@@ -442,7 +442,7 @@ class Outcome:
     template_sid: str | None = None
     error: str | None = None
     retry_after: float | None = None
-    # Send again as an SMS (no template outside the window, or WhatsApp refused 63016).
+    # Send again as an SMS (WhatsApp not set up, or outside the window with no template).
     fall_back: bool = False
     # Not tried: the ISP's channel is not set up (its claim's attempt is given back).
     waiting: bool = False
@@ -456,6 +456,10 @@ class IspChannels:
     at: AtCredentials | None = None
     twilio: TwilioCredentials | None = None
     windows: dict[str, datetime | None] = field(default_factory=dict)
+    # Where Twilio is to tell what became of each WhatsApp message (its 24-hour refusal,
+    # 63016, comes only so), named on every send rather than left to the sender's
+    # configuration in Twilio's console; None without KIUNGA_PUBLIC_URL or a token.
+    status_callback: str | None = None
 
     @classmethod
     def of(cls, settings: ChannelSettings | None) -> IspChannels:
@@ -477,7 +481,7 @@ class IspChannels:
                 secrets.decrypt(settings.twilio_auth_token_encrypted),
                 settings.twilio_base_url or None,
             )
-        return cls(settings, at, twilio)
+        return cls(settings, at, twilio, status_callback=whatsapp_status_url(settings))
 
     @property
     def rate(self) -> int:
@@ -628,17 +632,13 @@ async def send_whatsapp(
             body=message.body if within else None,
             content_sid=content_sid,
             content_variables={"1": message.body} if content_sid else None,
+            status_callback=isp.status_callback,
         )
     except WhatsAppUnavailable as exc:
         return _unavailable(message, f"Twilio unavailable: {exc}", timings)
     except WhatsAppRefused as exc:
-        if exc.code == OUTSIDE_WINDOW:
-            return Outcome(
-                message.id,
-                MessageStatus.CANCELLED,
-                error=f"refused {exc.code}: {exc}",
-                fall_back=True,
-            )
+        # (Outside the 24-hour window Twilio accepts and fails the message later, by
+        # status callback with 63016: `receipts.apply_whatsapp_status` falls back then.)
         return Outcome(message.id, MessageStatus.FAILED, error=f"refused {exc.code}: {exc}")
     micros, currency = None, None
     if answer.price:

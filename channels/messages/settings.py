@@ -427,6 +427,15 @@ def callback_token(row: ChannelSettings | None) -> str | None:
     return secrets.decrypt(row.callback_token_encrypted)
 
 
+def whatsapp_status_url(row: ChannelSettings | None) -> str | None:
+    """The ISP's status-callback URL, named on each WhatsApp message sent; None without
+    KIUNGA_PUBLIC_URL or a callback token."""
+    token = callback_token(row)
+    if token is None or not get_settings().public_url:
+        return None
+    return callback_urls(token).whatsapp_status
+
+
 async def rotate_callback_token(session: AsyncSession, tenant_id: int) -> str:
     """A new token for the ISP's channel callbacks; the old one stops at once in this
     process once committed and its caches forgotten (others forget it within
