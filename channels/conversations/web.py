@@ -144,7 +144,12 @@ async def ussd_hop(request: Request, expected: ChannelTarget | None) -> Response
     services = services_of(request)
     digest = hashlib.sha256(text.encode()).hexdigest()[:32]
     # One connection for the hop: its callback stored (committed at once), then the turn.
-    async with services.database.tenant_engine(target.schema).connect() as connection:
+    # Its commits do not wait for the disk (see Database.tenant_engine): a subscriber is
+    # waiting. A database crash may lose a hop just answered, whole: its stored callback
+    # and what it did together (a ticket, a claim that leaves the payment unmatched, the
+    # STK push asked for); never money counted twice or half a change.
+    quick = services.database.tenant_engine(target.schema, durable=False)
+    async with quick.connect() as connection:
         stored = await store_callback_on(
             connection,
             USSD_KIND,

@@ -75,18 +75,44 @@ class Database:
             url, pool_size=pool_size, max_overflow=pool_size, echo=echo
         )
         ping_connections_idle_for(self.engine, ping_after_idle)
+        self._pool_size, self._echo, self._ping_after_idle = pool_size, echo, ping_after_idle
+        self._quick_commit_engine: AsyncEngine | None = None
         self._platform_sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        self._tenant_engines: dict[str, AsyncEngine] = {}
+        self._tenant_engines: dict[tuple[str, bool], AsyncEngine] = {}
 
-    def tenant_engine(self, schema: str) -> AsyncEngine:
-        """The shared pool seen through one tenant's schema (a cheap, cached option view)."""
-        engine = self._tenant_engines.get(schema)
+    def tenant_engine(self, schema: str, *, durable: bool = True) -> AsyncEngine:
+        """The shared pool seen through one tenant's schema (a cheap, cached option view).
+
+        `durable=False`: a small pool of its own whose commits return before their record
+        reaches the disk (synchronous_commit off). A crash of the database server (not of
+        the application) may then lose the last fraction of a second of such commits, each
+        whole: a transaction is still all or nothing. For work a person waits on that can
+        afford that: a USSD hop. A disk sometimes takes hundreds of milliseconds to flush,
+        and every commit waiting on it waits that long."""
+        key = (schema, durable)
+        engine = self._tenant_engines.get(key)
         if engine is None:
-            engine = self.engine.execution_options(
-                schema_translate_map={None: validate_schema(schema)}
-            )
-            self._tenant_engines[schema] = engine
+            base = self.engine if durable else self._quick_commit()
+            engine = base.execution_options(schema_translate_map={None: validate_schema(schema)})
+            self._tenant_engines[key] = engine
         return engine
+
+    def _quick_commit(self) -> AsyncEngine:
+        return self.quick_commit_engine()
+
+    def quick_commit_engine(self) -> AsyncEngine:
+        """The pool behind `tenant_engine(..., durable=False)` (made on first use)."""
+        if self._quick_commit_engine is None:
+            size = self._pool_size
+            self._quick_commit_engine = create_async_engine(
+                self.url,
+                pool_size=size,
+                max_overflow=size,
+                echo=self._echo,
+                connect_args={"options": "-c synchronous_commit=off"},
+            )
+            ping_connections_idle_for(self._quick_commit_engine, self._ping_after_idle)
+        return self._quick_commit_engine
 
     @asynccontextmanager
     async def platform_session(self) -> AsyncIterator[AsyncSession]:
@@ -103,6 +129,8 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._quick_commit_engine is not None:
+            await self._quick_commit_engine.dispose()
 
 
 def sync_engine(url: str, **kwargs) -> Engine:

@@ -4,8 +4,12 @@ dial (home), 1 (my account), 0 (back), 2 (pay), 1 (pay the amount due), 1 (confi
 END screen, which writes the STK push's event for after the session). Every hop is timed.
 
 - paced: the 200 sessions run side by side, each subscriber taking KIUNGA_BENCH_USSD_THINK
-  seconds (default 3) between screens, as a person reads one (a whole session is ~20 s at
-  AT); several sessions each, arrivals spread over one think time.
+  seconds (default 3) between screens on average, as a person reads one (a whole session is
+  ~20 s at AT): each pause drawn between half and one and a half times that (from a fixed
+  seed), as people read at their own pace. With every pause exactly 3 s, the hops one slow
+  moment delayed all came back together 3 s later, and again 3 s after that: a convoy of
+  the benchmark's own making that no crowd of people forms. Several sessions each,
+  arrivals spread over one think time.
   Goal: p99 per hop under 100 ms (AT drops an application after ~15 s; a person gives up
   long before);
 - saturated: KIUNGA_BENCH_USSD_SATURATED sessions (default 50) hop back to back, for the
@@ -21,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+import random
 import secrets
 import time
 
@@ -128,6 +133,8 @@ class Subscriber:
         self.client = client
         self.path, self.code, self.phone = path, code, phone
         self.resent = 0
+        # This subscriber's reading pace (seeded by the phone: the same pauses every run).
+        self.pace = random.Random(phone)
         # Hop latencies by screen (0: the dial), for the figures per screen.
         self.per_screen: dict[int, list[float]] = {}
 
@@ -161,7 +168,7 @@ class Subscriber:
             if final:
                 assert "M-Pesa prompt" in answer.text, answer.text
             if think:
-                await asyncio.sleep(think)
+                await asyncio.sleep(think * self.pace.uniform(0.5, 1.5))
 
 
 def _server_processes() -> list[psutil.Process]:
@@ -175,6 +182,17 @@ def _server_processes() -> list[psutil.Process]:
                 found.append(child)
         except psutil.Error:
             pass
+    return found
+
+
+def _database_processes() -> list[psutil.Process]:
+    """PostgreSQL and Valkey (the embedded servers or the machine's)."""
+    found = []
+    for process in psutil.process_iter(["name"]):
+        if process.info["name"] and process.info["name"].startswith(
+            ("postgres", "valkey", "redis")
+        ):
+            found.append(process)
     return found
 
 
@@ -261,9 +279,15 @@ async def test_ussd_200_concurrent_sessions(engine, settings, settings_env):
             await _run(subscribers, 1, THINK_SECONDS)  # warm: connections, caches, plans
             servers = _server_processes()
             cpu_before = _cpu_seconds(servers)
+            others = {"load generator": [psutil.Process()], "databases": _database_processes()}
+            others_before = {name: _cpu_seconds(group) for name, group in others.items()}
             load_before = _load()
             paced, paced_took = await _run(subscribers, PACED_ROUNDS, THINK_SECONDS)
             cpu_per_hop = (_cpu_seconds(servers) - cpu_before) / len(paced) * 1000
+            others_per_hop = {
+                name: (_cpu_seconds(group) - others_before[name]) / len(paced) * 1000
+                for name, group in others.items()
+            }
             load_after = _load()
             paced_screens = _per_screen(subscribers)
             saturated, saturated_took = await _run(subscribers[:SATURATED], 2, 0.0)
@@ -287,6 +311,10 @@ async def test_ussd_200_concurrent_sessions(engine, settings, settings_env):
     print(
         f"[bench]   server CPU per hop (user + system, all its processes): {cpu_per_hop:.1f} ms "
         "(the load-independent cost: one core serves about 1000 / this hops a second)"
+    )
+    print(
+        "[bench]   and beside it, per hop: "
+        + ", ".join(f"{name} {ms:.1f} ms" for name, ms in others_per_hop.items())
     )
     print(
         f"[bench]   saturated ({SATURATED} sessions back to back): {_figures(saturated)}, "

@@ -1,13 +1,14 @@
-"""The pool pings a connection only after it sat idle: a connection in steady use is handed
-out without a round trip, and one whose server side died while it was idle is replaced
-before a request sees it."""
+"""The database's pools: a connection is pinged only after it sat idle (one in steady use is
+handed out without a round trip, one whose server side died while it was idle is replaced
+before a request sees it); the quick-commit pool's commits do not wait for the disk, the
+main pool's do."""
 
 from __future__ import annotations
 
 import pytest
 from kiunga.platform.db import engine as db_engine
 from kiunga.platform.db.engine import Database
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 
 
 @pytest.fixture
@@ -61,3 +62,20 @@ async def _pinged_and_replaced(database, pings, engine):
     fresh_pid = await _backend_pid(database)
     assert len(pings) == 1
     assert fresh_pid != idle_pid
+
+
+async def test_the_quick_commit_pool_does_not_wait_for_the_disk(database_url, tenant):
+    # Commits wait for the disk on this server (the test server's own default does not).
+    durable_url = make_url(database_url).update_query_dict({"options": "-c synchronous_commit=on"})
+    database = Database(durable_url.render_as_string(hide_password=False), pool_size=1)
+
+    async def setting(durable: bool) -> str:
+        engine = database.tenant_engine(tenant.schema, durable=durable)
+        async with engine.connect() as connection:
+            return await connection.scalar(text("SHOW synchronous_commit"))
+
+    try:
+        assert await setting(durable=True) == "on"
+        assert await setting(durable=False) == "off"
+    finally:
+        await database.dispose()
