@@ -13,12 +13,12 @@ pinging a connection on every checkout."""
 from __future__ import annotations
 
 import pytest
-from kiunga.platform.db import engine as db_engine
 from kiunga.platform.db.base import utcnow
 from kiunga.tenants.actors import Actor
 from kiunga.tenants.billing.payments import record_payment
 from kiunga.tenants.mpesa.config import SettingsChange, update_settings
-from sqlalchemy import event
+
+from fixtures.round_trips import RoundTrips
 
 pytestmark = pytest.mark.slow
 
@@ -30,52 +30,6 @@ STEPS = ("", "1", "0", "2", "1", "1")
 # the END its event.
 MOST_PER_HOP = 9
 MOST_PER_SESSION = 36
-
-
-class Statements:
-    """What the given engines send, all together."""
-
-    def __init__(self, *engines):
-        self.engines, self.seen = engines, []
-
-    def __enter__(self):
-        for engine in self.engines:
-            event.listen(engine, "before_cursor_execute", self._seen)
-            for name in ("begin", "commit", "rollback"):
-                event.listen(engine, name, getattr(self, f"_{name}"))
-        self._real_ping = db_engine.ping
-        db_engine.ping = self._ping
-        return self
-
-    def __exit__(self, *exc):
-        for engine in self.engines:
-            event.remove(engine, "before_cursor_execute", self._seen)
-            for name in ("begin", "commit", "rollback"):
-                event.remove(engine, name, getattr(self, f"_{name}"))
-        db_engine.ping = self._real_ping
-
-    def _seen(self, conn, cursor, statement, parameters, context, executemany):
-        self.seen.append(statement.split("\n", 1)[0][:60])
-
-    # Round trips besides the statements: BEGIN, COMMIT, ROLLBACK (none on a connection in
-    # autocommit: the driver sends nothing), and the ping of a connection taken from the
-    # pool after it sat idle (kiunga.platform.db.engine.PING_AFTER_IDLE_SECONDS).
-    def _sent(self, conn, what: str) -> None:
-        if not conn.connection.driver_connection.autocommit:
-            self.seen.append(what)
-
-    def _begin(self, conn):
-        self._sent(conn, "BEGIN")
-
-    def _commit(self, conn):
-        self._sent(conn, "COMMIT")
-
-    def _rollback(self, conn):
-        self._sent(conn, "ROLLBACK")
-
-    def _ping(self, dialect, dbapi_connection):
-        self.seen.append("(ping)")
-        return self._real_ping(dialect, dbapi_connection)
 
 
 async def test_a_hop_is_a_handful_of_statements(app, channel_isp, customer, dial, unit_of_work):
@@ -95,8 +49,8 @@ async def test_a_hop_is_a_handful_of_statements(app, channel_isp, customer, dial
     per_hop = []
     database = app.services.database
     with (
-        Statements(database.engine.sync_engine) as durable,
-        Statements(database.quick_commit_engine().sync_engine) as statements,
+        RoundTrips(database.engine.sync_engine) as durable,
+        RoundTrips(database.quick_commit_engine().sync_engine) as statements,
     ):
         for step in STEPS:
             before = len(statements.seen)
