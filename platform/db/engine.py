@@ -103,7 +103,9 @@ class Database:
     def quick_commit_engine(self) -> AsyncEngine:
         """The pool behind `tenant_engine(..., durable=False)` (made on first use)."""
         if self._quick_commit_engine is None:
-            size = self._pool_size
+            # Half the main pool's: hops hold a connection for milliseconds, and every
+            # process's pools count against the server's max_connections.
+            size = max(2, self._pool_size // 2)
             self._quick_commit_engine = create_async_engine(
                 self.url,
                 pool_size=size,
