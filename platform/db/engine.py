@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from kiunga.platform.db.naming import validate_schema
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -92,13 +92,10 @@ class Database:
         key = (schema, durable)
         engine = self._tenant_engines.get(key)
         if engine is None:
-            base = self.engine if durable else self._quick_commit()
+            base = self.engine if durable else self.quick_commit_engine()
             engine = base.execution_options(schema_translate_map={None: validate_schema(schema)})
             self._tenant_engines[key] = engine
         return engine
-
-    def _quick_commit(self) -> AsyncEngine:
-        return self.quick_commit_engine()
 
     def quick_commit_engine(self) -> AsyncEngine:
         """The pool behind `tenant_engine(..., durable=False)` (made on first use)."""
@@ -106,12 +103,15 @@ class Database:
             # Half the main pool's: hops hold a connection for milliseconds, and every
             # process's pools count against the server's max_connections.
             size = max(2, self._pool_size // 2)
+            # After any options the URL gives (libpq takes the last of a setting).
+            given = make_url(self.url).query.get("options") or ""
+            given = given if isinstance(given, str) else " ".join(given)
             self._quick_commit_engine = create_async_engine(
                 self.url,
                 pool_size=size,
                 max_overflow=size,
                 echo=self._echo,
-                connect_args={"options": "-c synchronous_commit=off"},
+                connect_args={"options": f"{given} -c synchronous_commit=off".strip()},
             )
             ping_connections_idle_for(self._quick_commit_engine, self._ping_after_idle)
         return self._quick_commit_engine
