@@ -10,7 +10,7 @@ whether each one is set). Path tokens are made and hashed as M-Pesa's are.
 from __future__ import annotations
 
 from kiunga.platform.auth.sealing import Sealer
-from kiunga.tenants.mpesa.secrets import new_callback_token, token_hash
+from kiunga.platform.webhook_routes import new_callback_token, token_hash
 
 PURPOSE = "channel-credentials"
 _SEALER = Sealer(PURPOSE, "channel credential")

@@ -23,8 +23,9 @@ from kiunga.channels.messages.models import ChannelSettings
 from kiunga.channels.messages.outbound import wake_waiting
 from kiunga.channels.messages.routing import PROVIDER, normalise_service_code
 from kiunga.platform.errors import DomainError, Kind
-from kiunga.platform.models import UssdCodeRoute, WebhookRoute
+from kiunga.platform.models import UssdCodeRoute
 from kiunga.platform.settings import get_settings
+from kiunga.platform.webhook_routes import route_new_token
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -443,16 +444,7 @@ async def rotate_callback_token(session: AsyncSession, tenant_id: int) -> str:
     row = await settings_row(session, lock=True)
     if row is None:
         raise ChannelSettingsError("settings", "save the channel settings first")
-    token = secrets.new_callback_token()
-    # The route table is in the platform schema, written in the tenant's transaction.
-    await session.execute(
-        delete(WebhookRoute).where(
-            WebhookRoute.tenant_id == tenant_id, WebhookRoute.provider == PROVIDER
-        )
-    )
-    session.add(
-        WebhookRoute(token_hash=secrets.token_hash(token), tenant_id=tenant_id, provider=PROVIDER)
-    )
+    token = await route_new_token(session, tenant_id, PROVIDER)
     row.callback_token_encrypted = secrets.encrypt(token)
     await session.flush()
     return token

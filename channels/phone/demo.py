@@ -28,7 +28,8 @@ from kiunga.platform.db.base import utcnow
 from kiunga.platform.db.engine import Database
 from kiunga.platform.jobs.outbox import OutboxDelivery, OutboxEvent
 from kiunga.platform.models import Tenant, UssdCodeRoute, WebhookRoute
-from sqlalchemy import delete, literal, select
+from kiunga.platform.webhook_routes import route_new_token
+from sqlalchemy import literal, select
 from sqlalchemy.dialects.postgresql import insert
 
 DEMO_USSD_CODE = "*483*57#"
@@ -93,15 +94,7 @@ async def _callback_token(session, row: ChannelSettings, tenant_id: int) -> str:
             )
             if routed == tenant_id:
                 return token
-    token = secrets.new_callback_token()
-    await session.execute(
-        delete(WebhookRoute).where(
-            WebhookRoute.tenant_id == tenant_id, WebhookRoute.provider == PROVIDER
-        )
-    )
-    session.add(
-        WebhookRoute(token_hash=secrets.token_hash(token), tenant_id=tenant_id, provider=PROVIDER)
-    )
+    token = await route_new_token(session, tenant_id, PROVIDER)
     row.callback_token_encrypted = secrets.encrypt(token)
     return token
 

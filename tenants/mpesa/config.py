@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from kiunga.platform.models import WebhookRoute
 from kiunga.platform.settings import get_settings
+from kiunga.platform.webhook_routes import route_new_token
 from kiunga.tenants.mpesa import secrets
 from kiunga.tenants.mpesa.errors import MpesaError
 from kiunga.tenants.mpesa.models import DarajaEnvironment, MpesaSettings, ShortcodeType
-from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 PROVIDER = "mpesa"
@@ -258,16 +257,7 @@ async def rotate_callback_token(session: AsyncSession, tenant_id: int) -> str:
     row = await settings_row(session, lock=True)
     if row is None:
         raise MpesaError("settings", "save the M-Pesa settings first")
-    token = secrets.new_callback_token()
-    # The route table is in the platform schema, written in the tenant's transaction.
-    await session.execute(
-        delete(WebhookRoute).where(
-            WebhookRoute.tenant_id == tenant_id, WebhookRoute.provider == PROVIDER
-        )
-    )
-    session.add(
-        WebhookRoute(token_hash=secrets.token_hash(token), tenant_id=tenant_id, provider=PROVIDER)
-    )
+    token = await route_new_token(session, tenant_id, PROVIDER)
     row.callback_token_encrypted = secrets.encrypt(token)
     row.c2b_registered_at = None
     await session.flush()

@@ -8,14 +8,13 @@ only whether each one is set).
 
 from __future__ import annotations
 
-import hashlib
-import secrets
-
 from kiunga.platform.auth.sealing import Sealer
+from kiunga.platform.webhook_routes import new_callback_token, token_hash
 
 PURPOSE = "mpesa-credentials"
 _SEALER = Sealer(PURPOSE, "M-Pesa credential")
-TOKEN_BYTES = 24
+
+__all__ = ["decrypt", "encrypt", "new_callback_token", "token_hash"]
 
 
 def encrypt(value: str, *, secret_key: str | None = None) -> str:
@@ -24,14 +23,3 @@ def encrypt(value: str, *, secret_key: str | None = None) -> str:
 
 def decrypt(token: str, *, secret_key: str | None = None) -> str:
     return _SEALER.open(token, secret_key=secret_key)
-
-
-def new_callback_token() -> str:
-    """A path segment nobody can guess: 192 random bits, URL-safe."""
-    return secrets.token_urlsafe(TOKEN_BYTES)
-
-
-def token_hash(token: str) -> str:
-    # The token is random and long, so a plain digest is enough to keep it out of the
-    # shared table; unlike a keyed hash it survives a rotation of KIUNGA_SECRET_KEY.
-    return hashlib.sha256(token.encode()).hexdigest()
